@@ -1,0 +1,36 @@
+import os
+
+# Qt must never look for a screen in the test run; this has to be set before anything imports Qt.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = """{
+  "format": "cnn-designer/1",
+  "name": "Small CNN",
+  "nodes": [
+    {"id": "input", "type": "Input", "params": {"shape": [1, 28, 28]}},
+    {"id": "conv1", "type": "Conv2d", "params": {"out_channels": 32, "kernel_size": 3}, "inputs": ["input"]},
+    {"id": "relu1", "type": "ReLU", "inputs": ["conv1"]},
+    {"id": "pool1", "type": "MaxPool2d", "params": {"kernel_size": 2, "stride": 2}, "inputs": ["relu1"]},
+    {"id": "flat", "type": "Flatten", "inputs": ["pool1"]},
+    {"id": "fc", "type": "Linear", "params": {"out_features": 10}, "inputs": ["flat"]}
+  ],
+  "outputs": ["fc"]
+}
+"""
+
+
+@pytest.fixture
+def example_text() -> str:
+    return EXAMPLE
+
+
+@pytest.fixture
+def example_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.json"
+    path.write_text(EXAMPLE, encoding="utf-8")
+    return path

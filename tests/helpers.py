@@ -1,0 +1,20 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from designer.graph import Graph, Node, NodeId
+
+
+def chain(input_shape: list[int], *layers: tuple[str, dict[str, Any]], name: str = "test") -> Graph:
+    """A straight-line graph: Input, then each (type, params) fed by the previous node, ids n1, n2, ..."""
+    nodes = [Node(NodeId("x"), "Input", {"shape": list(input_shape)})]
+    for i, (type_, params) in enumerate(layers, start=1):
+        nodes.append(Node(NodeId(f"n{i}"), type_, dict(params), [nodes[-1].id]))
+    return Graph(name, nodes)
+
+
+def graph(*nodes: tuple[str, str, dict[str, Any], list[str]], outputs: list[str] | None = None) -> Graph:
+    """A graph from (id, type, params, inputs) tuples."""
+    return Graph("test", [Node(NodeId(i), t, dict(p), [NodeId(s) for s in ins]) for i, t, p, ins in nodes], outputs)
