@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .diagnostics import Diagnostic
 from .fileformat import ProjectError, load
@@ -82,13 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=_positive, default=1, help="batch size for mult-adds and memory")
     s.add_argument("--explain", action="store_true", help="print the shape and parameter formulas under each row")
     s.set_defaults(run=cmd_summary)
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    for module_name in COMMAND_MODULES:
+        if importlib.util.find_spec(f"designer.{module_name}") is not None:
+            importlib.import_module(f"designer.{module_name}").register(sub)
     return parser
 
 
-#: Commands contributed by other modules of the package (export, train, ...), each adding its own sub-parser.
-_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+#: Modules that contribute sub-commands, each through ``register(subparsers)``. They must not import torch at module
+#: level: the parser is built for every command, including ``validate``, which never imports torch.
+COMMAND_MODULES = ("cli_export", "cli_import", "cli_train", "cli_insight")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
