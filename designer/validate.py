@@ -211,7 +211,7 @@ def _topological_order(graph: Graph, out: list[Diagnostic]) -> list[NodeId]:
                 heapq.heappush(ready, index[user])
     if len(order) < len(ids):
         stuck = [nid for nid in ids if waiting[nid] > 0]
-        cycle = _find_cycle(stuck, deps)
+        cycle = _find_cycle(stuck, deps)[::-1]  # found by following inputs; show it in dataflow direction
         path = " -> ".join(cycle + cycle[:1])
         for nid in stuck:
             on = nid in cycle
@@ -308,14 +308,16 @@ def _receptive_field(ni: NodeInfo, srcs: list[NodeInfo]) -> None:
     if ni.node.type == "Input" or not spatial_srcs:
         ni.receptive_field, ni.rf_stride = (1, 1), (1.0, 1.0)
         return
-    rf = tuple(max(s.receptive_field[a] for s in spatial_srcs) for a in range(2))  # type: ignore[index]
-    jump = tuple(max(s.rf_stride[a] for s in spatial_srcs) for a in range(2))  # type: ignore[index]
+    (rh, rw), (jh, jw) = spatial_srcs[0].receptive_field, spatial_srcs[0].rf_stride  # type: ignore[misc]
+    for s in spatial_srcs[1:]:  # a merge sees as far as its widest input
+        rh, rw = max(rh, s.receptive_field[0]), max(rw, s.receptive_field[1])  # type: ignore[index]
+        jh, jw = max(jh, s.rf_stride[0]), max(jw, s.rf_stride[1])  # type: ignore[index]
     window = ni.spec.window(ni.ctx)
     if window is not None:
-        kernel, stride = window
-        rf = tuple(round(r + (k - 1) * j) for r, k, j in zip(rf, kernel, jump))
-        jump = tuple(j * s for j, s in zip(jump, stride))
-    ni.receptive_field, ni.rf_stride = rf, jump  # type: ignore[assignment]
+        (kh, kw), (sh, sw) = window
+        rh, rw = round(rh + (kh - 1) * jh), round(rw + (kw - 1) * jw)
+        jh, jw = jh * sh, jw * sw
+    ni.receptive_field, ni.rf_stride = (rh, rw), (jh, jw)
 
 
 # -- whole graph ----------------------------------------------------------------------------------------------------

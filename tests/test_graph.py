@@ -1,0 +1,65 @@
+"""Graph mutators emit events and have exact inverses (what undo is built on)."""
+
+from __future__ import annotations
+
+from designer import dumps, loads
+from designer.graph import Node, NodeId
+
+
+def test_mutators_emit_events(example_text):
+    g = loads(example_text)
+    seen = []
+    for signal in g.events.signals():
+        signal.connect(lambda *args, name=signal.name: seen.append(name))
+    g.add_node(Node(NodeId("drop"), "Dropout"))
+    g.connect("flat", "drop")
+    g.set_param("drop", "p", 0.2)
+    g.set_field("drop", "pos", (1.0, 2.0))
+    g.rename_node("drop", "dropout")
+    g.disconnect("dropout", 0)
+    g.remove_node("dropout")
+    assert [s for s in seen if s != "changed"] == [
+        "node_added", "edge_added", "param_changed", "field_changed", "node_renamed", "edge_removed", "node_removed"]
+    assert seen.count("changed") == 7
+
+
+def test_inverses_restore_identical_text(example_text):
+    g = loads(example_text)
+    before = dumps(g)
+    g.set_param("conv1", "padding", 1)
+    g.set_param("conv1", "padding", None)
+    index = g.connect("input", "fc", 0)
+    g.disconnect("fc", index)
+    node, i = g.remove_node("relu1")
+    g.add_node(node, i)
+    g.rename_node("conv1", "c1")
+    g.rename_node("c1", "conv1")
+    old = g.set_outputs(["fc", "pool1"])
+    g.set_outputs(old)
+    assert dumps(g) == before
+
+
+def test_rename_updates_references(example_text):
+    g = loads(example_text)
+    g.rename_node("fc", "head.fc")
+    assert g.outputs == ["head.fc"]
+    g.rename_node("flat", "head.flat")
+    assert g["head.fc"].inputs == ["head.flat"]
+
+
+def test_default_outputs_are_unconsumed_nodes():
+    g = loads('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}},'
+              '{"id": "b", "type": "ReLU", "inputs": ["a"]}, {"id": "c", "type": "Tanh", "inputs": ["a"]}]}')
+    assert g.output_ids() == ["b", "c"]
+    assert g.unique_id("b") == "b_2"
+
+
+def test_blocked_signal_is_silent(example_text):
+    g = loads(example_text)
+    calls = []
+    g.events.param_changed.connect(lambda *a: calls.append(a))
+    with g.events.param_changed.blocked():
+        g.set_param("conv1", "stride", 2)
+    assert calls == []
+    g.set_param("conv1", "stride", 1)
+    assert len(calls) == 1
