@@ -166,6 +166,19 @@ class Graph:
         self.events.changed.emit()
         return old
 
+    def set_params(self, node_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Replace a node's whole params dict (order and explicit nulls kept); return the old one.
+
+        This is the exact inverse of any sequence of ``set_param`` calls, which is what undo needs.
+        """
+        node = self._nodes[NodeId(node_id)]
+        old, node.params = node.params, dict(params)
+        for name in dict.fromkeys([*old, *params]):
+            if name not in old or name not in params or old[name] != params[name]:
+                self.events.param_changed.emit(node_id, name, old.get(name), params.get(name))
+        self.events.changed.emit()
+        return old
+
     def set_field(self, node_id: str, name: str, value: Any) -> Any:
         """Set one of the optional node fields (``label``, ``pos``, ``frozen``, ``lr_mult``); return the old value."""
         if name not in NODE_FIELDS:

@@ -63,3 +63,18 @@ def test_blocked_signal_is_silent(example_text):
     assert calls == []
     g.set_param("conv1", "stride", 1)
     assert len(calls) == 1
+
+
+def test_set_params_restores_order_and_explicit_nulls(example_text):
+    g = loads(example_text)
+    g["conv1"].params["bias"] = None  # as a file may have it
+    before = dict(g["conv1"].params)
+    text = dumps(g)
+    changed = []
+    g.events.param_changed.connect(lambda *a: changed.append(a[1]))
+    g.set_param("conv1", "out_channels", None)
+    g.set_param("conv1", "out_channels", 64)
+    g.set_param("conv1", "bias", True)
+    g.set_params("conv1", before)
+    assert list(g["conv1"].params.items()) == list(before.items()) and dumps(g) == text
+    assert sorted(changed[-2:]) == ["bias", "out_channels"]

@@ -58,7 +58,12 @@ class _Pool(LayerSpec):
         for axis in range(2):
             n, k, pad = ctx.x0[axis + 1], p["kernel_size"][axis], p["padding"][axis]
             s, d = stride[axis], dil[axis]
-            lines.append(f"{AXES[axis]}_out = {rnd}(({n} + 2*{pad} - {d}*({k}-1) - 1) / {s}) + 1 = {out[axis + 1]}")
+            # torch drops a ceil-mode window that would start past the input; say so, or the formula does not add up
+            full = (n + 2 * pad - d * (k - 1) - 1 + (s - 1 if p["ceil_mode"] else 0)) // s + 1
+            cut = " - 1" if full != out[axis + 1] else ""
+            note = " (the last window would start past the input)" if cut else ""
+            lines.append(f"{AXES[axis]}_out = {rnd}(({n} + 2*{pad} - {d}*({k}-1) - 1) / {s}) + 1{cut} = "
+                         f"{out[axis + 1]}{note}")
         lines.append(f"C_out = C_in = {out[0]} (pooling acts per channel); params = 0")
         return lines
 

@@ -58,7 +58,8 @@ class Upsample(LayerSpec):
         p = ctx.p
         if p["size"] is not None:
             return [f"output = [C, size] = {fmt_shape(out)}; params = 0"]
-        return [f"{AXES[a]}_out = floor({ctx.x0[a + 1]} * {p['scale_factor'][a]:g}) = {out[a + 1]}" for a in range(2)]
+        # repr, not a rounded format, so that the formula gives the size: floor(3 * 2.9999999) is 8, not 9
+        return [f"{AXES[a]}_out = floor({ctx.x0[a + 1]} * {p['scale_factor'][a]!r}) = {out[a + 1]}" for a in range(2)]
 
 
 @register
@@ -73,6 +74,13 @@ class ZeroPad2d(LayerSpec):
         left, right, top, bottom = ctx.p["padding"]
         *lead, h, w = ctx.x0
         out = (h + top + bottom, w + left + right)
+        for axis, (n, pads) in enumerate(((h, (top, bottom)), (w, (left, right)))):
+            # torch crops (negative sides) before it pads, so the crop alone must fit: [-3, 4] fails on 2 pixels
+            crop = -sum(min(q, 0) for q in pads)
+            if crop > n:
+                name = ("height", "width")[axis]
+                raise ctx.fail("shape.collapse", f"{ctx.who}: negative padding crops {crop} pixels of the {n}-pixel "
+                               f"{name} of its input from '{ctx.src[0]}'", f"crop at most {n} pixels there")
         for axis, size in enumerate(out):
             if size < 1:
                 raise collapse(ctx, axis, (h, w)[axis], size, None, "negative padding")
