@@ -91,7 +91,8 @@ class Conv2d(_Conv):
             eff = d * (k - 1) + 1
             if n + lo + hi < eff:
                 raw = (n + lo + hi - eff) // s + 1
-                raise collapse(ctx, axis, n, min(raw, 0), -(-(eff - n) // 2), f"the {k}-tap kernel (dilation {d})")
+                raise collapse(ctx, axis, n, min(raw, 0), f"the {k}-tap kernel (dilation {d})",
+                               f"add padding={-(-(eff - n) // 2)}")
             out.append((n + lo + hi - eff) // s + 1)
         return (p["out_channels"], *out)
 
@@ -155,7 +156,7 @@ class ConvTranspose2d(_Conv):
                                f"stride ({s}) or dilation ({d})", f"set output_padding to at most {max(s, d) - 1}")
             size = (n - 1) * s - 2 * q + d * (k - 1) + op + 1
             if size < 1:
-                raise collapse(ctx, axis, n, size, None, f"padding={q}")
+                raise collapse(ctx, axis, n, size, f"padding={q}", "use less padding")
             out.append(size)
         return (p["out_channels"], *out)
 

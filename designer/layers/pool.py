@@ -41,7 +41,8 @@ class _Pool(LayerSpec):
                                f"size {k}", f"set padding to at most {k // 2}")
             size = pool_size(n, k, pad, stride[axis], dil[axis], p["ceil_mode"])
             if size < 1:
-                raise collapse(ctx, axis, n, size, None, f"the {k}-pixel window (stride {stride[axis]})")
+                raise collapse(ctx, axis, n, size, f"the {k}-pixel window (stride {stride[axis]})",
+                               "use a smaller kernel_size or stride")
             out.append(size)
         return (c, *out)
 

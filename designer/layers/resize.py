@@ -44,7 +44,8 @@ class Upsample(LayerSpec):
         out = [int(n * f) for n, f in zip((h, w), p["scale_factor"])]
         for axis, size in enumerate(out):
             if size < 1:
-                raise collapse(ctx, axis, (h, w)[axis], size, None, f"scale_factor={p['scale_factor'][axis]}")
+                raise collapse(ctx, axis, (h, w)[axis], size, f"scale_factor={p['scale_factor'][axis]}",
+                               "use a larger scale_factor")
             if size > MAX_SIZE:
                 raise ctx.fail("shape.too_large", f"{ctx.who}: output {('height', 'width')[axis]} {size} is "
                                f"larger than {MAX_SIZE}", "use a smaller scale_factor")
@@ -83,7 +84,7 @@ class ZeroPad2d(LayerSpec):
                                f"{name} of its input from '{ctx.src[0]}'", f"crop at most {n} pixels there")
         for axis, size in enumerate(out):
             if size < 1:
-                raise collapse(ctx, axis, (h, w)[axis], size, None, "negative padding")
+                raise collapse(ctx, axis, (h, w)[axis], size, "negative padding", "crop less")
             if size > MAX_SIZE:
                 raise ctx.fail("shape.too_large", f"{ctx.who}: output size {size} is larger than {MAX_SIZE}",
                                "use less padding")
