@@ -4,15 +4,23 @@ generated ``forward`` with no interpretation left at run time."""
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import functools
+import keyword
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 import torch
 from torch import fx, nn
 
+from . import diagnostics as dg
 from .diagnostics import Diagnostic
-from .graph import Graph
+from .graph import Graph, NodeId
 from .layers.graph_ops import GraphOp
 from .validate import Analysis, analyze
+
+#: Container kinds of a dotted-id group: children 0..n-1 make a ``ModuleList`` (``model.layer1[0]``), other numeric
+#: children a ``ModuleDict`` (``model.blocks["3"]``), names only a plain ``Module`` (``model.stem.conv``).
+LIST, DICT, MODULE = "list", "dict", "module"
 
 
 class CompileError(Exception):
@@ -22,6 +30,73 @@ class CompileError(Exception):
         self.diagnostics = diagnostics
         lines = [str(d) for d in diagnostics if d.is_error]
         super().__init__("the design has errors:\n  " + "\n  ".join(lines))
+
+
+@dataclass
+class Group:
+    """One level of the module hierarchy: a container and its children's names, in registration order."""
+
+    path: str
+    kind: str
+    children: list[str] = field(default_factory=list)
+
+    def child_path(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+
+def module_layout(ids: Iterable[str]) -> dict[str, Group]:
+    """The containers that dotted module ids need, by path (``""`` is the root), with their kind and children.
+
+    Children keep the order in which the ids first name them, except list children, which are in index order.
+    """
+    groups: dict[str, Group] = {"": Group("", MODULE)}
+    for node_id in ids:
+        parts = node_id.split(".")
+        for depth in range(len(parts)):
+            parent = ".".join(parts[:depth])
+            if parts[depth] not in groups[parent].children:
+                groups[parent].children.append(parts[depth])
+            if depth < len(parts) - 1:
+                groups.setdefault(".".join(parts[:depth + 1]), Group(".".join(parts[:depth + 1]), MODULE))
+    for group in groups.values():
+        if group.path:
+            group.kind = _kind(group.children)
+            if group.kind == LIST:
+                group.children.sort(key=int)
+    return groups
+
+
+#: ModuleDict's own attributes: a child with one of these names would be shadowed, so such a group stays a Module.
+_DICT_ATTRS = frozenset(("clear", "items", "keys", "pop", "update", "values"))
+
+
+def _kind(children: list[str]) -> str:
+    if set(children) == {str(i) for i in range(len(children))}:
+        return LIST
+    if any(c.isdigit() for c in children) and not _DICT_ATTRS.intersection(children):
+        return DICT
+    return MODULE
+
+
+def nest_modules(modules: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """Put modules keyed by dotted id into containers (see ``module_layout``); return the top-level children."""
+    layout = module_layout(modules)
+
+    def build(path: str) -> nn.Module:
+        if path in modules:
+            return modules[path]
+        group = layout[path]
+        children = [(name, build(group.child_path(name))) for name in group.children]
+        if group.kind == LIST:
+            return nn.ModuleList([child for _, child in children])
+        if group.kind == DICT:
+            return nn.ModuleDict(children)
+        container = nn.Module()
+        for name, child in children:
+            container.add_module(name, child)
+        return container
+
+    return {name: build(name) for name in layout[""].children}
 
 
 @contextlib.contextmanager
@@ -36,7 +111,10 @@ def _seeded(seed: int | None) -> Iterator[None]:
 
 
 def build_modules(analysis: Analysis, seed: int | None = None) -> dict[str, nn.Module]:
-    """One torch module per layer node, created in file order so that a seed fixes every initial weight."""
+    """One torch module per layer node, created in file order so that a seed fixes every initial weight.
+
+    Each module keeps the initialisation its torch class gives it (``reset_parameters``); nothing is re-initialised.
+    """
     modules: dict[str, nn.Module] = {}
     with _seeded(seed):
         for node in analysis.graph:
@@ -50,13 +128,37 @@ def build_modules(analysis: Analysis, seed: int | None = None) -> dict[str, nn.M
     return modules
 
 
-def build_fx_graph(analysis: Analysis) -> fx.Graph:
-    """The dataflow of the design as an ``fx.Graph``: placeholders in Input order, outputs in ``outputs`` order."""
+#: Names a generated forward uses itself (the Python export's calls ``torch.cat``); no variable may take them.
+RESERVED_NAMES = ("self", "torch", "nn")
+
+
+def argument_names(graph: Graph) -> dict[NodeId, str]:
+    """The forward argument name of each Input: its id with dots made underscores, kept clear of keywords, of
+    ``RESERVED_NAMES`` and of each other (``a.b`` -> ``a_b``, ``torch`` -> ``torch_2``)."""
+    names: dict[NodeId, str] = {}
+    for input_id in graph.input_ids():
+        names[input_id] = python_name(input_id, set(names.values()))
+    return names
+
+
+def python_name(node_id: str, taken: set[str], reserved: Iterable[str] = RESERVED_NAMES) -> str:
+    """A valid Python identifier for a node id, not in ``taken`` nor ``reserved``."""
+    base = node_id.replace(".", "_")
+    if not base.isidentifier() or keyword.iskeyword(base):
+        base = "n_" + base
+    name, k = base, 2
+    while name in taken or name in reserved:
+        name, k = f"{base}_{k}", k + 1
+    return name
+
+
+def trace_nodes(analysis: Analysis) -> tuple[fx.Graph, dict[NodeId, fx.Node]]:
+    """The dataflow as an ``fx.Graph``, and the fx node that holds each design node's value."""
     graph = analysis.graph
     g = fx.Graph()
-    env: dict[str, fx.Node] = {}
-    for input_id in graph.input_ids():
-        env[input_id] = g.placeholder(input_id.replace(".", "_"))
+    env: dict[NodeId, fx.Node] = {}
+    for input_id, name in argument_names(graph).items():
+        env[input_id] = g.placeholder(name)
     for node_id in analysis.order:
         info = analysis.info[node_id]
         if info.node.type == "Input":
@@ -70,11 +172,16 @@ def build_fx_graph(analysis: Analysis) -> fx.Graph:
     outs = [env[o] for o in graph.output_ids()]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     g.lint()
-    return g
+    return g, env
+
+
+def build_fx_graph(analysis: Analysis) -> fx.Graph:
+    """The dataflow of the design as an ``fx.Graph``: placeholders in Input order, outputs in ``outputs`` order."""
+    return trace_nodes(analysis)[0]
 
 
 def compile_graph(graph: Graph, seed: int | None = None, analysis: Analysis | None = None) -> fx.GraphModule:
-    """Build the design as a module.
+    """Build the design as a module whose ``state_dict`` keys are ``<node id>.<tensor name>``.
 
     Raises:
         CompileError: the design has errors.
@@ -82,12 +189,39 @@ def compile_graph(graph: Graph, seed: int | None = None, analysis: Analysis | No
     analysis = analysis or analyze(graph)
     if not analysis.ok:
         raise CompileError(analysis.diagnostics)
+    clashes = _attribute_clashes(analysis)
+    if clashes:
+        raise CompileError(clashes)
     modules = build_modules(analysis, seed)
-    module = fx.GraphModule(modules, build_fx_graph(analysis), class_name=_class_name(graph.name))
+    module = fx.GraphModule(modules, build_fx_graph(analysis), class_name=class_name(graph.name))
+    # GraphModule fills the dotted paths with plain Modules, in depth order; swap in the containers, in file order,
+    # so that ``model.layer1[0]`` indexes and the state_dict lists layers as the file does.
+    module._modules.clear()
+    for name, child in nest_modules(modules).items():
+        module.add_module(name, child)
     return module
 
 
-def _class_name(name: str) -> str:
+def _attribute_clashes(analysis: Analysis) -> list[Diagnostic]:
+    """Top-level layer names that a GraphModule's own attributes (``meta``) would overwrite."""
+    taken = _graph_module_attributes()
+    out = []
+    for node_id, info in analysis.info.items():
+        top = node_id.split(".")[0]
+        if top in taken and info.spec is not None and info.spec.is_module:
+            out.append(dg.error("graph.bad_id", f"node id '{node_id}': part '{top}' is a reserved name", node_id,
+                                f"rename it, e.g. to '{top}_{node_id[len(top):]}'"))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _graph_module_attributes() -> frozenset[str]:
+    return frozenset(k for k in vars(fx.GraphModule(nn.Module(), fx.Graph())) if not k.startswith("_"))
+
+
+def class_name(name: str) -> str:
+    """A CamelCase Python class name for a design name (``"small cnn"`` -> ``SmallCnn``)."""
     words = "".join(ch if ch.isalnum() else " " for ch in name).split()
     text = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
-    return text if text[0].isalpha() else "Model" + text
+    text = "".join(ch for ch in text if ch.isascii())
+    return text if text[:1].isalpha() else "Model" + text

@@ -19,11 +19,11 @@ MODULE_ATTRS = frozenset("""
 T_destination add_module add_submodule apply bfloat16 buffers call_super_init children code compile cpu cuda
 delete_all_unused_submodules delete_submodule double dump_patches eval extra_repr float forward get_buffer
 get_extra_state get_parameter get_submodule graph half ipu load_state_dict modules mtia named_buffers named_children
-named_modules named_parameters parameters print_readable recompile register_backward_hook register_buffer
+meta named_modules named_parameters parameters print_readable recompile register_backward_hook register_buffer
 register_forward_hook register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
 register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module register_parameter
 register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory
-state_dict to to_empty to_folder train training type xpu zero_grad
+shape_env state_dict to to_empty to_folder train training type xpu zero_grad
 """.split())
 
 _SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[0-9]+")

@@ -103,5 +103,6 @@ def test_duplicate_name_is_refused():
 
 
 def test_module_attrs_match_torch():
-    names = set(dir(torch.nn.Module())) | set(dir(torch.fx.GraphModule))
+    # An instance, not the class: GraphModule sets attributes such as `meta` in its constructor.
+    names = set(dir(torch.nn.Module())) | set(dir(torch.fx.GraphModule(torch.nn.Module(), torch.fx.Graph())))
     assert MODULE_ATTRS == {n for n in names if not n.startswith("_")}

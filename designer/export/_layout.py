@@ -1,0 +1,91 @@
+"""Line layout for generated Python: statements that do not fit the width are wrapped at their argument list."""
+
+from __future__ import annotations
+
+WIDTH = 120
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def fit(code: str, indent: str, comment: str = "") -> list[str]:
+    """``code`` as one line if it fits, else wrapped at the first bracket that holds a top-level comma (or at its
+    last bracket)::
+
+        cat = torch.cat(
+            [a, b, c,
+             ...],
+            dim=1,
+        )  # comment
+    """
+    line = f"{indent}{code}  # {comment}" if comment else f"{indent}{code}"
+    group = _group_to_wrap(code)
+    if len(line) <= WIDTH or group is None:
+        return [line]
+    start, end = group
+    inner = indent + "    "
+    lines = [indent + code[:start + 1]]
+    row = ""
+    contents = code[start + 1:end]
+    items = _split(contents)
+    lone = len(items) == 1 and not contents.rstrip().endswith(",")  # f(x) wraps without a comma; (x,) keeps it
+    for item in items:
+        piece = item if lone else item + ","
+        if len(inner) + len(piece) > WIDTH:
+            if row:
+                lines.append(inner + row)
+                row = ""
+            lines.extend(fit(piece, inner))
+        elif row and len(inner) + len(row) + 1 + len(piece) > WIDTH:
+            lines.append(inner + row)
+            row = piece
+        else:
+            row = f"{row} {piece}" if row else piece
+    if row:
+        lines.append(inner + row)
+    tail = code[end:]
+    lines.append(f"{indent}{tail}  # {comment}" if comment else indent + tail)
+    return lines
+
+
+def _scan(code: str):  # type: ignore[no-untyped-def]
+    """Yield (index, character, depth before it) outside string literals."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(code):
+        if quote:
+            quote = "" if ch == quote and code[i - 1] != "\\" else quote
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        if ch in _CLOSE:
+            depth -= 1
+        yield i, ch, depth
+        if ch in _OPEN:
+            depth += 1
+
+
+def _group_to_wrap(code: str) -> tuple[int, int] | None:
+    """(open, close) indices of the first top-level bracket pair whose contents hold a top-level comma, else of
+    the last non-empty top-level pair (a call with one long argument)."""
+    start, has_comma, last = -1, False, None
+    for i, ch, depth in _scan(code):
+        if depth == 0 and ch in _OPEN:
+            start, has_comma = i, False
+        elif depth == 1 and ch == "," and start >= 0:
+            has_comma = True
+        elif depth == 0 and ch in _CLOSE:
+            if has_comma:
+                return start, i
+            last = (start, i) if i > start + 1 else last
+    return last
+
+
+def _split(text: str) -> list[str]:
+    """Top-level comma-separated items of a bracket's contents."""
+    items, last = [], 0
+    for i, ch, depth in _scan(text):
+        if ch == "," and depth == 0:
+            items.append(text[last:i].strip())
+            last = i + 1
+    if text[last:].strip():
+        items.append(text[last:].strip())
+    return items

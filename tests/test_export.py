@@ -1,0 +1,366 @@
+"""Exports: standalone Python code, ONNX (checked in onnxruntime), TorchScript, and the ``export`` command."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from designer import analyze, load
+from designer.checkpoint import save_checkpoint
+from designer.cli import main
+from designer.compiler import compile_graph
+from designer.export import ExportError, export_onnx, export_python, export_torchscript, python_source
+from designer.export import onnx_model
+from designer.fileformat import save
+from designer.graph import Graph
+from tests.helpers import chain, graph
+from tests.test_compiler import ROOT, case_graph, resnet18_graph, templates, zoo_graph
+
+#: Cases ONNX cannot express (tested for their error below); every other case goes through ONNX.
+ONNX_UNSUPPORTED = [("AvgPool2d", {"kernel_size": 2, "divisor_override": 3}, [2, 8, 8]),
+                    ("AdaptiveMaxPool2d", {"output_size": 3}, [2, 7, 7])]
+#: TorchScript cannot script a null adaptive output size; such a design is traced instead (tested below).
+UNSCRIPTABLE = ("AdaptiveAvgPool2d", {"output_size": [3, None]}, [2, 7, 6])
+
+
+def unet_graph() -> Graph:
+    """Two inputs, two outputs, with ConvTranspose2d, Upsample, Concat and Add."""
+    g = graph(("image", "Input", {"shape": [3, 16, 16]}, []), ("prior", "Input", {"shape": [4, 8, 8]}, []),
+              ("enc.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["image"]),
+              ("enc.pool", "MaxPool2d", {"kernel_size": 2}, ["enc.conv"]),
+              ("mix", "Add", {}, ["enc.pool", "prior"]),
+              ("dec.up", "ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}, ["mix"]),
+              ("dec.resize", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["mix"]),
+              ("dec.cat", "Concat", {}, ["dec.up", "dec.resize", "enc.conv"]),
+              ("head", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["dec.cat"]),
+              ("gap", "AdaptiveAvgPool2d", {"output_size": 1}, ["mix"]), ("flat", "Flatten", {}, ["gap"]),
+              ("cls", "Linear", {"out_features": 3}, ["flat"]), outputs=["head", "cls"])
+    g.name = "two-headed u-net"
+    return g
+
+
+def random_inputs(g: Graph, batch: int, seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    analysis = analyze(g)
+    return [torch.randn(batch, *analysis.shape(i), generator=gen) for i in g.input_ids()]
+
+
+def torch_outputs(module: nn.Module, inputs: list[torch.Tensor]) -> list[np.ndarray]:
+    with torch.no_grad():
+        out = module.eval()(*inputs)
+    return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def layer_repr(module: nn.Module) -> str:
+    """torch's repr of a layer, with per-axis tuples of one value written as that value (``kernel_size=3`` and
+    ``kernel_size=(3, 3)`` build the same pooling layer, but the module keeps what it was given)."""
+    return re.sub(r"\((-?[\d.]+)(?:, \1)+\)", r"\1", repr(module))
+
+
+def jit_load(path: Path) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch marks TorchScript deprecated; still what we export
+        return torch.jit.load(str(path))
+
+
+def import_file(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- Python -----------------------------------------------------------------------------------------------------------
+
+def nested_graph() -> Graph:
+    g = graph(("img", "Input", {"shape": [3, 8, 8]}, []), ("torch", "Input", {"shape": [4]}, []),
+              ("stem.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False}, ["img"]),
+              ("layer1.0.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["stem.conv"]),
+              ("layer1.0.bn1", "BatchNorm2d", {}, ["layer1.0.conv1"]),
+              ("layer1.0.add", "Add", {}, ["layer1.0.bn1", "stem.conv", "stem.conv"]),
+              ("layer1.1.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["layer1.0.add"]),
+              ("blocks.3", "ReLU", {}, ["layer1.1.conv1"]),
+              ("blocks.a", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["blocks.3"]),
+              ("misc.keys", "ReLU", {}, ["blocks.3"]), ("misc.7", "Identity", {}, ["misc.keys"]),
+              ("features.0", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["misc.7"]),
+              ("features.1", "ReLU", {}, ["features.0"]),
+              ("cat", "Concat", {}, ["features.1", "blocks.3"]), ("r", "Reshape", {"shape": [6, -1]}, ["cat"]),
+              ("flat", "Flatten", {}, ["cat"]), ("fc", "Linear", {"out_features": 4}, ["flat"]),
+              ("nn", "Mul", {}, ["fc", "torch"]), outputs=["nn", "r", "blocks.a"])
+    g["stem.conv"].frozen = True
+    g.name = 'nested "groups"'
+    g.extra["description"] = "Dotted ids of every container kind.\nSecond line."
+    return g
+
+
+PY_DESIGNS = [pytest.param(nested_graph, id="nested"), pytest.param(zoo_graph, id="zoo"),
+              pytest.param(resnet18_graph, id="resnet18")]
+
+
+def check_source_shape(source: str, g: Graph) -> ast.ClassDef:
+    """One class, torch-only imports, readable lines; return the class."""
+    tree = ast.parse(source)
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert {a.name for n in imports if isinstance(n, ast.Import) for a in n.names} <= {"torch"}
+    assert {n.module for n in imports if isinstance(n, ast.ImportFrom)} <= {"torch"}
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert len(classes) == 1 and ast.unparse(classes[0].bases[0]) == "nn.Module"
+    assert [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Assign))] == []
+    assert max(len(line) for line in source.splitlines()) <= 120
+    forward = next(f for f in classes[0].body if isinstance(f, ast.FunctionDef) and f.name == "forward")
+    assert len(forward.body) == len(g) - len(g.input_ids()) + 1  # one line per node, then return
+    return classes[0]
+
+
+@pytest.mark.parametrize("make", PY_DESIGNS)
+def test_python_export_loads_compiled_weights_and_matches(make, tmp_path):
+    g = make()
+    compiled = compile_graph(g, seed=3)
+    path = tmp_path / "model.py"
+    source = export_python(g, path)
+    assert path.read_text() == source
+    cls = check_source_shape(source, g)
+    exported = getattr(import_file(path, cls.name), cls.name)()
+    assert list(exported.state_dict()) == list(compiled.state_dict())
+    exported.load_state_dict(compiled.state_dict(), strict=True)
+    leaves = [(n, m) for n, m in compiled.named_modules() if not list(m.children())]
+    assert [(n, layer_repr(m)) for n, m in leaves] == [(n, layer_repr(exported.get_submodule(n))) for n, _ in leaves]
+    assert [(n, p.requires_grad) for n, p in exported.named_parameters()] == \
+        [(n, p.requires_grad) for n, p in compiled.named_parameters()]
+    inputs = random_inputs(g, 2)
+    for got, want in zip(torch_outputs(exported, inputs), torch_outputs(compiled, inputs), strict=True):
+        assert np.array_equal(got, want)
+
+
+def test_python_export_seeded_construction_matches_compile(tmp_path):
+    g = zoo_graph()
+    export_python(g, tmp_path / "zoo.py")
+    torch.manual_seed(11)
+    exported = import_file(tmp_path / "zoo.py", "zoo").Zoo()
+    compiled = compile_graph(g, seed=11).state_dict()
+    assert all(torch.equal(v, compiled[k]) for k, v in exported.state_dict().items())
+
+
+def test_python_export_is_readable():
+    source = python_source(nested_graph())
+    assert "self.layer1[0].conv1 = nn.Conv2d(4, 4, kernel_size=3, padding=1)" in source
+    assert 'self.blocks["3"] = nn.ReLU()' in source
+    assert "layer1_0_add = layer1_0_bn1 + stem_conv + stem_conv  # [N, 4, 8, 8]" in source
+    assert "def forward(self, img: torch.Tensor, torch_2: torch.Tensor)" in source
+    assert "return nn_2, r, blocks_a" in source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", templates(), ids=[p.stem for p in templates()])
+def test_python_export_of_templates(path, tmp_path):
+    g = load(path)
+    out = tmp_path / "model.py"
+    cls = check_source_shape(export_python(g, out), g)
+    # On the meta device: the keys, shapes and layer settings are what is checked, not 100M random weights.
+    with torch.device("meta"):
+        compiled = compile_graph(g)
+        exported = getattr(import_file(out, path.stem), cls.name)()
+        exported.load_state_dict(compiled.state_dict(), strict=True)
+        outs = exported(*[torch.empty(1, *analyze(g).shape(i)) for i in g.input_ids()])
+    assert [layer_repr(m) for m in compiled.modules() if not list(m.children())] == \
+        [layer_repr(m) for m in exported.modules() if not list(m.children())]
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    assert [tuple(o.shape[1:]) for o in outs] == [analyze(g).shape(o) for o in g.output_ids()]
+
+
+# -- ONNX -------------------------------------------------------------------------------------------------------------
+
+def check_onnx(path: Path, g: Graph, module: nn.Module, opset: int = onnx_model.DEFAULT_OPSET,
+               batches: tuple[int, ...] = (1, 3)) -> None:
+    """The file is valid ONNX with the design's names, a symbolic batch, the opset, and torch's outputs at each batch
+    size (the export traced batch 2, so any other size shows the batch was not baked in)."""
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert [i.name for i in model.graph.input] == list(g.input_ids())
+    assert [o.name for o in model.graph.output] == list(g.output_ids())
+    for value in list(model.graph.input) + list(model.graph.output):
+        assert value.type.tensor_type.shape.dim[0].dim_param, value.name
+    assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [opset]
+    assert {p.key for p in model.metadata_props} >= {"cnn-designer.design"}
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in batches:
+        inputs = random_inputs(g, batch, seed=batch + 10)
+        got = session.run(None, {i: x.numpy() for i, x in zip(g.input_ids(), inputs)})
+        for a, b in zip(got, torch_outputs(module, inputs), strict=True):
+            assert a.shape == b.shape and np.abs(a - b).max() <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [pytest.param(unet_graph, id="unet"), pytest.param(zoo_graph, id="zoo")])
+def test_onnx_export_matches_onnxruntime(make, tmp_path):
+    g = make()
+    module = compile_graph(g, seed=0)
+    export_onnx(g, tmp_path / "m.onnx", module=module)
+    assert module.training  # the export switched to eval mode only while converting
+    check_onnx(tmp_path / "m.onnx", g, module)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", templates(), ids=[p.stem for p in templates()])
+def test_onnx_export_of_templates(path, tmp_path):
+    g = load(path)
+    module = compile_graph(g, seed=0)
+    export_onnx(g, tmp_path / "m.onnx", module=module, verify=False)  # check_onnx compares on its own
+    check_onnx(tmp_path / "m.onnx", g, module, batches=(1,))  # one sample: VGG costs 15 GFLOPs a sample
+
+
+@pytest.mark.parametrize("type_, params, shape", ONNX_UNSUPPORTED, ids=[c[0] for c in ONNX_UNSUPPORTED])
+def test_onnx_refuses_what_it_cannot_express(type_, params, shape, tmp_path):
+    g = case_graph(type_, params, shape)
+    with pytest.raises(ExportError) as info:
+        export_onnx(g, tmp_path / "m.onnx")
+    assert [(d.code, d.node_id) for d in info.value.diagnostics] == [("export.onnx_unsupported", "n")]
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_refuses_a_repeated_output_and_an_opset_it_cannot_write(tmp_path):
+    g = chain([4], ("Linear", {"out_features": 2}))
+    g.set_outputs(["n1", "n1"])
+    with pytest.raises(ExportError) as info:
+        export_onnx(g, tmp_path / "m.onnx")
+    assert [(d.code, d.node_id) for d in info.value.diagnostics] == [("export.onnx_outputs", None)]
+    g.set_outputs(None)
+    with pytest.raises(ExportError) as info:
+        export_onnx(g, tmp_path / "m.onnx", opset=99)
+    assert [d.code for d in info.value.diagnostics] == ["export.onnx_opset"]
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_onnx_converter_failure_is_located_at_its_node(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_model, "onnx_problems", lambda analysis: [])  # let the converter itself fail
+    g = chain([2, 7, 7], ("Conv2d", {"out_channels": 2, "kernel_size": 1}), ("AdaptiveMaxPool2d", {"output_size": 3}))
+    with pytest.raises(ExportError) as info:
+        export_onnx(g, tmp_path / "m.onnx")
+    [problem] = info.value.diagnostics
+    assert (problem.code, problem.node_id) == ("export.onnx_unsupported", "n2")
+    assert "adaptive_max_pool2d" in problem.message and "\n" not in problem.message
+
+
+# -- TorchScript ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("g, how", [
+    pytest.param(zoo_graph(), "scripted", id="zoo"),
+    pytest.param(case_graph(*UNSCRIPTABLE), "traced", id="traced"),
+])
+def test_torchscript_export(g, how, tmp_path):
+    module = compile_graph(g, seed=0)
+    assert export_torchscript(g, tmp_path / "m.pt", module=module) == how
+    loaded = jit_load(tmp_path / "m.pt")
+    assert set(loaded.state_dict()) == set(module.state_dict())
+    for batch in (1, 3):
+        inputs = random_inputs(g, batch)
+        for a, b in zip(torch_outputs(loaded, inputs), torch_outputs(module, inputs), strict=True):
+            assert np.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# -- command line -----------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def design(tmp_path) -> Path:
+    path = tmp_path / "design.json"
+    save(unet_graph(), path)
+    return path
+
+
+def run_cli(capsys, *args: Any) -> tuple[int, str, list[str]]:
+    code = main(["export", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err.splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["python", "torchscript", "checkpoint"])
+def test_cli_writes_each_format(fmt, design, tmp_path, capsys):
+    out = tmp_path / f"model.{fmt}"
+    code, stdout, err = run_cli(capsys, design, "--format", fmt, "-o", out, *(["--seed", 1] if fmt != "python" else []))
+    assert (code, err) == (0, [])
+    assert out.exists() and str(out) in stdout
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+@pytest.mark.slow
+def test_cli_onnx_with_weights_and_opset(design, tmp_path, capsys):
+    g = load(design)
+    trained = compile_graph(g, seed=5)
+    save_checkpoint(tmp_path / "trained.pt", g, trained)
+    code, stdout, err = run_cli(capsys, design, "--format", "onnx", "-o", tmp_path / "m.onnx",
+                                "--weights", tmp_path / "trained.pt", "--opset", 20)
+    assert (code, err) == (0, []) and "opset 20" in stdout
+    check_onnx(tmp_path / "m.onnx", g, trained, opset=20)
+
+
+def test_cli_checkpoint_as_design_exports_its_weights(design, tmp_path, capsys):
+    assert run_cli(capsys, design, "--format", "checkpoint", "-o", tmp_path / "c.pt", "--seed", 2)[0] == 0
+    code, _, err = run_cli(capsys, tmp_path / "c.pt", "--format", "torchscript", "-o", tmp_path / "m.ts")
+    assert (code, err) == (0, [])
+    loaded = jit_load(tmp_path / "m.ts")
+    expected = compile_graph(load(design), seed=2).state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in loaded.state_dict().items())
+
+
+def test_cli_invalid_design_exits_1_one_line_per_error(tmp_path, capsys):
+    g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 30}), ("Linear", {"out_features": 2}),
+              ("Dense", {}))
+    save(g, tmp_path / "bad.json")
+    code, _, err = run_cli(capsys, tmp_path / "bad.json", "--format", "python", "-o", tmp_path / "m.py")
+    assert code == 1 and not (tmp_path / "m.py").exists()
+    assert len(err) == 2 and all(line.startswith(f"{tmp_path / 'bad.json'}: node n") for line in err)
+    assert "n1" in err[0] and "n3" in err[1]
+
+
+def test_cli_unreadable_design_exits_2(tmp_path, capsys):
+    (tmp_path / "broken.json").write_text("{not json")
+    for path in (tmp_path / "broken.json", tmp_path / "missing.json"):
+        code, _, err = run_cli(capsys, path, "--format", "onnx", "-o", tmp_path / "m.onnx")
+        assert code == 2 and len(err) == 1 and err[0].startswith(str(path))
+
+
+def test_cli_bad_weights(design, tmp_path, capsys):
+    other = graph(("image", "Input", {"shape": [3, 16, 16]}, []),
+                  ("enc.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3}, ["image"]))
+    save_checkpoint(tmp_path / "other.pt", other, compile_graph(other))
+    torch.save({"x": os.system}, tmp_path / "evil.pt")
+    out = tmp_path / "m.ts"
+    out.write_text("previous")
+    code, _, err = run_cli(capsys, design, "--format", "torchscript", "-o", out, "--weights", tmp_path / "other.pt")
+    assert code == 1 and out.read_text() == "previous"
+    assert any("enc.conv.weight" in line and "[8, 3, 3, 3]" in line for line in err)
+    assert any("head.weight" in line for line in err)
+    code, _, err = run_cli(capsys, design, "--format", "onnx", "-o", out, "--weights", tmp_path / "missing.pt")
+    assert code == 2 and len(err) == 1 and "missing.pt" in err[0]
+    code, _, err = run_cli(capsys, design, "--format", "onnx", "-o", out, "--weights", tmp_path / "evil.pt")
+    assert code == 2 and len(err) == 1 and "system" in err[0] and "refused" in err[0]
+
+
+def test_cli_export_failure_exits_1_naming_the_node(tmp_path, capsys):
+    save(case_graph(*ONNX_UNSUPPORTED[0]), tmp_path / "pool.json")
+    code, _, err = run_cli(capsys, tmp_path / "pool.json", "--format", "onnx", "-o", tmp_path / "m.onnx")
+    assert code == 1 and len(err) == 1 and "node n:" in err[0] and "divisor_override" in err[0]
+
+
+def test_cli_options_that_do_not_apply_exit_2(design, tmp_path, capsys):
+    assert run_cli(capsys, design, "--format", "python", "-o", tmp_path / "m.py", "--opset", 17)[0] == 2
+    assert run_cli(capsys, design, "--format", "python", "-o", tmp_path / "m.py", "--weights", design)[0] == 2
+
+
+def test_cli_parser_does_not_import_torch():
+    code = "import sys; from designer.cli import build_parser; build_parser(); sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
