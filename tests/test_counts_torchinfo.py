@@ -128,11 +128,11 @@ def _inception() -> Graph:
 def _two_inputs() -> Graph:
     return graph(
         ("image", "Input", {"shape": [3, 12, 12]}, []),
-        ("meta", "Input", {"shape": [5]}, []),
+        ("side", "Input", {"shape": [5]}, []),
         ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2}, ["image"]),
         ("pool", "AdaptiveMaxPool2d", {"output_size": [2, 2]}, ["conv"]),
         ("flat", "Flatten", {}, ["pool"]),
-        ("meta_fc", "Linear", {"out_features": 6}, ["meta"]),
+        ("meta_fc", "Linear", {"out_features": 6}, ["side"]),
         ("meta_norm", "LayerNorm", {}, ["meta_fc"]),
         ("join", "Concat", {"dim": 1}, ["flat", "meta_norm"]),
         ("head", "Linear", {"out_features": 3}, ["join"]),
