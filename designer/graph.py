@@ -47,7 +47,7 @@ class Graph:
         self.extra: dict[str, Any] = {}
         self.events = EventGroup(
             "node_added", "node_removed", "node_renamed", "edge_added", "edge_removed",
-            "param_changed", "field_changed", "outputs_changed", "name_changed", "changed",
+            "param_changed", "field_changed", "outputs_changed", "name_changed", "extra_changed", "changed",
         )
         for node in nodes or ():
             self._nodes[node.id] = node
@@ -194,6 +194,20 @@ class Graph:
         old = self.outputs
         self.outputs = [NodeId(o) for o in outputs] if outputs is not None else None
         self.events.outputs_changed.emit(old, self.outputs)
+        self.events.changed.emit()
+        return old
+
+    def set_extra(self, key: str, value: Any) -> Any:
+        """Set a top-level section other tools own (``description``, ``training``); None removes it.
+
+        Returns the previous value (None if there was none).
+        """
+        old = self.extra.get(key)
+        if value is None:
+            self.extra.pop(key, None)
+        else:
+            self.extra[key] = value
+        self.events.extra_changed.emit(key, old, value)
         self.events.changed.emit()
         return old
 

@@ -78,3 +78,14 @@ def test_set_params_restores_order_and_explicit_nulls(example_text):
     g.set_params("conv1", before)
     assert list(g["conv1"].params.items()) == list(before.items()) and dumps(g) == text
     assert sorted(changed[-2:]) == ["bias", "out_channels"]
+
+
+def test_set_extra_is_evented_and_invertible(example_text):
+    g = loads(example_text)
+    text = dumps(g)
+    seen = []
+    g.events.extra_changed.connect(lambda *a: seen.append(a))
+    old = g.set_extra("training", {"epochs": 3})
+    assert '"training"' in dumps(g) and seen == [("training", None, {"epochs": 3})]
+    g.set_extra("training", old)
+    assert dumps(g) == text

@@ -1,0 +1,158 @@
+"""The training configuration: a plain dataclass, stored as the project's optional ``training`` section.
+
+No torch here: the panel's form and the CLI's flags read and write it without loading the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph import Graph
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "step", "cosine", "onecycle")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+NORMALIZATIONS = ("auto", "imagenet", "none")
+SECTION = "training"
+
+
+class ConfigError(ValueError):
+    """A training setting that cannot be used; ``code`` is stable (``config.bad_value``) and ``key`` names it."""
+
+    def __init__(self, key: str, message: str, code: str = "config.bad_value"):
+        super().__init__(f"training setting {key!r}: {message}")
+        self.key, self.code = key, code
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a run; saved in the project so that one file reproduces it."""
+
+    data: str = "shapes"
+    #: Samples drawn for the built-in shapes dataset (ignored by the others).
+    samples: int = 10_000
+    val_split: float = 0.1
+    #: Augmentations that are on, e.g. ``{"hflip": true, "rotation": 15}`` (see ``designer.data.Augment``).
+    augment: dict[str, Any] = field(default_factory=dict)
+    normalize: str = "auto"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "none"
+    #: Epochs between learning-rate drops for the ``step`` schedule; 0 means a third of the run.
+    step_size: int = 0
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+    epochs: int = 5
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    #: ``None`` means on for CUDA, off elsewhere.
+    channels_last: bool | None = None
+    #: DataLoader worker processes; -1 picks a number for the device and dataset.
+    workers: int = -1
+    deterministic: bool = False
+    #: Let torchvision download a missing MNIST / Fashion-MNIST / CIFAR-10 (needs a network).
+    download: bool = False
+    #: A checkpoint or torchvision state_dict to start from (transfer learning).
+    init_weights: str | None = None
+    #: Report training metrics every N steps; 0 picks 1 on CPU and 10 on GPUs (each report waits for the device).
+    log_every: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, so that a file keeps meaning the same run if defaults change."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], ignored: list[str] | None = None) -> "TrainConfig":
+        """Read a ``training`` section; keys this version does not know go to ``ignored`` (or raise without it).
+
+        Raises:
+            ConfigError: a value of the wrong type or outside its range.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(SECTION, "must be an object")
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = [k for k in data if k not in names]
+        if unknown and ignored is None:
+            raise ConfigError(unknown[0], "unknown setting", "config.unknown_key")
+        (ignored if ignored is not None else []).extend(unknown)
+        cfg = cls()
+        for key, value in data.items():
+            if key in names:
+                setattr(cfg, key, _coerce(key, value, getattr(cfg, key)))
+        cfg.check()
+        return cfg
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with ``changes`` applied and checked (how CLI flags override the file)."""
+        cfg = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` for the first unusable value."""
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("device", self.device.split(":")[0], DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("normalize", self.normalize, NORMALIZATIONS)
+        for key in ("epochs", "batch_size", "samples"):
+            if getattr(self, key) < 1:
+                raise ConfigError(key, f"must be at least 1, not {getattr(self, key)}")
+        if not self.lr > 0:
+            raise ConfigError("lr", f"must be positive, not {self.lr}")
+        for key in ("weight_decay", "momentum", "step_size", "log_every"):
+            if getattr(self, key) < 0:
+                raise ConfigError(key, f"must not be negative, not {getattr(self, key)}")
+        if not 0.0 <= self.val_split < 1.0:
+            raise ConfigError("val_split", f"must be in [0, 1), not {self.val_split}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError("label_smoothing", f"must be in [0, 1), not {self.label_smoothing}")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise ConfigError("nesterov", "needs the sgd optimizer with a positive momentum")
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(key, f"{value!r} is not one of {', '.join(choices)}")
+
+
+_NULLABLE: dict[str, type] = {"channels_last": bool, "init_weights": str}
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check a file value against the type of its default (ints are accepted where floats are expected)."""
+    if key in _NULLABLE:
+        if value is None or isinstance(value, _NULLABLE[key]):
+            return value
+        raise ConfigError(key, f"expected {_NULLABLE[key].__name__} or null, not {value!r}")
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(key, f"expected {type(default).__name__}, not {value!r}")
+    return value
+
+
+def read_section(graph: Graph, ignored: list[str] | None = None) -> TrainConfig:
+    """The design's ``training`` section as a config (defaults when it has none)."""
+    data = graph.extra.get(SECTION)
+    return TrainConfig() if data is None else TrainConfig.from_dict(data, ignored)
+
+
+def write_section(graph: Graph, config: TrainConfig) -> None:
+    """Store ``config`` as the design's ``training`` section (saved with the project by the file format)."""
+    graph.extra[SECTION] = config.to_dict()

@@ -1,0 +1,211 @@
+"""Everything a run needs before its first step: device and precision, the model with its frozen parts, optimiser
+parameter groups, the schedule, the loss, and weights loaded from a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..compiler import compile_graph
+from ..graph import Graph
+from ..validate import analyze
+from .config import TrainConfig
+
+
+class TrainingError(Exception):
+    """A reason the run cannot go on; becomes a ``Failed`` event with the same ``code``, message and hint."""
+
+    def __init__(self, code: str, message: str, hint: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` is CUDA, then Apple's MPS, then the CPU; a named device that is missing is an error."""
+    kind = name.split(":")[0]
+    if kind == "auto":
+        kind = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device.unavailable", "CUDA was asked for but no CUDA GPU is available",
+                            "use --device auto or cpu")
+    if kind == "mps" and not _mps_available():
+        raise TrainingError("device.unavailable", "MPS was asked for but is not available", "use --device auto or cpu")
+    if kind == "cuda" and ":" not in name and local_rank is not None:
+        return torch.device("cuda", local_rank)
+    return torch.device(name if ":" in name else kind)
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def resolve_precision(name: str, device: torch.device) -> tuple[str, torch.dtype | None]:
+    """``auto`` is bf16 on GPUs that have it, fp16 on older GPUs, fp32 elsewhere; returns (name, autocast dtype)."""
+    if name == "auto":
+        if device.type != "cuda":
+            name = "fp32"
+        else:
+            name = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return name, {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+@dataclass
+class ModelInfo:
+    """The compiled design and what training needs to know about its ends."""
+
+    model: nn.Module
+    input_shape: tuple[int, ...]
+    outputs: int
+    output_id: str
+    has_conv: bool
+
+
+def build_model(graph: Graph, seed: int) -> ModelInfo:
+    """Compile the design for training: exactly one Input and one output of shape ``(classes,)``."""
+    analysis = analyze(graph)
+    if not analysis.ok:
+        raise TrainingError("design.invalid", "the design has errors: " + str(analysis.errors[0]),
+                            "fix the errors the validator lists, then train")
+    inputs, outputs = graph.input_ids(), graph.output_ids()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise TrainingError("design.ends", f"training needs one Input and one output; the design has {len(inputs)} "
+                            f"input(s) and {len(outputs)} output(s)", "mark a single output node")
+    shape = analysis.shape(outputs[0])
+    if shape is None or len(shape) != 1:
+        raise TrainingError("design.output_shape", f"output '{outputs[0]}' gives shape {list(shape or ())}; a "
+                            "classifier gives one score per class, shape [classes]",
+                            "end the design with Flatten and Linear(out_features=classes)")
+    model = compile_graph(graph, seed=seed, analysis=analysis)
+    has_conv = any("Conv" in type(m).__name__ for m in model.modules())
+    return ModelInfo(model, tuple(analysis.shape(inputs[0]) or ()), int(shape[0]), outputs[0], has_conv)
+
+
+def check_classes(outputs: int, output_id: str, classes: list[str], data: str) -> None:
+    """The design must score each class of the dataset (or give one logit for a two-class dataset)."""
+    if outputs == len(classes) or (outputs == 1 and len(classes) == 2):
+        return
+    shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
+    raise TrainingError("data.classes_mismatch", f"the design outputs {outputs} value(s) from '{output_id}'; "
+                        f"dataset {data} has {len(classes)} classes ({shown})",
+                        f"set the output layer '{output_id}' to {len(classes)} features")
+
+
+def freeze(model: nn.Module, graph: Graph) -> list[str]:
+    """Stop gradients for frozen nodes; returns their ids (their BatchNorms must also stay in eval mode)."""
+    frozen = [n.id for n in graph if n.frozen and _has_submodule(model, n.id)]
+    for node_id in frozen:
+        model.get_submodule(node_id).requires_grad_(False)
+    return frozen
+
+
+def _has_submodule(model: nn.Module, name: str) -> bool:
+    try:
+        model.get_submodule(name)
+        return True
+    except AttributeError:
+        return False
+
+
+def set_train_mode(model: nn.Module, frozen: list[str]) -> None:
+    """Training mode, except frozen BatchNorms, which keep their running statistics as loaded."""
+    model.train()
+    for node_id in frozen:
+        for m in model.get_submodule(node_id).modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def param_groups(model: nn.Module, graph: Graph, lr: float, weight_decay: float) -> list[dict[str, Any]]:
+    """One optimiser group per learning-rate multiplier; ``lr_mult`` 0 leaves a node's parameters untouched."""
+    mults = {n.id: (1.0 if n.lr_mult is None else float(n.lr_mult)) for n in graph}
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        mult = mults.get(_owner(name, mults), 1.0)
+        if mult == 0:
+            p.requires_grad_(False)
+            continue
+        groups.setdefault(mult, []).append(p)
+    if not groups:
+        raise TrainingError("design.nothing_to_train", "every parameter is frozen or has lr_mult 0",
+                            "unfreeze at least one node")
+    return [{"params": ps, "lr": lr * m, "lr_mult": m, "weight_decay": weight_decay}
+            for m, ps in sorted(groups.items(), reverse=True)]
+
+
+def _owner(param_name: str, node_ids: dict[str, float]) -> str:
+    """The node that owns ``layer1.0.conv1.weight``: the longest dotted prefix that is a node id."""
+    parts = param_name.split(".")
+    for k in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:k])
+        if prefix in node_ids:
+            return prefix
+    return ""
+
+
+def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, bool]:
+    """The learning-rate schedule and whether it steps per batch (one-cycle) rather than per epoch."""
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size or max(1, cfg.epochs // 3),
+                                               gamma=cfg.gamma), False
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs), False
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
+                                                   total_steps=max(1, cfg.epochs * steps_per_epoch)), True
+    return None, False
+
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def make_loss(outputs: int, label_smoothing: float) -> tuple[Loss, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """``(loss, correct)``: cross-entropy over the classes, or BCE-with-logits for a one-output design."""
+    if outputs == 1:
+        def bce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            target = y.to(out.dtype).view_as(out)
+            # Label smoothing for one logit pulls the targets towards 0.5, as cross-entropy pulls them to uniform.
+            target = target * (1 - label_smoothing) + 0.5 * label_smoothing
+            return nn.functional.binary_cross_entropy_with_logits(out, target)
+
+        return bce, lambda out, y: ((out.view(-1) > 0).long() == y).sum()
+    ce = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    return ce, lambda out, y: (out.argmax(1) == y).sum()
+
+
+def load_weights(model: nn.Module, path: str) -> str:
+    """Copy every tensor of a checkpoint or torchvision state_dict whose name and shape match; say what was used.
+
+    Raises:
+        TrainingError: the file cannot be read or nothing in it fits the design.
+    """
+    from ..checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        sd = read_checkpoint(path).state_dict
+    except CheckpointError as exc:
+        raise TrainingError("weights.unreadable", f"cannot load weights from {path}: {exc}") from None
+    # Weights saved from a DistributedDataParallel wrapper carry its "module." prefix.
+    sd = {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
+    own = model.state_dict()
+    matched = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise TrainingError("weights.no_match", f"no tensor in {path} matches the design by name and shape",
+                            "node ids must match the state_dict keys (e.g. 'layer1.0.conv1')")
+    model.load_state_dict(matched, strict=False)
+    skipped = sorted(k for k in own if k not in matched)
+    msg = f"loaded {len(matched)} of {len(own)} tensors from {path}"
+    return msg + (f"; kept initial values for {', '.join(skipped[:5])}" + (", ..." if len(skipped) > 5 else "")
+                  if skipped else "")

@@ -1,0 +1,133 @@
+"""The training panel driven like a user: Start, live points, Pause, Stop, past runs, preview, failures."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from designer.train import Failed, Finished, TrainConfig, read_metrics
+from designer.training.runs import metric_series
+from tests.helpers import chain
+from tests.test_data import write_folder
+from widgets.training_panel import SNAPSHOT_NOTE, TrainingPanel
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(channels: int = 1):
+    return chain([channels, 12, 12], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}),
+                 ("Flatten", {}), ("Linear", {"out_features": 10}), name="panel tiny")
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    g = tiny()
+    p = TrainingPanel(lambda: (g, str(tmp_path / "tiny.json")))
+    qtbot.addWidget(p)
+    p.graph = g
+    f = p.form
+    f.samples.setValue(2000)
+    f.epochs.setValue(40)
+    f.batch_size.setValue(16)
+    f.device.setCurrentText("cpu")
+    yield p
+    p.shutdown()
+
+
+def test_start_live_points_then_stop(qtbot, panel, tmp_path):
+    assert SNAPSHOT_NOTE.startswith("Training uses a copy")
+    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    assert panel.is_running and not panel.start_button.isEnabled() and not panel.form.isEnabled()
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 5, timeout=60_000)
+    assert panel.progress.value() >= 5 and "samples/s" in panel.status.text()
+    assert len(panel.curves.points("train_smooth", "loss")) >= 5
+    panel.graph.set_param("n1", "out_channels", 8)  # an edit during the run does not reach it
+    qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    assert isinstance(panel.last_event, Finished) and panel.last_event.status == "stopped"
+    assert panel.trainer.model_state_dict()["n1.weight"].shape[0] == 4
+    assert panel.graph.extra["training"]["epochs"] == 40 and panel.graph.extra["training"]["device"] == "cpu"
+    assert panel.runs.count() == 1 and "[stopped]" in panel.runs.item(0).text()
+    rows = read_metrics(panel.runs.item(0).data(Qt.UserRole))
+    panel.curves.clear_data()
+    panel.runs.setCurrentRow(0)
+    panel._open_run(panel.runs.item(0))
+    assert panel.curves.points("train_step", "loss") == pytest.approx(metric_series(rows, "step", "train_loss")[1])
+    stopped_at = panel.last_event.step
+    panel.form.epochs.setValue(1)  # the form does not matter to a resume: the run keeps its own settings
+    panel.resume_selected()
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > stopped_at + 2, timeout=60_000)
+    assert panel.curves.points("train_step", "loss")[:stopped_at] == pytest.approx(
+        metric_series(rows, "step", "train_loss")[1])
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    assert panel.last_event.status == "stopped" and panel.last_event.step > stopped_at
+
+
+def test_pause_and_resume_buttons(qtbot, panel):
+    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 2, timeout=60_000)
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.pause_button.text() == "Resume", timeout=30_000)
+    assert "Paused at step" in panel.status.text() and panel.trainer.paused
+    paused_at = len(panel.curves.points("train_step", "loss"))
+    qtbot.wait(300)
+    assert len(panel.curves.points("train_step", "loss")) == paused_at
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > paused_at + 2, timeout=30_000)
+    qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    assert panel.last_event.status == "stopped"
+
+
+def test_a_short_run_completes_with_epoch_points(qtbot, panel):
+    panel.form.samples.setValue(120)
+    panel.form.epochs.setValue(2)
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    assert isinstance(panel.last_event, Finished) and panel.last_event.status == "completed"
+    assert len(panel.curves.points("val_epoch", "acc")) == 2
+    assert "Completed after 2 epoch(s)" in panel.status.text()
+    assert panel.progress.value() == panel.progress.maximum()
+
+
+def test_a_failing_run_is_reported_and_the_panel_stays_usable(qtbot, tmp_path):
+    folder = write_folder(tmp_path / "pets", per_class=3, size=12)
+    g = tiny(channels=3)
+    written: list = []
+    p = TrainingPanel(lambda: g, runs_root=tmp_path / "runs", write_section=lambda graph, d: written.append(d))
+    qtbot.addWidget(p)
+    p.form.set_config(TrainConfig(data=f"folder:{folder}", device="cpu", epochs=1))
+    p.start()
+    qtbot.waitUntil(lambda: not p.is_running and p.start_button.isEnabled(), timeout=60_000)
+    assert isinstance(p.last_event, Failed) and p.last_event.code == "data.classes_mismatch"
+    assert "Failed" in p.status.text() and "2 classes" in p.log.toPlainText()
+    # The settings went through the window's callback (its undo stack), not straight into the graph.
+    assert written[0]["data"] == f"folder:{folder}" and "training" not in g.extra
+
+
+def test_form_round_trip_and_design_section(qtbot, tmp_path):
+    g = tiny()
+    cfg = TrainConfig(data="mnist:/data/mnist", augment={"hflip": True, "rotation": 10.0}, optimizer="sgd",
+                      nesterov=True, lr=0.05, schedule="cosine", epochs=7, batch_size=32, seed=3, precision="bf16",
+                      workers=2)
+    g.extra["training"] = cfg.to_dict()
+    p = TrainingPanel(lambda: (g, None), runs_root=tmp_path)
+    qtbot.addWidget(p)
+    assert p.form.config() == cfg
+    assert p.form.data_root.text() == "/data/mnist" and p.form.aug["hflip"].isChecked()
+
+
+def test_preview_shows_augmented_samples(qtbot, panel):
+    panel.form.rotation.setValue(30)
+    panel.show_preview()
+    grid = panel.preview_array
+    assert grid.ndim == 3 and grid.shape[2] == 3 and not panel.preview.pixmap().isNull()
+    assert panel.tabs.currentIndex() == 1
