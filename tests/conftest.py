@@ -34,3 +34,16 @@ def example_file(tmp_path: Path) -> Path:
     path = tmp_path / "small.json"
     path.write_text(EXAMPLE, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _seeded_random_state() -> None:
+    """Every test starts from the same random state, so a test that draws random weights is not flaky."""
+    import random
+    import sys
+
+    random.seed(0)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
