@@ -1,0 +1,44 @@
+"""The training and insight docks inside the designer window: created on first show, wired to the document."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDockWidget
+
+from widgets.insight_dock import InsightDock
+from widgets.training_panel import TrainingPanel
+
+from .test_gui_window import make_window  # noqa: F401  (fixture)
+
+
+def _show(window, title):
+    window.show()
+    dock = next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == title)
+    dock.show()
+    dock.raise_()
+    return dock
+
+
+def test_docks_load_on_first_show_and_follow_the_canvas(make_window, example_file, qtbot):  # noqa: F811
+    window = make_window(load_panels=True)
+    assert window.files.open_file(example_file)
+    training = _show(window, "Training")
+    qtbot.waitUntil(lambda: isinstance(training.widget(), TrainingPanel), timeout=20_000)
+    insight = _show(window, "Insight")
+    qtbot.waitUntil(lambda: isinstance(insight.widget(), InsightDock), timeout=20_000)
+    dock = insight.widget()
+    assert dock.on_training_event in training.widget().event_listeners
+    window.scene.select_node("conv1")
+    assert dock.node_combo.currentData() == "conv1"
+    qtbot.waitUntil(lambda: dock.result is not None, timeout=30_000)
+
+
+def test_training_settings_are_an_undoable_edit(make_window, example_file, qtbot):  # noqa: F811
+    window = make_window(load_panels=True)
+    assert window.files.open_file(example_file)
+    training = _show(window, "Training")
+    qtbot.waitUntil(lambda: isinstance(training.widget(), TrainingPanel), timeout=20_000)
+    panel, doc = training.widget(), window.document
+    panel._write_section(doc.graph, {"epochs": 2})
+    assert doc.graph.extra["training"] == {"epochs": 2} and doc.is_modified
+    doc.undo_stack.undo()
+    assert "training" not in doc.graph.extra and not doc.is_modified

@@ -1,0 +1,99 @@
+"""Start-up: no torch until needed, what `python main.py [FILE]` opens, and a non-blank screenshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
+
+from tests.conftest import ROOT
+from widgets import app as gui_app
+
+_NO_TORCH = textwrap.dedent("""
+    import os, sys, tempfile
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    import main
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+    from widgets.app import create_window
+    app = QApplication([])
+    tmp = tempfile.mkdtemp()
+    window = create_window(settings=QSettings(tmp + "/s.ini", QSettings.Format.IniFormat),
+                           autosave_dir=tmp + "/autosave")
+    window.show()
+    app.processEvents()
+    window.files.apply_template("resnet18")
+    window.scene.select_node("conv1")
+    app.processEvents()
+    assert len(window.document.graph) > 10
+    window.files.autosave.close()
+    window.scene.clear_document()
+    print("torch" in sys.modules, "pyqtgraph" in sys.modules)
+""")
+
+
+def test_the_window_opens_without_importing_torch():
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", _NO_TORCH], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False False", "torch (or a lazy panel) was imported at start-up"
+
+
+def _options(tmp_path, dialogs=None):
+    from tests.test_gui_window import ScriptedDialogs
+
+    return {"settings": QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+            "autosave_dir": tmp_path / "autosave", "dialogs": dialogs or ScriptedDialogs(), "load_panels": False}
+
+
+def test_main_opens_the_given_file(qtbot, tmp_path, example_file):
+    window = gui_app.create_window(example_file, **_options(tmp_path))
+    qtbot.addWidget(window)
+    assert window.document.path == str(example_file) and not window.document.is_modified
+    window.files.autosave.close()
+    window.scene.clear_document()
+
+
+def test_main_without_a_file_opens_the_default_template(qtbot, tmp_path):
+    window = gui_app.create_window(None, **_options(tmp_path))
+    qtbot.addWidget(window)
+    from designer import fileformat
+
+    def content(graph):
+        return [(n.id, n.type, n.params, n.inputs) for n in graph]
+
+    template = fileformat.load(ROOT / "templates" / "small_cnn.json")
+    assert content(window.document.graph) == content(template), "templates/small_cnn.json is the start design"
+    assert window.document.path is None, "saving asks for a new name rather than overwriting the template"
+    window.files.autosave.close()
+    window.scene.clear_document()
+
+
+def test_main_with_an_unreadable_file_says_why_and_shows_the_default(qtbot, tmp_path):
+    from tests.test_gui_window import ScriptedDialogs
+
+    dialogs = ScriptedDialogs()
+    window = gui_app.create_window(tmp_path / "missing.json", **_options(tmp_path, dialogs))
+    qtbot.addWidget(window)
+    assert dialogs.errors and "missing.json" in dialogs.errors[0]
+    assert len(window.document.graph) > 1
+    window.files.autosave.close()
+    window.scene.clear_document()
+
+
+def test_screenshot_renders_a_non_blank_window(qtbot, tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from screenshot import render_screenshot
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    out = render_screenshot(tmp_path / "shot.png", template="small_cnn", focus="conv1", size=(1200, 800))
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1200, 800)
+    colours = {image.pixel(x, y) for x in range(0, 1200, 7) for y in range(0, 800, 7)}
+    assert len(colours) > 40, "a blank or single-colour image"
