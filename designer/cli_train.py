@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 from typing import Any
 
 from .training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
+from .training.events import format_duration
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -179,12 +179,12 @@ class _Reporter:
         if self.bar is not None:
             self.bar.update(e.step - self.bar.n)
             self.bar.set_postfix_str(f"loss {e.loss:.4f} acc {e.accuracy:.1%} {e.samples_per_s:,.0f} samples/s "
-                                     f"ETA {_duration(e.eta_s)}", refresh=False)
+                                     f"ETA {format_duration(e.eta_s)}", refresh=False)
 
     def _on_EpochEnded(self, e: Any) -> None:
         val = (f" | val loss {e.val_loss:.4f} acc {e.val_accuracy:.1%}" if e.val_loss is not None else "")
         self.say(f"epoch {e.epoch}/{e.epochs}: train loss {e.train_loss:.4f} acc {e.train_accuracy:.1%}{val} | "
-                 f"{e.samples_per_s:,.0f} samples/s, {_duration(e.elapsed_s)} elapsed", err=False)
+                 f"{e.samples_per_s:,.0f} samples/s, {format_duration(e.elapsed_s)} elapsed", err=False)
         if self.bar is not None and e.epoch < e.epochs:
             self.bar.set_description(f"epoch {e.epoch + 1}/{e.epochs}", refresh=False)
 
@@ -195,8 +195,8 @@ class _Reporter:
         self.close()
         best = f", best validation accuracy {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
         skipped = f", {e.skipped_images} unreadable image(s) skipped" if e.skipped_images else ""
-        self.say(f"{e.status} after {e.epoch} epoch(s), {e.step} steps in {_duration(e.elapsed_s)}{best}{skipped}; "
-                 f"run folder {e.run_dir}", err=False)
+        self.say(f"{e.status} after {e.epoch} epoch(s), {e.step} steps in {format_duration(e.elapsed_s)}{best}"
+                 f"{skipped}; run folder {e.run_dir}", err=False)
 
     def _on_Failed(self, e: Any) -> None:
         self.close()
@@ -211,11 +211,3 @@ class _Reporter:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def _duration(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -166,6 +166,23 @@ def list_types() -> list[str]:
     return [spec.name for spec in list_specs()]
 
 
+def feature_dim(ctx: Ctx, purpose: str) -> int:
+    """Read ``dim`` (torch's numbering, batch = 0) and return it as an index into the batchless shape.
+
+    ``purpose`` completes "dim=0 would ..." in the message that refuses the batch dimension.
+    """
+    rank = len(ctx.x0) + 1
+    dim = ctx.p["dim"]
+    if not -rank <= dim < rank:
+        raise ctx.fail("param.dim", f"{ctx.who}: dim={dim} is out of range for a {rank}-D tensor (batch included, "
+                       f"shape [N, {', '.join(map(str, ctx.x0))}])",
+                       f"set dim to a value in [1, {rank - 1}] (1 is the channel/class dimension)")
+    if dim % rank == 0:
+        raise ctx.fail("param.dim_batch", f"{ctx.who}: dim={dim} would {purpose} across the batch, mixing samples",
+                       "set dim=1 (channels/classes)")
+    return dim % rank - 1
+
+
 # -- formatting helpers shared by the explanations --------------------------------------------------------------------
 
 def fmt_shape(shape: Shape) -> str:

@@ -25,6 +25,7 @@ from designer.graph import Graph
 from designer.train import (EpochEnded, Failed, Finished, Note, Paused, Resumed, RunStarted, StepEnded, TrainConfig,
                             default_runs_root, list_runs, metric_series, read_metrics, read_section)
 from designer.training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
+from designer.training.events import format_duration
 
 DesignGetter = Callable[[], "tuple[Graph, str | None] | Graph"]
 DATA_KINDS = ("shapes", "mnist", "fashion-mnist", "cifar10", "folder")
@@ -415,8 +416,8 @@ class TrainingPanel(QWidget):
         if e is not None:
             self.progress.setValue(e.step)
             self.progress.setFormat(f"step %v / %m · epoch {e.epoch}")
-            self.status.setText(f"{e.samples_per_s:,.0f} samples/s · ETA {_duration(e.eta_s)} · loss {e.loss:.4f} · "
-                                f"accuracy {e.accuracy:.1%}")
+            self.status.setText(f"{e.samples_per_s:,.0f} samples/s · ETA {format_duration(e.eta_s)} · "
+                                f"loss {e.loss:.4f} · accuracy {e.accuracy:.1%}")
         self.curves.refresh()
         if not self.is_running and not self._queue and self._timer.isActive():
             self._timer.stop()
@@ -464,7 +465,7 @@ class TrainingPanel(QWidget):
         self._latest_step = None
         best = f", best validation accuracy {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
         self.status.setText(f"{e.status.capitalize()} after {e.epoch} epoch(s), {e.step} steps "
-                            f"({_duration(e.elapsed_s)}){best}.")
+                            f"({format_duration(e.elapsed_s)}){best}.")
         self._say(self.status.text())
         self.refresh_runs()
         self.run_finished.emit(e)
@@ -546,14 +547,6 @@ def _dspin(low: float, high: float, value: float, step: float, decimals: int) ->
     box = QDoubleSpinBox(decimals=decimals, minimum=low, maximum=high, singleStep=step)
     box.setValue(value)
     return box
-
-
-def _duration(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def create_panel(window: Any) -> TrainingPanel:

@@ -7,7 +7,7 @@ import operator
 from typing import TYPE_CHECKING, Any
 
 from ..params import Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, fmt_shape, prod, register
+from ..registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, prod, register
 
 if TYPE_CHECKING:
     from torch import fx
@@ -111,15 +111,7 @@ class Concat(GraphOp):
     params = (Param("dim", Kind.INT, 1, low=-8, high=8, doc="dimension to join along (1 is channels)"),)
 
     def axis(self, ctx: Ctx) -> int:
-        rank = len(ctx.x0) + 1
-        dim = ctx.p["dim"]
-        if not -rank <= dim < rank:
-            raise ctx.fail("param.dim", f"{ctx.who}: dim={dim} is out of range for a {rank}-D tensor (batch "
-                           f"included)", f"set dim to a value in [1, {rank - 1}]")
-        if dim % rank == 0:
-            raise ctx.fail("param.dim_batch", f"{ctx.who}: dim={dim} would join along the batch",
-                           "set dim=1 to join along channels")
-        return dim % rank - 1
+        return feature_dim(ctx, "join")
 
     def shape(self, ctx: Ctx) -> Shape:
         axis = self.axis(ctx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..params import Kind, Param
-from ..registry import Ctx, LayerSpec, Shape, fmt_shape, register
+from ..registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, register
 
 _INPLACE = Param("inplace", Kind.BOOL, False, doc="overwrite the input tensor to save memory")
 
@@ -36,15 +36,7 @@ class _SoftmaxLike(LayerSpec):
     params = (Param("dim", Kind.INT, 1, low=-8, high=8, doc="dimension to normalise (0 is the batch, 1 channels)"),)
 
     def shape(self, ctx: Ctx) -> Shape:
-        rank = len(ctx.x0) + 1
-        dim = ctx.p["dim"]
-        if not -rank <= dim < rank:
-            raise ctx.fail("param.dim", f"{ctx.who}: dim={dim} is out of range for a {rank}-D tensor "
-                           f"(batch included, shape [N, {', '.join(map(str, ctx.x0))}])",
-                           f"set dim to a value in [1, {rank - 1}] (1 is the channel/class dimension)")
-        if dim % rank == 0:
-            raise ctx.fail("param.dim_batch", f"{ctx.who}: dim={dim} normalises across the batch, mixing samples",
-                           "set dim=1 to normalise over classes/channels")
+        feature_dim(ctx, "normalise")
         return ctx.x0
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:

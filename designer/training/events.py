@@ -6,6 +6,7 @@ thread, a terminal prints them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Union
 
@@ -126,3 +127,12 @@ EventCallback = Callable[[Event], None]
 def to_json(event: Event) -> dict[str, Any]:
     """The event as JSON-ready data with its kind under ``"event"``."""
     return {"event": type(event).__name__, **asdict(event)}
+
+
+def format_duration(seconds: float | None) -> str:
+    """``m:ss`` or ``h:mm:ss`` for an elapsed time or ETA in seconds; ``?`` when not known yet."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
