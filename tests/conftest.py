@@ -38,7 +38,10 @@ def example_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _seeded_random_state() -> None:
-    """Every test starts from the same random state, so a test that draws random weights is not flaky."""
+    """Every test starts from the same random state, so a test that draws random weights is not flaky.
+
+    Tests run one torch thread: their tensors are tiny, and a second thread only spins on the core other work needs.
+    """
     import random
     import sys
 
@@ -47,3 +50,4 @@ def _seeded_random_state() -> None:
         sys.modules["numpy"].random.seed(0)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(0)
+        sys.modules["torch"].set_num_threads(1)

@@ -27,15 +27,6 @@ BATCHES = (1, 3)
 STORAGE_HEADER_BYTES = sys.getsizeof(torch.empty(0).untyped_storage())
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one torch thread is faster than two, and does not spin on the cores other tests share."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def compare_with_torchinfo(design: Graph) -> None:
     """Every leaf module and every total of the design equals torchinfo's figure, for each batch size."""
     analysis = analyze(design)

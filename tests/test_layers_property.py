@@ -63,15 +63,6 @@ DELIBERATE_DEFAULTS = {"Softmax": {"dim": 1}, "LogSoftmax": {"dim": 1}}
 BATCH = 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one torch thread is faster than two, and does not spin on the cores other tests share."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @dataclass(frozen=True)
 class Case:
     """One draw: the tested node 'n' of ``type`` with raw ``params``, fed by Inputs of ``shapes``."""

@@ -26,15 +26,6 @@ from tests.test_data import write_folder
 BASE = dict(samples=100, val_split=0.2, batch_size=16, epochs=2, lr=0.01, seed=7, device="cpu", workers=0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The test machine's cores are shared; one intra-op thread keeps these tiny runs fast and repeatable.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(frozen: tuple[str, ...] = (), outputs: int = 10, bn: bool = False, shape=(1, 12, 12)):
     layers = [("Conv2d", {"out_channels": 4, "kernel_size": 3})]
     if bn:

@@ -17,14 +17,6 @@ from tests.helpers import chain
 FAST = ["--samples", "100", "--batch-size", "16", "--device", "cpu", "--workers", "0", "--val-split", "0.2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def design(tmp_path):
     g = chain([1, 12, 12], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}), ("Flatten", {}),

@@ -13,14 +13,6 @@ from tests.test_data import write_folder
 from widgets.training_panel import SNAPSHOT_NOTE, TrainingPanel
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(channels: int = 1):
     return chain([channels, 12, 12], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}),
                  ("Flatten", {}), ("Linear", {"out_features": 10}), name="panel tiny")
