@@ -38,7 +38,7 @@ DATASET_METHODS = frozenset({"confusion", "mistakes", "embedding"})
 #: Views refreshed while training runs (activation maximisation is too slow to repeat).
 LIVE_METHODS = frozenset({"featuremaps", "filters", "gradcam", "saliency", "guided", "occlusion"})
 #: Share of wall-clock time live refreshes may take (their copies on the training thread included).
-LIVE_BUDGET = 0.03
+LIVE_BUDGET = 0.02
 #: Validation samples the dataset views look at, so each epoch's refresh stays short.
 EVAL_LIMIT = 1000
 

@@ -30,7 +30,7 @@ from designer.training.events import format_duration
 DesignGetter = Callable[[], "tuple[Graph, str | None] | Graph"]
 DATA_KINDS = ("shapes", "mnist", "fashion-mnist", "cifar10", "folder")
 SNAPSHOT_NOTE = "Training uses a copy of the design taken when you press Start; edits made during a run do not affect it."
-UPDATE_MS = 100  # at most ten redraws a second, whatever the step rate
+UPDATE_MS = 200  # at most five redraws a second, whatever the step rate: live enough, and cheap on 2 cores
 
 
 class ConfigForm(QWidget):
