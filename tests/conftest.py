@@ -51,3 +51,16 @@ def _seeded_random_state() -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(0)
         sys.modules["torch"].set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clear_clipboard_at_exit():
+    """Empty the clipboard before Qt shuts down: on the offscreen platform, clipboard data still owned at exit
+    crashes the interpreter after the last test (exit code 139 with every test passed)."""
+    yield
+    import sys
+
+    if "PySide6.QtWidgets" in sys.modules:
+        app = sys.modules["PySide6.QtWidgets"].QApplication.instance()
+        if app is not None:
+            app.clipboard().clear()
