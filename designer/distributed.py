@@ -55,10 +55,16 @@ def init(info: DistInfo, device: "torch.device") -> None:
 
 
 def shutdown() -> None:
+    """Leave the process group, all ranks together."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            # A rank that tears down its gloo connections while a peer still writes its checkpoint can make that
+            # peer abort ("terminate called without an active exception"); meet first, then leave.
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def wrap(model: "nn.Module", info: DistInfo, device: "torch.device") -> "nn.Module":
