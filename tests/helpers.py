@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.graph import Graph, Node, NodeId
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def chain(input_shape: list[int], *layers: tuple[str, dict[str, Any]], name: str = "test") -> Graph:
@@ -18,3 +21,19 @@ def chain(input_shape: list[int], *layers: tuple[str, dict[str, Any]], name: str
 def graph(*nodes: tuple[str, str, dict[str, Any], list[str]], outputs: list[str] | None = None) -> Graph:
     """A graph from (id, type, params, inputs) tuples."""
     return Graph("test", [Node(NodeId(i), t, dict(p), [NodeId(s) for s in ins]) for i, t, p, ins in nodes], outputs)
+
+
+def randomize_norms(module: "nn.Module") -> "nn.Module":
+    """Non-trivial BatchNorm statistics and affine weights, so that a wrong eps, a misplaced norm or a lost running
+    statistic changes the output. Returns the module, in eval mode."""
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.2)
+    return module.eval()

@@ -22,6 +22,8 @@ from designer.diagnostics import DesignError
 from designer.graph import Graph, Node, NodeId
 from designer.params import Param
 
+from .helpers import randomize_norms
+
 #: Parameter sets per block: (input shape, params). Every registered block must appear here.
 CASES: dict[str, list[tuple[tuple[int, ...], dict[str, Any]]]] = {
     "conv_bn_act": [((3, 16, 16), {}), ((8, 9, 9), {"out_channels": 8, "kernel_size": 5, "stride": 2}),
@@ -73,20 +75,10 @@ def test_block_emits_a_valid_prefixed_subgraph(name, in_shape, params):
     assert tuple(out.shape) == (2, *result.out_shape)
 
 
-def _randomize_norms(module: nn.Module) -> None:
-    """Non-trivial BatchNorm statistics, so that a wrong eps or a misplaced norm changes the output."""
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-            nn.init.uniform_(m.weight, 0.5, 1.5)
-            nn.init.normal_(m.bias, 0, 0.2)
-
-
 def _check_against(result: BlockResult, in_shape: tuple[int, ...], reference: nn.Module, prefix: str = "blk"):
     """Same parameter count, reference's state_dict loads strictly under ``prefix``, same output."""
     torch.manual_seed(0)
-    _randomize_norms(reference)
+    randomize_norms(reference)
     ours = designer.compile(_design(result, in_shape), seed=0)
     analysis = designer.analyze(_design(result, in_shape))
     n_ref = sum(p.numel() for p in reference.parameters())

@@ -17,7 +17,7 @@ from designer.cli import main
 from designer.importers import ModelImportError, import_source
 from designer.importers.fx_import import import_module
 
-from .helpers import graph
+from .helpers import graph, randomize_norms
 
 
 def _parity(result, model, input_shape, n_outputs=1):
@@ -140,21 +140,10 @@ def _reference_design():
                  outputs=["fc", "deconv", "sm"])
 
 
-def _trained_like(module):
-    """Give BatchNorm non-trivial statistics so that a round trip that lost them would show."""
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-1, 1)
-                m.running_var.uniform_(0.5, 2)
-                m.weight.uniform_(0.5, 2)
-    return module.eval()
-
-
 @pytest.mark.parametrize("exporter", ["designer", "torchscript", "dynamo"])
 def test_onnx_round_trip_gives_the_same_design_numbers_and_outputs(tmp_path, exporter):
     g = _reference_design()
-    module = _trained_like(designer.compile(g, seed=0))
+    module = randomize_norms(designer.compile(g, seed=0))
     path = tmp_path / "m.onnx"
     x = torch.randn(1, 3, 16, 16)
     names = {"input_names": ["x"], "output_names": ["fc", "deconv", "sm"]}
@@ -230,7 +219,7 @@ def test_onnx_unmappable_operator_is_named(tmp_path):
 
 def test_cli_import_writes_design_and_checkpoint(tmp_path, capsys):
     g = _reference_design()
-    module = _trained_like(designer.compile(g, seed=1))
+    module = randomize_norms(designer.compile(g, seed=1))
     onnx_path = tmp_path / "m.onnx"
     torch.onnx.export(module, (torch.randn(1, 3, 16, 16),), str(onnx_path), dynamo=False,
                       input_names=["x"], output_names=["fc", "deconv", "sm"], dynamic_axes={"x": {0: "N"}},

@@ -17,6 +17,8 @@ from torch import nn
 import designer
 from designer.templates import DEFAULT_TEMPLATE, TEMPLATES_DIR, list_templates, load_template
 
+from .helpers import randomize_norms
+
 NAMES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.json"))
 
 #: template -> (torchvision builder, its keyword arguments, side of the small test input).
@@ -113,16 +115,6 @@ def test_template_validates_clean_and_is_described(name):
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", i) for i in ids), ids
 
 
-def _randomize_norms(module: nn.Module) -> None:
-    """Non-trivial BatchNorm statistics, so that a wrong eps or a misplaced norm changes the output."""
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-            nn.init.uniform_(m.weight, 0.8, 1.2)
-            nn.init.normal_(m.bias, 0, 0.1)
-
-
 def _torchvision(name: str) -> nn.Module:
     builder, kwargs, _ = MIRRORS[name]
     with warnings.catch_warnings():
@@ -138,7 +130,7 @@ def test_mirror_equals_torchvision(name):
     assert designer.analyze(load_template(name)).total_params == n_ref
     ours = designer.compile(_small(name))
     assert sum(p.numel() for p in ours.parameters()) == n_ref
-    _randomize_norms(reference)
+    randomize_norms(reference)
     ours.load_state_dict(reference.state_dict(), strict=True)
     ours.eval()
     reference.eval()
@@ -155,7 +147,7 @@ def test_mirror_equals_torchvision(name):
 def test_googlenet_auxiliary_outputs_equal_torchvision_training_outputs():
     torch.manual_seed(0)
     reference = _torchvision("googlenet")
-    _randomize_norms(reference)
+    randomize_norms(reference)
     ours = designer.compile(_small("googlenet"))
     ours.load_state_dict(reference.state_dict(), strict=True)
     ours.eval()
