@@ -6,7 +6,6 @@ import heapq
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import diagnostics as dg
 from .diagnostics import DesignError, Diagnostic
@@ -41,13 +40,11 @@ class NodeInfo:
     ctx: Ctx | None = None
     shape: Shape | None = None
     weights: dict[str, Shape] = field(default_factory=dict)
+    #: Learnable parameter count: the sum of the weights' sizes, counted once when the weights are inferred.
+    params: int = 0
     #: Receptive field size and stride (jump) per spatial axis, for nodes with a spatial output.
     receptive_field: tuple[int, int] | None = None
     rf_stride: tuple[float, float] | None = None
-
-    @property
-    def params(self) -> int:
-        return sum(prod(s) for s in self.weights.values())
 
     @property
     def trainable_params(self) -> int:
@@ -256,6 +253,7 @@ def _infer_node(ni: NodeInfo, info: dict[NodeId, NodeInfo], out: list[Diagnostic
         ctx = _fill_inferred(spec, ctx)
         shape = spec.shape(ctx)
         ni.weights = spec.weights(ctx)
+        ni.params = sum(prod(s) for s in ni.weights.values())
     except DesignError as exc:
         out.append(_diag(node, exc))
         return
@@ -366,9 +364,3 @@ def _lint_node(node: Node, info: dict[NodeId, NodeInfo], users: dict[NodeId, lis
             out.append(dg.warning("graph.inplace_shared", f"{node.type} '{node.id}' works in place on '{src}', which "
                                   f"'{others[0]}' also reads: it would see the modified values", node.id,
                                   "set inplace=false"))
-
-
-def param_problems(node_type: str, params: dict[str, Any]) -> list[DesignError]:
-    """Parameter problems of one node taken alone (for editors that check a value before applying it)."""
-    spec = get_spec(node_type)
-    return spec.resolve(params)[1] if spec else []
