@@ -18,13 +18,13 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6 import __version__ as pyside_version  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
 
-from designer.graph import Graph, Node, NodeId  # noqa: E402
-from designer.validate import analyze  # noqa: E402
-from widgets.main_window import MainWindow  # noqa: E402
+from designer.analysis.validate import analyze
+from designer.model.graph import Graph, Node, NodeId
+from widgets.main_window import MainWindow
 
 EDIT_TARGET_S = 0.100
 
@@ -36,11 +36,15 @@ def generated(n_nodes: int) -> Graph:
     k = 0
     while len(nodes) + 7 <= n_nodes:
         p = f"block{k}"
-        spec = [("conv1", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, [prev]),
-                ("bn1", "BatchNorm2d", {}, [f"{p}.conv1"]), ("relu1", "ReLU", {}, [f"{p}.bn1"]),
-                ("conv2", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, [f"{p}.relu1"]),
-                ("bn2", "BatchNorm2d", {}, [f"{p}.conv2"]), ("add", "Add", {}, [f"{p}.bn2", prev]),
-                ("relu2", "ReLU", {}, [f"{p}.add"])]
+        spec = [
+            ("conv1", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, [prev]),
+            ("bn1", "BatchNorm2d", {}, [f"{p}.conv1"]),
+            ("relu1", "ReLU", {}, [f"{p}.bn1"]),
+            ("conv2", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}, [f"{p}.relu1"]),
+            ("bn2", "BatchNorm2d", {}, [f"{p}.conv2"]),
+            ("add", "Add", {}, [f"{p}.bn2", prev]),
+            ("relu2", "ReLU", {}, [f"{p}.add"]),
+        ]
         nodes += [Node(NodeId(f"{p}.{c}"), t, params, [NodeId(s) for s in ins]) for c, t, params, ins in spec]
         prev = NodeId(f"{p}.relu2")
         k += 1
@@ -64,7 +68,7 @@ def edit_and_revalidate(window: MainWindow, repeats: int = 15) -> float:
     """Median seconds for one parameter edit until every view shows the new analysis and the pending repaints ran."""
     app = QApplication.instance()
     doc = window.document
-    conv = next(n.id for n in doc.graph.nodes[len(doc.graph) // 2:] if n.type == "Conv2d")
+    conv = next(n.id for n in doc.graph.nodes[len(doc.graph) // 2 :] if n.type == "Conv2d")
     window.reveal_node(conv)
     times = []
     for k in range(repeats):
@@ -88,17 +92,22 @@ def analyze_only(graph: Graph, repeats: int = 15) -> float:
 
 def main() -> int:
     """Run every measurement and print it."""
-    print(f"python {platform.python_version()}, PySide6 {pyside_version}, {os.cpu_count()} CPUs, "
-          f"platform {os.environ['QT_QPA_PLATFORM']}, torch not imported")
+    print(
+        f"python {platform.python_version()}, PySide6 {pyside_version}, {os.cpu_count()} CPUs, "
+        f"platform {os.environ['QT_QPA_PLATFORM']}, torch not imported"
+    )
     app = QApplication.instance() or QApplication([])
     tmp = tempfile.mkdtemp()
-    window = MainWindow(settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat),
-                        autosave_dir=f"{tmp}/autosave", load_panels=False)
+    window = MainWindow(
+        settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat),
+        autosave_dir=f"{tmp}/autosave",
+        load_panels=False,
+    )
     window.resize(1600, 1000)
     window.show()
     app.processEvents()
     try:
-        from designer.templates import load_template
+        from designer.editing.templates import load_template
 
         designs = [("ResNet-50 template", load_template("resnet50"))]
     except (ImportError, KeyError):
@@ -109,14 +118,18 @@ def main() -> int:
     worst_edit = 0.0
     for name, graph in designs:
         n = len(graph)
-        t_open = min(open_and_draw(window, graph.__class__(graph.name, [x.clone() for x in graph], graph.outputs))
-                     for _ in range(2))
+        t_open = min(
+            open_and_draw(window, graph.__class__(graph.name, [x.clone() for x in graph], graph.outputs))
+            for _ in range(2)
+        )
         t_edit = edit_and_revalidate(window)
         t_analyze = analyze_only(window.document.graph)
         worst_edit = max(worst_edit, t_edit)
-        print(f"{name} ({n} nodes): open and draw {t_open * 1e3:.0f} ms ({t_open / base_open:.1f}x the 50-node "
-              f"baseline for {n / 50:.0f}x the nodes); edit + revalidation + repaint {t_edit * 1e3:.1f} ms "
-              f"({t_edit / t_analyze:.1f}x analyze alone, {t_analyze * 1e3:.1f} ms)")
+        print(
+            f"{name} ({n} nodes): open and draw {t_open * 1e3:.0f} ms ({t_open / base_open:.1f}x the 50-node "
+            f"baseline for {n / 50:.0f}x the nodes); edit + revalidation + repaint {t_edit * 1e3:.1f} ms "
+            f"({t_edit / t_analyze:.1f}x analyze alone, {t_analyze * 1e3:.1f} ms)"
+        )
     verdict = "within" if worst_edit <= EDIT_TARGET_S else "OVER"
     print(f"slowest edit {worst_edit * 1e3:.1f} ms: {verdict} the {EDIT_TARGET_S * 1e3:.0f} ms target")
     window.files.autosave.close()

@@ -34,13 +34,14 @@ SAMPLES = int(os.environ.get("BENCH_SAMPLES", "3000"))
 
 def run(app: Any, method: str, runs_root: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]], Any]:
     """One training run whose odd epochs feed the dock: ((wall, cpu) seconds of live epochs, of quiet ones, dock)."""
-    from designer import fileformat
+    from designer.model import fileformat
     from designer.training.config import TrainConfig
     from designer.training.engine import Trainer
 
     graph = fileformat.load(ROOT / "templates" / "small_cnn.json")
-    cfg = TrainConfig(data="shapes", samples=SAMPLES, epochs=EPOCHS, batch_size=64, workers=0, device="cpu",
-                      log_every=1, seed=0)
+    cfg = TrainConfig(
+        data="shapes", samples=SAMPLES, epochs=EPOCHS, batch_size=64, workers=0, device="cpu", log_every=1, seed=0
+    )
     holder: dict[str, Any] = {}
     dock = _dock(holder, method)
     marks: list[tuple[float, float]] = []
@@ -67,8 +68,8 @@ def run(app: Any, method: str, runs_root: str) -> tuple[list[tuple[float, float]
 
 def _dock(holder: dict[str, Any], method: str) -> Any:
     """A dock showing ``method`` at ``conv2`` of the model ``holder["t"]`` trains, as the designer window wires it."""
-    from designer.data import load_data
-    from widgets.insight_dock import InsightDock
+    from designer.training.data import load_data
+    from widgets.panels.insight_dock import InsightDock
 
     bundle = load_data("shapes", [1, 28, 28], samples=200)
 
@@ -87,12 +88,16 @@ def main() -> None:
     import torch
     from PySide6.QtWidgets import QApplication
 
-    print(f"# python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} torch threads, {platform.machine()}")
+    print(
+        f"# python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"{torch.get_num_threads()} torch threads, {platform.machine()}"
+    )
     app = QApplication.instance() or QApplication([])
     steps = -(-int(SAMPLES * 0.9) // 64)
-    print(f"Small CNN, shapes 1x28x28, {EPOCHS} epochs of {steps} steps of batch 64, one event per step; epochs "
-          "alternate between live insight on and off")
+    print(
+        f"Small CNN, shapes 1x28x28, {EPOCHS} epochs of {steps} steps of batch 64, one event per step; epochs "
+        "alternate between live insight on and off"
+    )
     with tempfile.TemporaryDirectory() as runs_root:
         for method in ("gradcam", "featuremaps"):
             live, quiet, dock = run(app, method, runs_root)
@@ -100,9 +105,11 @@ def main() -> None:
             cpu = statistics.median(c for _, c in live) / statistics.median(c for _, c in quiet) - 1
             share = dock.throttle.spent / sum(w for w, _ in live)
             print(f"{method}: live epochs {_fmt(live)}; quiet epochs {_fmt(quiet)} (wall/CPU seconds)")
-            print(f"{method}: slowdown {wall:+.1%} wall clock, {cpu:+.1%} CPU time (bound {BOUND:.0%}: "
-                  f"{'OK' if max(wall, cpu) < BOUND else 'OVER'}); {dock.throttle.refreshes} refreshes, their work "
-                  f"{share:.1%} of the live epochs' time")
+            print(
+                f"{method}: slowdown {wall:+.1%} wall clock, {cpu:+.1%} CPU time (bound {BOUND:.0%}: "
+                f"{'OK' if max(wall, cpu) < BOUND else 'OVER'}); {dock.throttle.refreshes} refreshes, their work "
+                f"{share:.1%} of the live epochs' time"
+            )
 
 
 def _fmt(values: list[tuple[float, float]]) -> str:

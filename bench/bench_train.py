@@ -20,14 +20,14 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
-from designer.compiler import compile_graph  # noqa: E402
-from designer.data import load_data  # noqa: E402
-from designer.templates import load_template  # noqa: E402
-from designer.train import Finished, TrainConfig, train  # noqa: E402
-from designer.validate import analyze  # noqa: E402
+from designer.analysis.validate import analyze
+from designer.compiler import compile_graph
+from designer.editing.templates import load_template
+from designer.training.api import Finished, TrainConfig, train
+from designer.training.data import load_data
 
 TMP = Path(tempfile.mkdtemp(prefix="bench_train_"))
 
@@ -35,8 +35,10 @@ TMP = Path(tempfile.mkdtemp(prefix="bench_train_"))
 def environment() -> str:
     import torchvision
 
-    return (f"python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
-            f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, {platform.machine()}")
+    return (
+        f"python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, {platform.machine()}"
+    )
 
 
 def input_shape(graph) -> tuple[int, ...]:
@@ -55,7 +57,7 @@ class Clock:
 
 
 def engine_rate(graph, cfg: TrainConfig, n_train: int) -> tuple[float, float]:
-    """Samples/s (wall, CPU) of ``designer.train`` with events consumed and metrics.csv written.
+    """Samples/s (wall, CPU) of ``designer.training.api`` with events consumed and metrics.csv written.
 
     The clock runs from the run's first event to its last, on the training thread: setup is not training.
     """
@@ -86,15 +88,16 @@ def loop_rate(graph, cfg: TrainConfig, device: torch.device, tight: bool) -> tup
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     bs = cfg.batch_size
     steps = len(labels) // bs
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=bs,
-                                         shuffle=True, drop_last=True)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(images, labels), batch_size=bs, shuffle=True, drop_last=True
+    )
     model.train()
     clock = Clock()
     clock.start()
     for _ in range(cfg.epochs):
         if tight:
             perm = torch.randperm(len(labels))
-            batches = ((images[perm[k * bs:(k + 1) * bs]], labels[perm[k * bs:(k + 1) * bs]]) for k in range(steps))
+            batches = ((images[perm[k * bs : (k + 1) * bs]], labels[perm[k * bs : (k + 1) * bs]]) for k in range(steps))
         else:
             batches = iter(loader)
         for x, y in batches:
@@ -116,7 +119,7 @@ def gui_run(graph, cfg: TrainConfig, n_train: int, probe_ms: int = 0) -> tuple[f
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from widgets.training_panel import TrainingPanel
+    from widgets.panels.training_panel import TrainingPanel
 
     app = QApplication.instance() or QApplication([])
     panel = TrainingPanel(lambda: (graph, None), runs_root=Path(tempfile.mkdtemp(dir=TMP)))
@@ -165,14 +168,19 @@ def figures(graph, cfg: TrainConfig, device: torch.device, args: argparse.Namesp
             gui.append(gui_run(graph, cfg, n_train)[0])
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in runs.items()}
     tag = f"[{device.type}]"
-    for key, label in (("dataloader", "hand-written loop, DataLoader feeding"),
-                       ("slicing", "hand-written loop, tensor slicing"), ("engine", "engine, events + metrics.csv")):
+    for key, label in (
+        ("dataloader", "hand-written loop, DataLoader feeding"),
+        ("slicing", "hand-written loop, tensor slicing"),
+        ("engine", "engine, events + metrics.csv"),
+    ):
         spread = ", ".join(f"{w:,.0f}" for w, _ in runs[key])
         print(f"{tag} {label:40s} {med[key][0]:8,.0f} samples/s wall ({spread}); {med[key][1]:8,.0f} per CPU-s")
     for key in ("dataloader", "slicing"):
         wall, cpu = med["engine"][0] / med[key][0], med["engine"][1] / med[key][1]
-        print(f"{tag} engine / {key} loop: wall {wall:.3f} ({verdict(wall, 0.95)}), CPU time {cpu:.3f} "
-              f"({verdict(cpu, 0.95)})")
+        print(
+            f"{tag} engine / {key} loop: wall {wall:.3f} ({verdict(wall, 0.95)}), CPU time {cpu:.3f} "
+            f"({verdict(cpu, 0.95)})"
+        )
     if not args.no_gui:
         gui_figures(graph, cfg, n_train, gui, med["engine"][0], tag)
 
@@ -181,11 +189,15 @@ def gui_figures(graph, cfg: TrainConfig, n_train: int, rates: list[float], engin
     g = statistics.median(rates)
     _, worst, p99 = gui_run(graph, cfg, n_train, probe_ms=5)
     idle = idle_stall(3.0)
-    print(f"{tag} panel live (offscreen, 1280x800)          {g:8,.0f} samples/s wall "
-          f"({', '.join(f'{r:,.0f}' for r in rates)})")
+    print(
+        f"{tag} panel live (offscreen, 1280x800)          {g:8,.0f} samples/s wall "
+        f"({', '.join(f'{r:,.0f}' for r in rates)})"
+    )
     print(f"{tag} panel / engine = {g / engine:.3f} ({verdict(g / engine, 0.90)})")
-    print(f"{tag} longest UI stall during training {worst:.1f} ms ({verdict(worst, 50, higher=False)}), "
-          f"99th percentile {p99:.1f} ms (5 ms probe timer); with nothing running: longest {idle:.1f} ms")
+    print(
+        f"{tag} longest UI stall during training {worst:.1f} ms ({verdict(worst, 50, higher=False)}), "
+        f"99th percentile {p99:.1f} ms (5 ms probe timer); with nothing running: longest {idle:.1f} ms"
+    )
 
 
 def idle_stall(seconds: float) -> float:
@@ -204,15 +216,19 @@ def idle_stall(seconds: float) -> float:
 
 def amp_speedup(args: argparse.Namespace) -> None:
     graph = load_template("vgg_cifar")
-    base = TrainConfig(data="shapes", samples=args.samples, val_split=0.0, epochs=args.epochs, batch_size=256,
-                       device="cuda", workers=0)
+    base = TrainConfig(
+        data="shapes", samples=args.samples, val_split=0.0, epochs=args.epochs, batch_size=256, device="cuda", workers=0
+    )
     n = args.samples - args.samples % 256
     engine_rate(graph, base.replace(samples=1024), 1024)  # warm-up: cuDNN autotuning, CUDA context
-    fp32 = median_of(args.repeats,
-                     lambda: engine_rate(graph, base.replace(precision="fp32", channels_last=False), n)[0])
+    fp32 = median_of(
+        args.repeats, lambda: engine_rate(graph, base.replace(precision="fp32", channels_last=False), n)[0]
+    )
     amp = median_of(args.repeats, lambda: engine_rate(graph, base.replace(precision="auto", channels_last=True), n)[0])
-    print(f"[cuda] vgg_cifar 3x32x32, batch 256: fp32 {fp32:,.0f} samples/s, mixed precision + channels_last "
-          f"{amp:,.0f} samples/s: speed-up {amp / fp32:.2f}x")
+    print(
+        f"[cuda] vgg_cifar 3x32x32, batch 256: fp32 {fp32:,.0f} samples/s, mixed precision + channels_last "
+        f"{amp:,.0f} samples/s: speed-up {amp / fp32:.2f}x"
+    )
 
 
 def main() -> None:
@@ -227,10 +243,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(environment())
     graph = load_template("small_cnn")
-    cfg = TrainConfig(data="shapes", samples=args.samples, val_split=0.0, epochs=args.epochs, batch_size=64,
-                      lr=1e-3, device="cpu", workers=0, precision="fp32")
-    print(f"small_cnn (1x28x28, 20k parameters) on {args.samples} shapes, batch 64, Adam, {args.epochs} epoch(s), "
-          f"median of {args.repeats} interleaved runs")
+    cfg = TrainConfig(
+        data="shapes",
+        samples=args.samples,
+        val_split=0.0,
+        epochs=args.epochs,
+        batch_size=64,
+        lr=1e-3,
+        device="cpu",
+        workers=0,
+        precision="fp32",
+    )
+    print(
+        f"small_cnn (1x28x28, 20k parameters) on {args.samples} shapes, batch 64, Adam, {args.epochs} epoch(s), "
+        f"median of {args.repeats} interleaved runs"
+    )
     figures(graph, cfg, torch.device("cpu"), args)
     if not torch.cuda.is_available():
         print("no GPU found: the GPU figures and the mixed-precision speed-up are skipped")

@@ -15,30 +15,39 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from designer import analyze, summary  # noqa: E402
-from designer.graph import Graph, Node, NodeId  # noqa: E402
+from designer import analyze
+from designer.analysis import summary
+from designer.model.graph import Graph, Node, NodeId
 
 BOUND_MS = 50.0
 
 
 def residual_graph(blocks: int) -> Graph:
     """Input, stem, then ``blocks`` residual blocks of 7 nodes (conv, bn, relu, conv, bn, add, relu), then a head."""
-    nodes = [Node(NodeId("x"), "Input", {"shape": [3, 64, 64]}),
-             Node(NodeId("stem"), "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, [NodeId("x")])]
+    nodes = [
+        Node(NodeId("x"), "Input", {"shape": [3, 64, 64]}),
+        Node(NodeId("stem"), "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, [NodeId("x")]),
+    ]
     last = "stem"
     for b in range(blocks):
         p = f"block{b}"
-        specs = [("conv1", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, [last]),
-                 ("bn1", "BatchNorm2d", {}, [f"{p}.conv1"]), ("relu1", "ReLU", {}, [f"{p}.bn1"]),
-                 ("conv2", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, [f"{p}.relu1"]),
-                 ("bn2", "BatchNorm2d", {}, [f"{p}.conv2"]), ("add", "Add", {}, [f"{p}.bn2", last]),
-                 ("relu2", "ReLU", {}, [f"{p}.add"])]
+        specs = [
+            ("conv1", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, [last]),
+            ("bn1", "BatchNorm2d", {}, [f"{p}.conv1"]),
+            ("relu1", "ReLU", {}, [f"{p}.bn1"]),
+            ("conv2", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}, [f"{p}.relu1"]),
+            ("bn2", "BatchNorm2d", {}, [f"{p}.conv2"]),
+            ("add", "Add", {}, [f"{p}.bn2", last]),
+            ("relu2", "ReLU", {}, [f"{p}.add"]),
+        ]
         for name, type_, params, inputs in specs:
             nodes.append(Node(NodeId(f"{p}.{name}"), type_, params, [NodeId(i) for i in inputs]))
         last = f"{p}.relu2"
-    nodes += [Node(NodeId("pool"), "AdaptiveAvgPool2d", {"output_size": 1}, [NodeId(last)]),
-              Node(NodeId("flat"), "Flatten", {}, [NodeId("pool")]),
-              Node(NodeId("fc"), "Linear", {"out_features": 10}, [NodeId("flat")])]
+    nodes += [
+        Node(NodeId("pool"), "AdaptiveAvgPool2d", {"output_size": 1}, [NodeId(last)]),
+        Node(NodeId("flat"), "Flatten", {}, [NodeId("pool")]),
+        Node(NodeId("fc"), "Linear", {"out_features": 10}, [NodeId("flat")]),
+    ]
     return Graph("bench", nodes)
 
 
@@ -54,8 +63,9 @@ def median_ms(fn, repeat: int) -> float:
 def main() -> None:
     import torch
 
-    print(f"# python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
-          f"{platform.machine()}")
+    print(
+        f"# python {platform.python_version()}, torch {torch.__version__}, {os.cpu_count()} CPUs, {platform.machine()}"
+    )
     g = residual_graph(142)
     n = len(g)
     analysis = analyze(g)
@@ -70,8 +80,10 @@ def main() -> None:
     with torch.no_grad():
         meta_ms = median_ms(lambda: module(x), 30)
     print(f"nodes: {n}")
-    print(f"validate (analyze): {validate_ms:.1f} ms  (bound {BOUND_MS:.0f} ms: "
-          f"{'OK' if validate_ms < BOUND_MS else 'OVER'})")
+    print(
+        f"validate (analyze): {validate_ms:.1f} ms  (bound {BOUND_MS:.0f} ms: "
+        f"{'OK' if validate_ms < BOUND_MS else 'OVER'})"
+    )
     print(f"summary incl. analyze: {summary_ms:.1f} ms")
     print(f"torch meta-device forward (baseline): {meta_ms:.1f} ms")
     print(f"ratio validate / meta forward: {validate_ms / meta_ms:.2f}")

@@ -6,17 +6,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import keyword
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import torch
 from torch import fx, nn
 
-from . import diagnostics as dg
-from .diagnostics import Diagnostic
-from .graph import Graph, NodeId
+from .analysis.validate import Analysis, analyze
 from .layers.graph_ops import GraphOp
-from .validate import Analysis, analyze
+from .model import diagnostics as dg
+from .model.diagnostics import Diagnostic
+from .model.graph import Graph, NodeId
 
 #: Container kinds of a dotted-id group: children 0..n-1 make a ``ModuleList`` (``model.layer1[0]``), other numeric
 #: children a ``ModuleDict`` (``model.blocks["3"]``), names only a plain ``Module`` (``model.stem.conv``).
@@ -57,7 +57,7 @@ def module_layout(ids: Iterable[str]) -> dict[str, Group]:
             if parts[depth] not in groups[parent].children:
                 groups[parent].children.append(parts[depth])
             if depth < len(parts) - 1:
-                groups.setdefault(".".join(parts[:depth + 1]), Group(".".join(parts[:depth + 1]), MODULE))
+                groups.setdefault(".".join(parts[: depth + 1]), Group(".".join(parts[: depth + 1]), MODULE))
     for group in groups.values():
         if group.path:
             group.kind = _kind(group.children)
@@ -209,8 +209,14 @@ def _attribute_clashes(analysis: Analysis) -> list[Diagnostic]:
     for node_id, info in analysis.info.items():
         top = node_id.split(".")[0]
         if top in taken and info.spec is not None and info.spec.is_module:
-            out.append(dg.error("graph.bad_id", f"node id '{node_id}': part '{top}' is a reserved name", node_id,
-                                f"rename it, e.g. to '{top}_{node_id[len(top):]}'"))
+            out.append(
+                dg.error(
+                    "graph.bad_id",
+                    f"node id '{node_id}': part '{top}' is a reserved name",
+                    node_id,
+                    f"rename it, e.g. to '{top}_{node_id[len(top) :]}'",
+                )
+            )
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from designer.graph import Graph, Node, NodeId
+from designer.model.graph import Graph, Node, NodeId
 
 if TYPE_CHECKING:
     from torch import nn
@@ -23,7 +23,7 @@ def graph(*nodes: tuple[str, str, dict[str, Any], list[str]], outputs: list[str]
     return Graph("test", [Node(NodeId(i), t, dict(p), [NodeId(s) for s in ins]) for i, t, p, ins in nodes], outputs)
 
 
-def randomize_norms(module: "nn.Module") -> "nn.Module":
+def randomize_norms(module: nn.Module) -> nn.Module:
     """Non-trivial BatchNorm statistics and affine weights, so that a wrong eps, a misplaced norm or a lost running
     statistic changes the output. Returns the module, in eval mode."""
     import torch

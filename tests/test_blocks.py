@@ -18,27 +18,41 @@ from torchvision.ops import Conv2dNormActivation, SqueezeExcitation
 
 import designer
 from designer.blocks import BLOCKS, BlockResult, Builder, unique_prefix
-from designer.diagnostics import DesignError
-from designer.graph import Graph, Node, NodeId
-from designer.params import Param
+from designer.model.diagnostics import DesignError
+from designer.model.graph import Graph, Node, NodeId
+from designer.model.params import Param
 
 from .helpers import randomize_norms
 
 #: Parameter sets per block: (input shape, params). Every registered block must appear here.
 CASES: dict[str, list[tuple[tuple[int, ...], dict[str, Any]]]] = {
-    "conv_bn_act": [((3, 16, 16), {}), ((8, 9, 9), {"out_channels": 8, "kernel_size": 5, "stride": 2}),
-                    ((8, 8, 8), {"groups": 8, "out_channels": 16, "activation": "none"})],
+    "conv_bn_act": [
+        ((3, 16, 16), {}),
+        ((8, 9, 9), {"out_channels": 8, "kernel_size": 5, "stride": 2}),
+        ((8, 8, 8), {"groups": 8, "out_channels": 16, "activation": "none"}),
+    ],
     "vgg": [((3, 16, 16), {}), ((8, 9, 9), {"convs": 3, "batch_norm": True, "out_channels": 4})],
     "depthwise_separable": [((8, 16, 16), {}), ((6, 9, 9), {"out_channels": 12, "stride": 2})],
     "factorized_conv": [((8, 12, 12), {}), ((4, 9, 9), {"n": 3, "out_channels": 6, "mid_channels": 5})],
     "basic_residual": [((64, 8, 8), {}), ((16, 9, 9), {"planes": 32, "stride": 2}), ((8, 8, 8), {"planes": 16})],
-    "bottleneck": [((256, 8, 8), {}), ((16, 8, 8), {"planes": 8, "stride": 2}),
-                   ((32, 8, 8), {"planes": 8, "groups": 4, "width_per_group": 16, "expansion": 2})],
-    "inverted_residual": [((32, 8, 8), {}), ((16, 9, 9), {"out_channels": 24, "stride": 2}),
-                          ((8, 8, 8), {"out_channels": 8, "expand_ratio": 1})],
+    "bottleneck": [
+        ((256, 8, 8), {}),
+        ((16, 8, 8), {"planes": 8, "stride": 2}),
+        ((32, 8, 8), {"planes": 8, "groups": 4, "width_per_group": 16, "expansion": 2}),
+    ],
+    "inverted_residual": [
+        ((32, 8, 8), {}),
+        ((16, 9, 9), {"out_channels": 24, "stride": 2}),
+        ((8, 8, 8), {"out_channels": 8, "expand_ratio": 1}),
+    ],
     "squeeze_excitation": [((32, 8, 8), {}), ((8, 5, 5), {"reduction": 4}), ((3, 4, 4), {"reduction": 8})],
-    "inception": [((32, 8, 8), {}), ((16, 7, 7), {"ch1x1": 4, "ch3x3red": 4, "ch3x3": 8, "ch5x5red": 2, "ch5x5": 4,
-                                                    "pool_proj": 4, "branch3_kernel": 3})],
+    "inception": [
+        ((32, 8, 8), {}),
+        (
+            (16, 7, 7),
+            {"ch1x1": 4, "ch3x3red": 4, "ch3x3": 8, "ch5x5red": 2, "ch5x5": 4, "pool_proj": 4, "branch3_kernel": 3},
+        ),
+    ],
     "fire": [((32, 8, 8), {}), ((16, 7, 7), {"squeeze_planes": 4, "expand1x1_planes": 8, "expand3x3_planes": 8})],
     "dense_layer": [((16, 8, 8), {}), ((10, 5, 5), {"growth_rate": 4, "bn_size": 2})],
     "dense_block": [((16, 8, 8), {"num_layers": 2}), ((8, 5, 5), {"num_layers": 3, "growth_rate": 4, "bn_size": 2})],
@@ -59,8 +73,7 @@ def test_every_block_has_cases_and_a_documented_schema():
             assert p.read(p.default) == p.canonical_default  # defaults pass their own schema
 
 
-@pytest.mark.parametrize("name,in_shape,params",
-                         [(n, s, p) for n, cases in CASES.items() for s, p in cases])
+@pytest.mark.parametrize("name,in_shape,params", [(n, s, p) for n, cases in CASES.items() for s, p in cases])
 def test_block_emits_a_valid_prefixed_subgraph(name, in_shape, params):
     result = BLOCKS[name].emit("blk", "x", in_shape, **params)
     assert all(n.id.startswith("blk.") for n in result.nodes)
@@ -107,8 +120,7 @@ def test_basic_block_is_torchvision_basic_block(c_in, planes, stride):
     _check_against(result, (c_in, 9, 9), reference)
 
 
-@pytest.mark.parametrize("c_in,planes,stride,groups,width", [(32, 8, 1, 1, 64), (16, 8, 2, 1, 64),
-                                                             (16, 8, 1, 4, 8)])
+@pytest.mark.parametrize("c_in,planes,stride,groups,width", [(32, 8, 1, 1, 64), (16, 8, 2, 1, 64), (16, 8, 1, 4, 8)])
 def test_bottleneck_is_torchvision_bottleneck(c_in, planes, stride, groups, width):
     params = {"planes": planes, "stride": stride, "groups": groups, "width_per_group": width}
     result = BLOCKS["bottleneck"].emit("blk", "x", (c_in, 8, 8), **params)
@@ -118,8 +130,9 @@ def test_bottleneck_is_torchvision_bottleneck(c_in, planes, stride, groups, widt
 
 @pytest.mark.parametrize("c_in,c_out,stride,t", [(16, 16, 1, 6), (16, 24, 2, 6), (8, 8, 1, 1), (8, 12, 1, 3)])
 def test_inverted_residual_is_torchvision_inverted_residual(c_in, c_out, stride, t):
-    result = BLOCKS["inverted_residual"].emit("blk", "x", (c_in, 8, 8), out_channels=c_out, stride=stride,
-                                              expand_ratio=t)
+    result = BLOCKS["inverted_residual"].emit(
+        "blk", "x", (c_in, 8, 8), out_channels=c_out, stride=stride, expand_ratio=t
+    )
     assert any(n.type == "Add" for n in result.nodes) == (stride == 1 and c_in == c_out)
     _check_against(result, (c_in, 8, 8), mobilenetv2.InvertedResidual(c_in, c_out, stride, t))
 
@@ -168,19 +181,22 @@ def test_dense_block_and_transition_are_torchvision_modules():
 
 def test_factorized_conv_is_two_inception_v3_basic_convs():
     result = BLOCKS["factorized_conv"].emit("blk", "x", (8, 9, 9), out_channels=12, n=7, mid_channels=6)
-    reference = nn.Sequential(OrderedDict(
-        conv1x7=BasicConv2d(8, 6, kernel_size=(1, 7), padding=(0, 3)),
-        conv7x1=BasicConv2d(6, 12, kernel_size=(7, 1), padding=(3, 0))))
+    reference = nn.Sequential(
+        OrderedDict(
+            conv1x7=BasicConv2d(8, 6, kernel_size=(1, 7), padding=(0, 3)),
+            conv7x1=BasicConv2d(6, 12, kernel_size=(7, 1), padding=(3, 0)),
+        )
+    )
     _check_against(result, (8, 9, 9), reference)
 
 
 def test_depthwise_separable_and_conv_bn_act_are_torchvision_conv_norm_activation():
     result = BLOCKS["depthwise_separable"].emit("blk", "x", (8, 9, 9), out_channels=16, stride=2)
-    reference = nn.Sequential(OrderedDict(depthwise=Conv2dNormActivation(8, 8, 3, 2, groups=8),
-                                          pointwise=Conv2dNormActivation(8, 16, 1)))
+    reference = nn.Sequential(
+        OrderedDict(depthwise=Conv2dNormActivation(8, 8, 3, 2, groups=8), pointwise=Conv2dNormActivation(8, 16, 1))
+    )
     _check_against(result, (8, 9, 9), reference)
-    result = BLOCKS["conv_bn_act"].emit("blk", "x", (8, 9, 9), out_channels=16, kernel_size=5,
-                                        activation="ReLU6")
+    result = BLOCKS["conv_bn_act"].emit("blk", "x", (8, 9, 9), out_channels=16, kernel_size=5, activation="ReLU6")
     named = Conv2dNormActivation(8, 16, 5, activation_layer=nn.ReLU6)
     reference = nn.Sequential(OrderedDict(conv=named[0], bn=named[1], relu6=named[2]))
     _check_against(result, (8, 9, 9), reference)
@@ -188,8 +204,15 @@ def test_depthwise_separable_and_conv_bn_act_are_torchvision_conv_norm_activatio
 
 def test_vgg_block_is_a_torch_sequential_with_the_same_numbering():
     result = BLOCKS["vgg"].emit("blk", "x", (3, 8, 8), out_channels=4, convs=2, batch_norm=True)
-    reference = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                              nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2, 2))
+    reference = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 2),
+    )
     _check_against(result, (3, 8, 8), reference)
 
 
@@ -244,10 +267,17 @@ def test_unique_prefix_avoids_nodes_and_groups():
 
 def test_blocks_and_templates_load_without_torch():
     """The palette and the template menu must not pull torch into a GUI that has not compiled anything."""
-    probe = ("import sys\nfrom designer.blocks import BLOCKS, mirrors, teaching\nfrom designer.templates import "
-             "load_template\nBLOCKS['inception'].emit('i', 'x', (8, 8, 8))\nmirrors.googlenet()\n"
-             "load_template('densenet121')\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parent.parent)
+    probe = (
+        "import sys\nfrom designer.blocks import BLOCKS, mirrors, teaching\nfrom designer.editing.templates import "
+        "load_template\nBLOCKS['inception'].emit('i', 'x', (8, 8, 8))\nmirrors.googlenet()\n"
+        "load_template('densenet121')\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

@@ -10,16 +10,33 @@ import pytest
 import torch
 
 from designer import dumps
-from designer.checkpoint import CHECKPOINT_FORMAT, CheckpointError, WeightsMismatchError, is_checkpoint_file, \
-    load_checkpoint, load_model, load_weights, read_checkpoint, save_checkpoint, weight_problems
 from designer.compiler import compile_graph
-from designer.fileformat import ProjectError
+from designer.export.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    WeightsMismatchError,
+    is_checkpoint_file,
+    load_checkpoint,
+    load_model,
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+    weight_problems,
+)
+from designer.model.fileformat import ProjectError
 from tests.helpers import chain, graph
 
 
 def small_graph():
-    g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("BatchNorm2d", {}), ("ReLU", {}),
-              ("Flatten", {}), ("Linear", {"out_features": 5}), name="small")
+    g = chain(
+        [3, 8, 8],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3}),
+        ("BatchNorm2d", {}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 5}),
+        name="small",
+    )
     g.extra["description"] = "a small design"
     return g
 
@@ -45,8 +62,17 @@ def test_checkpoint_is_a_plain_torch_archive(tmp_path):
     save_checkpoint(tmp_path / "c.pt", g, compile_graph(g).state_dict())
     data = torch.load(tmp_path / "c.pt", weights_only=True)
     assert data["format"] == CHECKPOINT_FORMAT and data["design"] == dumps(g)
-    assert set(data["state_dict"]) == {"n1.weight", "n1.bias", "n2.weight", "n2.bias", "n2.running_mean",
-                                       "n2.running_var", "n2.num_batches_tracked", "n5.weight", "n5.bias"}
+    assert set(data["state_dict"]) == {
+        "n1.weight",
+        "n1.bias",
+        "n2.weight",
+        "n2.bias",
+        "n2.running_mean",
+        "n2.running_var",
+        "n2.num_batches_tracked",
+        "n5.weight",
+        "n5.bias",
+    }
 
 
 def _mark(path: str) -> None:
@@ -74,10 +100,13 @@ def test_checkpoint_with_code_is_refused_without_running_it(tmp_path):
         load_checkpoint(tmp_path / "b.pt")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "not a PyTorch checkpoint"),
-    (b'{"format": "cnn-designer/1"}', "not a PyTorch checkpoint"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a PyTorch checkpoint"),
+        (b'{"format": "cnn-designer/1"}', "not a PyTorch checkpoint"),
+    ],
+)
 def test_files_that_are_not_checkpoints(tmp_path, content, message):
     (tmp_path / "x.pt").write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
@@ -126,16 +155,22 @@ def test_bare_state_dict_is_weights_without_design(tmp_path):
 
 def test_weights_from_another_design_name_nodes_and_keys():
     g = small_graph()
-    other = graph(("x", "Input", {"shape": [3, 8, 8]}, []),
-                  ("n1", "Conv2d", {"out_channels": 6, "kernel_size": 3}, ["x"]),
-                  ("flat", "Flatten", {}, ["n1"]), ("extra.fc", "Linear", {"out_features": 2}, ["flat"]))
+    other = graph(
+        ("x", "Input", {"shape": [3, 8, 8]}, []),
+        ("n1", "Conv2d", {"out_channels": 6, "kernel_size": 3}, ["x"]),
+        ("flat", "Flatten", {}, ["n1"]),
+        ("extra.fc", "Linear", {"out_features": 2}, ["flat"]),
+    )
     model = compile_graph(g)
     before = model.n1.weight.clone()
     state = compile_graph(other).state_dict()
     problems = weight_problems(model, state, g)
     assert {(d.code, d.node_id) for d in problems} == {
-        ("weights.shape", "n1"), ("weights.missing", "n2"), ("weights.missing", "n5"),
-        ("weights.unexpected", None)}
+        ("weights.shape", "n1"),
+        ("weights.missing", "n2"),
+        ("weights.missing", "n5"),
+        ("weights.unexpected", None),
+    }
     shape = next(d for d in problems if d.code == "weights.shape" and "weight" in d.message)
     assert "n1.weight" in shape.message and "[6, 3, 3, 3]" in shape.message and "[4, 3, 3, 3]" in shape.message
     assert any("extra.fc.weight" in d.message for d in problems)

@@ -91,6 +91,11 @@ def test_summary_of_invalid_design_still_prints_and_exits_1(capsys, tmp_path, ex
 
 
 def test_module_entry_point_runs(example_file):
-    proc = subprocess.run([sys.executable, "-m", "designer", "validate", str(example_file)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "designer", "validate", str(example_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr

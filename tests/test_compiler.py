@@ -15,7 +15,7 @@ from torch import fx, nn
 import designer
 from designer import analyze, list_types, load
 from designer.compiler import CompileError, compile_graph, module_layout
-from designer.graph import Graph, Node, NodeId
+from designer.model.graph import Graph, Node, NodeId
 from tests.helpers import chain, graph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,18 +23,38 @@ ROOT = Path(__file__).resolve().parent.parent
 #: One or more (type, params, input shape) per layer type: every registered type must appear (checked below).
 CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, [3, 8, 8]),
-    ("Conv2d", {"out_channels": 4, "kernel_size": [3, 2], "stride": 2, "groups": 2, "bias": False,
-                "padding_mode": "reflect", "padding": 1}, [4, 9, 8]),
+    (
+        "Conv2d",
+        {
+            "out_channels": 4,
+            "kernel_size": [3, 2],
+            "stride": 2,
+            "groups": 2,
+            "bias": False,
+            "padding_mode": "reflect",
+            "padding": 1,
+        },
+        [4, 9, 8],
+    ),
     ("Conv2d", {"out_channels": 4, "kernel_size": 4, "padding": "same", "dilation": 2}, [2, 9, 9]),
     ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1, "padding_mode": "circular"}, [2, 6, 6]),
-    ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
-     [2, 5, 5]),
-    ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2, "groups": 2, "bias": False,
-                         "dilation": 2}, [2, 5, 5]),
+    (
+        "ConvTranspose2d",
+        {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        [2, 5, 5],
+    ),
+    (
+        "ConvTranspose2d",
+        {"out_channels": 4, "kernel_size": 2, "stride": 2, "groups": 2, "bias": False, "dilation": 2},
+        [2, 5, 5],
+    ),
     ("MaxPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [2, 9, 9]),
     ("MaxPool2d", {"kernel_size": 2, "dilation": 2}, [2, 9, 9]),
-    ("AvgPool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True},
-     [2, 8, 8]),
+    (
+        "AvgPool2d",
+        {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False, "ceil_mode": True},
+        [2, 8, 8],
+    ),
     ("AdaptiveAvgPool2d", {"output_size": 1}, [2, 7, 7]),
     ("AdaptiveAvgPool2d", {"output_size": [3, 2]}, [2, 7, 6]),
     ("AdaptiveMaxPool2d", {"output_size": 2}, [2, 8, 8]),
@@ -104,8 +124,12 @@ def resnet18_graph(num_classes: int = 10, size: int = 32) -> Graph:
         return node_id
 
     def conv_bn(prefix: str, conv: str, bn: str, out: int, k: int, stride: int, src: str) -> str:
-        add(f"{prefix}.{conv}", "Conv2d", {"out_channels": out, "kernel_size": k, "stride": stride,
-                                           "padding": k // 2, "bias": False}, src)
+        add(
+            f"{prefix}.{conv}",
+            "Conv2d",
+            {"out_channels": out, "kernel_size": k, "stride": stride, "padding": k // 2, "bias": False},
+            src,
+        )
         return add(f"{prefix}.{bn}", "BatchNorm2d", {})
 
     add("conv1", "Conv2d", {"out_channels": 64, "kernel_size": 7, "stride": 2, "padding": 3, "bias": False})
@@ -137,10 +161,12 @@ def templates() -> list[Path]:
 
 #: Hand-built designs for the whole-design checks; the templates join them as they land in templates/.
 DESIGNS = [pytest.param(resnet18_graph, id="resnet18"), pytest.param(zoo_graph, id="zoo")] + [
-    pytest.param(lambda path=path: load(path), id=f"template:{path.stem}") for path in templates()]
+    pytest.param(lambda path=path: load(path), id=f"template:{path.stem}") for path in templates()
+]
 
 
 # -- names and nesting ------------------------------------------------------------------------------------------------
+
 
 def test_resnet18_matches_torchvision_names_parameters_and_outputs():
     g = resnet18_graph()
@@ -155,13 +181,17 @@ def test_resnet18_matches_torchvision_names_parameters_and_outputs():
 
 
 def test_dotted_ids_nest_as_containers():
-    g = graph(("x", "Input", {"shape": [3, 8, 8]}, []),
-              ("stem.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3}, ["x"]),
-              ("layer1.1.conv", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["stem.conv"]),
-              ("layer1.0.conv", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["stem.conv"]),
-              ("blocks.3", "ReLU", {}, ["layer1.0.conv"]), ("blocks.a", "ReLU", {}, ["blocks.3"]),
-              ("misc.keys", "ReLU", {}, ["blocks.a"]), ("misc.7", "ReLU", {}, ["misc.keys"]),
-              ("sum", "Add", {}, ["misc.7", "layer1.1.conv"]))
+    g = graph(
+        ("x", "Input", {"shape": [3, 8, 8]}, []),
+        ("stem.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3}, ["x"]),
+        ("layer1.1.conv", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["stem.conv"]),
+        ("layer1.0.conv", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["stem.conv"]),
+        ("blocks.3", "ReLU", {}, ["layer1.0.conv"]),
+        ("blocks.a", "ReLU", {}, ["blocks.3"]),
+        ("misc.keys", "ReLU", {}, ["blocks.a"]),
+        ("misc.7", "ReLU", {}, ["misc.keys"]),
+        ("sum", "Add", {}, ["misc.7", "layer1.1.conv"]),
+    )
     model = compile_graph(g)
     assert model.layer1[0].conv is model.get_submodule("layer1.0.conv")
     assert isinstance(model.layer1, nn.ModuleList) and len(model.layer1) == 2
@@ -183,9 +213,14 @@ def test_module_layout_orders_children():
 
 
 def test_inputs_in_declared_order_outputs_in_outputs_order():
-    g = graph(("b", "Input", {"shape": [4]}, []), ("a.x", "Input", {"shape": [4]}, []),
-              ("fc", "Linear", {"out_features": 4}, ["a.x"]), ("mul", "Mul", {}, ["fc", "b"]),
-              ("cat", "Concat", {}, ["b", "a.x"]), outputs=["cat", "mul", "fc"])
+    g = graph(
+        ("b", "Input", {"shape": [4]}, []),
+        ("a.x", "Input", {"shape": [4]}, []),
+        ("fc", "Linear", {"out_features": 4}, ["a.x"]),
+        ("mul", "Mul", {}, ["fc", "b"]),
+        ("cat", "Concat", {}, ["b", "a.x"]),
+        outputs=["cat", "mul", "fc"],
+    )
     model = compile_graph(g, seed=1)
     b, a = torch.randn(2, 4), torch.randn(2, 4)
     cat, mul, fc = model(b, a)
@@ -201,13 +236,21 @@ def test_inputs_in_declared_order_outputs_in_outputs_order():
 
 # -- initialisation ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("type_, params, shape, reference", [
-    ("Conv2d", {"out_channels": 8, "kernel_size": 3}, [3, 8, 8], lambda: nn.Conv2d(3, 8, 3)),
-    ("ConvTranspose2d", {"out_channels": 8, "kernel_size": 2, "stride": 2}, [3, 4, 4],
-     lambda: nn.ConvTranspose2d(3, 8, 2, stride=2)),
-    ("Linear", {"out_features": 6}, [5], lambda: nn.Linear(5, 6)),
-    ("BatchNorm2d", {}, [3, 4, 4], lambda: nn.BatchNorm2d(3)),
-])
+
+@pytest.mark.parametrize(
+    "type_, params, shape, reference",
+    [
+        ("Conv2d", {"out_channels": 8, "kernel_size": 3}, [3, 8, 8], lambda: nn.Conv2d(3, 8, 3)),
+        (
+            "ConvTranspose2d",
+            {"out_channels": 8, "kernel_size": 2, "stride": 2},
+            [3, 4, 4],
+            lambda: nn.ConvTranspose2d(3, 8, 2, stride=2),
+        ),
+        ("Linear", {"out_features": 6}, [5], lambda: nn.Linear(5, 6)),
+        ("BatchNorm2d", {}, [3, 4, 4], lambda: nn.BatchNorm2d(3)),
+    ],
+)
 def test_initialisation_is_torch_default(type_, params, shape, reference):
     model = compile_graph(case_graph(type_, params, shape), seed=123)
     torch.manual_seed(123)
@@ -230,8 +273,9 @@ def test_seed_reproducible_and_leaves_global_rng_alone():
 
 
 def test_frozen_nodes_do_not_train():
-    g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("Conv2d", {"out_channels": 2,
-                                                                                          "kernel_size": 3}))
+    g = chain(
+        [3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("Conv2d", {"out_channels": 2, "kernel_size": 3})
+    )
     g["n1"].frozen = True
     model = compile_graph(g)
     assert [p.requires_grad for p in model.n1.parameters()] == [False, False]
@@ -240,6 +284,7 @@ def test_frozen_nodes_do_not_train():
 
 
 # -- parameter counts -------------------------------------------------------------------------------------------------
+
 
 def test_cases_cover_every_layer_type():
     assert {t for t, _, _ in CASES} | {"Input"} == set(list_types())
@@ -279,6 +324,7 @@ def test_design_parameters_and_shapes_equal_validator(make):
 
 
 # -- errors -----------------------------------------------------------------------------------------------------------
+
 
 def test_invalid_design_raises_compile_error_with_diagnostics():
     g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("Linear", {"out_features": 2}))

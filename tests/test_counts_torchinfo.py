@@ -16,8 +16,8 @@ from torchinfo import summary
 
 import designer
 from designer import analyze, list_specs
-from designer.graph import Graph
-from designer.summary import totals
+from designer.analysis.summary import totals
+from designer.model.graph import Graph
 from tests.helpers import chain, graph
 from tests.test_layers_property import STRATEGIES, Case
 
@@ -71,8 +71,12 @@ MODULE_TYPES = [s.name for s in list_specs() if s.is_module]
 
 @pytest.mark.parametrize("type_name", MODULE_TYPES)
 def test_layer_counts_equal_torchinfo(type_name: str):
-    @settings(max_examples=4, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+    @settings(
+        max_examples=4,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+    )
     @given(STRATEGIES[type_name].filter(_summarisable))
     def run(case: Case) -> None:
         compare_with_torchinfo(case.design())
@@ -83,15 +87,22 @@ def test_layer_counts_equal_torchinfo(type_name: str):
 def _residual() -> Graph:
     return graph(
         ("x", "Input", {"shape": [8, 12, 12]}, []),
-        ("layer1.0.conv1", "Conv2d", {"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1,
-                                      "bias": False}, ["x"]),
+        (
+            "layer1.0.conv1",
+            "Conv2d",
+            {"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "bias": False},
+            ["x"],
+        ),
         ("layer1.0.bn1", "BatchNorm2d", {}, ["layer1.0.conv1"]),
         ("layer1.0.relu", "ReLU", {}, ["layer1.0.bn1"]),
-        ("layer1.0.conv2", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1, "bias": False},
-         ["layer1.0.relu"]),
+        (
+            "layer1.0.conv2",
+            "Conv2d",
+            {"out_channels": 16, "kernel_size": 3, "padding": 1, "bias": False},
+            ["layer1.0.relu"],
+        ),
         ("layer1.0.bn2", "BatchNorm2d", {}, ["layer1.0.conv2"]),
-        ("layer1.0.downsample.0", "Conv2d", {"out_channels": 16, "kernel_size": 1, "stride": 2, "bias": False},
-         ["x"]),
+        ("layer1.0.downsample.0", "Conv2d", {"out_channels": 16, "kernel_size": 1, "stride": 2, "bias": False}, ["x"]),
         ("layer1.0.downsample.1", "BatchNorm2d", {}, ["layer1.0.downsample.0"]),
         ("layer1.0.add", "Add", {}, ["layer1.0.bn2", "layer1.0.downsample.1"]),
         ("layer1.0.out", "ReLU", {}, ["layer1.0.add"]),
@@ -148,16 +159,24 @@ def _multi_output() -> Graph:
 
 
 def _frozen() -> Graph:
-    design = chain([3, 14, 14], ("Conv2d", {"out_channels": 6, "kernel_size": 3}), ("BatchNorm2d", {}),
-                   ("ReLU", {}), ("Conv2d", {"out_channels": 8, "kernel_size": 3, "groups": 2}),
-                   ("GroupNorm", {"num_groups": 4}), ("Flatten", {}), ("Linear", {"out_features": 5}))
+    design = chain(
+        [3, 14, 14],
+        ("Conv2d", {"out_channels": 6, "kernel_size": 3}),
+        ("BatchNorm2d", {}),
+        ("ReLU", {}),
+        ("Conv2d", {"out_channels": 8, "kernel_size": 3, "groups": 2}),
+        ("GroupNorm", {"num_groups": 4}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 5}),
+    )
     for node_id in ("n1", "n2", "n5"):
         design[node_id].frozen = True
     return design
 
 
-@pytest.mark.parametrize("build", [_residual, _inception, _two_inputs, _multi_output, _frozen],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "build", [_residual, _inception, _two_inputs, _multi_output, _frozen], ids=lambda f: f.__name__.strip("_")
+)
 def test_graph_counts_equal_torchinfo(build):
     compare_with_torchinfo(build())
 

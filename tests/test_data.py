@@ -11,8 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from designer.data import (SHAPE_CLASSES, Augment, Broken, DataError, FileImages, build_augment, collate, load_data,
-                           make_shapes, parse_spec, preview_grid)
+from designer.training.data import (
+    SHAPE_CLASSES,
+    Augment,
+    Broken,
+    DataError,
+    FileImages,
+    build_augment,
+    collate,
+    load_data,
+    make_shapes,
+    parse_spec,
+    preview_grid,
+)
 
 # -- writers for the on-disk layouts (also used by the engine tests) ---------------------------------------------------
 
@@ -59,8 +70,9 @@ def write_cifar10(root: Path, per_batch: int = 6, seed: int = 0) -> tuple[np.nda
     return np.concatenate(rows).reshape(-1, 3, 32, 32), np.array(labels)
 
 
-def write_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 6, size: int = 20,
-                 broken: int = 0) -> Path:
+def write_folder(
+    root: Path, classes: tuple[str, ...] = ("cat", "dog"), per_class: int = 6, size: int = 20, broken: int = 0
+) -> Path:
     """ImageFolder layout: ROOT/<class>/<n>.png, colour PNGs drawn so the classes differ; ``broken`` bad files."""
     from PIL import Image
 

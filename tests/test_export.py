@@ -20,35 +20,41 @@ import torch
 from torch import nn
 
 from designer import analyze, load
-from designer.checkpoint import save_checkpoint
 from designer.cli import main
 from designer.compiler import compile_graph
-from designer.export import ExportError, export_onnx, export_python, export_torchscript, python_source
-from designer.export import onnx_model
-from designer.fileformat import save
-from designer.graph import Graph
+from designer.export import ExportError, export_onnx, export_python, export_torchscript, onnx_model, python_source
+from designer.export.checkpoint import save_checkpoint
+from designer.model.fileformat import save
+from designer.model.graph import Graph
 from tests.helpers import chain, graph
 from tests.test_compiler import ROOT, case_graph, resnet18_graph, templates, zoo_graph
 
 #: Cases ONNX cannot express (tested for their error below); every other case goes through ONNX.
-ONNX_UNSUPPORTED = [("AvgPool2d", {"kernel_size": 2, "divisor_override": 3}, [2, 8, 8]),
-                    ("AdaptiveMaxPool2d", {"output_size": 3}, [2, 7, 7])]
+ONNX_UNSUPPORTED = [
+    ("AvgPool2d", {"kernel_size": 2, "divisor_override": 3}, [2, 8, 8]),
+    ("AdaptiveMaxPool2d", {"output_size": 3}, [2, 7, 7]),
+]
 #: TorchScript cannot script a null adaptive output size; such a design is traced instead (tested below).
 UNSCRIPTABLE = ("AdaptiveAvgPool2d", {"output_size": [3, None]}, [2, 7, 6])
 
 
 def unet_graph() -> Graph:
     """Two inputs, two outputs, with ConvTranspose2d, Upsample, Concat and Add."""
-    g = graph(("image", "Input", {"shape": [3, 16, 16]}, []), ("prior", "Input", {"shape": [4, 8, 8]}, []),
-              ("enc.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["image"]),
-              ("enc.pool", "MaxPool2d", {"kernel_size": 2}, ["enc.conv"]),
-              ("mix", "Add", {}, ["enc.pool", "prior"]),
-              ("dec.up", "ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}, ["mix"]),
-              ("dec.resize", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["mix"]),
-              ("dec.cat", "Concat", {}, ["dec.up", "dec.resize", "enc.conv"]),
-              ("head", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["dec.cat"]),
-              ("gap", "AdaptiveAvgPool2d", {"output_size": 1}, ["mix"]), ("flat", "Flatten", {}, ["gap"]),
-              ("cls", "Linear", {"out_features": 3}, ["flat"]), outputs=["head", "cls"])
+    g = graph(
+        ("image", "Input", {"shape": [3, 16, 16]}, []),
+        ("prior", "Input", {"shape": [4, 8, 8]}, []),
+        ("enc.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["image"]),
+        ("enc.pool", "MaxPool2d", {"kernel_size": 2}, ["enc.conv"]),
+        ("mix", "Add", {}, ["enc.pool", "prior"]),
+        ("dec.up", "ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}, ["mix"]),
+        ("dec.resize", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["mix"]),
+        ("dec.cat", "Concat", {}, ["dec.up", "dec.resize", "enc.conv"]),
+        ("head", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["dec.cat"]),
+        ("gap", "AdaptiveAvgPool2d", {"output_size": 1}, ["mix"]),
+        ("flat", "Flatten", {}, ["gap"]),
+        ("cls", "Linear", {"out_features": 3}, ["flat"]),
+        outputs=["head", "cls"],
+    )
     g.name = "two-headed u-net"
     return g
 
@@ -86,29 +92,40 @@ def import_file(path: Path, name: str) -> Any:
 
 # -- Python -----------------------------------------------------------------------------------------------------------
 
+
 def nested_graph() -> Graph:
-    g = graph(("img", "Input", {"shape": [3, 8, 8]}, []), ("torch", "Input", {"shape": [4]}, []),
-              ("stem.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False}, ["img"]),
-              ("layer1.0.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["stem.conv"]),
-              ("layer1.0.bn1", "BatchNorm2d", {}, ["layer1.0.conv1"]),
-              ("layer1.0.add", "Add", {}, ["layer1.0.bn1", "stem.conv", "stem.conv"]),
-              ("layer1.1.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["layer1.0.add"]),
-              ("blocks.3", "ReLU", {}, ["layer1.1.conv1"]),
-              ("blocks.a", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["blocks.3"]),
-              ("misc.keys", "ReLU", {}, ["blocks.3"]), ("misc.7", "Identity", {}, ["misc.keys"]),
-              ("features.0", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["misc.7"]),
-              ("features.1", "ReLU", {}, ["features.0"]),
-              ("cat", "Concat", {}, ["features.1", "blocks.3"]), ("r", "Reshape", {"shape": [6, -1]}, ["cat"]),
-              ("flat", "Flatten", {}, ["cat"]), ("fc", "Linear", {"out_features": 4}, ["flat"]),
-              ("nn", "Mul", {}, ["fc", "torch"]), outputs=["nn", "r", "blocks.a"])
+    g = graph(
+        ("img", "Input", {"shape": [3, 8, 8]}, []),
+        ("torch", "Input", {"shape": [4]}, []),
+        ("stem.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False}, ["img"]),
+        ("layer1.0.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["stem.conv"]),
+        ("layer1.0.bn1", "BatchNorm2d", {}, ["layer1.0.conv1"]),
+        ("layer1.0.add", "Add", {}, ["layer1.0.bn1", "stem.conv", "stem.conv"]),
+        ("layer1.1.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["layer1.0.add"]),
+        ("blocks.3", "ReLU", {}, ["layer1.1.conv1"]),
+        ("blocks.a", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["blocks.3"]),
+        ("misc.keys", "ReLU", {}, ["blocks.3"]),
+        ("misc.7", "Identity", {}, ["misc.keys"]),
+        ("features.0", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["misc.7"]),
+        ("features.1", "ReLU", {}, ["features.0"]),
+        ("cat", "Concat", {}, ["features.1", "blocks.3"]),
+        ("r", "Reshape", {"shape": [6, -1]}, ["cat"]),
+        ("flat", "Flatten", {}, ["cat"]),
+        ("fc", "Linear", {"out_features": 4}, ["flat"]),
+        ("nn", "Mul", {}, ["fc", "torch"]),
+        outputs=["nn", "r", "blocks.a"],
+    )
     g["stem.conv"].frozen = True
     g.name = 'nested "groups"'
     g.extra["description"] = "Dotted ids of every container kind.\nSecond line."
     return g
 
 
-PY_DESIGNS = [pytest.param(nested_graph, id="nested"), pytest.param(zoo_graph, id="zoo"),
-              pytest.param(resnet18_graph, id="resnet18")]
+PY_DESIGNS = [
+    pytest.param(nested_graph, id="nested"),
+    pytest.param(zoo_graph, id="zoo"),
+    pytest.param(resnet18_graph, id="resnet18"),
+]
 
 
 def check_source_shape(source: str, g: Graph) -> ast.ClassDef:
@@ -139,8 +156,9 @@ def test_python_export_loads_compiled_weights_and_matches(make, tmp_path):
     exported.load_state_dict(compiled.state_dict(), strict=True)
     leaves = [(n, m) for n, m in compiled.named_modules() if not list(m.children())]
     assert [(n, layer_repr(m)) for n, m in leaves] == [(n, layer_repr(exported.get_submodule(n))) for n, _ in leaves]
-    assert [(n, p.requires_grad) for n, p in exported.named_parameters()] == \
-        [(n, p.requires_grad) for n, p in compiled.named_parameters()]
+    assert [(n, p.requires_grad) for n, p in exported.named_parameters()] == [
+        (n, p.requires_grad) for n, p in compiled.named_parameters()
+    ]
     inputs = random_inputs(g, 2)
     for got, want in zip(torch_outputs(exported, inputs), torch_outputs(compiled, inputs), strict=True):
         assert np.array_equal(got, want)
@@ -176,16 +194,19 @@ def test_python_export_of_templates(path, tmp_path):
         exported = getattr(import_file(out, path.stem), cls.name)()
         exported.load_state_dict(compiled.state_dict(), strict=True)
         outs = exported(*[torch.empty(1, *analyze(g).shape(i)) for i in g.input_ids()])
-    assert [layer_repr(m) for m in compiled.modules() if not list(m.children())] == \
-        [layer_repr(m) for m in exported.modules() if not list(m.children())]
+    assert [layer_repr(m) for m in compiled.modules() if not list(m.children())] == [
+        layer_repr(m) for m in exported.modules() if not list(m.children())
+    ]
     outs = outs if isinstance(outs, tuple) else (outs,)
     assert [tuple(o.shape[1:]) for o in outs] == [analyze(g).shape(o) for o in g.output_ids()]
 
 
 # -- ONNX -------------------------------------------------------------------------------------------------------------
 
-def check_onnx(path: Path, g: Graph, module: nn.Module, opset: int = onnx_model.DEFAULT_OPSET,
-               batches: tuple[int, ...] = (1, 3)) -> None:
+
+def check_onnx(
+    path: Path, g: Graph, module: nn.Module, opset: int = onnx_model.DEFAULT_OPSET, batches: tuple[int, ...] = (1, 3)
+) -> None:
     """The file is valid ONNX with the design's names, a symbolic batch, the opset, and torch's outputs at each batch
     size (the export traced batch 2, so any other size shows the batch was not baked in)."""
     model = onnx.load(str(path))
@@ -257,10 +278,14 @@ def test_onnx_converter_failure_is_located_at_its_node(tmp_path, monkeypatch):
 
 # -- TorchScript ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("g, how", [
-    pytest.param(zoo_graph(), "scripted", id="zoo"),
-    pytest.param(case_graph(*UNSCRIPTABLE), "traced", id="traced"),
-])
+
+@pytest.mark.parametrize(
+    "g, how",
+    [
+        pytest.param(zoo_graph(), "scripted", id="zoo"),
+        pytest.param(case_graph(*UNSCRIPTABLE), "traced", id="traced"),
+    ],
+)
 def test_torchscript_export(g, how, tmp_path):
     module = compile_graph(g, seed=0)
     assert export_torchscript(g, tmp_path / "m.pt", module=module) == how
@@ -273,6 +298,7 @@ def test_torchscript_export(g, how, tmp_path):
 
 
 # -- command line -----------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def design(tmp_path) -> Path:
@@ -301,8 +327,18 @@ def test_cli_onnx_with_weights_and_opset(design, tmp_path, capsys):
     g = load(design)
     trained = compile_graph(g, seed=5)
     save_checkpoint(tmp_path / "trained.pt", g, trained)
-    code, stdout, err = run_cli(capsys, design, "--format", "onnx", "-o", tmp_path / "m.onnx",
-                                "--weights", tmp_path / "trained.pt", "--opset", 20)
+    code, stdout, err = run_cli(
+        capsys,
+        design,
+        "--format",
+        "onnx",
+        "-o",
+        tmp_path / "m.onnx",
+        "--weights",
+        tmp_path / "trained.pt",
+        "--opset",
+        20,
+    )
     assert (code, err) == (0, []) and "opset 20" in stdout
     check_onnx(tmp_path / "m.onnx", g, trained, opset=20)
 
@@ -317,8 +353,9 @@ def test_cli_checkpoint_as_design_exports_its_weights(design, tmp_path, capsys):
 
 
 def test_cli_invalid_design_exits_1_one_line_per_error(tmp_path, capsys):
-    g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 30}), ("Linear", {"out_features": 2}),
-              ("Dense", {}))
+    g = chain(
+        [3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 30}), ("Linear", {"out_features": 2}), ("Dense", {})
+    )
     save(g, tmp_path / "bad.json")
     code, _, err = run_cli(capsys, tmp_path / "bad.json", "--format", "python", "-o", tmp_path / "m.py")
     assert code == 1 and not (tmp_path / "m.py").exists()
@@ -334,8 +371,10 @@ def test_cli_unreadable_design_exits_2(tmp_path, capsys):
 
 
 def test_cli_bad_weights(design, tmp_path, capsys):
-    other = graph(("image", "Input", {"shape": [3, 16, 16]}, []),
-                  ("enc.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3}, ["image"]))
+    other = graph(
+        ("image", "Input", {"shape": [3, 16, 16]}, []),
+        ("enc.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3}, ["image"]),
+    )
     save_checkpoint(tmp_path / "other.pt", other, compile_graph(other))
     torch.save({"x": os.system}, tmp_path / "evil.pt")
     out = tmp_path / "m.ts"

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from designer import fileformat
-from designer.fileformat import FormatError, ProjectError, UnsupportedFormatVersionError, dumps, load, loads, save
+from designer.model import fileformat
+from designer.model.fileformat import FormatError, ProjectError, UnsupportedFormatVersionError, dumps, load, loads, save
 
 
 def test_example_reads_as_documented(example_text):
@@ -28,25 +28,59 @@ def test_canonical_text_round_trips_byte_for_byte(example_text):
 
 def test_unknown_fields_survive_load_and_save():
     data = {
-        "format": "cnn-designer/1", "name": "x", "description": "d", "training": {"epochs": 3}, "zz_tool": [1, 2],
-        "nodes": [{"id": "in", "type": "Input", "params": {"shape": [3]}, "pos": [1.5, 2], "frozen": True,
-                   "lr_mult": 0.1, "label": "the input", "color": "#ff0000", "meta": {"a": 1}}],
+        "format": "cnn-designer/1",
+        "name": "x",
+        "description": "d",
+        "training": {"epochs": 3},
+        "zz_tool": [1, 2],
+        "nodes": [
+            {
+                "id": "in",
+                "type": "Input",
+                "params": {"shape": [3]},
+                "pos": [1.5, 2],
+                "frozen": True,
+                "lr_mult": 0.1,
+                "label": "the input",
+                "color": "#ff0000",
+                "meta": {"a": 1},
+            }
+        ],
     }
     out = json.loads(dumps(loads(json.dumps(data))))
     assert out == data
 
 
 def test_optional_node_fields_are_typed():
-    g = loads(json.dumps({"format": "cnn-designer/1", "nodes": [
-        {"id": "a", "type": "Input", "params": {"shape": [3]}, "pos": [10, 20], "frozen": True, "lr_mult": 2}]}))
+    g = loads(
+        json.dumps(
+            {
+                "format": "cnn-designer/1",
+                "nodes": [
+                    {
+                        "id": "a",
+                        "type": "Input",
+                        "params": {"shape": [3]},
+                        "pos": [10, 20],
+                        "frozen": True,
+                        "lr_mult": 2,
+                    }
+                ],
+            }
+        )
+    )
     node = g["a"]
     assert node.pos == (10, 20) and node.frozen is True and node.lr_mult == 2
 
 
 def test_bad_optional_field_is_kept_and_reported():
     problems = []
-    text = json.dumps({"format": "cnn-designer/1", "nodes": [
-        {"id": "a", "type": "Input", "params": {"shape": [3]}, "pos": "left", "frozen": "yes"}]})
+    text = json.dumps(
+        {
+            "format": "cnn-designer/1",
+            "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}, "pos": "left", "frozen": "yes"}],
+        }
+    )
     g = loads(text, error_handler=problems.append)
     assert [p.code for p in problems] == ["node.bad_field", "node.bad_field"]
     assert g["a"].pos is None and g["a"].frozen is False
@@ -58,25 +92,31 @@ def test_newer_format_is_refused_with_its_own_error():
         loads('{"format": "cnn-designer/2", "nodes": []}')
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("", "not valid JSON"),
-    ('{"format": "cnn-designer/1", "nodes": [', "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    ('{"nodes": []}', "no 'format'"),
-    ('{"format": "keras/2", "nodes": []}', "not a CNN Designer project"),
-    ('{"format": "cnn-designer/1"}', "no 'nodes'"),
-    ('{"format": "cnn-designer/1", "nodes": {}}', "must be a list"),
-    ('{"format": "cnn-designer/1", "nodes": [3]}', "nodes[0] must be an object"),
-    ('{"format": "cnn-designer/1", "nodes": [{"id": "a"}]}', "'type'"),
-    ('{"format": "cnn-designer/1", "nodes": [{"id": 1, "type": "ReLU"}]}', "'id'"),
-    ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "ReLU", "inputs": "b"}]}', "'inputs'"),
-    ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "ReLU", "params": [1]}]}', "'params'"),
-    ('{"format": "cnn-designer/1", "nodes": [], "outputs": "a"}', "'outputs'"),
-    ('{"format": "cnn-designer/1", "name": 3, "nodes": []}', "'name'"),
-    ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": NaN}}]}', "NaN"),
-    ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": 1e999}}]}', "too large"),
-    ("[" * 100_000, "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("", "not valid JSON"),
+        ('{"format": "cnn-designer/1", "nodes": [', "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"nodes": []}', "no 'format'"),
+        ('{"format": "keras/2", "nodes": []}', "not a CNN Designer project"),
+        ('{"format": "cnn-designer/1"}', "no 'nodes'"),
+        ('{"format": "cnn-designer/1", "nodes": {}}', "must be a list"),
+        ('{"format": "cnn-designer/1", "nodes": [3]}', "nodes[0] must be an object"),
+        ('{"format": "cnn-designer/1", "nodes": [{"id": "a"}]}', "'type'"),
+        ('{"format": "cnn-designer/1", "nodes": [{"id": 1, "type": "ReLU"}]}', "'id'"),
+        ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "ReLU", "inputs": "b"}]}', "'inputs'"),
+        ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "ReLU", "params": [1]}]}', "'params'"),
+        ('{"format": "cnn-designer/1", "nodes": [], "outputs": "a"}', "'outputs'"),
+        ('{"format": "cnn-designer/1", "name": 3, "nodes": []}', "'name'"),
+        ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": NaN}}]}', "NaN"),
+        (
+            '{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": 1e999}}]}',
+            "too large",
+        ),
+        ("[" * 100_000, "not valid JSON"),
+    ],
+)
 def test_malformed_files_give_a_clear_error(text, needle):
     with pytest.raises(FormatError, match=None) as info:
         loads(text)
@@ -93,8 +133,15 @@ def test_unreadable_file_is_a_project_error(tmp_path):
 
 def test_duplicate_ids_are_renamed_and_reported():
     problems = []
-    text = json.dumps({"format": "cnn-designer/1", "nodes": [
-        {"id": "a", "type": "Input", "params": {"shape": [3]}}, {"id": "a", "type": "ReLU", "inputs": ["a"]}]})
+    text = json.dumps(
+        {
+            "format": "cnn-designer/1",
+            "nodes": [
+                {"id": "a", "type": "Input", "params": {"shape": [3]}},
+                {"id": "a", "type": "ReLU", "inputs": ["a"]},
+            ],
+        }
+    )
     g = loads(text, error_handler=problems.append)
     assert g.ids() == ["a", "a_2"]
     assert [(p.code, p.node_id) for p in problems] == [("graph.duplicate_id", "a_2")]
@@ -127,12 +174,12 @@ def test_non_ascii_names_are_written_as_utf8(tmp_path):
 
 
 def test_format_constant_matches_docs():
-    docs = (fileformat.__file__.rsplit("designer", 1)[0] + "docs/format.md")
+    docs = fileformat.__file__.rsplit("designer", 1)[0] + "docs/format.md"
     assert fileformat.FORMAT in open(docs, encoding="utf-8").read()
 
 
 def test_docs_list_every_layer_type():
-    from designer.registry import list_types
+    from designer.layers.registry import list_types
 
     docs = open(fileformat.__file__.rsplit("designer", 1)[0] + "docs/format.md", encoding="utf-8").read()
     missing = [t for t in list_types() if f"| `{t}` |" not in docs]

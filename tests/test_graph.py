@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from designer import dumps, loads
-from designer.graph import Node, NodeId
+from designer.model.graph import Node, NodeId
 
 
 def test_mutators_emit_events(example_text):
@@ -19,7 +19,14 @@ def test_mutators_emit_events(example_text):
     g.disconnect("dropout", 0)
     g.remove_node("dropout")
     assert [s for s in seen if s != "changed"] == [
-        "node_added", "edge_added", "param_changed", "field_changed", "node_renamed", "edge_removed", "node_removed"]
+        "node_added",
+        "edge_added",
+        "param_changed",
+        "field_changed",
+        "node_renamed",
+        "edge_removed",
+        "node_removed",
+    ]
     assert seen.count("changed") == 7
 
 
@@ -48,8 +55,10 @@ def test_rename_updates_references(example_text):
 
 
 def test_default_outputs_are_unconsumed_nodes():
-    g = loads('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}},'
-              '{"id": "b", "type": "ReLU", "inputs": ["a"]}, {"id": "c", "type": "Tanh", "inputs": ["a"]}]}')
+    g = loads(
+        '{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}},'
+        '{"id": "b", "type": "ReLU", "inputs": ["a"]}, {"id": "c", "type": "Tanh", "inputs": ["a"]}]}'
+    )
     assert g.output_ids() == ["b", "c"]
     assert g.unique_id("b") == "b_2"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDockWidget
 
-from widgets.insight_dock import InsightDock
-from widgets.training_panel import TrainingPanel
+from widgets.panels.insight_dock import InsightDock
+from widgets.panels.training_panel import TrainingPanel
 
 from .test_gui_window import make_window  # noqa: F401  (fixture)
 

@@ -38,8 +38,9 @@ _NO_TORCH = textwrap.dedent("""
 
 def test_the_window_opens_without_importing_torch():
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False False", "torch (or a lazy panel) was imported at start-up"
 
@@ -47,8 +48,12 @@ def test_the_window_opens_without_importing_torch():
 def _options(tmp_path, dialogs=None):
     from tests.test_gui_window import ScriptedDialogs
 
-    return {"settings": QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-            "autosave_dir": tmp_path / "autosave", "dialogs": dialogs or ScriptedDialogs(), "load_panels": False}
+    return {
+        "settings": QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+        "autosave_dir": tmp_path / "autosave",
+        "dialogs": dialogs or ScriptedDialogs(),
+        "load_panels": False,
+    }
 
 
 def test_main_opens_the_given_file(qtbot, tmp_path, example_file):
@@ -62,7 +67,7 @@ def test_main_opens_the_given_file(qtbot, tmp_path, example_file):
 def test_main_without_a_file_opens_the_default_template(qtbot, tmp_path):
     window = gui_app.create_window(None, **_options(tmp_path))
     qtbot.addWidget(window)
-    from designer import fileformat
+    from designer.model import fileformat
 
     def content(graph):
         return [(n.id, n.type, n.params, n.inputs) for n in graph]

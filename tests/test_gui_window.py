@@ -9,11 +9,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QSpinBox
 
-from designer import fileformat
-from designer.templates import list_templates
-from widgets import dialogs as dlg
+from designer.editing.templates import list_templates
+from designer.model import fileformat
 from widgets.main_window import MainWindow
-from widgets.param_editors import IntsEditor, ListEditor
+from widgets.panels import dialogs as dlg
+from widgets.panels.param_editors import IntsEditor, ListEditor
 
 
 class ScriptedDialogs(dlg.Dialogs):
@@ -94,7 +94,7 @@ def test_palette_double_click_adds_after_the_selected_node_wired(window, qtbot):
 
 def test_palette_lists_every_layer_and_block_grouped_with_search_and_descriptions(window):
     from designer.blocks import list_blocks
-    from designer.registry import list_specs
+    from designer.layers.registry import list_specs
 
     keys = window.palette.visible_keys()
     assert {f"layer:{s.name}" for s in list_specs()} | {f"block:{b.name}" for b in list_blocks()} == set(keys)
@@ -112,8 +112,10 @@ def test_inspector_edit_updates_summary_and_problems_and_undoes(window, qtbot):
     editor.edit.editingFinished.emit()
     window.document.flush()
     assert window.document.graph["input"].params["shape"] == [1, 2, 2]
-    codes = [window.problems.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
-             for i in range(window.problems.tree.topLevelItemCount())]
+    codes = [
+        window.problems.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+        for i in range(window.problems.tree.topLevelItemCount())
+    ]
     assert "conv1" in codes
     assert "error" in window.status_valid.text()
     window.menu_actions.undo.trigger()
@@ -184,10 +186,15 @@ def test_clipboard_duplicate_select_all_and_delete_actions(window):
 
 def test_standard_shortcuts(window):
     a = window.menu_actions
-    for action, key in ((a.undo, QKeySequence.StandardKey.Undo), (a.redo, QKeySequence.StandardKey.Redo),
-                        (a.save, QKeySequence.StandardKey.Save), (a.open, QKeySequence.StandardKey.Open),
-                        (a.copy, QKeySequence.StandardKey.Copy), (a.paste, QKeySequence.StandardKey.Paste),
-                        (a.select_all, QKeySequence.StandardKey.SelectAll)):
+    for action, key in (
+        (a.undo, QKeySequence.StandardKey.Undo),
+        (a.redo, QKeySequence.StandardKey.Redo),
+        (a.save, QKeySequence.StandardKey.Save),
+        (a.open, QKeySequence.StandardKey.Open),
+        (a.copy, QKeySequence.StandardKey.Copy),
+        (a.paste, QKeySequence.StandardKey.Paste),
+        (a.select_all, QKeySequence.StandardKey.SelectAll),
+    ):
         assert action.shortcut() == QKeySequence.keyBindings(key)[0]
 
 
@@ -249,7 +256,7 @@ def test_template_browser_choice_inserts_as_one_undo_step(window):
 
 
 def test_template_browser_shows_description_parameters_and_mult_adds(qtbot):
-    from widgets.template_browser import TemplateBrowser
+    from widgets.panels.template_browser import TemplateBrowser
 
     browser = TemplateBrowser()
     qtbot.addWidget(browser)
@@ -320,7 +327,7 @@ def test_group_selection_then_collapse_and_expand_from_the_menu(window):
 def test_export_runs_off_the_ui_thread_and_reports(window, tmp_path, qtbot):
     target = tmp_path / "model.py"
     window.dialogs.paths = [str(target)]
-    from widgets.export_runner import EXPORT_KINDS
+    from widgets.document.export_runner import EXPORT_KINDS
 
     kind = next(k for k in EXPORT_KINDS if k.key == "python")
     with qtbot.waitSignal(window.files.exports.finished, timeout=60_000):

@@ -12,8 +12,8 @@ import torchvision
 from torch import nn
 
 import designer
-from designer.checkpoint import load_checkpoint, save_checkpoint
 from designer.cli import main
+from designer.export.checkpoint import load_checkpoint, save_checkpoint
 from designer.importers import ModelImportError, import_source
 from designer.importers.fx_import import import_module
 
@@ -34,9 +34,16 @@ def _parity(result, model, input_shape, n_outputs=1):
     torch.testing.assert_close(got[0], want, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name, shape", [("resnet18", [3, 64, 64]), ("mobilenet_v2", [3, 64, 64]),
-                                         ("squeezenet1_1", [3, 96, 96]), ("alexnet", [3, 96, 96]),
-                                         ("mobilenet_v3_small", [3, 64, 64])])
+@pytest.mark.parametrize(
+    "name, shape",
+    [
+        ("resnet18", [3, 64, 64]),
+        ("mobilenet_v2", [3, 64, 64]),
+        ("squeezenet1_1", [3, 96, 96]),
+        ("alexnet", [3, 96, 96]),
+        ("mobilenet_v3_small", [3, 64, 64]),
+    ],
+)
 def test_torchvision_models(name, shape):
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None)
@@ -46,8 +53,9 @@ def test_torchvision_models(name, shape):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, shape", [("densenet121", [3, 64, 64]), ("resnet50", [3, 64, 64]),
-                                         ("vgg11", [3, 32, 32])])
+@pytest.mark.parametrize(
+    "name, shape", [("densenet121", [3, 64, 64]), ("resnet50", [3, 64, 64]), ("vgg11", [3, 32, 32])]
+)
 def test_larger_torchvision_models(name, shape):
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None)
@@ -80,7 +88,7 @@ class _Custom(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.stem(x))
         x = x * torch.sigmoid(self.gate(x))
-        x = torch.cat([x, x], dim=1)[:, :8] if False else x  # noqa: SIM108 (plain python, traced away)
+        x = torch.cat([x, x], dim=1)[:, :8] if False else x
         x = nn.functional.adaptive_avg_pool2d(x, 1)
         return self.head(x.view(x.size(0), -1))
 
@@ -96,17 +104,30 @@ class _Unmappable(nn.Module):
 
 
 def test_user_module_factory(tmp_path, monkeypatch):
-    (tmp_path / "my_models.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_models.py").write_text(
+        textwrap.dedent("""
         from tests.test_import import _Custom
 
         def build():
             return _Custom()
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     result = import_source("module:my_models:build", [3, 16, 16])
     types = [n.type for n in result.graph]
-    assert types == ["Input", "Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "Sigmoid", "Mul", "AdaptiveAvgPool2d",
-                     "Flatten", "Linear"]
+    assert types == [
+        "Input",
+        "Conv2d",
+        "BatchNorm2d",
+        "ReLU",
+        "Conv2d",
+        "Sigmoid",
+        "Mul",
+        "AdaptiveAvgPool2d",
+        "Flatten",
+        "Linear",
+    ]
     sys.modules.pop("my_models", None)
 
 
@@ -125,19 +146,26 @@ def test_unknown_sources_are_clear_errors():
 
 # -- ONNX -----------------------------------------------------------------------------------------------------------
 
+
 def _reference_design():
-    return graph(("x", "Input", {"shape": [3, 16, 16]}, []),
-                 ("stem.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False}, ["x"]),
-                 ("stem.bn", "BatchNorm2d", {}, ["stem.conv"]), ("stem.relu", "ReLU", {}, ["stem.bn"]),
-                 ("b1", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["stem.relu"]),
-                 ("b2", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["stem.relu"]),
-                 ("cat", "Concat", {}, ["b1", "b2"]), ("add", "Add", {}, ["cat", "stem.relu"]),
-                 ("up", "Upsample", {"scale_factor": 2}, ["add"]),
-                 ("deconv", "ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}, ["add"]),
-                 ("pool", "MaxPool2d", {"kernel_size": 2}, ["up"]),
-                 ("gap", "AdaptiveAvgPool2d", {"output_size": 1}, ["pool"]), ("flat", "Flatten", {}, ["gap"]),
-                 ("fc", "Linear", {"out_features": 5}, ["flat"]), ("sm", "Softmax", {}, ["fc"]),
-                 outputs=["fc", "deconv", "sm"])
+    return graph(
+        ("x", "Input", {"shape": [3, 16, 16]}, []),
+        ("stem.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False}, ["x"]),
+        ("stem.bn", "BatchNorm2d", {}, ["stem.conv"]),
+        ("stem.relu", "ReLU", {}, ["stem.bn"]),
+        ("b1", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["stem.relu"]),
+        ("b2", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["stem.relu"]),
+        ("cat", "Concat", {}, ["b1", "b2"]),
+        ("add", "Add", {}, ["cat", "stem.relu"]),
+        ("up", "Upsample", {"scale_factor": 2}, ["add"]),
+        ("deconv", "ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}, ["add"]),
+        ("pool", "MaxPool2d", {"kernel_size": 2}, ["up"]),
+        ("gap", "AdaptiveAvgPool2d", {"output_size": 1}, ["pool"]),
+        ("flat", "Flatten", {}, ["gap"]),
+        ("fc", "Linear", {"out_features": 5}, ["flat"]),
+        ("sm", "Softmax", {}, ["fc"]),
+        outputs=["fc", "deconv", "sm"],
+    )
 
 
 @pytest.mark.parametrize("exporter", ["designer", "torchscript", "dynamo"])
@@ -152,11 +180,21 @@ def test_onnx_round_trip_gives_the_same_design_numbers_and_outputs(tmp_path, exp
 
         export(g, path, "onnx", state_dict=module.state_dict())
     elif exporter == "dynamo":
-        torch.onnx.export(module, (x,), str(path), dynamo=True, dynamic_shapes=({0: torch.export.Dim("N")},),
-                          external_data=False, verbose=False, optimize=False, **names)
+        torch.onnx.export(
+            module,
+            (x,),
+            str(path),
+            dynamo=True,
+            dynamic_shapes=({0: torch.export.Dim("N")},),
+            external_data=False,
+            verbose=False,
+            optimize=False,
+            **names,
+        )
     else:
-        torch.onnx.export(module, (x,), str(path), dynamo=False, dynamic_axes={"x": {0: "N"}},
-                          do_constant_folding=False, **names)
+        torch.onnx.export(
+            module, (x,), str(path), dynamo=False, dynamic_axes={"x": {0: "N"}}, do_constant_folding=False, **names
+        )
     result = import_source(f"onnx:{path}")
     before, after = designer.analyze(g), designer.analyze(result.graph)
     assert after.ok
@@ -172,8 +210,8 @@ def test_onnx_round_trip_gives_the_same_design_numbers_and_outputs(tmp_path, exp
 
 @pytest.mark.slow
 def test_template_round_trip_through_onnx(tmp_path):
+    from designer.editing.templates import load_template
     from designer.export import export
-    from designer.templates import load_template
 
     g = load_template("resnet18")
     export(g, tmp_path / "r.onnx", "onnx", seed=0)
@@ -189,28 +227,48 @@ def test_onnx_matmul_add_becomes_one_linear(tmp_path):
 
     w = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
     b = np.arange(3, dtype=np.float32)
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc/MatMul"),
-             helper.make_node("Add", ["h", "b"], ["y"], name="fc/Add"),
-             helper.make_node("Relu", ["y"], ["z"], name="act")]
-    model = helper.make_model(helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
-        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 3])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]), opset_imports=[helper.make_opsetid("", 17)])
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="fc/MatMul"),
+        helper.make_node("Add", ["h", "b"], ["y"], name="fc/Add"),
+        helper.make_node("Relu", ["y"], ["z"], name="act"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+            [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 3])],
+            [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
     onnx.save(model, tmp_path / "mm.onnx")
     result = import_source(f"onnx:{tmp_path / 'mm.onnx'}")
-    assert [(n.type, n.params) for n in result.graph] == [("Input", {"shape": [6]}), ("Linear", {"out_features": 3}),
-                                                          ("ReLU", {})]
+    assert [(n.type, n.params) for n in result.graph] == [
+        ("Input", {"shape": [6]}),
+        ("Linear", {"out_features": 3}),
+        ("ReLU", {}),
+    ]
 
 
 def test_onnx_unmappable_operator_is_named(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    nodes = [helper.make_node("Relu", ["x"], ["r"], name="r1"), helper.make_node("Erf", ["r"], ["e"], name="weird"),
-             helper.make_node("Relu", ["e"], ["y"], name="r2")]
-    model = helper.make_model(helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])]), opset_imports=[helper.make_opsetid("", 17)])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="r1"),
+        helper.make_node("Erf", ["r"], ["e"], name="weird"),
+        helper.make_node("Relu", ["e"], ["y"], name="r2"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
     onnx.save(model, tmp_path / "erf.onnx")
     with pytest.raises(ModelImportError) as info:
         import_source(f"onnx:{tmp_path / 'erf.onnx'}")
@@ -221,9 +279,16 @@ def test_cli_import_writes_design_and_checkpoint(tmp_path, capsys):
     g = _reference_design()
     module = randomize_norms(designer.compile(g, seed=1))
     onnx_path = tmp_path / "m.onnx"
-    torch.onnx.export(module, (torch.randn(1, 3, 16, 16),), str(onnx_path), dynamo=False,
-                      input_names=["x"], output_names=["fc", "deconv", "sm"], dynamic_axes={"x": {0: "N"}},
-                      do_constant_folding=False)
+    torch.onnx.export(
+        module,
+        (torch.randn(1, 3, 16, 16),),
+        str(onnx_path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["fc", "deconv", "sm"],
+        dynamic_axes={"x": {0: "N"}},
+        do_constant_folding=False,
+    )
     out = tmp_path / "design.json"
     assert main(["import", f"onnx:{onnx_path}", "-o", str(out)]) == 0
     assert main(["validate", str(out)]) == 0
@@ -241,8 +306,10 @@ def test_cli_import_with_local_weights(tmp_path, capsys):
     weights = tmp_path / "r18.pth"
     torch.save(model.state_dict(), weights)
     out = tmp_path / "r18.json"
-    assert main(["import", "torchvision:resnet18", "-o", str(out), "--weights", str(weights),
-                 "--input-shape", "3,32,32"]) == 0
+    assert (
+        main(["import", "torchvision:resnet18", "-o", str(out), "--weights", str(weights), "--input-shape", "3,32,32"])
+        == 0
+    )
     _, state = load_checkpoint(tmp_path / "r18.pt")
     torch.testing.assert_close(state["fc.weight"], model.state_dict()["fc.weight"])
     capsys.readouterr()

@@ -10,7 +10,7 @@ from .conftest import ROOT
 PROBE = """
 import sys
 from designer.cli import main
-import designer, designer.summary, designer.validate, designer.fileformat
+import designer, designer.analysis.summary, designer.analysis.validate, designer.model.fileformat
 designer.list_specs()
 code = main(['validate', sys.argv[1]]) + main(['summary', sys.argv[1], '--explain'])
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'PySide6', 'shiboken6',
@@ -21,8 +21,9 @@ sys.exit(code + (10 if heavy else 0))
 
 
 def test_validate_and_summary_import_neither_qt_nor_torch(example_file):
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(example_file)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(example_file)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert "HEAVY []" in proc.stderr, proc.stderr
     assert proc.returncode == 0, proc.stderr
 

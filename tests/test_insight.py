@@ -11,8 +11,8 @@ from torch import nn
 
 import designer
 from designer import insight
+from designer.analysis.validate import analyze
 from designer.insight import InsightError
-from designer.validate import analyze
 
 from .helpers import chain, graph
 
@@ -43,8 +43,10 @@ def net():
 def _hooked(module: nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:
     """Reference values of submodules, taken with plain forward hooks."""
     seen: dict[str, torch.Tensor] = {}
-    hs = [module.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.clone()))
-          for n in names]
+    hs = [
+        module.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.clone()))
+        for n in names
+    ]
     with torch.no_grad():
         module.eval()(x[None])
     for h in hs:
@@ -53,6 +55,7 @@ def _hooked(module: nn.Module, x: torch.Tensor, names: list[str]) -> dict[str, t
 
 
 # -- shapes and values -----------------------------------------------------------------------------------------------
+
 
 def test_feature_maps_of_every_node_have_the_node_shape(net):
     module, g = net
@@ -66,8 +69,9 @@ def test_feature_maps_of_every_node_have_the_node_shape(net):
     # c1's output is overwritten in place by r1 in the compiled forward; the maps must still be the pre-ReLU values.
     np.testing.assert_allclose(insight.feature_maps(module, x, "c1", graph=g), ref["c1"][0].numpy(), atol=1e-6)
     r1 = ref["c1"].clamp(min=0)
-    np.testing.assert_allclose(insight.feature_maps(module, x, "add", graph=g), (ref["c2"] + r1 + ref["c1"])[0],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        insight.feature_maps(module, x, "add", graph=g), (ref["c2"] + r1 + ref["c1"])[0], rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_allclose(insight.feature_maps(module, x, "x", graph=g), x.numpy())
     assert module.r1.inplace is True
 
@@ -77,8 +81,9 @@ def test_graph_ops_are_found_by_fx_name_without_the_design(net):
     probe = insight.Probe(module)
     assert {"add", "add_1", "cat", "c1", "fc"} <= set(probe.node_ids())
     x = torch.rand(3, 12, 12)
-    np.testing.assert_array_equal(insight.feature_maps(module, x, "add_1"),
-                                  insight.feature_maps(module, x, "add", graph=g))
+    np.testing.assert_array_equal(
+        insight.feature_maps(module, x, "add_1"), insight.feature_maps(module, x, "add", graph=g)
+    )
 
 
 def test_plain_module_nodes_are_its_submodules():
@@ -129,11 +134,18 @@ def test_calls_leave_the_module_as_they_found_it(net):
 
 # -- known answers ---------------------------------------------------------------------------------------------------
 
+
 def left_half_model():
     """A net whose logits provably depend on the left half only: it crops the right half, pads zeros back, convolves."""
-    g = chain([1, 8, 16], ("ZeroPad2d", {"padding": [0, -8, 0, 0]}), ("ZeroPad2d", {"padding": [0, 8, 0, 0]}),
-              ("Conv2d", {"out_channels": 3, "kernel_size": 3, "padding": 1}), ("ReLU", {}), ("Flatten", {}),
-              ("Linear", {"out_features": 2}))
+    g = chain(
+        [1, 8, 16],
+        ("ZeroPad2d", {"padding": [0, -8, 0, 0]}),
+        ("ZeroPad2d", {"padding": [0, 8, 0, 0]}),
+        ("Conv2d", {"out_channels": 3, "kernel_size": 3, "padding": 1}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 2}),
+    )
     module = designer.compile(g, seed=0)
     with torch.no_grad():
         module.n3.weight.abs_()
@@ -187,15 +199,20 @@ def test_batched_occlusion_equals_a_one_by_one_reference():
         for i in [0, 2, 4, 5]:  # starts every 2 pixels, plus the last position so the border is covered
             for j in [0, 2, 4, 6, 8, 10, 12, 13]:
                 y = x.clone()
-                y[:, i:i + 3, j:j + 3] = -1.0
-                total[i:i + 3, j:j + 3] += base - module(y[None])[0, 1]
-                count[i:i + 3, j:j + 3] += 1
+                y[:, i : i + 3, j : j + 3] = -1.0
+                total[i : i + 3, j : j + 3] += base - module(y[None])[0, 1]
+                count[i : i + 3, j : j + 3] += 1
     np.testing.assert_allclose(got.values, (total / count).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_saliency_of_a_model_that_ignores_a_channel_is_zero_there():
-    g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}), ("Flatten", {}),
-              ("Linear", {"out_features": 3}))
+    g = chain(
+        [3, 8, 8],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 3}),
+    )
     module = designer.compile(g, seed=0)
     with torch.no_grad():
         module.n1.weight[:, 1] = 0.0
@@ -205,8 +222,9 @@ def test_saliency_of_a_model_that_ignores_a_channel_is_zero_there():
         assert np.all(per_channel[1] == 0.0) and per_channel[0].max() > 0 and per_channel[2].max() > 0
     xr = x[None].clone().requires_grad_(True)
     module(xr)[0, 1].backward()
-    np.testing.assert_allclose(insight.saliency(module, x, target=1, graph=g).values,
-                               xr.grad[0].abs().amax(0).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        insight.saliency(module, x, target=1, graph=g).values, xr.grad[0].abs().amax(0).numpy(), rtol=1e-6
+    )
 
 
 def test_guided_backprop_passes_only_positive_gradients():
@@ -256,8 +274,9 @@ def test_activation_maximisation_of_an_edge_filter_draws_the_edge():
     assert corr > 0.9 and abs(cross) < 0.3
     again = insight.maximize(module, (1, 15, 15), "n1", 0, graph=g, steps=20, seed=3)
     np.testing.assert_array_equal(found.image, again.image)
-    assert not np.array_equal(found.image, insight.maximize(module, (1, 15, 15), "n1", 0, graph=g, steps=20,
-                                                            seed=4).image)
+    assert not np.array_equal(
+        found.image, insight.maximize(module, (1, 15, 15), "n1", 0, graph=g, steps=20, seed=4).image
+    )
 
 
 def test_activation_maximisation_of_a_class_score_draws_its_template():
@@ -272,6 +291,7 @@ def test_activation_maximisation_of_a_class_score_draws_its_template():
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------------
+
 
 def test_confusion_matrix_and_confident_mistakes_have_known_values():
     g = chain([1, 1, 3], ("Flatten", {}), ("Linear", {"out_features": 3, "bias": False}))
@@ -290,7 +310,7 @@ def test_confusion_matrix_and_confident_mistakes_have_known_values():
 
 def test_iter_batches_normalises_and_keeps_dataset_indices():
     data = [(torch.full((1, 2, 2), 255, dtype=torch.uint8), 1), "broken", (torch.zeros(1, 2, 2, dtype=torch.uint8), 0)]
-    (x, y, idx), = list(insight.iter_batches(data, mean=[0.5], std=[0.25]))
+    ((x, y, idx),) = list(insight.iter_batches(data, mean=[0.5], std=[0.25]))
     np.testing.assert_allclose(x[:, 0, 0, 0], [2.0, -2.0])
     assert y.tolist() == [1, 0] and idx.tolist() == [0, 2]
 
@@ -325,6 +345,7 @@ def test_tsne_needs_scikit_learn(net):
 
 # -- refused nodes ---------------------------------------------------------------------------------------------------
 
+
 def _refused(call, code: str, node_id: str | None) -> str:
     with pytest.raises(InsightError) as err:
         call()
@@ -348,12 +369,16 @@ def test_wrong_nodes_are_refused_with_the_node_named(net):
 
 
 def test_a_node_without_a_gradient_path_is_refused():
-    g = graph(("x", "Input", {"shape": [1, 8, 8]}, []),
-              ("a", "Conv2d", {"out_channels": 2, "kernel_size": 3}, ["x"]),
-              ("fa", "Flatten", {}, ["a"]), ("head", "Linear", {"out_features": 2}, ["fa"]),
-              ("b", "Conv2d", {"out_channels": 2, "kernel_size": 3}, ["x"]),
-              ("fb", "Flatten", {}, ["b"]), ("aux", "Linear", {"out_features": 2}, ["fb"]),
-              outputs=["head", "aux"])
+    g = graph(
+        ("x", "Input", {"shape": [1, 8, 8]}, []),
+        ("a", "Conv2d", {"out_channels": 2, "kernel_size": 3}, ["x"]),
+        ("fa", "Flatten", {}, ["a"]),
+        ("head", "Linear", {"out_features": 2}, ["fa"]),
+        ("b", "Conv2d", {"out_channels": 2, "kernel_size": 3}, ["x"]),
+        ("fb", "Flatten", {}, ["b"]),
+        ("aux", "Linear", {"out_features": 2}, ["fb"]),
+        outputs=["head", "aux"],
+    )
     module = designer.compile(g, seed=0)
     x = torch.rand(1, 8, 8)
     assert insight.grad_cam(module, x, "a", graph=g).values.shape == (8, 8)
@@ -362,6 +387,7 @@ def test_a_node_without_a_gradient_path_is_refused():
 
 
 # -- pictures and throttle -------------------------------------------------------------------------------------------
+
 
 def test_png_encoder_round_trips_through_pillow():
     from PIL import Image

@@ -12,16 +12,24 @@ import torch
 from PIL import Image
 
 import designer
-from designer import fileformat, insight
-from designer.checkpoint import save_checkpoint
+from designer import insight
 from designer.cli import main
-from designer.cli_insight import open_model, read_image
+from designer.cli.insight import open_model, read_image
+from designer.export.checkpoint import save_checkpoint
+from designer.model import fileformat
 
 from .conftest import ROOT
 from .helpers import graph
 
-NODES = {"featuremaps": "add", "filters": None, "gradcam": "c2", "saliency": None, "guided": None,
-         "occlusion": None, "maximize": "c2"}
+NODES = {
+    "featuremaps": "add",
+    "filters": None,
+    "gradcam": "c2",
+    "saliency": None,
+    "guided": None,
+    "occlusion": None,
+    "maximize": "c2",
+}
 
 
 def design(classes: int = 3):
@@ -100,9 +108,12 @@ def test_checkpoint_weights_and_normalisation_are_used(tmp_path, image):
     assert loaded.classes == ["a", "b", "c"] and loaded.std == meta["std"]
     x = read_image(str(image), loaded)
     raw = np.asarray(Image.open(image).convert("RGB").resize((16, 16), Image.BILINEAR)).transpose(2, 0, 1) / 255
-    np.testing.assert_allclose(x.numpy(), (raw - np.reshape(meta["mean"], (3, 1, 1))) / np.reshape(meta["std"],
-                                                                                                     (3, 1, 1)),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        x.numpy(),
+        (raw - np.reshape(meta["mean"], (3, 1, 1))) / np.reshape(meta["std"], (3, 1, 1)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     expected = insight.compose(insight.render("gradcam", model, x, graph=design()), 2)
     np.testing.assert_array_equal(_png(out), expected)
 
@@ -125,16 +136,20 @@ def test_a_run_folder_written_by_the_training_engine(tmp_path, image):
     from designer.training.config import TrainConfig
     from designer.training.engine import Trainer
 
-    trainer = Trainer(design(10), TrainConfig(data="shapes", samples=64, epochs=1, batch_size=32, workers=0,
-                                              device="cpu"), runs_root=tmp_path / "runs")
+    trainer = Trainer(
+        design(10),
+        TrainConfig(data="shapes", samples=64, epochs=1, batch_size=32, workers=0, device="cpu"),
+        runs_root=tmp_path / "runs",
+    )
     assert type(trainer.run()).__name__ == "Finished"
     out = tmp_path / "run.png"
     assert _run(trainer.run_dir, "--image", image, "--method", "gradcam", "-o", out) == 0
     loaded = open_model(str(trainer.run_dir))
     assert loaded.classes[:2] == ["circle", "square"] and loaded.mean == pytest.approx(list(trainer.bundle.mean))
     x = read_image(str(image), loaded)
-    expected = insight.compose(insight.render("gradcam", trainer.model, x, graph=design(10),
-                                              classes=loaded.classes), 16)
+    expected = insight.compose(
+        insight.render("gradcam", trainer.model, x, graph=design(10), classes=loaded.classes), 16
+    )
     np.testing.assert_array_equal(_png(out), expected)
 
 
@@ -168,8 +183,7 @@ def test_unreadable_inputs_exit_2(project, image, tmp_path, capsys):
 
 
 def test_an_invalid_design_exits_1(tmp_path, capsys):
-    bad = graph(("x", "Input", {"shape": [3, 8, 8]}, []), ("c", "Conv2d", {"out_channels": 2, "kernel_size": 9},
-                                                               ["x"]))
+    bad = graph(("x", "Input", {"shape": [3, 8, 8]}, []), ("c", "Conv2d", {"out_channels": 2, "kernel_size": 9}, ["x"]))
     path = tmp_path / "bad.json"
     fileformat.save(bad, path)
     assert _run(path, "--method", "filters", "--node", "c", "-o", tmp_path / "o.png") == 1
@@ -183,7 +197,24 @@ def test_an_invalid_design_exits_1(tmp_path, capsys):
 @pytest.mark.slow
 def test_the_module_entry_point_writes_a_png(project, tmp_path):
     out = tmp_path / "f.png"
-    proc = subprocess.run([sys.executable, "-m", "designer", "insight", str(project), "--method", "filters", "--node",
-                           "c1", "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "designer",
+            "insight",
+            str(project),
+            "--method",
+            "filters",
+            "--node",
+            "c1",
+            "-o",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert _png(out).shape[0] >= 256

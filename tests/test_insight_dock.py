@@ -15,7 +15,7 @@ import designer
 from designer import insight
 from designer.insight import images
 from designer.training.events import EpochEnded, RunStarted, StepEnded
-from widgets.insight_dock import InsightDock
+from widgets.panels.insight_dock import InsightDock
 
 from .helpers import graph
 
@@ -71,8 +71,9 @@ def test_feature_maps_of_a_picked_node_appear(qtbot, setup):
     dock, module, g, bundle = setup
     title = _pick(qtbot, dock, "featuremaps", "add")
     assert "add" in title
-    expected = images.feature_grid(insight.feature_maps(module, insight.normalize(bundle.val[0][0], [0.5], [0.25]),
-                                                        "add", graph=g))
+    expected = images.feature_grid(
+        insight.feature_maps(module, insight.normalize(bundle.val[0][0], [0.5], [0.25]), "add", graph=g)
+    )
     np.testing.assert_allclose(dock.values_item.image, expected, rtol=1e-5, atol=1e-6)
     assert dock.colorbar.isVisible()
 

@@ -11,8 +11,9 @@ import functools
 import math
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
@@ -21,30 +22,32 @@ from hypothesis import strategies as st
 from torch import nn
 
 from designer import analyze, list_types
-from designer.graph import Graph
-from designer.registry import fmt_shape, get_spec
+from designer.layers.registry import fmt_shape, get_spec
+from designer.model.graph import Graph
 from tests.helpers import graph
 
 #: Design rules by which we refuse what torch would run. Each one is deliberate:
-ALLOWED = frozenset({
-    # Softmax/LogSoftmax/Concat along dim 0 run in torch but mix samples of the batch (or join batches).
-    "param.dim_batch",
-    # Flatten(start_dim=0) runs in torch but merges the batch into the features.
-    "shape.flatten_batch",
-    # Linear on a [C, H, W] map runs in torch (it acts on W only); the designer asks for a Flatten first.
-    "shape.needs_flatten",
-    # Ranks we refuse although torch runs: conv/pool/norm/upsample layers on [C, L] see [N, C, L] as an unbatched
-    # [C, H, W] map (so the batch becomes the channels), Dropout2d on [F] or [C, L] (deprecated in torch),
-    # Linear on 4-D samples, ZeroPad2d/LocalResponseNorm on 4-D samples.
-    "shape.rank",
-    "shape.needs_map",
-    # Add/Mul of inputs of different ranks runs in torch, but broadcasting aligns the trailing dims, so the batch
-    # axis of the shorter input lines up with a feature axis of the longer one.
-    "shape.rank_mismatch",
-    # A stated in_channels/num_features/... must match the input even where torch never reads it (BatchNorm or
-    # GroupNorm with affine=False and no running stats has no per-channel tensor): the file would contradict itself.
-    "param.inferred_mismatch",
-})
+ALLOWED = frozenset(
+    {
+        # Softmax/LogSoftmax/Concat along dim 0 run in torch but mix samples of the batch (or join batches).
+        "param.dim_batch",
+        # Flatten(start_dim=0) runs in torch but merges the batch into the features.
+        "shape.flatten_batch",
+        # Linear on a [C, H, W] map runs in torch (it acts on W only); the designer asks for a Flatten first.
+        "shape.needs_flatten",
+        # Ranks we refuse although torch runs: conv/pool/norm/upsample layers on [C, L] see [N, C, L] as an unbatched
+        # [C, H, W] map (so the batch becomes the channels), Dropout2d on [F] or [C, L] (deprecated in torch),
+        # Linear on 4-D samples, ZeroPad2d/LocalResponseNorm on 4-D samples.
+        "shape.rank",
+        "shape.needs_map",
+        # Add/Mul of inputs of different ranks runs in torch, but broadcasting aligns the trailing dims, so the batch
+        # axis of the shorter input lines up with a feature axis of the longer one.
+        "shape.rank_mismatch",
+        # A stated in_channels/num_features/... must match the input even where torch never reads it (BatchNorm or
+        # GroupNorm with affine=False and no running stats has no per-channel tensor): the file would contradict itself.
+        "param.inferred_mismatch",
+    }
+)
 
 #: Parameters torch infers nowhere: the reference reads them off the sample shape, as a user would.
 INFERRED: dict[str, dict[str, Callable[[tuple[int, ...]], Any]]] = {
@@ -80,6 +83,7 @@ class Case:
 
 
 # -- torch references -------------------------------------------------------------------------------------------------
+
 
 def _module_reference(case: Case) -> tuple[nn.Module, torch.Tensor]:
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in case.params.items()}
@@ -119,6 +123,7 @@ def run_torch(case: Case) -> tuple[nn.Module | None, torch.Tensor | None, Except
 
 # -- the check --------------------------------------------------------------------------------------------------------
 
+
 def check(case: Case) -> None:
     """Designer valid <=> torch runs with a non-empty output; then shapes, counts and explanations agree."""
     analysis = analyze(case.design())
@@ -155,9 +160,9 @@ def check_arithmetic(clause: str) -> None:
     if not match:
         return
     result = int(match.group(1).replace(",", ""))
-    for expr in clause[:match.start()].split(" = ")[1:]:
+    for expr in clause[: match.start()].split(" = ")[1:]:
         if _ARITHMETIC.fullmatch(expr):
-            value = eval(expr, {"__builtins__": {}}, {"floor": math.floor, "ceil": math.ceil})  # noqa: S307
+            value = eval(expr, {"__builtins__": {}}, {"floor": math.floor, "ceil": math.ceil})
             assert math.isclose(value, result), (clause, expr, value)
 
 
@@ -168,8 +173,9 @@ def check_explain(lines: list[str], out: tuple[int, ...], params: int) -> None:
     for clause in (c.strip() for line in lines for c in line.split(";")):
         check_arithmetic(clause)
         head = clause.split(" ", 1)[0]
-        want = {"H_out": out[-2] if len(out) > 1 else None, "W_out": out[-1], "C_out": out[0],
-                "params": params}.get(head)
+        want = {"H_out": out[-2] if len(out) > 1 else None, "W_out": out[-1], "C_out": out[0], "params": params}.get(
+            head
+        )
         if head in ("H_out", "W_out", "C_out", "params"):
             match = _NUMBER_AT_END.search(clause)
             assert match and int(match.group(1).replace(",", "")) == want, (clause, want)
@@ -182,6 +188,7 @@ def check_explain(lines: list[str], out: tuple[int, ...], params: int) -> None:
 
 
 # -- strategies -------------------------------------------------------------------------------------------------------
+
 
 def pair(low: int, high: int) -> st.SearchStrategy:
     return st.one_of(st.integers(low, high), st.lists(st.integers(low, high), min_size=2, max_size=2))
@@ -203,8 +210,14 @@ ANY_RANKS = (1, 2, 3, 3, 4)
 
 
 @st.composite
-def module_case(draw: Any, type_: str, required: dict, optional: dict | None = None, inferred: str | None = None,
-                ranks: tuple[int, ...] = ANY_RANKS) -> Case:
+def module_case(
+    draw: Any,
+    type_: str,
+    required: dict,
+    optional: dict | None = None,
+    inferred: str | None = None,
+    ranks: tuple[int, ...] = ANY_RANKS,
+) -> Case:
     """A one-input layer: a sample shape, then the drawn parameters; an inferred one is sometimes given (or off)."""
     shape = draw(sample_shape(ranks))
     params = draw(st.fixed_dictionaries(required, optional=optional or {}))
@@ -245,8 +258,9 @@ def _pool(type_: str) -> st.SearchStrategy:
 
 _ADAPTIVE = st.one_of(st.integers(0, 8), st.lists(st.one_of(st.none(), st.integers(1, 8)), min_size=2, max_size=2))
 _BN = {**_EPS, "momentum": st.floats(0, 1), "affine": st.booleans(), "track_running_stats": st.booleans()}
-_SCALE = st.one_of(st.floats(0.05, 3), st.sampled_from([0.5, 1.5, 2, 2.5]),
-                   st.lists(st.floats(0.05, 3), min_size=2, max_size=2))
+_SCALE = st.one_of(
+    st.floats(0.05, 3), st.sampled_from([0.5, 1.5, 2, 2.5]), st.lists(st.floats(0.05, 3), min_size=2, max_size=2)
+)
 _MODE = st.sampled_from(["nearest", "nearest-exact", "bilinear", "bicubic", "linear", "trilinear"])
 
 
@@ -272,11 +286,12 @@ _PAD4 = st.one_of(st.integers(-3, 3), st.lists(st.integers(-6, 4), min_size=4, m
 @st.composite
 def _layer_norm(draw: Any) -> Case:
     shape = draw(sample_shape(ANY_RANKS))
-    params = draw(st.fixed_dictionaries({}, optional={**_EPS, "elementwise_affine": st.booleans(),
-                                                      "bias": st.booleans()}))
+    params = draw(
+        st.fixed_dictionaries({}, optional={**_EPS, "elementwise_affine": st.booleans(), "bias": st.booleans()})
+    )
     choice = draw(st.sampled_from(["default", "suffix", "wrong"]))
     if choice == "suffix":
-        params["normalized_shape"] = list(shape[draw(st.integers(0, len(shape) - 1)):])
+        params["normalized_shape"] = list(shape[draw(st.integers(0, len(shape) - 1)) :])
     elif choice == "wrong":
         params["normalized_shape"] = draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))
     return Case("LayerNorm", params, (shape,))
@@ -348,14 +363,19 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "BatchNorm2d": module_case("BatchNorm2d", {}, _BN, "num_features", MAP_RANKS),
     "BatchNorm1d": module_case("BatchNorm1d", {}, _BN, "num_features", FLAT_RANKS),
     "LayerNorm": _layer_norm(),
-    "GroupNorm": module_case("GroupNorm", {"num_groups": st.integers(1, 8)},
-                             {**_EPS, "affine": st.booleans()}, "num_channels"),
-    "LocalResponseNorm": module_case("LocalResponseNorm", {"size": st.integers(1, 5)},
-                                     {"alpha": st.floats(0, 1), "beta": st.floats(0, 1), "k": st.floats(0.5, 2)}),
+    "GroupNorm": module_case(
+        "GroupNorm", {"num_groups": st.integers(1, 8)}, {**_EPS, "affine": st.booleans()}, "num_channels"
+    ),
+    "LocalResponseNorm": module_case(
+        "LocalResponseNorm",
+        {"size": st.integers(1, 5)},
+        {"alpha": st.floats(0, 1), "beta": st.floats(0, 1), "k": st.floats(0.5, 2)},
+    ),
     "Dropout": module_case("Dropout", {}, {"p": _P, **_INPLACE}),
     "Dropout2d": module_case("Dropout2d", {}, {"p": _P, **_INPLACE}, ranks=MAP_RANKS),
-    "Linear": module_case("Linear", {"out_features": st.integers(1, 16)}, {"bias": st.booleans()}, "in_features",
-                          FLAT_RANKS),
+    "Linear": module_case(
+        "Linear", {"out_features": st.integers(1, 16)}, {"bias": st.booleans()}, "in_features", FLAT_RANKS
+    ),
     "Flatten": module_case("Flatten", {}, {"start_dim": _DIM, "end_dim": _DIM}),
     "Identity": _activation("Identity"),
     "ReLU": _activation("ReLU", **_INPLACE),
@@ -380,9 +400,21 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
 }
 
 #: Layers with many interacting parameters get more draws.
-EXAMPLES = {"Conv2d": 300, "ConvTranspose2d": 200, "MaxPool2d": 200, "AvgPool2d": 200, "Upsample": 150,
-            "ZeroPad2d": 80, "Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "LayerNorm": 60,
-            "GroupNorm": 60}
+EXAMPLES = {
+    "Conv2d": 300,
+    "ConvTranspose2d": 200,
+    "MaxPool2d": 200,
+    "AvgPool2d": 200,
+    "Upsample": 150,
+    "ZeroPad2d": 80,
+    "Flatten": 80,
+    "Concat": 80,
+    "Add": 60,
+    "Mul": 60,
+    "Reshape": 80,
+    "LayerNorm": 60,
+    "GroupNorm": 60,
+}
 
 #: The edge cases the issue names, always replayed as explicit examples: (type, params, input shapes).
 EDGES = [
@@ -453,14 +485,19 @@ def test_every_entry_has_a_strategy():
     assert sorted(set(STRATEGIES) - set(list_types())) == [], "strategies for types no longer registered"
 
 
-@pytest.mark.parametrize("type_name", [pytest.param(t, marks=pytest.mark.slow) if EXAMPLES.get(t, 0) >= 150 else t
-                                       for t in list_types()])
+@pytest.mark.parametrize(
+    "type_name", [pytest.param(t, marks=pytest.mark.slow) if EXAMPLES.get(t, 0) >= 150 else t for t in list_types()]
+)
 def test_layer_agrees_with_torch(type_name: str):
     if type_name not in STRATEGIES:
         pytest.fail(f"{type_name} has no strategy in STRATEGIES: add one so the property test covers it")
 
-    @settings(max_examples=EXAMPLES.get(type_name, 30), deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])
+    @settings(
+        max_examples=EXAMPLES.get(type_name, 30),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(STRATEGIES[type_name])
     def run(case: Case) -> None:
         check(case)

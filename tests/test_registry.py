@@ -8,12 +8,22 @@ import pytest
 import torch
 
 from designer import list_specs, list_types
+from designer.analysis.validate import MODULE_ATTRS
 from designer.layers.graph_ops import GraphOp
-from designer.registry import LayerSpec, get_spec, register
-from designer.validate import MODULE_ATTRS
+from designer.layers.registry import LayerSpec, get_spec, register
 
-CATEGORIES = {"Input/Output", "Convolution", "Pooling", "Normalization", "Activation", "Linear", "Merge", "Reshape",
-              "Regularization", "Upsampling"}
+CATEGORIES = {
+    "Input/Output",
+    "Convolution",
+    "Pooling",
+    "Normalization",
+    "Activation",
+    "Linear",
+    "Merge",
+    "Reshape",
+    "Regularization",
+    "Upsampling",
+}
 
 #: Defaults the designer chooses on purpose where torch's differ.
 DELIBERATE_DEFAULTS = {

@@ -15,10 +15,12 @@ import torchvision
 from torch import nn
 
 import designer
-from designer.templates import DEFAULT_TEMPLATE, TEMPLATES_DIR, list_templates, load_template
+from designer.editing.templates import DEFAULT_TEMPLATE, list_templates, load_template, templates_folder
 
+from .conftest import ROOT
 from .helpers import randomize_norms
 
+TEMPLATES_DIR = ROOT / "templates"
 NAMES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.json"))
 
 #: template -> (torchvision builder, its keyword arguments, side of the small test input).
@@ -46,8 +48,7 @@ def _marks(name: str) -> list[Any]:
 
 
 #: Smaller inputs for the tests, where the architecture allows (the files declare the reference sizes).
-SMALL_SIDE = {**{name: side for name, (_, _, side) in MIRRORS.items()}, "resnet18_transfer": 64,
-              "segmentation_net": 32}
+SMALL_SIDE = {**{name: side for name, (_, _, side) in MIRRORS.items()}, "resnet18_transfer": 64, "segmentation_net": 32}
 
 
 def _small(name: str) -> designer.Graph:
@@ -69,7 +70,7 @@ def test_templates_are_listed_with_the_default_first():
     assert sorted(i.name for i in infos) == NAMES
     assert set(MIRRORS) < set(NAMES)
     for info in infos:
-        assert info.file == TEMPLATES_DIR / f"{info.name}.json" and info.title
+        assert info.file == templates_folder() / f"{info.name}.json" and info.title
 
 
 def test_load_template_gives_a_fresh_graph_and_names_unknown_ones():
@@ -91,7 +92,7 @@ def test_default_template_is_small_on_1x28x28_with_10_outputs():
 
 
 def test_template_files_are_what_the_generator_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location("build_templates", TEMPLATES_DIR / "build_templates.py")
+    spec = importlib.util.spec_from_file_location("build_templates", ROOT / "tools" / "build_templates.py")
     assert spec and spec.loader
     build = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "build_templates", build)  # dataclasses look their module up there
@@ -197,8 +198,9 @@ def test_transfer_template_takes_resnet18_weights_except_the_head():
     assert all(n.frozen for n in graph if n.type != "Input" and n.id != "fc") and not graph["fc"].frozen
     state = torchvision.models.resnet18(weights=None).state_dict()
     model = designer.compile(_small("resnet18_transfer"))
-    missing, unexpected = model.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")},
-                                                strict=False)
+    missing, unexpected = model.load_state_dict(
+        {k: v for k, v in state.items() if not k.startswith("fc.")}, strict=False
+    )
     assert sorted(missing) == ["fc.bias", "fc.weight"] and unexpected == []
     assert sorted(k for k, p in model.named_parameters() if p.requires_grad) == ["fc.bias", "fc.weight"]
 

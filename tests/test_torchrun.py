@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from designer import fileformat
-from designer.checkpoint import read_checkpoint
 from designer.compiler import compile_graph
-from designer.data import load_data
+from designer.export.checkpoint import read_checkpoint
+from designer.model import fileformat
 from designer.training import runs
+from designer.training.data import load_data
 from tests.helpers import chain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def reference(graph) -> dict[str, torch.Tensor]:
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(SEED))
     shards = [perm[0::2], perm[1::2]]
     for k in range(len(shards[0]) // BATCH):
-        idx = torch.cat([s[k * BATCH:(k + 1) * BATCH] for s in shards])
+        idx = torch.cat([s[k * BATCH : (k + 1) * BATCH] for s in shards])
         loss = F.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
@@ -61,17 +61,55 @@ def reference(graph) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_two_process_torchrun_on_cpu(tmp_path):
-    g = chain([1, 12, 12], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}), ("Flatten", {}),
-              ("Linear", {"out_features": 10}), name="ddp tiny")
+    g = chain(
+        [1, 12, 12],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 10}),
+        name="ddp tiny",
+    )
     design = tmp_path / "tiny.json"
     fileformat.save(g, design)
     (tmp_path / "launch.py").write_text(LAUNCHER)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(tmp_path / "launch.py"), str(tmp_path), "train", str(design), "--data", "shapes", "--samples",
-           str(SAMPLES), "--val-split", "0.2", "--epochs", "1", "--batch-size", str(BATCH), "--optimizer", "sgd",
-           "--lr", str(LR), "--momentum", "0.9", "--seed", str(SEED), "--device", "cpu", "--workers", "0",
-           "--out", str(out), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(tmp_path / "launch.py"),
+        str(tmp_path),
+        "train",
+        str(design),
+        "--data",
+        "shapes",
+        "--samples",
+        str(SAMPLES),
+        "--val-split",
+        "0.2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        str(BATCH),
+        "--optimizer",
+        "sgd",
+        "--lr",
+        str(LR),
+        "--momentum",
+        "0.9",
+        "--seed",
+        str(SEED),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -10,14 +10,29 @@ import torch
 import torch.nn.functional as F
 
 from designer import dumps, loads
-from designer.checkpoint import load_model, read_checkpoint
 from designer.compiler import compile_graph
-from designer.data import load_data
-from designer.train import (CheckpointSaved, EpochEnded, Failed, Finished, Note, Paused, Resumed, RunStarted,
-                            StepEnded, TrainConfig, Trainer, list_runs, read_metrics, read_section, train,
-                            write_section)
+from designer.export.checkpoint import load_model, read_checkpoint
 from designer.training import runs
+from designer.training.api import (
+    CheckpointSaved,
+    EpochEnded,
+    Failed,
+    Finished,
+    Note,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepEnded,
+    TrainConfig,
+    Trainer,
+    list_runs,
+    read_metrics,
+    read_section,
+    train,
+    write_section,
+)
 from designer.training.config import ConfigError
+from designer.training.data import load_data
 from designer.training.setup import make_loss, param_groups, resolve_device
 from tests.helpers import chain
 from tests.test_data import write_folder
@@ -55,20 +70,24 @@ def reference(graph, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     x, y = b.train.images.float() * (1 / (255 * std)) + (-mean / std), b.train.labels
     model = compile_graph(graph, seed=cfg.seed)
     p = model.parameters()
-    opt = {"sgd": lambda: torch.optim.SGD(p, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                          weight_decay=cfg.weight_decay),
-           "adam": lambda: torch.optim.Adam(p, cfg.lr, weight_decay=cfg.weight_decay),
-           "adamw": lambda: torch.optim.AdamW(p, cfg.lr, weight_decay=cfg.weight_decay)}[cfg.optimizer]()
+    opt = {
+        "sgd": lambda: torch.optim.SGD(
+            p, cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        ),
+        "adam": lambda: torch.optim.Adam(p, cfg.lr, weight_decay=cfg.weight_decay),
+        "adamw": lambda: torch.optim.AdamW(p, cfg.lr, weight_decay=cfg.weight_decay),
+    }[cfg.optimizer]()
     steps = len(y) // cfg.batch_size
-    sched = {"none": lambda: None,
-             "step": lambda: torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma),
-             "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs),
-             "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps),
-             }[cfg.schedule]()
+    sched = {
+        "none": lambda: None,
+        "step": lambda: torch.optim.lr_scheduler.StepLR(opt, cfg.step_size, cfg.gamma),
+        "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs),
+        "onecycle": lambda: torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps),
+    }[cfg.schedule]()
     for epoch in range(cfg.epochs):
         perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(cfg.seed + epoch))
         for k in range(steps):
-            idx = perm[k * cfg.batch_size:(k + 1) * cfg.batch_size]
+            idx = perm[k * cfg.batch_size : (k + 1) * cfg.batch_size]
             loss = F.cross_entropy(model(x[idx]), y[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad()
             loss.backward()
@@ -86,12 +105,15 @@ def assert_same_weights(a, b, atol=1e-5):
         assert torch.allclose(a[k], b[k], atol=atol, rtol=1e-4), k
 
 
-@pytest.mark.parametrize("changes", [
-    dict(optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-3),
-    dict(optimizer="sgd", momentum=0.0, schedule="step", step_size=1, gamma=0.5),
-    dict(optimizer="adam", schedule="cosine", label_smoothing=0.1),
-    dict(optimizer="adamw", weight_decay=0.05, schedule="onecycle"),
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict(optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-3),
+        dict(optimizer="sgd", momentum=0.0, schedule="step", step_size=1, gamma=0.5),
+        dict(optimizer="adam", schedule="cosine", label_smoothing=0.1),
+        dict(optimizer="adamw", weight_decay=0.05, schedule="onecycle"),
+    ],
+)
 def test_engine_matches_a_hand_written_loop(tmp_path, changes):
     g = tiny()
     trainer, result, events = run(g, tmp_path, **changes)
@@ -197,8 +219,9 @@ def test_pause_saves_and_waits_then_continues(tmp_path, full_run):
             trainer.pause()
             threading.Timer(0.3, trainer.resume).start()
 
-    trainer, result, events = run(tiny(), tmp_path, trainer_hook=pause_at_3, augment={"hflip": True},
-                                  deterministic=True)
+    trainer, result, events = run(
+        tiny(), tmp_path, trainer_hook=pause_at_3, augment={"hflip": True}, deterministic=True
+    )
     i = next(k for k, e in enumerate(events) if isinstance(e, Paused))
     assert events[i].step == 3 and isinstance(events[i - 1], CheckpointSaved) and events[i - 1].step == 3
     assert isinstance(events[i + 1], Resumed) and result.status == "completed"
@@ -211,12 +234,14 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
 
     def poison(trainer, e):
         if isinstance(e, RunStarted):
+
             def hook(module, args, out):
                 if module.training:
                     calls["n"] += 1
                     if calls["n"] == 8:
                         return out * float("nan")
                 return out
+
             trainer.model.register_forward_hook(hook)
 
     _, result, events = run(tiny(), tmp_path, trainer_hook=poison)
@@ -232,7 +257,8 @@ def test_nan_step_is_exact_when_reports_are_sparse(tmp_path):
     def poison(trainer, e):
         if isinstance(e, RunStarted):
             trainer.model.register_forward_hook(
-                lambda m, a, out: out * float("nan") if m.training and trainer.step == 2 else out)
+                lambda m, a, out: out * float("nan") if m.training and trainer.step == 2 else out
+            )
 
     _, result, _ = run(tiny(), tmp_path, trainer_hook=poison, log_every=4)
     assert isinstance(result, Failed) and result.code == "loss.nonfinite" and "at step 3" in result.message
@@ -241,8 +267,10 @@ def test_nan_step_is_exact_when_reports_are_sparse(tmp_path):
 def test_out_of_memory_suggests_a_smaller_batch(tmp_path):
     def oom(trainer, e):
         if isinstance(e, RunStarted):
+
             def hook(module, args):
                 raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
             trainer.model.register_forward_pre_hook(hook)
 
     _, result, _ = run(tiny(), tmp_path, trainer_hook=oom)
@@ -259,8 +287,15 @@ def test_dataset_classes_must_match_the_output(tmp_path):
 def test_one_output_design_trains_with_bce_and_skips_broken_images(tmp_path):
     folder = write_folder(tmp_path / "pets", per_class=8, size=12, broken=1)
     # One loader worker: broken files are found in the worker process and still counted.
-    _, result, events = run(tiny(outputs=1, shape=(3, 12, 12)), tmp_path, data=f"folder:{folder}", val_split=0.0,
-                            batch_size=4, epochs=1, workers=1)
+    _, result, events = run(
+        tiny(outputs=1, shape=(3, 12, 12)),
+        tmp_path,
+        data=f"folder:{folder}",
+        val_split=0.0,
+        batch_size=4,
+        epochs=1,
+        workers=1,
+    )
     assert isinstance(result, Finished) and result.status == "completed", result
     assert result.skipped_images == 1
     assert any(isinstance(e, Note) and "broken0.png" in e.message for e in events)
@@ -316,14 +351,16 @@ def test_lr_mult_makes_groups_and_zero_keeps_weights(tmp_path):
 def test_transfer_learning_load_freeze_then_unfreeze(tmp_path):
     source = compile_graph(tiny(outputs=5), seed=123).state_dict()  # a "pretrained" net with another head
     torch.save(source, tmp_path / "pretrained.pth")
-    trainer, result, events = run(tiny(frozen=("n1",)), tmp_path, name="head",
-                                  init_weights=str(tmp_path / "pretrained.pth"), epochs=1)
+    trainer, result, events = run(
+        tiny(frozen=("n1",)), tmp_path, name="head", init_weights=str(tmp_path / "pretrained.pth"), epochs=1
+    )
     assert isinstance(result, Finished)
     assert "loaded 2 of 4 tensors" in " ".join(events[0].notes)
     assert torch.equal(trainer.model_state_dict()["n1.weight"], source["n1.weight"])
     head = trainer.model_state_dict()
-    trainer2, result2, events2 = run(tiny(), tmp_path, name="all", init_weights=str(tmp_path / "head" / "last.pt"),
-                                     epochs=1, lr=0.05)
+    trainer2, result2, events2 = run(
+        tiny(), tmp_path, name="all", init_weights=str(tmp_path / "head" / "last.pt"), epochs=1, lr=0.05
+    )
     assert "loaded 4 of 4 tensors" in " ".join(events2[0].notes)
     assert not torch.equal(trainer2.model_state_dict()["n1.weight"], head["n1.weight"])
     _, bad, _ = run(tiny(), tmp_path, name="bad", init_weights=str(tmp_path / "missing.pth"))
@@ -362,8 +399,11 @@ def test_callback_errors_do_not_end_the_run(tmp_path):
 
 
 def test_auto_device_is_cuda_then_mps_then_cpu():
-    expected = "cuda" if torch.cuda.is_available() else (
-        "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu")
+    expected = (
+        "cuda"
+        if torch.cuda.is_available()
+        else ("mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu")
+    )
     assert resolve_device("auto").type == expected
     assert resolve_device("cpu").type == "cpu"
 

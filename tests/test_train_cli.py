@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from designer import fileformat
 from designer.cli import main
+from designer.model import fileformat
 from designer.training import runs
 from tests.helpers import chain
 
@@ -19,8 +18,14 @@ FAST = ["--samples", "100", "--batch-size", "16", "--device", "cpu", "--workers"
 
 @pytest.fixture
 def design(tmp_path):
-    g = chain([1, 12, 12], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}), ("Flatten", {}),
-              ("Linear", {"out_features": 10}), name="cli tiny")
+    g = chain(
+        [1, 12, 12],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 10}),
+        name="cli tiny",
+    )
     path = tmp_path / "tiny.json"
     fileformat.save(g, path)
     return path
@@ -50,8 +55,7 @@ def test_flags_override_the_training_section_and_save_config(design, tmp_path, c
     out = tmp_path / "run"
     assert main(["train", str(design), "--lr", "0.01", "--out", str(out), "--quiet", "--save-config", *FAST]) == 0
     cfg = runs.read_json(out / "config.json")["config"]
-    assert (cfg["optimizer"], cfg["lr"], cfg["epochs"], cfg["momentum"], cfg["batch_size"]) == ("sgd", 0.01, 1, 0.5,
-                                                                                                16)
+    assert (cfg["optimizer"], cfg["lr"], cfg["epochs"], cfg["momentum"], cfg["batch_size"]) == ("sgd", 0.01, 1, 0.5, 16)
     saved = fileformat.load(design).extra["training"]
     assert saved["lr"] == 0.01 and saved["optimizer"] == "sgd" and saved["samples"] == 100
 
@@ -67,8 +71,10 @@ def test_resume_continues_a_run(design, tmp_path, capsys):
 
 
 def test_json_events(design, tmp_path, capsys):
-    assert main(["train", str(design), "--epochs", "1", "--out", str(tmp_path / "r"), "--quiet", "--json-events",
-                 *FAST]) == 0
+    assert (
+        main(["train", str(design), "--epochs", "1", "--out", str(tmp_path / "r"), "--quiet", "--json-events", *FAST])
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     kinds = [e["event"] for e in lines]
     assert kinds[0] == "RunStarted" and kinds[-1] == "Finished" and kinds.count("StepEnded") == 5
@@ -102,7 +108,9 @@ def test_data_class_mismatch_is_reported(design, tmp_path, capsys):
 
 
 def test_parser_and_training_api_do_not_import_torch_or_qt():
-    code = ("import sys, designer.cli, designer.train; designer.cli.build_parser(); "
-            "print('torch' in sys.modules, 'tqdm' in sys.modules, 'PySide6' in sys.modules)")
+    code = (
+        "import sys, designer.cli, designer.training.api; designer.cli.build_parser(); "
+        "print('torch' in sys.modules, 'tqdm' in sys.modules, 'PySide6' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PySide6.QtCore import Qt
 
-from designer.train import Failed, Finished, TrainConfig, read_metrics
+from designer.training.api import Failed, Finished, TrainConfig, read_metrics
 from designer.training.runs import metric_series
 from tests.helpers import chain
 from tests.test_data import write_folder
-from widgets.training_panel import SNAPSHOT_NOTE, TrainingPanel
+from widgets.panels.training_panel import SNAPSHOT_NOTE, TrainingPanel
 
 
 def tiny(channels: int = 1):
-    return chain([channels, 12, 12], ("Conv2d", {"out_channels": 4, "kernel_size": 3}), ("ReLU", {}),
-                 ("Flatten", {}), ("Linear", {"out_features": 10}), name="panel tiny")
+    return chain(
+        [channels, 12, 12],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 10}),
+        name="panel tiny",
+    )
 
 
 @pytest.fixture
@@ -57,7 +62,8 @@ def test_start_live_points_then_stop(qtbot, panel, tmp_path):
     panel.resume_selected()
     qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > stopped_at + 2, timeout=60_000)
     assert panel.curves.points("train_step", "loss")[:stopped_at] == pytest.approx(
-        metric_series(rows, "step", "train_loss")[1])
+        metric_series(rows, "step", "train_loss")[1]
+    )
     panel.stop()
     qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
     assert panel.last_event.status == "stopped" and panel.last_event.step > stopped_at
@@ -107,9 +113,19 @@ def test_a_failing_run_is_reported_and_the_panel_stays_usable(qtbot, tmp_path):
 
 def test_form_round_trip_and_design_section(qtbot, tmp_path):
     g = tiny()
-    cfg = TrainConfig(data="mnist:/data/mnist", augment={"hflip": True, "rotation": 10.0}, optimizer="sgd",
-                      nesterov=True, lr=0.05, schedule="cosine", epochs=7, batch_size=32, seed=3, precision="bf16",
-                      workers=2)
+    cfg = TrainConfig(
+        data="mnist:/data/mnist",
+        augment={"hflip": True, "rotation": 10.0},
+        optimizer="sgd",
+        nesterov=True,
+        lr=0.05,
+        schedule="cosine",
+        epochs=7,
+        batch_size=32,
+        seed=3,
+        precision="bf16",
+        workers=2,
+    )
     g.extra["training"] = cfg.to_dict()
     p = TrainingPanel(lambda: (g, None), runs_root=tmp_path)
     qtbot.addWidget(p)

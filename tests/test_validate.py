@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from designer import analyze, validate
-from designer.diagnostics import Severity
+from designer.model.diagnostics import Severity
 
 from .helpers import chain, graph
 
@@ -32,16 +32,19 @@ def test_unknown_parameter_suggests_the_close_name():
     assert "kernel_size" in diags[0].hint
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"out_channels": "4", "kernel_size": 3}, "param.type"),
-    ({"out_channels": 4, "kernel_size": [3, 3, 3]}, "param.type"),
-    ({"out_channels": 4, "kernel_size": 3, "bias": 1}, "param.type"),
-    ({"out_channels": 0, "kernel_size": 3}, "param.range"),
-    ({"out_channels": 10**30, "kernel_size": 3}, "param.range"),
-    ({"out_channels": 4, "kernel_size": 3, "padding": -1}, "param.range"),
-    ({"out_channels": 4, "kernel_size": 3, "padding": "full"}, "param.type"),
-    ({"out_channels": 4, "kernel_size": 3, "padding_mode": "mirror"}, "param.type"),
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"out_channels": "4", "kernel_size": 3}, "param.type"),
+        ({"out_channels": 4, "kernel_size": [3, 3, 3]}, "param.type"),
+        ({"out_channels": 4, "kernel_size": 3, "bias": 1}, "param.type"),
+        ({"out_channels": 0, "kernel_size": 3}, "param.range"),
+        ({"out_channels": 10**30, "kernel_size": 3}, "param.range"),
+        ({"out_channels": 4, "kernel_size": 3, "padding": -1}, "param.range"),
+        ({"out_channels": 4, "kernel_size": 3, "padding": "full"}, "param.type"),
+        ({"out_channels": 4, "kernel_size": 3, "padding_mode": "mirror"}, "param.type"),
+    ],
+)
 def test_wrong_parameter_type_or_range(params, code):
     assert errors(chain([3, 8, 8], ("Conv2d", params))) == [(code, "n1")]
 
@@ -51,10 +54,19 @@ def test_dropout_probability_range():
 
 
 def test_missing_and_extra_inputs():
-    g = graph(("x", "Input", {"shape": [4]}, []), ("a", "ReLU", {}, []), ("b", "ReLU", {}, ["x", "x"]),
-              ("c", "Add", {}, ["x"]), ("y", "Input", {"shape": [4]}, ["x"]))
-    assert set(errors(g)) == {("graph.missing_input", "a"), ("graph.extra_input", "b"),
-                              ("graph.missing_input", "c"), ("graph.extra_input", "y")}
+    g = graph(
+        ("x", "Input", {"shape": [4]}, []),
+        ("a", "ReLU", {}, []),
+        ("b", "ReLU", {}, ["x", "x"]),
+        ("c", "Add", {}, ["x"]),
+        ("y", "Input", {"shape": [4]}, ["x"]),
+    )
+    assert set(errors(g)) == {
+        ("graph.missing_input", "a"),
+        ("graph.extra_input", "b"),
+        ("graph.missing_input", "c"),
+        ("graph.extra_input", "y"),
+    }
 
 
 def test_unknown_input_reference():
@@ -63,8 +75,13 @@ def test_unknown_input_reference():
 
 
 def test_dangling_node_and_unused_output_are_warnings():
-    g = graph(("x", "Input", {"shape": [4]}, []), ("a", "ReLU", {}, ["x"]), ("b", "Tanh", {}, ["x"]),
-              ("lonely", "Sigmoid", {}, []), outputs=["a"])
+    g = graph(
+        ("x", "Input", {"shape": [4]}, []),
+        ("a", "ReLU", {}, ["x"]),
+        ("b", "Tanh", {}, ["x"]),
+        ("lonely", "Sigmoid", {}, []),
+        outputs=["a"],
+    )
     diags = {(d.code, d.node_id): d.severity for d in validate(g)}
     assert diags[("graph.unused_output", "b")] is Severity.WARNING
     assert ("graph.missing_input", "lonely") in diags
@@ -76,13 +93,21 @@ def test_unconnected_input_is_dangling():
 
 
 def test_cycle_is_named_with_its_path():
-    g = graph(("x", "Input", {"shape": [4]}, []), ("a", "Add", {}, ["x", "c"]), ("b", "ReLU", {}, ["a"]),
-              ("c", "ReLU", {}, ["b"]), ("d", "ReLU", {}, ["c"]))
+    g = graph(
+        ("x", "Input", {"shape": [4]}, []),
+        ("a", "Add", {}, ["x", "c"]),
+        ("b", "ReLU", {}, ["a"]),
+        ("c", "ReLU", {}, ["b"]),
+        ("d", "ReLU", {}, ["c"]),
+    )
     diags = [d for d in validate(g) if d.code == "graph.cycle"]
     assert {d.node_id for d in diags} == {"a", "b", "c", "d"}
     on_cycle = next(d for d in diags if d.node_id == "a")
-    assert "a -> b -> c -> a" in on_cycle.message or "b -> c -> a -> b" in on_cycle.message \
+    assert (
+        "a -> b -> c -> a" in on_cycle.message
+        or "b -> c -> a -> b" in on_cycle.message
         or "c -> a -> b -> c" in on_cycle.message
+    )
 
 
 def test_self_loop():
@@ -107,9 +132,11 @@ def test_collapse_in_pooling():
 
 
 def test_channel_mismatch_in_add_names_both_branches():
-    g = graph(("x", "Input", {"shape": [64, 8, 8]}, []),
-              ("conv", "Conv2d", {"out_channels": 128, "kernel_size": 3, "padding": 1}, ["x"]),
-              ("add", "Add", {}, ["conv", "x"]))
+    g = graph(
+        ("x", "Input", {"shape": [64, 8, 8]}, []),
+        ("conv", "Conv2d", {"out_channels": 128, "kernel_size": 3, "padding": 1}, ["x"]),
+        ("add", "Add", {}, ["conv", "x"]),
+    )
     [d] = [d for d in validate(g) if d.is_error]
     assert (d.code, d.node_id, d.port) == ("shape.channels_mismatch", "add", 1)
     assert "'conv' gives 128" in d.message and "'x' gives 64" in d.message
@@ -117,27 +144,34 @@ def test_channel_mismatch_in_add_names_both_branches():
 
 
 def test_add_broadcasts_like_torch():
-    g = graph(("x", "Input", {"shape": [16, 8, 8]}, []), ("pool", "AdaptiveAvgPool2d", {"output_size": 1}, ["x"]),
-              ("mul", "Mul", {}, ["x", "pool"]))
+    g = graph(
+        ("x", "Input", {"shape": [16, 8, 8]}, []),
+        ("pool", "AdaptiveAvgPool2d", {"output_size": 1}, ["x"]),
+        ("mul", "Mul", {}, ["x", "pool"]),
+    )
     analysis = analyze(g)
     assert analysis.ok and analysis.shape("mul") == (16, 8, 8)
 
 
 def test_spatial_mismatch_in_concat():
-    g = graph(("x", "Input", {"shape": [8, 16, 16]}, []),
-              ("a", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["x"]),
-              ("b", "Conv2d", {"out_channels": 4, "kernel_size": 3}, ["x"]),
-              ("cat", "Concat", {}, ["a", "b"]))
+    g = graph(
+        ("x", "Input", {"shape": [8, 16, 16]}, []),
+        ("a", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["x"]),
+        ("b", "Conv2d", {"out_channels": 4, "kernel_size": 3}, ["x"]),
+        ("cat", "Concat", {}, ["a", "b"]),
+    )
     [d] = [d for d in validate(g) if d.is_error]
     assert (d.code, d.node_id, d.port) == ("shape.concat_mismatch", "cat", 1)
     assert "16 vs 14" in d.message
 
 
 def test_concat_sums_channels():
-    g = graph(("x", "Input", {"shape": [8, 16, 16]}, []),
-              ("a", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["x"]),
-              ("b", "Conv2d", {"out_channels": 6, "kernel_size": 1}, ["x"]),
-              ("cat", "Concat", {}, ["a", "b", "x"]))
+    g = graph(
+        ("x", "Input", {"shape": [8, 16, 16]}, []),
+        ("a", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["x"]),
+        ("b", "Conv2d", {"out_channels": 6, "kernel_size": 1}, ["x"]),
+        ("cat", "Concat", {}, ["a", "b", "x"]),
+    )
     assert analyze(g).shape("cat") == (18, 16, 16)
 
 
@@ -156,8 +190,10 @@ def test_linear_after_feature_map_suggests_flatten():
 
 
 def test_explicit_in_channels_must_agree():
-    g = graph(("x", "Input", {"shape": [32, 8, 8]}, []),
-              ("conv3", "Conv2d", {"in_channels": 64, "out_channels": 8, "kernel_size": 3}, ["x"]))
+    g = graph(
+        ("x", "Input", {"shape": [32, 8, 8]}, []),
+        ("conv3", "Conv2d", {"in_channels": 64, "out_channels": 8, "kernel_size": 3}, ["x"]),
+    )
     [d] = [d for d in validate(g) if d.is_error]
     assert (d.code, d.node_id) == ("param.inferred_mismatch", "conv3")
     assert "64" in d.message and "'x' gives 32" in d.message
@@ -176,21 +212,36 @@ def test_huge_linear_after_flatten_is_a_warning_with_its_cost():
 
 
 def test_inplace_on_a_shared_tensor_is_a_warning():
-    g = graph(("x", "Input", {"shape": [4, 4, 4]}, []), ("c", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["x"]),
-              ("r", "ReLU", {"inplace": True}, ["c"]), ("add", "Add", {}, ["c", "r"]))
+    g = graph(
+        ("x", "Input", {"shape": [4, 4, 4]}, []),
+        ("c", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["x"]),
+        ("r", "ReLU", {"inplace": True}, ["c"]),
+        ("add", "Add", {}, ["c", "r"]),
+    )
     assert ("graph.inplace_shared", "r") in codes(g)
 
 
 def test_errors_do_not_cascade_downstream():
-    g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 9}), ("ReLU", {}), ("Flatten", {}),
-              ("Linear", {"out_features": 2}))
+    g = chain(
+        [3, 8, 8],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 9}),
+        ("ReLU", {}),
+        ("Flatten", {}),
+        ("Linear", {"out_features": 2}),
+    )
     assert errors(g) == [("shape.collapse", "n1")]
 
 
-@pytest.mark.parametrize("bad_id, code", [
-    ("conv-1", "graph.bad_id"), ("forward", "graph.bad_id"), ("layer1..conv", "graph.bad_id"),
-    ("_private", "graph.bad_id"), ("class", "graph.bad_id"),
-])
+@pytest.mark.parametrize(
+    "bad_id, code",
+    [
+        ("conv-1", "graph.bad_id"),
+        ("forward", "graph.bad_id"),
+        ("layer1..conv", "graph.bad_id"),
+        ("_private", "graph.bad_id"),
+        ("class", "graph.bad_id"),
+    ],
+)
 def test_ids_must_make_module_names(bad_id, code):
     g = graph(("x", "Input", {"shape": [4]}, []), (bad_id, "ReLU", {}, ["x"]))
     assert (code, bad_id) in errors(g)
@@ -207,19 +258,27 @@ def test_no_input_node():
 
 def test_every_error_carries_a_hint():
     cases = [
-        chain([3, 8, 8], ("Conv2D", {})), chain([3, 8, 8], ("Conv2d", {"kernel": 3})),
+        chain([3, 8, 8], ("Conv2D", {})),
+        chain([3, 8, 8], ("Conv2d", {"kernel": 3})),
         chain([3, 2, 2], ("Conv2d", {"out_channels": 4, "kernel_size": 3})),
         chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"})),
         chain([3, 8, 8], ("MaxPool2d", {"kernel_size": 2, "padding": 2})),
         chain([3, 8, 8], ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 3, "output_padding": 1})),
-        chain([3, 8, 8], ("Upsample", {})), chain([3, 8, 8], ("Upsample", {"size": 4, "mode": "linear"})),
+        chain([3, 8, 8], ("Upsample", {})),
+        chain([3, 8, 8], ("Upsample", {"size": 4, "mode": "linear"})),
         chain([3, 8, 8], ("Upsample", {"scale_factor": 2, "align_corners": True})),
-        chain([3, 8, 8], ("Flatten", {"start_dim": 0})), chain([3, 8, 8], ("Flatten", {"start_dim": 3, "end_dim": 2})),
-        chain([3, 8, 8], ("Softmax", {"dim": 0})), chain([3, 8, 8], ("Softmax", {"dim": 5})),
-        chain([3, 8, 8], ("Reshape", {"shape": [5, -1]})), chain([12], ("Reshape", {"shape": [5, 2]})),
-        chain([6, 8, 8], ("GroupNorm", {"num_groups": 4})), chain([12], ("Conv2d", {"out_channels": 2, "kernel_size": 1})),
-        chain([12], ("BatchNorm2d", {})), chain([3, 8, 8], ("ZeroPad2d", {"padding": -4})),
-        chain([3, 8, 8], ("Concat", {"dim": 0})), graph(("a", "ReLU", {}, [])),
+        chain([3, 8, 8], ("Flatten", {"start_dim": 0})),
+        chain([3, 8, 8], ("Flatten", {"start_dim": 3, "end_dim": 2})),
+        chain([3, 8, 8], ("Softmax", {"dim": 0})),
+        chain([3, 8, 8], ("Softmax", {"dim": 5})),
+        chain([3, 8, 8], ("Reshape", {"shape": [5, -1]})),
+        chain([12], ("Reshape", {"shape": [5, 2]})),
+        chain([6, 8, 8], ("GroupNorm", {"num_groups": 4})),
+        chain([12], ("Conv2d", {"out_channels": 2, "kernel_size": 1})),
+        chain([12], ("BatchNorm2d", {})),
+        chain([3, 8, 8], ("ZeroPad2d", {"padding": -4})),
+        chain([3, 8, 8], ("Concat", {"dim": 0})),
+        graph(("a", "ReLU", {}, [])),
         graph(("x", "Input", {"shape": [4]}, []), ("a", "Add", {}, ["x", "a"])),
         chain([3, 4, 4], ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 4, "padding_mode": "reflect"})),
         chain([3, 8, 8], ("LayerNorm", {"normalized_shape": [3, 8]})),
@@ -234,9 +293,13 @@ def test_every_error_carries_a_hint():
 
 def test_receptive_field_grows_as_textbook():
     # Two 3x3 convs see 5x5; a 2x2/2 pool adds 1 and doubles the step; the next 3x3 adds 2*2.
-    g = chain([1, 32, 32], ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
-              ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}), ("MaxPool2d", {"kernel_size": 2}),
-              ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}))
+    g = chain(
+        [1, 32, 32],
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+        ("MaxPool2d", {"kernel_size": 2}),
+        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+    )
     a = analyze(g)
     assert [a.info[n].receptive_field for n in ("n1", "n2", "n3", "n4")] == [(3, 3), (5, 5), (6, 6), (10, 10)]
     assert a.info["n4"].rf_stride == (2, 2)

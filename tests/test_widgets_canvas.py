@@ -7,15 +7,15 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from designer import fileformat
+from designer.model import fileformat
 from tests.helpers import graph
 from widgets import theme
-from widgets.document import Document
-from widgets.group_item import GroupItem
-from widgets.node_item import ERROR
-from widgets.palette import Palette
-from widgets.scene import GraphScene
-from widgets.view import GraphView
+from widgets.canvas.group_item import GroupItem
+from widgets.canvas.node_item import ERROR
+from widgets.canvas.scene import GraphScene
+from widgets.canvas.view import GraphView
+from widgets.document.document import Document
+from widgets.panels.palette import Palette
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MODS = Qt.KeyboardModifier.NoModifier
@@ -40,8 +40,9 @@ class Canvas:
 
     def mouse(self, kind: QEvent.Type, scene_pos: QPointF, button=LEFT, buttons=LEFT, mods=NO_MODS) -> None:
         local = self.point(scene_pos)
-        event = QMouseEvent(kind, local, QPointF(self.view.viewport().mapToGlobal(local.toPoint())), button,
-                            buttons, mods)
+        event = QMouseEvent(
+            kind, local, QPointF(self.view.viewport().mapToGlobal(local.toPoint())), button, buttons, mods
+        )
         QApplication.sendEvent(self.view.viewport(), event)
 
     def drag(self, start: QPointF, end: QPointF, button=LEFT, mods=NO_MODS) -> None:
@@ -74,8 +75,10 @@ def drop(canvas: Canvas, key: str, scene_pos: QPointF) -> None:
     point = canvas.point(scene_pos)
     # QDragEnterEvent takes a QPoint before PySide6 6.12 and a QPointF from then on
     enter_point = point if isinstance(point, QPoint) else point.toPoint()
-    for event in (QDragEnterEvent(enter_point, Qt.DropAction.CopyAction, data, LEFT, NO_MODS),
-                  QDropEvent(point, Qt.DropAction.CopyAction, data, LEFT, NO_MODS)):
+    for event in (
+        QDragEnterEvent(enter_point, Qt.DropAction.CopyAction, data, LEFT, NO_MODS),
+        QDropEvent(point, Qt.DropAction.CopyAction, data, LEFT, NO_MODS),
+    ):
         QApplication.sendEvent(canvas.view.viewport(), event)
 
 
@@ -176,8 +179,16 @@ def test_dragging_the_background_pans_and_the_middle_button_pans_anywhere(canvas
 def test_wheel_zooms_around_the_cursor(canvas):
     target = canvas.scene.nodes["pool1"].pos()
     local = canvas.point(target)
-    wheel = QWheelEvent(local, QPointF(canvas.view.viewport().mapToGlobal(local.toPoint())), QPoint(0, 0),
-                        QPoint(0, 240), Qt.MouseButton.NoButton, NO_MODS, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        local,
+        QPointF(canvas.view.viewport().mapToGlobal(local.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        NO_MODS,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     zoom = canvas.view.zoom
     QApplication.sendEvent(canvas.view.viewport(), wheel)
     assert canvas.view.zoom > zoom * 1.3
@@ -202,11 +213,13 @@ def test_snapping_rounds_dragged_positions_to_the_grid(canvas):
 
 @pytest.fixture
 def grouped(qtbot):
-    g = graph(("x", "Input", {"shape": [3, 16, 16]}, []),
-              ("b1.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}, ["x"]),
-              ("b1.relu", "ReLU", {}, ["b1.conv"]),
-              ("b1.add", "Add", {}, ["b1.relu", "b1.conv"]),
-              ("head", "Flatten", {}, ["b1.add"]))
+    g = graph(
+        ("x", "Input", {"shape": [3, 16, 16]}, []),
+        ("b1.conv", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}, ["x"]),
+        ("b1.relu", "ReLU", {}, ["b1.conv"]),
+        ("b1.add", "Add", {}, ["b1.relu", "b1.conv"]),
+        ("head", "Flatten", {}, ["b1.add"]),
+    )
     made = Canvas(qtbot, Document(g))
     yield made
     made.close()

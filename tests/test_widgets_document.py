@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer import fileformat
-from designer.graph import Graph
-from designer.registry import list_specs
+from designer.editing import catalog
+from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
+from designer.layers.registry import list_specs
+from designer.model import fileformat
+from designer.model.graph import Graph
 from tests.helpers import chain
-from widgets import catalog
-from widgets.document import Document
-from widgets.layout import COLUMN_STEP, ROW_STEP, layered_layout
+from widgets.document.document import Document
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_opening_places_unpositioned_nodes_without_an_undo_step(doc):
 
 def test_layout_keeps_a_chain_in_one_column_and_moves_branches_right():
     g = chain([3, 8, 8], ("Conv2d", {"out_channels": 4, "kernel_size": 1}), ("ReLU", {}))
-    from designer.graph import Node, NodeId
+    from designer.model.graph import Node, NodeId
 
     g.add_node(Node(NodeId("side"), "ReLU", {}, [NodeId("n1")]))
     pos = layered_layout(g)
@@ -97,9 +97,11 @@ def test_nudges_of_the_same_nodes_merge(doc):
 
 
 def test_param_undo_restores_key_order_and_explicit_nulls(qtbot):
-    g = fileformat.loads('{"format": "cnn-designer/1", "name": "t", "nodes": [{"id": "x", "type": "Input", '
-                         '"params": {"shape": [3, 8, 8]}}, {"id": "p", "type": "MaxPool2d", "params": '
-                         '{"stride": null, "kernel_size": 2, "padding": 0}, "inputs": ["x"]}]}')
+    g = fileformat.loads(
+        '{"format": "cnn-designer/1", "name": "t", "nodes": [{"id": "x", "type": "Input", '
+        '"params": {"shape": [3, 8, 8]}}, {"id": "p", "type": "MaxPool2d", "params": '
+        '{"stride": null, "kernel_size": 2, "padding": 0}, "inputs": ["x"]}]}'
+    )
     doc = Document(g)
     before = text(doc)
     doc.set_param("p", "stride", 2)
@@ -167,14 +169,17 @@ def test_every_block_inserts_as_one_valid_step(qtbot, name):
 
 # -- random edit sequences ------------------------------------------------------------------------------------------
 
+
 def _random_edit(doc: Document, rng: random.Random) -> None:
     g = doc.graph
     ids = g.ids()
     pick = rng.choice
     op = rng.randrange(11)
     if op == 0 or not ids:
-        doc.add_node(pick(["Conv2d", "ReLU", "BatchNorm2d", "Add", "Concat", "MaxPool2d"]),
-                     after=pick(ids) if ids and rng.random() < 0.7 else None)
+        doc.add_node(
+            pick(["Conv2d", "ReLU", "BatchNorm2d", "Add", "Concat", "MaxPool2d"]),
+            after=pick(ids) if ids and rng.random() < 0.7 else None,
+        )
     elif op == 1:
         doc.remove_nodes(rng.sample(ids, k=min(len(ids), rng.randint(1, 2))))
     elif op == 2:

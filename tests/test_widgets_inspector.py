@@ -7,13 +7,13 @@ import html
 import pytest
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
-from designer import fileformat
-from designer.graph import Graph
-from designer.params import MAX_SIZE
-from designer.registry import list_specs
-from widgets.document import Document
-from widgets.inspector import Inspector
-from widgets.param_editors import ChoiceEditor, IntEditor, IntsEditor, OptionalEditor, PaddingEditor
+from designer.layers.registry import list_specs
+from designer.model import fileformat
+from designer.model.graph import Graph
+from designer.model.params import MAX_SIZE
+from widgets.document.document import Document
+from widgets.panels.inspector import Inspector
+from widgets.panels.param_editors import ChoiceEditor, IntEditor, IntsEditor, OptionalEditor, PaddingEditor
 
 
 @pytest.fixture
@@ -113,9 +113,11 @@ def test_facts_formulas_and_problems_follow_the_analysis(shown):
 
 
 def test_a_bad_file_value_is_shown_red_not_crashing(qtbot):
-    g = fileformat.loads('{"format": "cnn-designer/1", "name": "t", "nodes": [{"id": "x", "type": "Input", '
-                         '"params": {"shape": [3, 8, 8]}}, {"id": "c", "type": "Conv2d", "params": '
-                         '{"out_channels": "many", "kernel_size": 3}, "inputs": ["x"]}]}')
+    g = fileformat.loads(
+        '{"format": "cnn-designer/1", "name": "t", "nodes": [{"id": "x", "type": "Input", '
+        '"params": {"shape": [3, 8, 8]}}, {"id": "c", "type": "Conv2d", "params": '
+        '{"out_channels": "many", "kernel_size": 3}, "inputs": ["x"]}]}'
+    )
     doc = Document(g)
     inspector = Inspector()
     qtbot.addWidget(inspector)

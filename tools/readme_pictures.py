@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from designer.cli import main as cli  # noqa: E402
-from designer.data import load_data  # noqa: E402
 from designer.insight.images import write_png  # noqa: E402
+from designer.training.data import load_data  # noqa: E402
 
 TEMPLATE = ROOT / "templates" / "small_cnn.json"
 SAMPLE = 7  # a validation sample; any index works
@@ -37,10 +37,32 @@ def main() -> None:
         pixels = image.numpy()
         write_png(sample, pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
         print(f"sample {SAMPLE}: a {bundle.classes[label]}")
-        _run(["insight", str(run), "--image", str(sample), "--method", "gradcam", "-o",
-              str(ROOT / "docs" / "gradcam.png")])
-        _run(["insight", str(run), "--image", str(sample), "--method", "featuremaps", "--node", "relu1", "-o",
-              str(ROOT / "docs" / "featuremaps.png")])
+        _run(
+            [
+                "insight",
+                str(run),
+                "--image",
+                str(sample),
+                "--method",
+                "gradcam",
+                "-o",
+                str(ROOT / "docs" / "gradcam.png"),
+            ]
+        )
+        _run(
+            [
+                "insight",
+                str(run),
+                "--image",
+                str(sample),
+                "--method",
+                "featuremaps",
+                "--node",
+                "relu1",
+                "-o",
+                str(ROOT / "docs" / "featuremaps.png"),
+            ]
+        )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "docs" / "screenshot.png"
 
 
-def render_screenshot(out: str | os.PathLike[str] = DEFAULT_OUT, template: str = "resnet18",
-                      focus: str = "layer2.0.conv1", size: tuple[int, int] = (1600, 1000)) -> Path:
-    """Open ``template`` in a fresh window (settings and autosave in a temporary folder), select ``focus``, save a PNG."""
+def render_screenshot(
+    out: str | os.PathLike[str] = DEFAULT_OUT,
+    template: str = "resnet18",
+    focus: str = "layer2.0.conv1",
+    size: tuple[int, int] = (1600, 1000),
+) -> Path:
+    """Open ``template`` in a fresh window, select ``focus``, save a PNG.
+
+    Settings and autosave go to a temporary folder.
+    """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QSettings
@@ -24,8 +31,11 @@ def render_screenshot(out: str | os.PathLike[str] = DEFAULT_OUT, template: str =
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat),
-                            autosave_dir=Path(tmp) / "autosave", load_panels=False)
+        window = MainWindow(
+            settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat),
+            autosave_dir=Path(tmp) / "autosave",
+            load_panels=False,
+        )
         window.resize(*size)
         window.show()
         window.files.apply_template(template)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
-from .export_runner import EXPORT_KINDS
+from .document.export_runner import EXPORT_KINDS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -18,7 +19,7 @@ Key = QKeySequence.StandardKey
 class WindowActions:
     """Creates every QAction of the main window and the menu bar; actions are reachable as attributes."""
 
-    def __init__(self, window: "MainWindow"):
+    def __init__(self, window: MainWindow):
         self.window = window
         self._build_file_menu()
         self._build_edit_menu()
@@ -42,8 +43,12 @@ class WindowActions:
         menu = w.menuBar().addMenu("&File")
         self.new = self._action("&New", files.new_document, Key.New, "Start a new design")
         self.open = self._action("&Open…", lambda: files.open_file(), Key.Open, "Open a design file")
-        self.open_template = self._action("Open &Template…", files.open_template, "Ctrl+Shift+T",
-                                          "Start from a template, or insert one into this design")
+        self.open_template = self._action(
+            "Open &Template…",
+            files.open_template,
+            "Ctrl+Shift+T",
+            "Start from a template, or insert one into this design",
+        )
         self.recent_menu = QMenu("Open &Recent", w)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self.save = self._action("&Save", files.save, Key.Save, "Save the design")
@@ -65,7 +70,8 @@ class WindowActions:
         files = self.window.files.recent_files()
         for path in files:
             self.recent_menu.addAction(path).triggered.connect(
-                lambda _checked=False, p=path: self.window.files.open_file(p))
+                lambda _checked=False, p=path: self.window.files.open_file(p)
+            )
         if not files:
             self.recent_menu.addAction("(none)").setEnabled(False)
 
@@ -111,11 +117,13 @@ class WindowActions:
         edit = self.window.edit
         menu = self.window.menuBar().addMenu("&Design")
         self.auto_layout = self._action("Auto &Layout", edit.auto_layout, "Ctrl+L", "Arrange the nodes in layers")
-        self.group = self._action("&Group Selection…", edit.group_selection, "Ctrl+G",
-                                  "Put the selected nodes in a dotted-id group")
+        self.group = self._action(
+            "&Group Selection…", edit.group_selection, "Ctrl+G", "Put the selected nodes in a dotted-id group"
+        )
         self.ungroup = self._action("&Ungroup", edit.ungroup_selection, "Ctrl+Shift+G")
-        self.collapse = self._action("&Collapse Group", edit.collapse_selection, "Ctrl+[",
-                                     "Show the selected node's group as one box")
+        self.collapse = self._action(
+            "&Collapse Group", edit.collapse_selection, "Ctrl+[", "Show the selected node's group as one box"
+        )
         self.expand = self._action("&Expand Group", edit.expand_selection, "Ctrl+]")
         self.collapse_all = self._action("Collapse All Groups", edit.collapse_all)
         self.expand_all = self._action("Expand All Groups", edit.expand_all)

@@ -5,48 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from designer import fileformat
-from designer.graph import Graph
+from designer.editing.templates import DEFAULT_TEMPLATE, load_template
+from designer.model.graph import Graph
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TEMPLATE = ROOT / "templates" / "small_cnn.json"
 ORGANIZATION = "cnn-designer"
 APPLICATION = "CNN Designer"
 
-#: Opened when no file is given and templates/small_cnn.json is not installed.
-EXAMPLE = """{
-  "format": "cnn-designer/1",
-  "name": "Small CNN",
-  "description": "Two convolution blocks and a classifier for 28x28 grey images.",
-  "nodes": [
-    {"id": "input", "type": "Input", "params": {"shape": [1, 28, 28]}},
-    {"id": "conv1", "type": "Conv2d", "params": {"out_channels": 32, "kernel_size": 3, "padding": 1}, "inputs": ["input"]},
-    {"id": "relu1", "type": "ReLU", "inputs": ["conv1"]},
-    {"id": "pool1", "type": "MaxPool2d", "params": {"kernel_size": 2}, "inputs": ["relu1"]},
-    {"id": "conv2", "type": "Conv2d", "params": {"out_channels": 64, "kernel_size": 3, "padding": 1}, "inputs": ["pool1"]},
-    {"id": "relu2", "type": "ReLU", "inputs": ["conv2"]},
-    {"id": "pool2", "type": "MaxPool2d", "params": {"kernel_size": 2}, "inputs": ["relu2"]},
-    {"id": "flatten", "type": "Flatten", "inputs": ["pool2"]},
-    {"id": "fc", "type": "Linear", "params": {"out_features": 10}, "inputs": ["flatten"]}
-  ],
-  "outputs": ["fc"]
-}
-"""
-
 
 def initial_graph() -> Graph:
-    """templates/small_cnn.json when it is installed and readable, else the built-in example."""
-    if DEFAULT_TEMPLATE.exists():
-        try:
-            return fileformat.load(DEFAULT_TEMPLATE)
-        except fileformat.ProjectError:
-            pass
-    return fileformat.loads(EXAMPLE)
+    """The default template (package data, so present in every install)."""
+    return load_template(DEFAULT_TEMPLATE)
 
 
-def create_window(path: str | os.PathLike[str] | None = None, **options: object) -> "MainWindow":  # noqa: F821
+def create_window(path: str | os.PathLike[str] | None = None, **options: object) -> MainWindow:  # noqa: F821
     """The main window showing ``path`` (if it opens) or the default design; ``options`` go to MainWindow."""
     from .main_window import MainWindow
 
@@ -64,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from ._none_refcount import guard_none_refcount
+
+    guard_none_refcount()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -5,40 +5,43 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
-from designer.summary import totals as design_totals
-from designer.validate import Analysis
+from designer.analysis.summary import totals as design_totals
+from designer.analysis.validate import Analysis
+from designer.editing.node_text import fmt_count
 
 from .actions import WindowActions
-from .autosave import INTERVAL_MS, Autosave
-from .dialogs import Dialogs
-from .document import Document
-from .editing import EditController
-from .file_controller import FileController, untitled_graph
-from .group_item import GroupItem
-from .inspector import Inspector
-from .node_text import fmt_count
-from .palette import Palette
-from .problems_dock import ProblemsDock
-from .scene import GraphScene
-from .summary_dock import SummaryDock
-from .view import GraphView
+from .canvas.group_item import GroupItem
+from .canvas.scene import GraphScene
+from .canvas.view import GraphView
+from .document.autosave import INTERVAL_MS, Autosave
+from .document.document import Document
+from .document.editing import EditController
+from .document.file_controller import FileController, untitled_graph
+from .panels.dialogs import Dialogs
+from .panels.inspector import Inspector
+from .panels.palette import Palette
+from .panels.problems_dock import ProblemsDock
+from .panels.summary_dock import SummaryDock
 
 APP_NAME = "CNN Designer"
 Area = Qt.DockWidgetArea
 #: Panels loaded on demand: (dock title, module, area). The module is imported and its
 #: ``create_panel(window) -> QWidget`` called the first time the dock is shown, because these modules pull in torch,
 #: pyqtgraph and numpy (seconds), which start-up must not wait for.
-LAZY_PANELS = (("Training", "widgets.training_panel", Area.RightDockWidgetArea),
-               ("Insight", "widgets.insight_dock", Area.RightDockWidgetArea))
+LAZY_PANELS = (
+    ("Training", "widgets.panels.training_panel", Area.RightDockWidgetArea),
+    ("Insight", "widgets.panels.insight_dock", Area.RightDockWidgetArea),
+)
 
 
-def _create_panel(module_name: str, window: "MainWindow") -> QWidget:
+def _create_panel(module_name: str, window: MainWindow) -> QWidget:
     module = importlib.import_module(module_name)
     if not hasattr(module, "create_panel"):
         raise RuntimeError(f"{module_name} has no create_panel(window)")
@@ -50,9 +53,14 @@ class MainWindow(QMainWindow):
 
     document_changed = Signal(object)
 
-    def __init__(self, settings: QSettings | None = None, dialogs: Dialogs | None = None,
-                 autosave_dir: str | os.PathLike[str] | None = None, autosave_interval_ms: int = INTERVAL_MS,
-                 load_panels: bool = True):
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        dialogs: Dialogs | None = None,
+        autosave_dir: str | os.PathLike[str] | None = None,
+        autosave_interval_ms: int = INTERVAL_MS,
+        load_panels: bool = True,
+    ):
         super().__init__()
         self.settings = settings if settings is not None else QSettings()
         self.dialogs = dialogs if dialogs is not None else Dialogs()
@@ -109,8 +117,9 @@ class MainWindow(QMainWindow):
             self.menu_actions.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
-    def add_lazy_panel(self, title: str, factory: Callable[[], QWidget],
-                       area: Area = Area.RightDockWidgetArea) -> QDockWidget:
+    def add_lazy_panel(
+        self, title: str, factory: Callable[[], QWidget], area: Area = Area.RightDockWidgetArea
+    ) -> QDockWidget:
         """Add a dock whose widget ``factory`` makes the first time the dock becomes visible."""
         placeholder = QLabel(f"Loading {title.lower()}…")
         placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -121,7 +130,7 @@ class MainWindow(QMainWindow):
                 return
             try:
                 dock.setWidget(factory())
-            except Exception as exc:  # noqa: BLE001 (a broken optional panel must not break the designer)
+            except Exception as exc:
                 placeholder.setText(f"{title} is not available:\n{exc}")
                 print(f"cnn-designer: panel {title!r} not loaded: {exc}", file=sys.stderr)
 
@@ -203,8 +212,11 @@ class MainWindow(QMainWindow):
         if len(ids) == 1 and not groups:
             self.inspector.show_node(ids[0])
         elif len(groups) == 1 and len(items) == 1:
-            self.inspector.show_node(None, f"Group “{groups[0].node_id}”: {len(ids)} nodes. Double-click the box "
-                                           "(or Design > Expand Group) to see them.")
+            self.inspector.show_node(
+                None,
+                f"Group “{groups[0].node_id}”: {len(ids)} nodes. Double-click the box "
+                "(or Design > Expand Group) to see them.",
+            )
         else:
             self.inspector.show_node(None, f"{len(ids)} nodes selected." if ids else "")
 

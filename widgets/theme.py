@@ -65,5 +65,12 @@ def font(pixel_size: int, bold: bool = False, mono: bool = False) -> QFont:
 @functools.cache
 def fonts() -> dict[str, QFont]:
     """The canvas fonts by role (made on first use: a QFont wants the application to exist)."""
-    return {"title": font(12, bold=True), "type": font(10), "param": font(11), "shape": font(11, mono=True),
-            "label": font(10, mono=True), "small": font(10), "tag": font(8, bold=True)}
+    return {
+        "title": font(12, bold=True),
+        "type": font(10),
+        "param": font(11),
+        "shape": font(11, mono=True),
+        "label": font(10, mono=True),
+        "small": font(10),
+        "tag": font(8, bold=True),
+    }

@@ -11,7 +11,16 @@ loads into a compiled design built from these blocks. No torch here: shapes come
 from __future__ import annotations
 
 from ._base import (
-    BLOCKS, BlockResult, BlockSpec, Builder, Generator, conv, get_block, infer_shape, list_blocks, register_block,
+    BLOCKS,
+    BlockResult,
+    BlockSpec,
+    Builder,
+    Generator,
+    conv,
+    get_block,
+    infer_shape,
+    list_blocks,
+    register_block,
     unique_prefix,
 )
 from .branching import dense_block, dense_layer, fire, inception, transition
@@ -19,8 +28,29 @@ from .plain import conv_bn_act, conv_norm_act, depthwise_separable, factorized_c
 from .residual import basic_block, bottleneck, inverted_residual, squeeze_excitation
 
 __all__ = [
-    "BLOCKS", "BlockResult", "BlockSpec", "Builder", "Generator", "basic_block", "bottleneck", "conv", "conv_bn_act",
-    "conv_norm_act", "dense_block", "dense_layer", "depthwise_separable", "factorized_conv", "fire", "get_block",
-    "inception", "infer_shape", "inverted_residual", "list_blocks", "register_block", "squeeze_excitation",
-    "transition", "unique_prefix", "vgg_block",
+    "BLOCKS",
+    "BlockResult",
+    "BlockSpec",
+    "Builder",
+    "Generator",
+    "basic_block",
+    "bottleneck",
+    "conv",
+    "conv_bn_act",
+    "conv_norm_act",
+    "dense_block",
+    "dense_layer",
+    "depthwise_separable",
+    "factorized_conv",
+    "fire",
+    "get_block",
+    "inception",
+    "infer_shape",
+    "inverted_residual",
+    "list_blocks",
+    "register_block",
+    "squeeze_excitation",
+    "transition",
+    "unique_prefix",
+    "vgg_block",
 ]

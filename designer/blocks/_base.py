@@ -3,14 +3,15 @@ infers their shapes as it goes (through the validator, so no torch)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from ..diagnostics import DesignError
-from ..graph import Graph, Node, NodeId
-from ..params import Param
-from ..registry import Shape
-from ..validate import analyze
+from ..analysis.validate import analyze
+from ..layers.registry import Shape
+from ..model.diagnostics import DesignError
+from ..model.graph import Graph, Node, NodeId
+from ..model.params import Param
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,11 @@ class BlockSpec:
             DesignError: a parameter is unknown, missing or out of range, or the block does not fit ``in_shape``.
         """
         if not prefix or prefix.startswith(".") or prefix.endswith("."):
-            raise DesignError("block.prefix", f"block {self.name} needs a prefix such as '{self.prefix}', got "
-                              f"{prefix!r}", "give the block a name; its nodes are named <prefix>.<child>")
+            raise DesignError(
+                "block.prefix",
+                f"block {self.name} needs a prefix such as '{self.prefix}', got {prefix!r}",
+                "give the block a name; its nodes are named <prefix>.<child>",
+            )
         return self.generator(prefix, NodeId(input_id), tuple(in_shape), **self.resolve(params))
 
     def resolve(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -61,15 +65,19 @@ class BlockSpec:
         known = {p.name: p for p in self.params}
         for name in raw:
             if name not in known:
-                raise DesignError("param.unknown", f"block {self.name} has no parameter '{name}'",
-                                  f"{self.name} takes {', '.join(known) or 'no parameters'}")
+                raise DesignError(
+                    "param.unknown",
+                    f"block {self.name} has no parameter '{name}'",
+                    f"{self.name} takes {', '.join(known) or 'no parameters'}",
+                )
         values: dict[str, Any] = {}
         for p in self.params:
             if p.name in raw:
                 values[p.name] = p.read(raw[p.name])
             elif p.required:
-                raise DesignError("param.missing", f"block {self.name} needs parameter '{p.name}'",
-                                  f"set {p.name} to {p.describe()}")
+                raise DesignError(
+                    "param.missing", f"block {self.name} needs parameter '{p.name}'", f"set {p.name} to {p.describe()}"
+                )
             else:
                 values[p.name] = p.canonical_default
         return values
@@ -82,14 +90,17 @@ class BlockSpec:
 BLOCKS: dict[str, BlockSpec] = {}
 
 
-def register_block(name: str, title: str, doc: str, *params: Param,
-                   prefix: str | None = None) -> Callable[[Generator], Generator]:
+def register_block(
+    name: str, title: str, doc: str, *params: Param, prefix: str | None = None
+) -> Callable[[Generator], Generator]:
     """Decorator: register a generator as the palette block ``name``; refuse a duplicate name."""
+
     def decorate(generator: Generator) -> Generator:
         if name in BLOCKS:
             raise ValueError(f"block {name!r} is registered twice")
         BLOCKS[name] = BlockSpec(name, title, doc, tuple(params), generator, prefix or name)
         return generator
+
     return decorate
 
 
@@ -124,9 +135,11 @@ def infer_shape(node: Node, src_shapes: dict[str, Shape]) -> Shape:
     errors = analysis.errors
     if errors or shape is None:
         first = errors[0] if errors else None
-        raise DesignError(first.code if first else "block.shape",
-                          first.message if first else f"cannot infer the shape of '{node.id}'",
-                          first.hint if first else "")
+        raise DesignError(
+            first.code if first else "block.shape",
+            first.message if first else f"cannot infer the shape of '{node.id}'",
+            first.hint if first else "",
+        )
     return shape
 
 
@@ -136,14 +149,13 @@ class Builder:
     Scopes made with ``scope`` share the node list and shapes with their parent.
     """
 
-    def __init__(self, prefix: str = "", shapes: dict[NodeId, Shape] | None = None,
-                 nodes: list[Node] | None = None):
+    def __init__(self, prefix: str = "", shapes: dict[NodeId, Shape] | None = None, nodes: list[Node] | None = None):
         self.prefix = prefix
         self.shapes: dict[NodeId, Shape] = {} if shapes is None else shapes
         self.nodes: list[Node] = [] if nodes is None else nodes
 
     @classmethod
-    def start(cls, prefix: str, input_id: str, in_shape: Sequence[int]) -> "Builder":
+    def start(cls, prefix: str, input_id: str, in_shape: Sequence[int]) -> Builder:
         """A builder for a block whose (external) input ``input_id`` has shape ``in_shape``."""
         return cls(prefix, {NodeId(input_id): tuple(in_shape)})
 
@@ -152,7 +164,7 @@ class Builder:
             return NodeId(self.prefix)
         return NodeId(f"{self.prefix}.{child}" if self.prefix else child)
 
-    def scope(self, child: str) -> "Builder":
+    def scope(self, child: str) -> Builder:
         return Builder(self.id(child), self.shapes, self.nodes)
 
     def shape(self, node_id: str) -> Shape:
@@ -186,11 +198,19 @@ class Builder:
         return Graph(name, [n.clone() for n in self.nodes], list(outputs) if outputs is not None else None)
 
 
-def conv(out_channels: int, kernel_size: int | Sequence[int], stride: int = 1, padding: Any = 0, groups: int = 1,
-         bias: bool = True) -> dict[str, Any]:
+def conv(
+    out_channels: int,
+    kernel_size: int | Sequence[int],
+    stride: int = 1,
+    padding: Any = 0,
+    groups: int = 1,
+    bias: bool = True,
+) -> dict[str, Any]:
     """Conv2d parameters with the defaults left out, so the files show only what differs from torch's defaults."""
-    params: dict[str, Any] = {"out_channels": out_channels,
-                              "kernel_size": kernel_size if isinstance(kernel_size, int) else list(kernel_size)}
+    params: dict[str, Any] = {
+        "out_channels": out_channels,
+        "kernel_size": kernel_size if isinstance(kernel_size, int) else list(kernel_size),
+    }
     if stride != 1:
         params["stride"] = stride
     if padding not in (0, [0, 0], (0, 0)):

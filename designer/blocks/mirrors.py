@@ -7,9 +7,10 @@ here each call is a node with an id that names no parameter (``flatten``, ``relu
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from ..graph import Graph, NodeId
+from ..model.graph import Graph, NodeId
 from ._base import Builder, conv
 from .branching import dense_block, fire, inception, transition
 from .plain import conv_norm_act, vgg_block
@@ -34,8 +35,15 @@ def _pool_flatten(b: Builder, src: str, size: int = 1) -> NodeId:
 
 
 def _vgg_classifier(num_classes: int) -> list[Layer]:
-    return [("Linear", {"out_features": 4096}), ("ReLU", {}), ("Dropout", {}), ("Linear", {"out_features": 4096}),
-            ("ReLU", {}), ("Dropout", {}), ("Linear", {"out_features": num_classes})]
+    return [
+        ("Linear", {"out_features": 4096}),
+        ("ReLU", {}),
+        ("Dropout", {}),
+        ("Linear", {"out_features": 4096}),
+        ("ReLU", {}),
+        ("Dropout", {}),
+        ("Linear", {"out_features": num_classes}),
+    ]
 
 
 def alexnet(num_classes: int = 1000) -> Graph:
@@ -43,20 +51,47 @@ def alexnet(num_classes: int = 1000) -> Graph:
     b = Builder()
     x = b.input(INPUT, IMAGENET_SHAPE)
     relu, pool = ("ReLU", {}), ("MaxPool2d", {"kernel_size": 3, "stride": 2})
-    x = _sequential(b.scope("features"), x, [
-        ("Conv2d", conv(64, 11, 4, 2)), relu, pool, ("Conv2d", conv(192, 5, padding=2)), relu, pool,
-        ("Conv2d", conv(384, 3, padding=1)), relu, ("Conv2d", conv(256, 3, padding=1)), relu,
-        ("Conv2d", conv(256, 3, padding=1)), relu, pool])
+    x = _sequential(
+        b.scope("features"),
+        x,
+        [
+            ("Conv2d", conv(64, 11, 4, 2)),
+            relu,
+            pool,
+            ("Conv2d", conv(192, 5, padding=2)),
+            relu,
+            pool,
+            ("Conv2d", conv(384, 3, padding=1)),
+            relu,
+            ("Conv2d", conv(256, 3, padding=1)),
+            relu,
+            ("Conv2d", conv(256, 3, padding=1)),
+            relu,
+            pool,
+        ],
+    )
     x = _pool_flatten(b, x, 6)
-    _sequential(b.scope("classifier"), x, [
-        ("Dropout", {}), ("Linear", {"out_features": 4096}), ("ReLU", {}), ("Dropout", {}),
-        ("Linear", {"out_features": 4096}), ("ReLU", {}), ("Linear", {"out_features": num_classes})])
+    _sequential(
+        b.scope("classifier"),
+        x,
+        [
+            ("Dropout", {}),
+            ("Linear", {"out_features": 4096}),
+            ("ReLU", {}),
+            ("Dropout", {}),
+            ("Linear", {"out_features": 4096}),
+            ("ReLU", {}),
+            ("Linear", {"out_features": num_classes}),
+        ],
+    )
     return b.graph("AlexNet")
 
 
 #: (channels, convolutions) per stage, torchvision's configurations "A" (VGG-11) and "D" (VGG-16).
-VGG_STAGES = {11: [(64, 1), (128, 1), (256, 2), (512, 2), (512, 2)],
-              16: [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]}
+VGG_STAGES = {
+    11: [(64, 1), (128, 1), (256, 2), (512, 2), (512, 2)],
+    16: [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)],
+}
 
 
 def vgg(depth: int = 16, batch_norm: bool = False, num_classes: int = 1000) -> Graph:
@@ -65,8 +100,9 @@ def vgg(depth: int = 16, batch_norm: bool = False, num_classes: int = 1000) -> G
     x = b.input(INPUT, IMAGENET_SHAPE)
     index = 0
     for channels, convs in VGG_STAGES[depth]:
-        x = b.block(vgg_block, "features", x, out_channels=channels, convs=convs, batch_norm=batch_norm,
-                    first_index=index)
+        x = b.block(
+            vgg_block, "features", x, out_channels=channels, convs=convs, batch_norm=batch_norm, first_index=index
+        )
         index += convs * (3 if batch_norm else 2) + 1
     x = _pool_flatten(b, x, 7)
     _sequential(b.scope("classifier"), x, _vgg_classifier(num_classes))
@@ -75,9 +111,15 @@ def vgg(depth: int = 16, batch_norm: bool = False, num_classes: int = 1000) -> G
 
 #: torchvision's GoogLeNet Inception settings: ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj.
 INCEPTIONS = {
-    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64), "4a": (192, 96, 208, 16, 48, 64),
-    "4b": (160, 112, 224, 24, 64, 64), "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
-    "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128), "5b": (384, 192, 384, 48, 128, 128),
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
+    "5b": (384, 192, 384, 48, 128, 128),
 }
 _INCEPTION_KEYS = ("ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
 
@@ -106,8 +148,10 @@ def googlenet(aux_logits: bool = True, num_classes: int = 1000) -> Graph:
             x = b.add(f"maxpool{3 if name == '3b' else 4}", "MaxPool2d", x, **pool)
     x = b.add("dropout", "Dropout", _pool_flatten(b, x), p=0.2)
     b.add("fc", "Linear", x, out_features=num_classes)
-    return b.graph("GoogLeNet" if aux_logits else "GoogLeNet (no auxiliary classifiers)",
-                   ["fc", "aux2.fc2", "aux1.fc2"] if aux_logits else None)
+    return b.graph(
+        "GoogLeNet" if aux_logits else "GoogLeNet (no auxiliary classifiers)",
+        ["fc", "aux2.fc2", "aux1.fc2"] if aux_logits else None,
+    )
 
 
 def _inception_aux(b: Builder, src: str, num_classes: int) -> NodeId:
@@ -126,8 +170,7 @@ def resnet(depth: int = 18, num_classes: int = 1000) -> Graph:
     block, counts = RESNET_LAYERS[depth]
     b = Builder()
     x = b.input(INPUT, IMAGENET_SHAPE)
-    x = b.add("relu", "ReLU", b.add("bn1", "BatchNorm2d", b.add("conv1", "Conv2d", x,
-                                                                 **conv(64, 7, 2, 3, bias=False))))
+    x = b.add("relu", "ReLU", b.add("bn1", "BatchNorm2d", b.add("conv1", "Conv2d", x, **conv(64, 7, 2, 3, bias=False))))
     x = b.add("maxpool", "MaxPool2d", x, kernel_size=3, stride=2, padding=1)
     for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), counts), start=1):
         for j in range(count):
@@ -142,8 +185,9 @@ def densenet121(num_classes: int = 1000) -> Graph:
     b = Builder()
     x = b.input(INPUT, IMAGENET_SHAPE)
     f = b.scope("features")
-    x = f.add("relu0", "ReLU", f.add("norm0", "BatchNorm2d", f.add("conv0", "Conv2d", x,
-                                                                    **conv(64, 7, 2, 3, bias=False))))
+    x = f.add(
+        "relu0", "ReLU", f.add("norm0", "BatchNorm2d", f.add("conv0", "Conv2d", x, **conv(64, 7, 2, 3, bias=False)))
+    )
     x = f.add("pool0", "MaxPool2d", x, kernel_size=3, stride=2, padding=1)
     blocks = (6, 12, 24, 16)
     for i, num_layers in enumerate(blocks, start=1):
@@ -156,8 +200,15 @@ def densenet121(num_classes: int = 1000) -> Graph:
 
 
 #: MobileNetV2's inverted residual stages: expand ratio t, channels c, repeats n, first stride s.
-MOBILENET_V2_STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                       (6, 320, 1, 1)]
+MOBILENET_V2_STAGES = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+]
 
 
 def mobilenet_v2(num_classes: int = 1000) -> Graph:
@@ -168,8 +219,9 @@ def mobilenet_v2(num_classes: int = 1000) -> Graph:
     index = 1
     for t, c, n, s in MOBILENET_V2_STAGES:
         for i in range(n):
-            x = b.block(inverted_residual, f"features.{index}", x, out_channels=c, stride=s if i == 0 else 1,
-                        expand_ratio=t)
+            x = b.block(
+                inverted_residual, f"features.{index}", x, out_channels=c, stride=s if i == 0 else 1, expand_ratio=t
+            )
             index += 1
     names = tuple(f"features.{index}.{k}" for k in range(3))
     x = _pool_flatten(b, conv_norm_act(b, x, names, 1280, 1, activation="ReLU6"))
@@ -178,8 +230,19 @@ def mobilenet_v2(num_classes: int = 1000) -> Graph:
 
 
 #: SqueezeNet 1.1's features after the stem: "M" is a max pooling, a tuple a Fire module's settings.
-SQUEEZENET_1_1 = ["M", (16, 64, 64), (16, 64, 64), "M", (32, 128, 128), (32, 128, 128), "M", (48, 192, 192),
-                  (48, 192, 192), (64, 256, 256), (64, 256, 256)]
+SQUEEZENET_1_1 = [
+    "M",
+    (16, 64, 64),
+    (16, 64, 64),
+    "M",
+    (32, 128, 128),
+    (32, 128, 128),
+    "M",
+    (48, 192, 192),
+    (48, 192, 192),
+    (64, 256, 256),
+    (64, 256, 256),
+]
 
 
 def squeezenet1_1(num_classes: int = 1000) -> Graph:
@@ -192,9 +255,11 @@ def squeezenet1_1(num_classes: int = 1000) -> Graph:
         if item == "M":
             x = f.add(str(i), "MaxPool2d", x, kernel_size=3, stride=2, ceil_mode=True)
         else:
-            x = f.block(fire, str(i), x, **dict(zip(("squeeze_planes", "expand1x1_planes", "expand3x3_planes"),
-                                                    item)))
-    x = _sequential(b.scope("classifier"), x, [("Dropout", {}), ("Conv2d", conv(num_classes, 1)), ("ReLU", {}),
-                                                ("AdaptiveAvgPool2d", {"output_size": 1})])
+            x = f.block(fire, str(i), x, **dict(zip(("squeeze_planes", "expand1x1_planes", "expand3x3_planes"), item)))
+    x = _sequential(
+        b.scope("classifier"),
+        x,
+        [("Dropout", {}), ("Conv2d", conv(num_classes, 1)), ("ReLU", {}), ("AdaptiveAvgPool2d", {"output_size": 1})],
+    )
     b.add("flatten", "Flatten", x)
     return b.graph("SqueezeNet 1.1")

@@ -3,8 +3,8 @@ squeeze-and-excitation. Child names follow torchvision, so torchvision's state_d
 
 from __future__ import annotations
 
-from ..params import Kind, Param
-from ..registry import Shape
+from ..layers.registry import Shape
+from ..model.params import Kind, Param
 from ._base import BlockResult, Builder, conv, register_block
 from .plain import conv_norm_act
 
@@ -20,10 +20,13 @@ def _shortcut(b: Builder, input_id: str, in_shape: Shape, out_channels: int, str
 
 
 @register_block(
-    "basic_residual", "Residual block (basic)", "Two 3x3 convolutions with BatchNorm, added to a shortcut of the "
+    "basic_residual",
+    "Residual block (basic)",
+    "Two 3x3 convolutions with BatchNorm, added to a shortcut of the "
     "input, then ReLU: the block learns a residual F(x) to add to x, which lets very deep nets train (ResNet-18/34, "
     "He et al., 2015). The shortcut becomes a 1x1 projection when the stride or the channel count changes",
-    Param("planes", Kind.INT, 64, doc="output channels"), _STRIDE,
+    Param("planes", Kind.INT, 64, doc="output channels"),
+    _STRIDE,
     prefix="res",
 )
 def basic_block(prefix: str, input_id: str, in_shape: Shape, *, planes: int, stride: int) -> BlockResult:
@@ -40,25 +43,38 @@ def basic_block(prefix: str, input_id: str, in_shape: Shape, *, planes: int, str
 
 
 @register_block(
-    "bottleneck", "Residual block (bottleneck)", "1x1 convolution down to a narrow width, 3x3 convolution, 1x1 back "
+    "bottleneck",
+    "Residual block (bottleneck)",
+    "1x1 convolution down to a narrow width, 3x3 convolution, 1x1 back "
     "up to expansion x planes channels, added to a shortcut: the cheaper residual block of ResNet-50/101/152 (He et "
     "al., 2015). groups > 1 gives ResNeXt's grouped 3x3",
     Param("planes", Kind.INT, 64, doc="width of the narrow 3x3 stage; the block outputs expansion x planes channels"),
-    _STRIDE, Param("expansion", Kind.INT, 4, high=8, doc="output channels = expansion x planes"),
+    _STRIDE,
+    Param("expansion", Kind.INT, 4, high=8, doc="output channels = expansion x planes"),
     Param("groups", Kind.INT, 1, doc="groups of the 3x3 convolution (ResNeXt cardinality)"),
     Param("width_per_group", Kind.INT, 64, doc="3x3 width = planes * width_per_group / 64 * groups"),
     prefix="res",
 )
-def bottleneck(prefix: str, input_id: str, in_shape: Shape, *, planes: int, stride: int, expansion: int = 4,
-               groups: int = 1, width_per_group: int = 64) -> BlockResult:
+def bottleneck(
+    prefix: str,
+    input_id: str,
+    in_shape: Shape,
+    *,
+    planes: int,
+    stride: int,
+    expansion: int = 4,
+    groups: int = 1,
+    width_per_group: int = 64,
+) -> BlockResult:
     """torchvision's ``Bottleneck``: conv1..3, bn1..3, relu, relu_1, [downsample.0/1], add, relu_2.
 
     As in torchvision (ResNet v1.5), the stride sits on the 3x3 convolution.
     """
     b = Builder.start(prefix, input_id, in_shape)
     width = int(planes * (width_per_group / 64.0)) * groups
-    x = b.add("relu", "ReLU", b.add("bn1", "BatchNorm2d", b.add("conv1", "Conv2d", input_id,
-                                                                 **conv(width, 1, bias=False))))
+    x = b.add(
+        "relu", "ReLU", b.add("bn1", "BatchNorm2d", b.add("conv1", "Conv2d", input_id, **conv(width, 1, bias=False)))
+    )
     x = b.add("conv2", "Conv2d", x, **conv(width, 3, stride, 1, groups, bias=False))
     x = b.add("relu_1", "ReLU", b.add("bn2", "BatchNorm2d", x))
     x = b.add("bn3", "BatchNorm2d", b.add("conv3", "Conv2d", x, **conv(planes * expansion, 1, bias=False)))
@@ -67,15 +83,19 @@ def bottleneck(prefix: str, input_id: str, in_shape: Shape, *, planes: int, stri
 
 
 @register_block(
-    "inverted_residual", "Inverted residual (MobileNetV2)", "1x1 expansion to expand_ratio x the input channels, a "
+    "inverted_residual",
+    "Inverted residual (MobileNetV2)",
+    "1x1 expansion to expand_ratio x the input channels, a "
     "3x3 depthwise convolution, then a linear 1x1 projection (no activation, to keep information in the narrow "
     "layer); a shortcut adds the input when stride is 1 and the channels match (Sandler et al., 2018)",
-    Param("out_channels", Kind.INT, 32, doc="output channels"), _STRIDE,
+    Param("out_channels", Kind.INT, 32, doc="output channels"),
+    _STRIDE,
     Param("expand_ratio", Kind.INT, 6, high=16, doc="hidden width = expand_ratio x input channels (1: no expansion)"),
     prefix="ir",
 )
-def inverted_residual(prefix: str, input_id: str, in_shape: Shape, *, out_channels: int, stride: int,
-                      expand_ratio: int) -> BlockResult:
+def inverted_residual(
+    prefix: str, input_id: str, in_shape: Shape, *, out_channels: int, stride: int, expand_ratio: int
+) -> BlockResult:
     """torchvision's ``InvertedResidual``: ``prefix.conv.<i>`` as its Sequential numbers them, then ``prefix.add``."""
     b = Builder.start(prefix, input_id, in_shape)
     hidden = int(round(in_shape[0] * expand_ratio))
@@ -93,7 +113,9 @@ def inverted_residual(prefix: str, input_id: str, in_shape: Shape, *, out_channe
 
 
 @register_block(
-    "squeeze_excitation", "Squeeze-and-excitation", "Global average pooling squeezes each channel to one number, two "
+    "squeeze_excitation",
+    "Squeeze-and-excitation",
+    "Global average pooling squeezes each channel to one number, two "
     "1x1 convolutions and a sigmoid turn these into per-channel weights, and the input is rescaled by them: the "
     "network learns which channels to emphasise (Hu et al., 2017)",
     Param("reduction", Kind.INT, 16, doc="squeeze channels = max(1, channels // reduction)"),

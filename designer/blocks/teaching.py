@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..graph import Graph, NodeId
+from ..model.graph import Graph, NodeId
 from ._base import Builder, conv
 from .mirrors import resnet
 from .plain import vgg_block

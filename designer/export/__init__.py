@@ -7,9 +7,10 @@ node), or ``CompileError`` when the design itself has errors.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ..graph import Graph
+from ..model.graph import Graph
 from ._common import ExportError
 from .onnx_model import DEFAULT_OPSET, export_onnx
 from .python_source import export_python, python_source
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "DEFAULT_OPSET", "FORMATS", "ExportError", "export", "export_onnx", "export_python", "export_torchscript",
+    "DEFAULT_OPSET",
+    "FORMATS",
+    "ExportError",
+    "export",
+    "export_onnx",
+    "export_python",
+    "export_torchscript",
     "python_source",
 ]
 
@@ -27,9 +34,15 @@ __all__ = [
 FORMATS = ("python", "onnx", "torchscript", "checkpoint")
 
 
-def export(graph: Graph, path: str | os.PathLike[str], fmt: str, *,
-           state_dict: Mapping[str, "torch.Tensor"] | None = None, seed: int | None = None,
-           opset: int | None = None) -> str:
+def export(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    state_dict: Mapping[str, torch.Tensor] | None = None,
+    seed: int | None = None,
+    opset: int | None = None,
+) -> str:
     """Write the design in format ``fmt`` to ``path``, with ``state_dict`` weights (else a fresh, seeded
     initialisation); return a one-line description of what was written.
 
@@ -38,9 +51,9 @@ def export(graph: Graph, path: str | os.PathLike[str], fmt: str, *,
         ExportError: the format cannot express the design.
         WeightsMismatchError: ``state_dict`` does not fit the design.
     """
-    from ..checkpoint import load_weights, save_checkpoint
     from ..compiler import compile_graph
     from ._common import checked_analysis
+    from .checkpoint import load_weights, save_checkpoint
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")

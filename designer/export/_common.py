@@ -6,12 +6,13 @@ import contextlib
 import io
 import re
 import warnings
-from typing import TYPE_CHECKING, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from .. import diagnostics as dg
-from ..diagnostics import Diagnostic
-from ..graph import Graph
-from ..validate import Analysis, analyze
+from ..analysis.validate import Analysis, analyze
+from ..model import diagnostics as dg
+from ..model.diagnostics import Diagnostic
+from ..model.graph import Graph
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +42,7 @@ def checked_analysis(graph: Graph, analysis: Analysis | None = None) -> Analysis
     return analysis
 
 
-def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple["torch.Tensor", ...]:
+def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """Random inputs of the declared shapes with ``batch`` samples, in Input order."""
     import torch
 
@@ -50,13 +51,13 @@ def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple["torc
     return tuple(torch.randn(batch, *shape, generator=gen) for shape in shapes if shape is not None)
 
 
-def as_tuple(value: object) -> tuple["torch.Tensor", ...]:
+def as_tuple(value: object) -> tuple[torch.Tensor, ...]:
     """A forward result as a tuple of tensors (one output is returned bare)."""
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
-def eval_mode(module: "nn.Module") -> Iterator[None]:
+def eval_mode(module: nn.Module) -> Iterator[None]:
     """Export what inference computes (running statistics, no dropout), then restore the training flag."""
     was_training = module.training
     module.eval()
@@ -69,8 +70,11 @@ def eval_mode(module: "nn.Module") -> Iterator[None]:
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence the converters' progress prints and deprecation warnings: the caller reports what matters."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-            warnings.catch_warnings():
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")
         yield
 
@@ -83,17 +87,17 @@ def reason(exc: BaseException, limit: int = 200) -> str:
     text = _ANSI.sub("", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if "## Exception summary" in lines:
-        after = lines[lines.index("## Exception summary") + 1:]
+        after = lines[lines.index("## Exception summary") + 1 :]
         lines = after or lines
     line = lines[0] if lines else type(exc).__name__
     missing = re.search(r"No ONNX function found for <OpOverload\(op='([\w.]+)'", line)
     if missing:
         return f"ONNX has no operator for {missing.group(1)}"
     line = re.sub(r"^<class '[\w.]+\.(\w+)'>: ", r"\1: ", line)
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def max_abs_diff(a: Sequence["torch.Tensor"], b: Sequence["torch.Tensor"]) -> float:
+def max_abs_diff(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
     """The largest absolute difference between two lists of tensors (inf if the shapes differ)."""
     worst = 0.0
     for x, y in zip(a, b, strict=True):

@@ -22,9 +22,9 @@ def fit(code: str, indent: str, comment: str = "") -> list[str]:
         return [line]
     start, end = group
     inner = indent + "    "
-    lines = [indent + code[:start + 1]]
+    lines = [indent + code[: start + 1]]
     row = ""
-    contents = code[start + 1:end]
+    contents = code[start + 1 : end]
     items = _split(contents)
     lone = len(items) == 1 and not contents.rstrip().endswith(",")  # f(x) wraps without a comma; (x,) keeps it
     for item in items:

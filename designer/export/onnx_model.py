@@ -9,23 +9,33 @@ is deprecated, cannot write ``nearest-exact`` upsampling and is slated for remov
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .. import diagnostics as dg
+from ..analysis.validate import Analysis
 from ..compiler import compile_graph
-from ..diagnostics import Diagnostic
-from ..fileformat import FORMAT, dumps, write_atomic
-from ..graph import Graph
-from ..validate import Analysis
-from ._common import ExportError, as_tuple, checked_analysis, eval_mode, example_inputs, fail, max_abs_diff, quiet, \
-    reason
+from ..model import diagnostics as dg
+from ..model.diagnostics import Diagnostic
+from ..model.fileformat import FORMAT, dumps, write_atomic
+from ..model.graph import Graph
+from ._common import (
+    ExportError,
+    as_tuple,
+    checked_analysis,
+    eval_mode,
+    example_inputs,
+    fail,
+    max_abs_diff,
+    quiet,
+    reason,
+)
 
 if TYPE_CHECKING:
-    import onnx_ir
     import onnx
+    import onnx_ir
 
 #: Opset 18 is the oldest the torch.export-based exporter writes natively, and onnxruntime has run it since 1.14.
 DEFAULT_OPSET = 18
@@ -37,9 +47,16 @@ TOLERANCE = 1e-4
 MAX_BYTES = 2**31 - 2**26
 
 
-def export_onnx(graph: Graph, path: str | os.PathLike[str], *, module: nn.Module | None = None,
-                seed: int | None = None, opset: int = DEFAULT_OPSET, verify: bool = True,
-                analysis: Analysis | None = None) -> "onnx.ModelProto":
+def export_onnx(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    *,
+    module: nn.Module | None = None,
+    seed: int | None = None,
+    opset: int = DEFAULT_OPSET,
+    verify: bool = True,
+    analysis: Analysis | None = None,
+) -> onnx.ModelProto:
     """Write the design (``module``'s weights, else a fresh seeded initialisation) as one self-contained ONNX file.
 
     The model is exported in eval mode, passes ``onnx.checker``, carries the design JSON in its metadata and, with
@@ -70,31 +87,54 @@ def onnx_problems(analysis: Analysis) -> list[Diagnostic]:
     out = []
     outputs = analysis.graph.output_ids()
     if len(set(outputs)) < len(outputs):
-        out.append(dg.error("export.onnx_outputs", "an ONNX model cannot list the same output twice; outputs are "
-                            f"{', '.join(outputs)}", None, "remove the repeated id from outputs"))
+        out.append(
+            dg.error(
+                "export.onnx_outputs",
+                f"an ONNX model cannot list the same output twice; outputs are {', '.join(outputs)}",
+                None,
+                "remove the repeated id from outputs",
+            )
+        )
     if analysis.total_params * 4 > MAX_BYTES:
-        out.append(dg.error("export.onnx_too_large", f"the design has {analysis.total_params:,} parameters; a single "
-                            "ONNX file holds at most 2 GB of weights", None, "export TorchScript or a checkpoint"))
+        out.append(
+            dg.error(
+                "export.onnx_too_large",
+                f"the design has {analysis.total_params:,} parameters; a single "
+                "ONNX file holds at most 2 GB of weights",
+                None,
+                "export TorchScript or a checkpoint",
+            )
+        )
     for node_id in analysis.order:
         info = analysis.info[node_id]
         p = info.ctx.p if info.ctx else {}
         if info.node.type == "AvgPool2d" and p.get("divisor_override") is not None:
             # ONNX AveragePool always divides by the window size: the converter drops the override silently.
-            out.append(dg.error("export.onnx_unsupported", f"AvgPool2d '{node_id}': ONNX AveragePool has no "
-                                f"divisor_override (here {p['divisor_override']})", node_id,
-                                "remove divisor_override (the window size is then the divisor)"))
+            out.append(
+                dg.error(
+                    "export.onnx_unsupported",
+                    f"AvgPool2d '{node_id}': ONNX AveragePool has no divisor_override (here {p['divisor_override']})",
+                    node_id,
+                    "remove divisor_override (the window size is then the divisor)",
+                )
+            )
         if info.node.type == "AdaptiveMaxPool2d" and info.ctx and info.shape:
             sizes, outs = info.ctx.x0[1:], info.shape[1:]
             if any(n % o for n, o in zip(sizes, outs)):
-                out.append(dg.error(
-                    "export.onnx_unsupported", f"AdaptiveMaxPool2d '{node_id}': ONNX has adaptive max pooling only "
-                    f"when the output size divides the input size; here {sizes[0]}x{sizes[1]} to "
-                    f"{outs[0]}x{outs[1]}", node_id, "choose an output_size that divides the input size, or use "
-                    "AdaptiveAvgPool2d"))
+                out.append(
+                    dg.error(
+                        "export.onnx_unsupported",
+                        f"AdaptiveMaxPool2d '{node_id}': ONNX has adaptive max pooling only "
+                        f"when the output size divides the input size; here {sizes[0]}x{sizes[1]} to "
+                        f"{outs[0]}x{outs[1]}",
+                        node_id,
+                        "choose an output_size that divides the input size, or use AdaptiveAvgPool2d",
+                    )
+                )
     return out
 
 
-def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> "onnx.ModelProto":
+def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProto:
     """Convert ``module`` (already in the mode to export) with a dynamic batch; locate the node on failure."""
     graph = analysis.graph
     inputs = example_inputs(analysis, TRACE_BATCH)
@@ -103,19 +143,29 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> "onnx.ModelPro
     try:
         with quiet():
             program = torch.onnx.export(
-                module, inputs, None, input_names=list(graph.input_ids()), output_names=list(outputs),
-                dynamic_shapes=tuple({0: batch} for _ in inputs), opset_version=opset, dynamo=True,
-                external_data=False, verbose=False, optimize=False)
+                module,
+                inputs,
+                None,
+                input_names=list(graph.input_ids()),
+                output_names=list(outputs),
+                dynamic_shapes=tuple({0: batch} for _ in inputs),
+                opset_version=opset,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+                optimize=False,
+            )
             _fold_constants(program.model)
             for value, name in zip(program.model.graph.inputs, graph.input_ids()):
                 value.name = name  # an Input that is also an output was renamed by OutputFixPass
     except Exception as exc:  # the converter raises many types; each is reported against the node that fails
-        raise ExportError(_locate(module, analysis, opset) or [dg.error(
-            "export.onnx_failed", f"ONNX export failed: {reason(exc)}")]) from None
+        raise ExportError(
+            _locate(module, analysis, opset) or [dg.error("export.onnx_failed", f"ONNX export failed: {reason(exc)}")]
+        ) from None
     return program.model_proto
 
 
-def _fold_constants(model: "onnx_ir.Model") -> None:
+def _fold_constants(model: onnx_ir.Model) -> None:
     """Fold constants and drop dead nodes, but keep every layer of the design.
 
     The exporter's full optimisation also fuses BatchNorm into the preceding Conv. The file would then no longer be
@@ -130,42 +180,57 @@ def _fold_constants(model: "onnx_ir.Model") -> None:
         step(model)  # OutputFixPass: an output that is also an input (an Identity node) keeps both names
 
 
-def _check(model: "onnx.ModelProto", opset: int) -> None:
+def _check(model: onnx.ModelProto, opset: int) -> None:
     """The model has the opset asked for and passes ``onnx.checker``."""
     import onnx
 
     written = model_opset(model)
     if written != opset:  # the exporter falls back to another opset when it cannot write the one asked for
-        raise fail("export.onnx_opset", f"torch's ONNX exporter cannot write opset {opset} (it wrote {written})",
-                   None, f"use opset {written} or later" if opset < written else f"use an older opset, e.g. "
-                   f"{DEFAULT_OPSET}")
+        raise fail(
+            "export.onnx_opset",
+            f"torch's ONNX exporter cannot write opset {opset} (it wrote {written})",
+            None,
+            f"use opset {written} or later" if opset < written else f"use an older opset, e.g. {DEFAULT_OPSET}",
+        )
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise fail("export.onnx_invalid", f"the exported ONNX model is invalid: {reason(exc)}") from None
 
 
-def _verify(model: "onnx.ModelProto", module: nn.Module, analysis: Analysis) -> None:
+def _verify(model: onnx.ModelProto, module: nn.Module, analysis: Analysis) -> None:
     """Run the model in onnxruntime at batch sizes 1 and 3 and compare with torch."""
     for batch in (1, 3):
         inputs = example_inputs(analysis, batch, seed=batch)
         try:
             got = run_onnx(model, inputs)
         except Exception as exc:  # onnxruntime's own error types; the model is what failed
-            raise fail("export.onnx_runtime", f"onnxruntime cannot run the exported model at batch {batch}: "
-                       f"{reason(exc)}", None, "export with a different --opset") from None
+            raise fail(
+                "export.onnx_runtime",
+                f"onnxruntime cannot run the exported model at batch {batch}: {reason(exc)}",
+                None,
+                "export with a different --opset",
+            ) from None
         with torch.no_grad():
             want = as_tuple(module(*inputs))
         scale = max([1.0] + [float(w.abs().max()) for w in want if w.numel()])
         diff = max_abs_diff(got, want)
         if diff > TOLERANCE * scale:
             found = _locate(module, analysis, model_opset(model))
-            raise ExportError(found or [dg.error(
-                "export.onnx_mismatch", f"the ONNX model's outputs differ from torch's by {diff:.3g} at batch "
-                f"{batch}", None, "report this design: the converter mistranslated one of its layers")])
+            raise ExportError(
+                found
+                or [
+                    dg.error(
+                        "export.onnx_mismatch",
+                        f"the ONNX model's outputs differ from torch's by {diff:.3g} at batch {batch}",
+                        None,
+                        "report this design: the converter mistranslated one of its layers",
+                    )
+                ]
+            )
 
 
-def run_onnx(model: "onnx.ModelProto", inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+def run_onnx(model: onnx.ModelProto, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
     """The model's outputs in onnxruntime for ``inputs``, given in the model's input order."""
     import onnxruntime as ort
 
@@ -174,7 +239,7 @@ def run_onnx(model: "onnx.ModelProto", inputs: tuple[torch.Tensor, ...]) -> list
     return [torch.from_numpy(out) for out in session.run(None, feed)]
 
 
-def model_opset(model: "onnx.ModelProto") -> int:
+def model_opset(model: onnx.ModelProto) -> int:
     """The default-domain opset a model imports."""
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), DEFAULT_OPSET)
 
@@ -186,8 +251,16 @@ def _locate(module: nn.Module, analysis: Analysis, opset: int) -> list[Diagnosti
         x = torch.randn(TRACE_BATCH, *shape)
         try:
             with quiet():
-                program = torch.onnx.export(sub, (x,), None, dynamic_shapes=({0: torch.export.Dim("batch")},),
-                                            opset_version=opset, dynamo=True, external_data=False, verbose=False)
+                program = torch.onnx.export(
+                    sub,
+                    (x,),
+                    None,
+                    dynamic_shapes=({0: torch.export.Dim("batch")},),
+                    opset_version=opset,
+                    dynamo=True,
+                    external_data=False,
+                    verbose=False,
+                )
             session_out = run_onnx(program.model_proto, (x,))
             with torch.no_grad():
                 want = as_tuple(sub(x))
@@ -215,14 +288,21 @@ def _distinct_layers(module: nn.Module, analysis: Analysis) -> Iterator[tuple[st
 
 def _unsupported(analysis: Analysis, node_id: str, why: str) -> Diagnostic:
     node = analysis.graph[node_id]
-    return dg.error("export.onnx_unsupported", f"ONNX cannot express {node.type} '{node_id}': {why}", node_id,
-                    "change this layer's settings or replace it with a layer ONNX supports")
+    return dg.error(
+        "export.onnx_unsupported",
+        f"ONNX cannot express {node.type} '{node_id}': {why}",
+        node_id,
+        "change this layer's settings or replace it with a layer ONNX supports",
+    )
 
 
-def _annotate(model: "onnx.ModelProto", graph: Graph) -> None:
+def _annotate(model: onnx.ModelProto, graph: Graph) -> None:
     """Record where the model came from: the design's name and its full JSON text."""
     model.doc_string = f"{graph.name}: exported by CNN Designer"
-    for key, value in (("cnn-designer.format", FORMAT), ("cnn-designer.name", graph.name),
-                       ("cnn-designer.design", dumps(graph))):
+    for key, value in (
+        ("cnn-designer.format", FORMAT),
+        ("cnn-designer.name", graph.name),
+        ("cnn-designer.design", dumps(graph)),
+    ):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

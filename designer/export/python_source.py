@@ -12,17 +12,28 @@ import json
 import operator
 import os
 import textwrap
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import fx, nn
 
-from ..compiler import DICT, LIST, MODULE, Group, argument_names, build_modules, class_name, module_layout, \
-    python_name, trace_nodes
-from ..fileformat import write_atomic
-from ..graph import Graph, NodeId
-from ..registry import fmt_shape
-from ..validate import Analysis
+from ..analysis.validate import Analysis
+from ..compiler import (
+    DICT,
+    LIST,
+    MODULE,
+    Group,
+    argument_names,
+    build_modules,
+    class_name,
+    module_layout,
+    python_name,
+    trace_nodes,
+)
+from ..layers.registry import fmt_shape
+from ..model.fileformat import write_atomic
+from ..model.graph import Graph, NodeId
 from ._common import checked_analysis, fail
 from ._layout import WIDTH, fit
 
@@ -51,14 +62,27 @@ def python_source(graph: Graph, analysis: Analysis | None = None) -> str:
     name = class_name(graph.name)
     writer = _Writer(analysis)
     lines = [
-        *textwrap.wrap(f'"""{name}: exported by CNN Designer from the design {_quote(graph.name)}.', WIDTH,
-                       break_long_words=False, break_on_hyphens=False), "",
-        *_io_doc(analysis), '"""', "", "import torch", "from torch import nn", "", "",
+        *textwrap.wrap(
+            f'"""{name}: exported by CNN Designer from the design {_quote(graph.name)}.',
+            WIDTH,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ),
+        "",
+        *_io_doc(analysis),
+        '"""',
+        "",
+        "import torch",
+        "from torch import nn",
+        "",
+        "",
         f"class {name}(nn.Module):",
-        *_class_doc(graph), "",
+        *_class_doc(graph),
+        "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
-        *writer.constructor(), "",
+        *writer.constructor(),
+        "",
         *fit(f"def forward({writer.signature()}:", "    "),
         *writer.forward(),
     ]
@@ -74,9 +98,11 @@ def _io_doc(analysis: Analysis) -> list[str]:
     graph = analysis.graph
     ins = ", ".join(f"{i} {_shape(analysis, i)}" for i in graph.input_ids())
     outs = ", ".join(f"{o} {_shape(analysis, o)}" for o in graph.output_ids())
-    return [*textwrap.wrap(f"Inputs: {ins}. Outputs: {outs} (N is the batch).", WIDTH - 4),
-            "The state_dict keys are the design's node ids, so a designer checkpoint's weights load with",
-            "``model.load_state_dict(torch.load(path, weights_only=True)[\"state_dict\"])``."]
+    return [
+        *textwrap.wrap(f"Inputs: {ins}. Outputs: {outs} (N is the batch).", WIDTH - 4),
+        "The state_dict keys are the design's node ids, so a designer checkpoint's weights load with",
+        '``model.load_state_dict(torch.load(path, weights_only=True)["state_dict"])``.',
+    ]
 
 
 def _shape(analysis: Analysis, node_id: str) -> str:
@@ -160,8 +186,11 @@ class _Writer:
     def signature(self) -> str:
         args = "".join(f", {name}: torch.Tensor" for name in self.args.values())
         n_out = len(self.analysis.graph.output_ids())
-        result = "torch.Tensor" if n_out == 1 else (
-            f"tuple[{', '.join(['torch.Tensor'] * n_out)}]" if n_out <= 4 else "tuple[torch.Tensor, ...]")
+        result = (
+            "torch.Tensor"
+            if n_out == 1
+            else (f"tuple[{', '.join(['torch.Tensor'] * n_out)}]" if n_out <= 4 else "tuple[torch.Tensor, ...]")
+        )
         return f"self{args}) -> {result}"
 
     def forward(self) -> list[str]:
@@ -243,8 +272,12 @@ def _constructor_call(analysis: Analysis, node_id: NodeId, module: nn.Module) ->
     info = analysis.info[node_id]
     cls = type(module)
     if getattr(nn, cls.__name__, None) is not cls or info.spec is None or info.ctx is None:
-        raise fail("export.python_layer", f"{info.node.type} '{node_id}' builds a {cls.__qualname__}, which is not "
-                   "a torch.nn layer the Python export can write", node_id)
+        raise fail(
+            "export.python_layer",
+            f"{info.node.type} '{node_id}' builds a {cls.__qualname__}, which is not "
+            "a torch.nn layer the Python export can write",
+            node_id,
+        )
     kwargs = dict(_needed_kwargs(cls, tuple(info.spec.torch_kwargs(info.ctx).items())))
     parts: list[str] = []
     by_keyword = False
@@ -262,8 +295,9 @@ def _constructor_call(analysis: Analysis, node_id: NodeId, module: nn.Module) ->
 
 
 #: Arguments torch takes as one number for every axis: ``kernel_size=3`` reads better than ``(3, 3)``.
-_PER_AXIS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_padding", "output_size", "size",
-                       "scale_factor"})
+_PER_AXIS = frozenset(
+    {"kernel_size", "stride", "padding", "dilation", "output_padding", "output_size", "size", "scale_factor"}
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -271,16 +305,21 @@ def _needed_kwargs(cls: type[nn.Module], items: tuple[tuple[str, Any], ...]) -> 
     """The arguments to write: equal per-axis values as one number and defaults left out, as long as the layer
     built from them is the same layer (same settings, up to that shorthand, and the same tensors)."""
     kwargs = dict(items)
-    defaults = {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
-                if p.default is not inspect.Parameter.empty}
+    defaults = {
+        n: p.default
+        for n, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
     def settings(trial: dict[str, Any]) -> tuple[Any, ...]:
         with torch.device("meta"):
             return _settings(cls(**trial))
 
     target = settings(kwargs)
-    short = {k: v[0] if k in _PER_AXIS and isinstance(v, tuple) and None not in v and len(set(v)) == 1 else v
-             for k, v in kwargs.items()}
+    short = {
+        k: v[0] if k in _PER_AXIS and isinstance(v, tuple) and None not in v and len(set(v)) == 1 else v
+        for k, v in kwargs.items()
+    }
     if settings(short) == target:
         kwargs = short
     for name in [n for n in kwargs if n in defaults and kwargs[n] == defaults[n]]:

@@ -15,18 +15,24 @@ import os
 import torch
 from torch import nn
 
+from ..analysis.validate import Analysis
 from ..compiler import compile_graph
-from ..fileformat import write_atomic
-from ..graph import Graph
-from ..validate import Analysis
+from ..model.fileformat import write_atomic
+from ..model.graph import Graph
 from ._common import as_tuple, checked_analysis, eval_mode, example_inputs, fail, max_abs_diff, quiet, reason
 
 #: Largest accepted difference between the reloaded archive and the module, relative to the output's scale.
 TOLERANCE = 1e-5
 
 
-def export_torchscript(graph: Graph, path: str | os.PathLike[str], *, module: nn.Module | None = None,
-                       seed: int | None = None, analysis: Analysis | None = None) -> str:
+def export_torchscript(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    *,
+    module: nn.Module | None = None,
+    seed: int | None = None,
+    analysis: Analysis | None = None,
+) -> str:
     """Write the design (``module``'s weights, else a fresh seeded initialisation) in eval mode as TorchScript.
 
     Returns:
@@ -56,9 +62,12 @@ def _convert(module: nn.Module, analysis: Analysis) -> tuple[torch.jit.ScriptMod
         try:
             with quiet():
                 return torch.jit.trace(module, example_inputs(analysis, 2), check_trace=False), "traced"
-        except Exception as trace_error:  # noqa: BLE001 (reported with the scripting error)
-            raise fail("export.torchscript_failed", f"TorchScript cannot hold this design: scripting failed "
-                       f"({reason(script_error)}), tracing failed ({reason(trace_error)})") from None
+        except Exception as trace_error:
+            raise fail(
+                "export.torchscript_failed",
+                f"TorchScript cannot hold this design: scripting failed "
+                f"({reason(script_error)}), tracing failed ({reason(trace_error)})",
+            ) from None
 
 
 def _verify(data: bytes, module: nn.Module, analysis: Analysis) -> None:
@@ -70,5 +79,9 @@ def _verify(data: bytes, module: nn.Module, analysis: Analysis) -> None:
         scale = max([1.0] + [float(w.abs().max()) for w in want if w.numel()])
         diff = max_abs_diff(as_tuple(loaded(*inputs)), want)
         if diff > TOLERANCE * scale:
-            raise fail("export.torchscript_mismatch", f"the TorchScript archive's outputs differ from the design's "
-                       f"by {diff:.3g} at batch {batch}", None, "report this design")
+            raise fail(
+                "export.torchscript_mismatch",
+                f"the TorchScript archive's outputs differ from the design's by {diff:.3g} at batch {batch}",
+                None,
+                "report this design",
+            )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..graph import Graph
+from ..model.graph import Graph
 
 if TYPE_CHECKING:
     import torch
@@ -30,7 +30,7 @@ class ImportResult:
     """An imported design and the weights that go with it (state_dict keys are the design's node ids)."""
 
     graph: Graph
-    state_dict: dict[str, "torch.Tensor"] = field(default_factory=dict)
+    state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -54,8 +54,9 @@ def import_source(source: str, input_shape: list[int] | None = None, weights: st
 
         model = load_torch_source(kind, rest, weights)
         return import_module(model, input_shape or [3, 224, 224], name=rest.rsplit(":", 1)[-1])
-    raise ModelImportError(f"unknown source {source!r}: use torchvision:<model>, module:<path>:<callable> or "
-                           "onnx:<file>")
+    raise ModelImportError(
+        f"unknown source {source!r}: use torchvision:<model>, module:<path>:<callable> or onnx:<file>"
+    )
 
 
 def plain(value: Any) -> Any:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import importlib
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import fx, nn
 from torch.nn import functional as F
 
-from ..graph import Graph, Node, NodeId
-from ..params import Kind
-from ..registry import get_spec
+from ..layers.registry import get_spec
+from ..model.graph import Graph, Node, NodeId
+from ..model.params import Kind
 from . import ImportResult, ModelImportError, plain
 
 
@@ -38,12 +39,14 @@ def load_torch_source(kind: str, rest: str, weights: str | None) -> nn.Module:
         if not isinstance(model, nn.Module):
             raise ModelImportError(f"{path}:{attr} did not give an nn.Module but {type(model).__name__}")
     if weights:
-        from ..checkpoint import read_checkpoint
+        from ..export.checkpoint import read_checkpoint
 
         missing, unexpected = model.load_state_dict(read_checkpoint(weights).state_dict, strict=False)
         if missing or unexpected:
-            raise ModelImportError(f"weights {weights} do not fit the model", [f"missing: {k}" for k in missing] +
-                                   [f"unexpected: {k}" for k in unexpected])
+            raise ModelImportError(
+                f"weights {weights} do not fit the model",
+                [f"missing: {k}" for k in missing] + [f"unexpected: {k}" for k in unexpected],
+            )
     return model.eval()
 
 
@@ -67,7 +70,7 @@ def _trace(model: nn.Module) -> fx.GraphModule:
     for training in (True, False):
         try:
             return fx.symbolic_trace(model.train(training))
-        except Exception as exc:  # noqa: BLE001  (tracing user code can fail in any way; say how)
+        except Exception as exc:
             errors.append(exc)
         finally:
             model.eval()
@@ -83,21 +86,23 @@ def _check_parity(result: ImportResult, model: nn.Module, input_shape: list[int]
         raise ModelImportError("the imported design does not validate", [str(d) for d in exc.diagnostics]) from None
     missing, unexpected = design.load_state_dict(result.state_dict, strict=False)
     if missing or unexpected:
-        raise ModelImportError("the design's weights do not match the model's",
-                               [f"missing in the model: {k}" for k in missing] +
-                               [f"not in the design: {k}" for k in unexpected])
+        raise ModelImportError(
+            "the design's weights do not match the model's",
+            [f"missing in the model: {k}" for k in missing] + [f"not in the design: {k}" for k in unexpected],
+        )
     x = torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want, got = model(x), design(x)
     want = want if isinstance(want, tuple) else (want,)
     got = got if isinstance(got, tuple) else (got,)
-    if len(got) < len(want) or any(a.shape != b.shape or not torch.allclose(a, b, atol=1e-4, rtol=1e-4)
-                                   for a, b in zip(want, got)):
+    if len(got) < len(want) or any(
+        a.shape != b.shape or not torch.allclose(a, b, atol=1e-4, rtol=1e-4) for a, b in zip(want, got)
+    ):
         raise ModelImportError("the imported design does not reproduce the model's outputs")
     worst = max(float((a - b).abs().max()) for a, b in zip(want, got))
     result.notes.append(f"outputs match the model within {worst:.1e}")
     if len(got) > len(want):
-        extra = ", ".join(result.graph.output_ids()[len(want):])
+        extra = ", ".join(result.graph.output_ids()[len(want) :])
         result.notes.append(f"outputs used only in training kept as extra outputs: {extra}")
 
 
@@ -114,8 +119,10 @@ def _no_params(args: tuple, kwargs: dict) -> dict[str, Any]:
 
 
 def _flatten_params(args: tuple, kwargs: dict) -> dict[str, Any]:
-    return {"start_dim": kwargs.get("start_dim", args[1] if len(args) > 1 else 0),
-            "end_dim": kwargs.get("end_dim", args[2] if len(args) > 2 else -1)}
+    return {
+        "start_dim": kwargs.get("start_dim", args[1] if len(args) > 1 else 0),
+        "end_dim": kwargs.get("end_dim", args[2] if len(args) > 2 else -1),
+    }
 
 
 def _adaptive_params(args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -132,33 +139,51 @@ def _inplace_params(args: tuple, kwargs: dict) -> dict[str, Any]:
 
 def _positional(*names: str) -> ArgsMapper:
     """Params from a call's arguments after the input, by torch's positional order; only those given are kept."""
+
     def params(args: tuple, kwargs: dict) -> dict[str, Any]:
         given = dict(zip(names, args[1:])) | {k: v for k, v in kwargs.items() if k in names}
         return {k: plain(v) for k, v in given.items()}
+
     return params
 
 
 FUNCTIONS: dict[Any, tuple[str, ArgsMapper]] = {
-    F.avg_pool2d: ("AvgPool2d", _positional("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                                            "divisor_override")),
+    F.avg_pool2d: (
+        "AvgPool2d",
+        _positional("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    ),
     F.max_pool2d: ("MaxPool2d", _positional("kernel_size", "stride", "padding", "dilation", "ceil_mode")),
     F.interpolate: ("Upsample", _positional("size", "scale_factor", "mode", "align_corners")),
-    operator.add: ("Add", _no_params), torch.add: ("Add", _no_params), operator.iadd: ("Add", _no_params),
-    operator.mul: ("Mul", _no_params), torch.mul: ("Mul", _no_params),
-    torch.cat: ("Concat", _dim_arg("dim", 1, 0)), torch.concat: ("Concat", _dim_arg("dim", 1, 0)),
+    operator.add: ("Add", _no_params),
+    torch.add: ("Add", _no_params),
+    operator.iadd: ("Add", _no_params),
+    operator.mul: ("Mul", _no_params),
+    torch.mul: ("Mul", _no_params),
+    torch.cat: ("Concat", _dim_arg("dim", 1, 0)),
+    torch.concat: ("Concat", _dim_arg("dim", 1, 0)),
     torch.flatten: ("Flatten", _flatten_params),
-    F.relu: ("ReLU", _inplace_params), torch.relu: ("ReLU", _no_params), F.relu6: ("ReLU6", _inplace_params),
-    F.silu: ("SiLU", _inplace_params), F.gelu: ("GELU", _no_params), F.hardswish: ("Hardswish", _inplace_params),
-    F.hardsigmoid: ("Hardsigmoid", _inplace_params), torch.sigmoid: ("Sigmoid", _no_params),
-    torch.tanh: ("Tanh", _no_params), F.softmax: ("Softmax", _dim_arg("dim", 1, 1)),
+    F.relu: ("ReLU", _inplace_params),
+    torch.relu: ("ReLU", _no_params),
+    F.relu6: ("ReLU6", _inplace_params),
+    F.silu: ("SiLU", _inplace_params),
+    F.gelu: ("GELU", _no_params),
+    F.hardswish: ("Hardswish", _inplace_params),
+    F.hardsigmoid: ("Hardsigmoid", _inplace_params),
+    torch.sigmoid: ("Sigmoid", _no_params),
+    torch.tanh: ("Tanh", _no_params),
+    F.softmax: ("Softmax", _dim_arg("dim", 1, 1)),
     F.log_softmax: ("LogSoftmax", _dim_arg("dim", 1, 1)),
     F.adaptive_avg_pool2d: ("AdaptiveAvgPool2d", _adaptive_params),
     F.adaptive_max_pool2d: ("AdaptiveMaxPool2d", _adaptive_params),
     F.dropout: ("Dropout", _dropout_params),
 }
 METHODS: dict[str, tuple[str, ArgsMapper]] = {
-    "flatten": ("Flatten", _flatten_params), "relu": ("ReLU", _no_params), "sigmoid": ("Sigmoid", _no_params),
-    "tanh": ("Tanh", _no_params), "add": ("Add", _no_params), "mul": ("Mul", _no_params),
+    "flatten": ("Flatten", _flatten_params),
+    "relu": ("ReLU", _no_params),
+    "sigmoid": ("Sigmoid", _no_params),
+    "tanh": ("Tanh", _no_params),
+    "add": ("Add", _no_params),
+    "mul": ("Mul", _no_params),
     "softmax": ("Softmax", _dim_arg("dim", 1, 1)),
 }
 
@@ -173,7 +198,7 @@ def module_params(module: nn.Module, type_name: str) -> dict[str, Any]:
     Raises:
         ValueError: an attribute has no representation in the design (the message says which).
     """
-    from ..diagnostics import DesignError
+    from ..model.diagnostics import DesignError
 
     spec = get_spec(type_name)
     assert spec is not None
@@ -227,8 +252,9 @@ class _Mapper:
         graph = Graph(name, self.nodes, self.outputs)
         return graph
 
-    def _emit(self, fx_node: fx.Node, node_id: str, type_name: str, params: dict[str, Any],
-              inputs: list[fx.Node]) -> None:
+    def _emit(
+        self, fx_node: fx.Node, node_id: str, type_name: str, params: dict[str, Any], inputs: list[fx.Node]
+    ) -> None:
         if any(a not in self.ids for a in inputs):
             self.downstream += 1  # unmappable only because an input was: the root cause is already reported
             return
@@ -255,8 +281,9 @@ class _Mapper:
         type_name = type(module).__name__
         spec = get_spec(type_name)
         if spec is None or not spec.is_module or type(module) is not getattr(nn, type_name, None):
-            self.problems.append(f"module '{node.target}' ({type(module).__module__}.{type_name}) has no designer "
-                                 "layer type")
+            self.problems.append(
+                f"module '{node.target}' ({type(module).__module__}.{type_name}) has no designer layer type"
+            )
             return
         try:
             params = module_params(module, type_name)
@@ -266,8 +293,10 @@ class _Mapper:
         node_id = str(node.target)
         if node_id in self.ids.values():
             if any(True for _ in module.parameters()):
-                self.problems.append(f"module '{node.target}' is called twice with shared weights; a design gives "
-                                     "each node its own weights")
+                self.problems.append(
+                    f"module '{node.target}' is called twice with shared weights; a design gives "
+                    "each node its own weights"
+                )
                 return
             node_id = self._unique(node_id)
         self._emit(node, node_id, type_name, params, [a for a in node.args if isinstance(a, fx.Node)])
@@ -283,8 +312,7 @@ class _Mapper:
             return
         if node.target == "mean" and self._map_mean(node):
             return
-        if node.target == "size" and all(u.op == "call_method" and u.target in ("view", "reshape")
-                                          for u in node.users):
+        if node.target == "size" and all(u.op == "call_method" and u.target in ("view", "reshape") for u in node.users):
             return  # x.size(0) feeding a view: absorbed into the Flatten/Reshape it builds
         self._map_call(node, METHODS.get(str(node.target)), f"Tensor.{node.target}")
 
@@ -295,8 +323,13 @@ class _Mapper:
         type_name, to_params = entry
         args = node.args[0] if type_name == "Concat" else node.args
         inputs = [a for a in args if isinstance(a, fx.Node)]
-        constants = [a for a in node.args[1:] if not isinstance(a, (fx.Node, int, float, tuple, list)) or
-                     type_name in ("Add", "Mul") and not isinstance(a, fx.Node)]
+        constants = [
+            a
+            for a in node.args[1:]
+            if not isinstance(a, (fx.Node, int, float, tuple, list))
+            or type_name in ("Add", "Mul")
+            and not isinstance(a, fx.Node)
+        ]
         if constants or not inputs:
             self.problems.append(f"{what} at {self._where(node)} with constant operands has no designer node type")
             return
@@ -313,8 +346,13 @@ class _Mapper:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = list(shape[0])
         first = shape[0] if shape else None
-        is_batch = isinstance(first, fx.Node) and first.op == "call_method" and first.target == "size" and \
-            first.args[0] is src and first.args[1:] == (0,)
+        is_batch = (
+            isinstance(first, fx.Node)
+            and first.op == "call_method"
+            and first.target == "size"
+            and first.args[0] is src
+            and first.args[1:] == (0,)
+        )
         if not is_batch or not all(isinstance(d, int) for d in shape[1:]) or not isinstance(src, fx.Node):
             return False
         rest = list(shape[1:])
@@ -327,8 +365,7 @@ class _Mapper:
         the assumption that x is a [N, C, H, W] map."""
         src, dims = node.args[0], node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         keep = node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False)
-        if not isinstance(src, fx.Node) or not isinstance(dims, (list, tuple)) or \
-                sorted(d % 4 for d in dims) != [2, 3]:
+        if not isinstance(src, fx.Node) or not isinstance(dims, (list, tuple)) or sorted(d % 4 for d in dims) != [2, 3]:
             return False
         parent = self._parent(node)
         self._emit(node, self._unique(f"{parent}avgpool"), "AdaptiveAvgPool2d", {"output_size": 1}, [src])
@@ -341,8 +378,9 @@ class _Mapper:
         return True
 
     def _on_get_attr(self, node: fx.Node) -> None:
-        self.problems.append(f"direct use of tensor attribute '{node.target}' at {self._where(node)} has no "
-                             "designer node type")
+        self.problems.append(
+            f"direct use of tensor attribute '{node.target}' at {self._where(node)} has no designer node type"
+        )
 
     def _on_output(self, node: fx.Node) -> None:
         result = node.args[0]

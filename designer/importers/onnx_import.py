@@ -12,16 +12,43 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import Graph, Node, NodeId
+from ..model.graph import Graph, Node, NodeId
 from . import ImportResult, ModelImportError
 from .onnx_ops import OPS, OpContext, Unsupported, fold
 
 #: Operators whose outputs are shape arithmetic when they only feed the shape input of a Reshape.
-_SHAPE_OPS = frozenset({"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Constant", "Cast", "CastLike", "Slice",
-                        "Mul", "Div", "ReduceProd", "Identity", "Reshape", "Expand"})
+_SHAPE_OPS = frozenset(
+    {
+        "Shape",
+        "Gather",
+        "Unsqueeze",
+        "Squeeze",
+        "Concat",
+        "Constant",
+        "Cast",
+        "CastLike",
+        "Slice",
+        "Mul",
+        "Div",
+        "ReduceProd",
+        "Identity",
+        "Reshape",
+        "Expand",
+    }
+)
 #: Inputs that carry shapes or scales rather than data: (operator, input index).
-_SHAPE_INPUTS = frozenset({("Reshape", 1), ("Resize", 1), ("Resize", 2), ("Resize", 3), ("Upsample", 1),
-                           ("Expand", 1), ("ReduceMean", 1), ("Pad", 1)})
+_SHAPE_INPUTS = frozenset(
+    {
+        ("Reshape", 1),
+        ("Resize", 1),
+        ("Resize", 2),
+        ("Resize", 3),
+        ("Upsample", 1),
+        ("Expand", 1),
+        ("ReduceMean", 1),
+        ("Pad", 1),
+    }
+)
 
 
 def import_onnx(path: str) -> ImportResult:
@@ -33,7 +60,7 @@ def import_onnx(path: str) -> ImportResult:
         model = onnx.shape_inference.infer_shapes(model)
     except FileNotFoundError:
         raise ModelImportError(f"cannot read {path}: no such file") from None
-    except Exception as exc:  # noqa: BLE001  (onnx raises many types for a corrupt file)
+    except Exception as exc:
         raise ModelImportError(f"cannot read {path} as ONNX: {exc}") from None
     builder = _Builder(model)
     result = builder.run()
@@ -103,8 +130,11 @@ class _Builder:
             graph_outputs = {o.name for o in self.graph.output}
             if not users or any(out in graph_outputs for out in node.output):
                 continue
-            if all(id(u) in skip or (u.op_type, list(u.input).index(o)) in _SHAPE_INPUTS
-                   for o in node.output for u in self.consumers.get(o, [])):
+            if all(
+                id(u) in skip or (u.op_type, list(u.input).index(o)) in _SHAPE_INPUTS
+                for o in node.output
+                for u in self.consumers.get(o, [])
+            ):
                 skip.add(id(node))
         return skip
 
@@ -132,8 +162,11 @@ class _Builder:
     def unique(self, base: str) -> str:
         base = base or "node"
         candidate, k = base, 1
-        while candidate in self.taken or any(t.startswith(candidate + ".") for t in self.taken) or \
-                any(candidate.startswith(t + ".") for t in self.taken):
+        while (
+            candidate in self.taken
+            or any(t.startswith(candidate + ".") for t in self.taken)
+            or any(candidate.startswith(t + ".") for t in self.taken)
+        ):
             candidate = f"{base}_{k}"
             k += 1
         return candidate
@@ -150,8 +183,9 @@ def _value_shapes(model: Any) -> dict[str, list[int | str | None]]:
         tensor = value.type.tensor_type
         if not tensor.HasField("shape"):
             continue
-        shapes[value.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                              for d in tensor.shape.dim]
+        shapes[value.name] = [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim
+        ]
     return shapes
 
 
@@ -167,7 +201,7 @@ def _sanitize(name: str) -> str:
 
 def node_id_for(builder: _Builder, node: Any, weight: str | None) -> str:
     """The design id for an ONNX node: its weight's module path, else the exporter's module scope, else its name."""
-    from ..validate import _valid_segment
+    from ..analysis.validate import _valid_segment
 
     candidates = []
     if weight and weight.endswith(".weight"):

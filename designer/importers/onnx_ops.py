@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..graph import Node, NodeId
+from ..model.graph import Node, NodeId
 
 if TYPE_CHECKING:
     from .onnx_import import _Builder
@@ -19,7 +20,7 @@ class Unsupported(Exception):
 class OpContext:
     """One ONNX node being mapped: its attributes, constant inputs and a way to emit the design node."""
 
-    def __init__(self, builder: "_Builder", node: Any):
+    def __init__(self, builder: _Builder, node: Any):
         from onnx import helper
 
         self.builder = builder
@@ -44,12 +45,19 @@ class OpContext:
     def out_shape(self) -> list[Any] | None:
         return self.builder.shapes.get(self.node.output[0])
 
-    def emit(self, type_name: str, params: dict[str, Any], weights: dict[str, np.ndarray] | None = None,
-             inputs: list[str] | None = None, output: str | None = None) -> str:
+    def emit(
+        self,
+        type_name: str,
+        params: dict[str, Any],
+        weights: dict[str, np.ndarray] | None = None,
+        inputs: list[str] | None = None,
+        output: str | None = None,
+    ) -> str:
         from .onnx_import import node_id_for
 
-        weight_name = self.node.input[1] if len(self.node.input) > 1 and self.node.input[1] in \
-            self.builder.consts else None
+        weight_name = (
+            self.node.input[1] if len(self.node.input) > 1 and self.node.input[1] in self.builder.consts else None
+        )
         node_id = node_id_for(self.builder, self.node, weight_name)
         for suffix, array in (weights or {}).items():
             import torch
@@ -62,7 +70,7 @@ class OpContext:
 
 def fold(node: Any, consts: dict[str, np.ndarray]) -> bool:
     """Evaluate ``node`` with numpy when it is shape arithmetic over constants; return whether it was."""
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     op, ins = node.op_type, [consts.get(n) for n in node.input if n]
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -87,8 +95,12 @@ def _constant_value(attrs: dict[str, Any]) -> Any:
 
     if "value" in attrs:
         return numpy_helper.to_array(attrs["value"])
-    for key, dtype in (("value_ints", np.int64), ("value_int", np.int64), ("value_floats", np.float32),
-                       ("value_float", np.float32)):
+    for key, dtype in (
+        ("value_ints", np.int64),
+        ("value_int", np.int64),
+        ("value_floats", np.float32),
+        ("value_float", np.float32),
+    ):
         if key in attrs:
             return np.array(attrs[key], dtype=dtype)
     return None
@@ -145,9 +157,22 @@ def _conv(ctx: OpContext) -> None:
         raise Unsupported("needs a constant 4-D weight")
     group = ctx.attrs.get("group", 1)
     params = {"out_channels": int(w.shape[0]), "kernel_size": _pair(list(w.shape[2:]), 1)}
-    params.update(_nonzero({"stride": _pair(ctx.attrs.get("strides"), 1), "padding": _symmetric_pads(ctx),
-                            "dilation": _pair(ctx.attrs.get("dilations"), 1), "groups": group, "bias": b is not None},
-                           stride=1, padding=0, dilation=1, groups=1, bias=True))
+    params.update(
+        _nonzero(
+            {
+                "stride": _pair(ctx.attrs.get("strides"), 1),
+                "padding": _symmetric_pads(ctx),
+                "dilation": _pair(ctx.attrs.get("dilations"), 1),
+                "groups": group,
+                "bias": b is not None,
+            },
+            stride=1,
+            padding=0,
+            dilation=1,
+            groups=1,
+            bias=True,
+        )
+    )
     weights = {"weight": w} | ({"bias": b} if b is not None else {})
     ctx.emit("Conv2d", params, weights)
 
@@ -158,10 +183,24 @@ def _conv_transpose(ctx: OpContext) -> None:
         raise Unsupported("needs a constant 4-D weight and no output_shape attribute")
     group = ctx.attrs.get("group", 1)
     params = {"out_channels": int(w.shape[1]) * group, "kernel_size": _pair(list(w.shape[2:]), 1)}
-    params.update(_nonzero({"stride": _pair(ctx.attrs.get("strides"), 1), "padding": _symmetric_pads(ctx),
-                            "output_padding": _pair(ctx.attrs.get("output_padding"), 0), "groups": group,
-                            "dilation": _pair(ctx.attrs.get("dilations"), 1), "bias": b is not None},
-                           stride=1, padding=0, output_padding=0, groups=1, dilation=1, bias=True))
+    params.update(
+        _nonzero(
+            {
+                "stride": _pair(ctx.attrs.get("strides"), 1),
+                "padding": _symmetric_pads(ctx),
+                "output_padding": _pair(ctx.attrs.get("output_padding"), 0),
+                "groups": group,
+                "dilation": _pair(ctx.attrs.get("dilations"), 1),
+                "bias": b is not None,
+            },
+            stride=1,
+            padding=0,
+            output_padding=0,
+            groups=1,
+            dilation=1,
+            bias=True,
+        )
+    )
     ctx.emit("ConvTranspose2d", params, {"weight": w} | ({"bias": b} if b is not None else {}))
 
 
@@ -172,18 +211,31 @@ def _batch_norm(ctx: OpContext) -> None:
     rank = ctx.rank()
     type_name = "BatchNorm2d" if rank == 4 else "BatchNorm1d"
     momentum = round(1.0 - float(ctx.attrs.get("momentum", 0.9)), 6)  # ONNX keeps the old stats' weight
-    params = _nonzero({"eps": round(float(ctx.attrs.get("epsilon", 1e-5)), 12), "momentum": momentum},
-                      eps=1e-5, momentum=0.1)
-    ctx.emit(type_name, params, {"weight": scale, "bias": bias, "running_mean": mean, "running_var": var,
-                                 "num_batches_tracked": np.array(0, dtype=np.int64)})
+    params = _nonzero(
+        {"eps": round(float(ctx.attrs.get("epsilon", 1e-5)), 12), "momentum": momentum}, eps=1e-5, momentum=0.1
+    )
+    ctx.emit(
+        type_name,
+        params,
+        {
+            "weight": scale,
+            "bias": bias,
+            "running_mean": mean,
+            "running_var": var,
+            "num_batches_tracked": np.array(0, dtype=np.int64),
+        },
+    )
 
 
 def _pool(type_name: str) -> Callable[[OpContext], None]:
     def handle(ctx: OpContext) -> None:
         kernel = _pair(ctx.attrs.get("kernel_shape"), 1)
         params: dict[str, Any] = {"kernel_size": kernel}
-        extra = {"stride": _pair(ctx.attrs.get("strides"), 1), "padding": _symmetric_pads(ctx),
-                 "ceil_mode": bool(ctx.attrs.get("ceil_mode", 0))}
+        extra = {
+            "stride": _pair(ctx.attrs.get("strides"), 1),
+            "padding": _symmetric_pads(ctx),
+            "ceil_mode": bool(ctx.attrs.get("ceil_mode", 0)),
+        }
         if type_name == "MaxPool2d":
             extra["dilation"] = _pair(ctx.attrs.get("dilations"), 1)
         else:
@@ -194,11 +246,13 @@ def _pool(type_name: str) -> Callable[[OpContext], None]:
         else:
             params.setdefault("stride", 1)
         ctx.emit(type_name, params)
+
     return handle
 
 
 def _simple(type_name: str, **attr_map: tuple[str, Any]) -> Callable[[OpContext], None]:
     """An operator that maps one-to-one, renaming attributes (ONNX name -> (param, default))."""
+
     def handle(ctx: OpContext) -> None:
         params = {}
         for onnx_name, (param, default) in attr_map.items():
@@ -208,6 +262,7 @@ def _simple(type_name: str, **attr_map: tuple[str, Any]) -> Callable[[OpContext]
             if value != default:
                 params[param] = value
         ctx.emit(type_name, params)
+
     return handle
 
 
@@ -220,6 +275,7 @@ def _softmax(type_name: str) -> Callable[[OpContext], None]:
         rank = ctx.rank() or 2
         axis = ctx.attrs.get("axis", -1) % rank
         ctx.emit(type_name, {} if axis == 1 else {"dim": axis})
+
     return handle
 
 
@@ -241,13 +297,18 @@ def _reshape(ctx: OpContext) -> None:
 
 def _gemm(ctx: OpContext) -> None:
     w, c = ctx.const(1), ctx.const(2)
-    if w is None or ctx.attrs.get("transA", 0) or ctx.attrs.get("alpha", 1.0) != 1.0 or \
-            ctx.attrs.get("beta", 1.0) != 1.0:
+    if (
+        w is None
+        or ctx.attrs.get("transA", 0)
+        or ctx.attrs.get("alpha", 1.0) != 1.0
+        or ctx.attrs.get("beta", 1.0) != 1.0
+    ):
         raise Unsupported("only x @ W^T + b with a constant W maps to Linear")
     weight = w if ctx.attrs.get("transB", 0) else w.T
     params = {"out_features": int(weight.shape[0])} | ({} if c is not None else {"bias": False})
-    ctx.emit("Linear", params, {"weight": weight} | ({"bias": np.broadcast_to(c, weight.shape[:1])}
-                                                     if c is not None else {}))
+    ctx.emit(
+        "Linear", params, {"weight": weight} | ({"bias": np.broadcast_to(c, weight.shape[:1])} if c is not None else {})
+    )
 
 
 def _matmul(ctx: OpContext) -> None:
@@ -265,6 +326,7 @@ def _binary(type_name: str) -> Callable[[OpContext], None]:
         if any(c is not None for c in consts):
             raise Unsupported("an operand is a constant; only tensors computed by the network can be merged")
         ctx.emit(type_name, {})
+
     return handle
 
 
@@ -327,8 +389,13 @@ def _resize(ctx: OpContext) -> None:
 def _pad(ctx: OpContext) -> None:
     pads = ctx.const(1) if len(ctx.node.input) > 1 else np.array(ctx.attrs.get("pads", []))
     value = ctx.const(2)
-    if ctx.attrs.get("mode", "constant") != "constant" or (value is not None and float(value) != 0.0) or \
-            pads is None or pads.size != 8 or any(pads[[0, 1, 4, 5]]):
+    if (
+        ctx.attrs.get("mode", "constant") != "constant"
+        or (value is not None and float(value) != 0.0)
+        or pads is None
+        or pads.size != 8
+        or any(pads[[0, 1, 4, 5]])
+    ):
         raise Unsupported("only zero padding of the two spatial dimensions maps to ZeroPad2d")
     top, left, bottom, right = (int(pads[i]) for i in (2, 3, 6, 7))
     ctx.emit("ZeroPad2d", {"padding": [left, right, top, bottom]})
@@ -353,17 +420,35 @@ def _dropout(ctx: OpContext) -> None:
 
 
 OPS: dict[str, Callable[[OpContext], None]] = {
-    "Conv": _conv, "ConvTranspose": _conv_transpose, "BatchNormalization": _batch_norm,
-    "MaxPool": _pool("MaxPool2d"), "AveragePool": _pool("AvgPool2d"),
-    "GlobalAveragePool": _global("AdaptiveAvgPool2d"), "GlobalMaxPool": _global("AdaptiveMaxPool2d"),
-    "Relu": _simple("ReLU"), "Sigmoid": _simple("Sigmoid"), "Tanh": _simple("Tanh"),
-    "LeakyRelu": _simple("LeakyReLU", alpha=("negative_slope", 0.01)), "Elu": _simple("ELU", alpha=("alpha", 1.0)),
-    "HardSwish": _simple("Hardswish"), "HardSigmoid": _hard_sigmoid, "Clip": _clip,
+    "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
+    "BatchNormalization": _batch_norm,
+    "MaxPool": _pool("MaxPool2d"),
+    "AveragePool": _pool("AvgPool2d"),
+    "GlobalAveragePool": _global("AdaptiveAvgPool2d"),
+    "GlobalMaxPool": _global("AdaptiveMaxPool2d"),
+    "Relu": _simple("ReLU"),
+    "Sigmoid": _simple("Sigmoid"),
+    "Tanh": _simple("Tanh"),
+    "LeakyRelu": _simple("LeakyReLU", alpha=("negative_slope", 0.01)),
+    "Elu": _simple("ELU", alpha=("alpha", 1.0)),
+    "HardSwish": _simple("Hardswish"),
+    "HardSigmoid": _hard_sigmoid,
+    "Clip": _clip,
     "Gelu": _simple("GELU", approximate=("approximate", "none")),
-    "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
-    "Flatten": _flatten, "Reshape": _reshape, "Gemm": _gemm, "MatMul": _matmul,
-    "Add": _binary("Add"), "Mul": _binary("Mul"),
+    "Softmax": _softmax("Softmax"),
+    "LogSoftmax": _softmax("LogSoftmax"),
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Add": _binary("Add"),
+    "Mul": _binary("Mul"),
     "Concat": lambda ctx: ctx.emit("Concat", {} if ctx.attrs.get("axis", 1) == 1 else {"dim": ctx.attrs["axis"]}),
-    "Resize": _resize, "Upsample": _resize, "Pad": _pad, "Dropout": _dropout,
-    "Identity": lambda ctx: ctx.emit("Identity", {}), "ReduceMean": _reduce_mean,
+    "Resize": _resize,
+    "Upsample": _resize,
+    "Pad": _pad,
+    "Dropout": _dropout,
+    "Identity": lambda ctx: ctx.emit("Identity", {}),
+    "ReduceMean": _reduce_mean,
 }

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..graph import Graph
+from ..model.graph import Graph
 from .probe import InsightError, Probe, device_of, prepared, scores_of
 
 #: One batch: ``(inputs (B, C, H, W) float, labels (B,))``, optionally with the samples' dataset indices third.
@@ -69,8 +70,9 @@ def normalize(images: Any, mean: Sequence[float], std: Sequence[float]) -> torch
     return (t - torch.tensor(mean, dtype=torch.float32).reshape(shape)) / torch.tensor(std).float().reshape(shape)
 
 
-def iter_batches(dataset: Any, mean: Sequence[float], std: Sequence[float], batch_size: int = 128,
-                 limit: int | None = None) -> Iterator[Batch]:
+def iter_batches(
+    dataset: Any, mean: Sequence[float], std: Sequence[float], batch_size: int = 128, limit: int | None = None
+) -> Iterator[Batch]:
     """Normalised batches ``(x, y, indices)`` from a dataset of ``(image, label)``; unreadable samples are skipped."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
     for start in range(0, n, batch_size):
@@ -78,12 +80,21 @@ def iter_batches(dataset: Any, mean: Sequence[float], std: Sequence[float], batc
         good = [(i, s) for i, s in items if isinstance(s, tuple)]
         if good:
             images = torch.stack([torch.as_tensor(s[0]) for _, s in good])
-            yield (normalize(images, mean, std), torch.tensor([int(s[1]) for _, s in good]),
-                   torch.tensor([i for i, _ in good]))
+            yield (
+                normalize(images, mean, std),
+                torch.tensor([int(s[1]) for _, s in good]),
+                torch.tensor([i for i, _ in good]),
+            )
 
 
-def evaluate(module: nn.Module, batches: Iterable[Batch], num_classes: int | None = None, *,
-             graph: Graph | None = None, top: int = 16) -> Evaluation:
+def evaluate(
+    module: nn.Module,
+    batches: Iterable[Batch],
+    num_classes: int | None = None,
+    *,
+    graph: Graph | None = None,
+    top: int = 16,
+) -> Evaluation:
     """Confusion matrix over ``batches`` and the ``top`` misclassified samples with the highest confidence."""
     probe = Probe(module, graph)
     rows: list[np.ndarray] = []
@@ -108,8 +119,16 @@ def evaluate(module: nn.Module, batches: Iterable[Batch], num_classes: int | Non
     return Evaluation(confusion, wrong[:top])
 
 
-def embed(module: nn.Module, batches: Iterable[Batch], node_id: str | None = None, *, graph: Graph | None = None,
-          method: str = "pca", limit: int = 2000, seed: int = 0) -> Embedding:
+def embed(
+    module: nn.Module,
+    batches: Iterable[Batch],
+    node_id: str | None = None,
+    *,
+    graph: Graph | None = None,
+    method: str = "pca",
+    limit: int = 2000,
+    seed: int = 0,
+) -> Embedding:
     """The outputs of ``node_id`` (default: the penultimate layer) projected to 2-D by PCA, or t-SNE with scikit-learn.
 
     ``method="auto"`` uses t-SNE when scikit-learn is installed and PCA otherwise.
@@ -118,8 +137,9 @@ def embed(module: nn.Module, batches: Iterable[Batch], node_id: str | None = Non
     probe = Probe(module, graph)
     node_id = node_id or probe.penultimate_id()
     if node_id is None:
-        raise InsightError(None, "this model has no known penultimate layer; name the node to project",
-                           "insight.no_penultimate")
+        raise InsightError(
+            None, "this model has no known penultimate layer; name the node to project", "insight.no_penultimate"
+        )
     probe.check(node_id)
     feats, labels = _features(probe, batches, node_id, limit)
     if method == "tsne":
@@ -132,8 +152,9 @@ def _method(method: str) -> str:
         raise InsightError(None, f"unknown projection {method!r}: use pca, tsne or auto", "insight.bad_option")
     has_sklearn = _has_sklearn()
     if method == "tsne" and not has_sklearn:
-        raise InsightError(None, "t-SNE needs scikit-learn (pip install scikit-learn); PCA works without it",
-                           "insight.no_sklearn")
+        raise InsightError(
+            None, "t-SNE needs scikit-learn (pip install scikit-learn); PCA works without it", "insight.no_sklearn"
+        )
     return ("tsne" if has_sklearn else "pca") if method == "auto" else method
 
 
@@ -152,8 +173,8 @@ def _features(probe: Probe, batches: Iterable[Batch], node_id: str, limit: int) 
                 break
             _, seen = probe.run(batch[0].to(device_of(module)), [node_id], stop=True)
             f = seen[node_id].float().reshape(len(batch[1]), -1).cpu()
-            feats.append(f[:limit - count])
-            labels.append(torch.as_tensor(batch[1])[:limit - count])
+            feats.append(f[: limit - count])
+            labels.append(torch.as_tensor(batch[1])[: limit - count])
             count += len(f)
     if not feats:
         raise InsightError(node_id, "no samples to project", "insight.no_samples")

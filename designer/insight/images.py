@@ -9,20 +9,68 @@ from typing import Any
 
 import numpy as np
 
-from ..fileformat import write_atomic
+from ..model.fileformat import write_atomic
 
 #: 17 evenly spaced stops of each map, interpolated linearly. viridis and inferno are matplotlib's perceptually
 #: uniform maps; "diverging" is CET-D1 (blue, near-white, red), for signed values such as filter weights.
 COLORMAPS: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "viridis": ((68, 1, 84), (72, 23, 105), (71, 44, 122), (66, 63, 133), (59, 81, 139), (51, 98, 141),
-                (44, 113, 142), (38, 129, 142), (33, 144, 140), (31, 159, 136), (39, 173, 128), (61, 188, 115),
-                (92, 200, 98), (129, 211, 76), (170, 220, 49), (213, 226, 25), (253, 231, 37)),
-    "inferno": ((0, 0, 4), (10, 7, 35), (32, 12, 73), (60, 9, 100), (86, 15, 109), (112, 25, 110), (137, 34, 106),
-                (162, 43, 97), (187, 54, 84), (208, 69, 68), (227, 89, 50), (241, 113, 30), (249, 140, 9),
-                (252, 170, 15), (249, 201, 50), (242, 232, 101), (252, 255, 164)),
-    "diverging": ((33, 81, 219), (81, 97, 222), (111, 116, 225), (137, 135, 228), (159, 155, 231), (181, 176, 234),
-                  (201, 196, 236), (220, 218, 238), (237, 231, 233), (242, 214, 207), (240, 189, 177),
-                  (237, 164, 147), (231, 139, 118), (223, 114, 90), (214, 87, 62), (203, 56, 35), (192, 2, 6)),
+    "viridis": (
+        (68, 1, 84),
+        (72, 23, 105),
+        (71, 44, 122),
+        (66, 63, 133),
+        (59, 81, 139),
+        (51, 98, 141),
+        (44, 113, 142),
+        (38, 129, 142),
+        (33, 144, 140),
+        (31, 159, 136),
+        (39, 173, 128),
+        (61, 188, 115),
+        (92, 200, 98),
+        (129, 211, 76),
+        (170, 220, 49),
+        (213, 226, 25),
+        (253, 231, 37),
+    ),
+    "inferno": (
+        (0, 0, 4),
+        (10, 7, 35),
+        (32, 12, 73),
+        (60, 9, 100),
+        (86, 15, 109),
+        (112, 25, 110),
+        (137, 34, 106),
+        (162, 43, 97),
+        (187, 54, 84),
+        (208, 69, 68),
+        (227, 89, 50),
+        (241, 113, 30),
+        (249, 140, 9),
+        (252, 170, 15),
+        (249, 201, 50),
+        (242, 232, 101),
+        (252, 255, 164),
+    ),
+    "diverging": (
+        (33, 81, 219),
+        (81, 97, 222),
+        (111, 116, 225),
+        (137, 135, 228),
+        (159, 155, 231),
+        (181, 176, 234),
+        (201, 196, 236),
+        (220, 218, 238),
+        (237, 231, 233),
+        (242, 214, 207),
+        (240, 189, 177),
+        (237, 164, 147),
+        (231, 139, 118),
+        (223, 114, 90),
+        (214, 87, 62),
+        (203, 56, 35),
+        (192, 2, 6),
+    ),
     "gray": ((0, 0, 0), (255, 255, 255)),
 }
 #: Colour of the gaps between tiles (NaN values).
@@ -75,7 +123,7 @@ def tile(tiles: np.ndarray, cols: int | None = None, pad: int = 1) -> np.ndarray
     grid = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, *tiles.shape[3:]), np.nan)
     for k in range(n):
         r, c = divmod(k, cols)
-        grid[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = tiles[k]
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = tiles[k]
     return grid
 
 
@@ -111,8 +159,13 @@ def filter_grid(weight: np.ndarray, max_filters: int = 64, max_channels: int = 6
     return tile(w.reshape(-1, *w.shape[2:]), cols=w.shape[1] if w.shape[1] > 1 else None), False
 
 
-def overlay(base: np.ndarray, heat: np.ndarray, cmap: str = "inferno", alpha: float = 0.5,
-            levels: tuple[float, float] | None = None) -> np.ndarray:
+def overlay(
+    base: np.ndarray,
+    heat: np.ndarray,
+    cmap: str = "inferno",
+    alpha: float = 0.5,
+    levels: tuple[float, float] | None = None,
+) -> np.ndarray:
     """A heat map blended over a ``(H, W, 3)`` [0, 1] image: ``(H, W, 3)`` uint8."""
     coloured = colorize(heat, cmap, levels).astype(np.float64) / 255
     return to_uint8((1 - alpha) * base + alpha * coloured)

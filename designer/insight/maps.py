@@ -9,15 +9,16 @@ training steps changes nothing. Do not call them on a module another thread is t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..graph import Graph
+from ..model.graph import Graph
 from .probe import InsightError, Probe, as_batch, prepared, scores_of, unit_score
 
 
@@ -49,8 +50,11 @@ def filters(module: nn.Module, node_id: str, *, graph: Graph | None = None) -> n
     probe.check(node_id)
     conv = probe.submodule(node_id)
     if not isinstance(conv, nn.Conv2d):
-        raise InsightError(node_id, f"is a {probe.kind(node_id)}, not a Conv2d: only convolutions have filters to "
-                           "show", "insight.not_conv")
+        raise InsightError(
+            node_id,
+            f"is a {probe.kind(node_id)}, not a Conv2d: only convolutions have filters to show",
+            "insight.not_conv",
+        )
     return conv.weight.detach().float().cpu().numpy().copy()
 
 
@@ -68,8 +72,9 @@ def spatial_nodes(module: nn.Module, x: Any, *, graph: Graph | None = None) -> l
     return [i for i, t in seen.items() if t.ndim == 4 and t.shape[2] * t.shape[3] > 1 and not probe.is_input(i)]
 
 
-def grad_cam(module: nn.Module, x: Any, node_id: str | None = None, target: int | None = None, *,
-             graph: Graph | None = None) -> Heatmap:
+def grad_cam(
+    module: nn.Module, x: Any, node_id: str | None = None, target: int | None = None, *, graph: Graph | None = None
+) -> Heatmap:
     """Grad-CAM: channels of a spatial node weighted by the mean gradient of the class score, ReLU, upsampled.
 
     ``node_id`` defaults to the last spatial layer and ``target`` to the predicted class. ``values`` is ``(H, W)`` at
@@ -80,8 +85,9 @@ def grad_cam(module: nn.Module, x: Any, node_id: str | None = None, target: int 
     if node_id is None:
         spatial = spatial_nodes(module, xb, graph=graph)
         if not spatial:
-            raise InsightError(None, "the model has no spatial layer (feature map larger than 1x1) for Grad-CAM",
-                               "insight.no_spatial")
+            raise InsightError(
+                None, "the model has no spatial layer (feature map larger than 1x1) for Grad-CAM", "insight.no_spatial"
+            )
         node_id = spatial[-1]
     probe.check(node_id)
     with prepared(module):
@@ -99,8 +105,16 @@ def grad_cam(module: nn.Module, x: Any, node_id: str | None = None, target: int 
     return Heatmap(values, node_id, target, float(score.detach()))
 
 
-def saliency(module: nn.Module, x: Any, node_id: str | None = None, target: int | None = None, *,
-             graph: Graph | None = None, guided: bool = False, reduce: bool = True) -> Heatmap:
+def saliency(
+    module: nn.Module,
+    x: Any,
+    node_id: str | None = None,
+    target: int | None = None,
+    *,
+    graph: Graph | None = None,
+    guided: bool = False,
+    reduce: bool = True,
+) -> Heatmap:
     """|d score / d input|, the maximum over channels (``reduce=False`` keeps ``(C, H, W)``).
 
     The score is unit ``target`` of ``node_id`` (default: the class scores, predicted class); for a feature map it is
@@ -118,15 +132,31 @@ def saliency(module: nn.Module, x: Any, node_id: str | None = None, target: int 
     return Heatmap(values.cpu().numpy(), node_id, target, float(score.detach()))
 
 
-def guided_backprop(module: nn.Module, x: Any, node_id: str | None = None, target: int | None = None, *,
-                    graph: Graph | None = None, reduce: bool = True) -> Heatmap:
+def guided_backprop(
+    module: nn.Module,
+    x: Any,
+    node_id: str | None = None,
+    target: int | None = None,
+    *,
+    graph: Graph | None = None,
+    reduce: bool = True,
+) -> Heatmap:
     """Guided backpropagation (Springenberg et al. 2015); ``saliency(..., guided=True)``."""
     return saliency(module, x, node_id, target, graph=graph, guided=True, reduce=reduce)
 
 
-def occlusion(module: nn.Module, x: Any, node_id: str | None = None, target: int | None = None, *,
-              graph: Graph | None = None, patch: int | None = None, stride: int | None = None,
-              fill: float | Sequence[float] = 0.0, batch_size: int = 64) -> Heatmap:
+def occlusion(
+    module: nn.Module,
+    x: Any,
+    node_id: str | None = None,
+    target: int | None = None,
+    *,
+    graph: Graph | None = None,
+    patch: int | None = None,
+    stride: int | None = None,
+    fill: float | Sequence[float] = 0.0,
+    batch_size: int = 64,
+) -> Heatmap:
     """Occlusion sensitivity: the drop of the score when a ``patch`` square of ``fill`` covers each pixel.
 
     ``fill`` is in the model's input space (0 is the dataset mean once normalised; pass the normalised grey for a
@@ -150,14 +180,14 @@ def occlusion(module: nn.Module, x: Any, node_id: str | None = None, target: int
         base = unit_score(scores, target, node_id)[0]
         drops = []
         for k in range(0, len(spots), batch_size):
-            batch = xb.repeat(len(spots[k:k + batch_size]), 1, 1, 1)
-            for b, (i, j) in enumerate(spots[k:k + batch_size]):
-                batch[b, :, i:i + p_h, j:j + p_w] = shade
+            batch = xb.repeat(len(spots[k : k + batch_size]), 1, 1, 1)
+            for b, (i, j) in enumerate(spots[k : k + batch_size]):
+                batch[b, :, i : i + p_h, j : j + p_w] = shade
             drops.append(base - unit_score(_unit_source(probe, batch, node_id)[0], target, node_id))
     total, count = torch.zeros(h, w, dtype=torch.float64), torch.zeros(h, w, dtype=torch.float64)
     for (i, j), d in zip(spots, torch.cat(drops).double().cpu()):
-        total[i:i + p_h, j:j + p_w] += d
-        count[i:i + p_h, j:j + p_w] += 1
+        total[i : i + p_h, j : j + p_w] += d
+        count[i : i + p_h, j : j + p_w] += 1
     return Heatmap((total / count).float().numpy(), node_id, target, float(base), patch, stride)
 
 
@@ -166,16 +196,18 @@ def _starts(size: int, patch: int, stride: int) -> list[int]:
     return starts if starts[-1] == size - patch else [*starts, size - patch]
 
 
-def _unit_source(probe: Probe, xb: torch.Tensor, node_id: str | None) -> tuple[torch.Tensor, str | None,
-                                                                                dict[str, torch.Tensor]]:
+def _unit_source(
+    probe: Probe, xb: torch.Tensor, node_id: str | None
+) -> tuple[torch.Tensor, str | None, dict[str, torch.Tensor]]:
     """The tensor whose units are scored: the class scores by default, else the output of ``node_id``."""
     if node_id is None:
         scores, seen, score_id = scores_of(probe, xb)
         return scores, score_id, seen
     probe.check(node_id)
     if probe.is_input(node_id):
-        raise InsightError(node_id, "is an Input: its score would not depend on any layer; pick a layer",
-                           "insight.input_node")
+        raise InsightError(
+            node_id, "is an Input: its score would not depend on any layer; pick a layer", "insight.input_node"
+        )
     _, seen = probe.run(xb, [node_id], stop=True)
     return seen[node_id], node_id, seen
 
@@ -190,8 +222,12 @@ def _target(scores: torch.Tensor, target: int | None) -> int:
 def _require_spatial(probe: Probe, node_id: str, act: torch.Tensor) -> None:
     if act.ndim != 4:
         shape = list(act.shape[1:])
-        raise InsightError(node_id, f"is a {probe.kind(node_id)} with output {shape}, not a spatial feature map "
-                           "[C, H, W]; pick a convolutional layer", "insight.not_spatial")
+        raise InsightError(
+            node_id,
+            f"is a {probe.kind(node_id)} with output {shape}, not a spatial feature map "
+            "[C, H, W]; pick a convolutional layer",
+            "insight.not_spatial",
+        )
 
 
 def _grad(score: torch.Tensor, wrt: torch.Tensor, node_id: str | None, score_id: str | None) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..graph import Graph
+from ..model.graph import Graph
 from .probe import InsightError, Probe, device_of, prepared, unit_score
 
 
@@ -29,9 +29,22 @@ class Maximized:
     activation: float
 
 
-def maximize(module: nn.Module, x: Any, node_id: str | None = None, unit: int = 0, *, graph: Graph | None = None,
-             steps: int = 100, lr: float = 0.1, decay: float = 0.01, blur_every: int = 4, blur_sigma: float = 0.5,
-             where: str = "center", bounds: tuple[float, float] | None = (-3.0, 3.0), seed: int = 0) -> Maximized:
+def maximize(
+    module: nn.Module,
+    x: Any,
+    node_id: str | None = None,
+    unit: int = 0,
+    *,
+    graph: Graph | None = None,
+    steps: int = 100,
+    lr: float = 0.1,
+    decay: float = 0.01,
+    blur_every: int = 4,
+    blur_sigma: float = 0.5,
+    where: str = "center",
+    bounds: tuple[float, float] | None = (-3.0, 3.0),
+    seed: int = 0,
+) -> Maximized:
     """Gradient ascent on the input for unit ``unit`` of ``node_id`` (default: the class scores; ``unit`` is a class).
 
     ``x`` is a sample or a shape ``(C, H, W)``: only its shape is used; the ascent starts from small noise drawn with
@@ -57,8 +70,7 @@ def maximize(module: nn.Module, x: Any, node_id: str | None = None, unit: int = 
                 img = img + lr * grad / (grad.abs().mean() + 1e-12)
                 img = img * (1.0 - decay)
                 if kernel is not None and (step + 1) % blur_every == 0:
-                    img = F.conv2d(F.pad(img, [kernel.shape[-1] // 2] * 4, mode="replicate"), kernel,
-                                   groups=shape[0])
+                    img = F.conv2d(F.pad(img, [kernel.shape[-1] // 2] * 4, mode="replicate"), kernel, groups=shape[0])
                 if bounds is not None:
                     img = img.clamp(*bounds)
         with torch.no_grad():
@@ -71,8 +83,9 @@ def _node(probe: Probe, node_id: str | None) -> str | None:
         return probe.score_id()
     probe.check(node_id)
     if probe.is_input(node_id):
-        raise InsightError(node_id, "is an Input: maximising it would only grow the image; pick a layer",
-                           "insight.input_node")
+        raise InsightError(
+            node_id, "is an Input: maximising it would only grow the image; pick a layer", "insight.input_node"
+        )
     return node_id
 
 
@@ -90,8 +103,7 @@ def _gaussian(sigma: float, channels: int, device: torch.device) -> torch.Tensor
     """A depthwise Gaussian kernel of radius 2 sigma (at least 1)."""
     radius = max(1, int(round(2 * sigma)))
     r = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(r**2) / (2 * sigma**2))
     k2 = torch.outer(g, g)
     k2 = k2 / k2.sum()
     return k2.expand(channels, 1, *k2.shape).contiguous().to(device)
-

@@ -8,14 +8,15 @@ Reshape) and Inputs are only nodes of the module's ``torch.fx`` graph: those are
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import fx, nn
 
-from ..graph import Graph
-from ..validate import analyze
+from ..analysis.validate import analyze
+from ..model.graph import Graph
 
 #: Layers whose output is a probability rather than a score: gradients and maximisation read their input instead.
 PROBABILITY_LAYERS = (nn.Softmax, nn.LogSoftmax)
@@ -75,9 +76,12 @@ class Probe:
         """Raise ``InsightError`` (``insight.unknown_node``) unless the node exists in the module."""
         if not self.has(node_id):
             known = ", ".join(self.node_ids()[:12])
-            raise InsightError(node_id, f"is not a node of this model (nodes: {known}"
-                               f"{', ...' if len(self.node_ids()) > 12 else ''}); recompile after editing the design",
-                               "insight.unknown_node")
+            raise InsightError(
+                node_id,
+                f"is not a node of this model (nodes: {known}"
+                f"{', ...' if len(self.node_ids()) > 12 else ''}); recompile after editing the design",
+                "insight.unknown_node",
+            )
 
     def score_id(self) -> str | None:
         """The node whose output holds the class scores: the first output, or the input of a final Softmax."""
@@ -100,8 +104,9 @@ class Probe:
             args = list(args[0].all_input_nodes)
         return self._id_of[args[0].name] if args else None
 
-    def run(self, x: torch.Tensor, node_ids: Sequence[str] | None,
-            stop: bool = False) -> tuple[Any, dict[str, torch.Tensor]]:
+    def run(
+        self, x: torch.Tensor, node_ids: Sequence[str] | None, stop: bool = False
+    ) -> tuple[Any, dict[str, torch.Tensor]]:
         """Run the module on ``x``; returns its output and the value of each node in ``node_ids`` (None: all).
 
         With ``stop`` the pass ends once every node asked for has run (the output is then None): what a deep network
@@ -168,6 +173,7 @@ def _recorder(seen: dict[str, torch.Tensor], node_id: str, want: int) -> Any:
             seen[node_id] = output
             if len(seen) == want:
                 raise _Stop(seen)
+
     return hook
 
 
@@ -228,8 +234,9 @@ def device_of(module: nn.Module) -> torch.device:
 def as_batch(x: Any, module: nn.Module) -> torch.Tensor:
     """One sample as a float batch of one on the module's device: ``(C, H, W)`` or ``(1, C, H, W)``, tensor or array."""
     if isinstance(x, (tuple, list)):
-        raise InsightError(None, "designs with several inputs are not supported here; give one image tensor",
-                           "insight.multi_input")
+        raise InsightError(
+            None, "designs with several inputs are not supported here; give one image tensor", "insight.multi_input"
+        )
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     if t.ndim in (1, 2, 3):
         t = t.unsqueeze(0)
@@ -241,8 +248,9 @@ def unit_score(t: torch.Tensor, unit: int, node_id: str | None) -> torch.Tensor:
     if t.ndim < 2:
         raise InsightError(node_id, f"gives a {t.ndim}-D tensor; it has no units to pick", "insight.no_units")
     if not 0 <= unit < t.shape[1]:
-        raise InsightError(node_id, f"has {t.shape[1]} channels/units; {unit} is out of range 0..{t.shape[1] - 1}",
-                           "insight.bad_unit")
+        raise InsightError(
+            node_id, f"has {t.shape[1]} channels/units; {unit} is out of range 0..{t.shape[1] - 1}", "insight.bad_unit"
+        )
     v = t[:, unit]
     return v.reshape(v.shape[0], -1).mean(1)
 
@@ -252,8 +260,9 @@ def first_output(out: Any) -> torch.Tensor:
     return out[0] if isinstance(out, (tuple, list)) else out
 
 
-def scores_of(probe: Probe, x: torch.Tensor, extra: Sequence[str] = ()) -> tuple[torch.Tensor, dict[str, torch.Tensor],
-                                                                                 str | None]:
+def scores_of(
+    probe: Probe, x: torch.Tensor, extra: Sequence[str] = ()
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], str | None]:
     """Run once and return the class scores (logits), the values of ``extra`` nodes and the score node's id."""
     score_id = probe.score_id()
     out, seen = probe.run(x, [*extra, *([score_id] if score_id else [])])

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
 
-from ..graph import Graph
+from ..model.graph import Graph
 from . import images
 from .evaluate import Embedding, Evaluation, embed, evaluate, iter_batches, normalize
 from .maps import conv_nodes, feature_maps, filters, grad_cam, occlusion, saliency, spatial_nodes
@@ -17,8 +18,13 @@ from .probe import InsightError
 
 #: Method names, as the command line spells them, with what the dock shows.
 METHODS = {
-    "featuremaps": "Feature maps", "filters": "Filters", "gradcam": "Grad-CAM", "saliency": "Saliency",
-    "guided": "Guided backprop", "occlusion": "Occlusion", "maximize": "Activation maximisation",
+    "featuremaps": "Feature maps",
+    "filters": "Filters",
+    "gradcam": "Grad-CAM",
+    "saliency": "Saliency",
+    "guided": "Guided backprop",
+    "occlusion": "Occlusion",
+    "maximize": "Activation maximisation",
 }
 #: Methods that need an input sample (filters and maximisation do not).
 NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "occlusion"})
@@ -55,8 +61,16 @@ class View:
     alpha: float = 1.0
 
 
-def render(method: str, module: nn.Module, x: Any, node_id: str | None = None, *, graph: Graph | None = None,
-           options: Options | None = None, classes: Sequence[str] | None = None) -> View:
+def render(
+    method: str,
+    module: nn.Module,
+    x: Any,
+    node_id: str | None = None,
+    *,
+    graph: Graph | None = None,
+    options: Options | None = None,
+    classes: Sequence[str] | None = None,
+) -> View:
     """Compute ``method`` for sample ``x`` at ``node_id`` and draw it (``InsightError`` when the node cannot).
 
     Without a node, feature maps show the first spatial layer and filters the first Conv2d; the other methods have
@@ -68,8 +82,9 @@ def render(method: str, module: nn.Module, x: Any, node_id: str | None = None, *
     if method == "featuremaps":
         node_id = node_id or _first(spatial_nodes(module, x, graph=graph), "spatial layer")
         maps = feature_maps(module, x, node_id, graph=graph)
-        return View(f"{node_id}: output {list(maps.shape)}, each map scaled to its own range",
-                    values=images.feature_grid(maps))
+        return View(
+            f"{node_id}: output {list(maps.shape)}, each map scaled to its own range", values=images.feature_grid(maps)
+        )
     if method == "filters":
         node_id = node_id or _first(conv_nodes(module, graph=graph), "Conv2d")
         weight = filters(module, node_id, graph=graph)
@@ -77,33 +92,62 @@ def render(method: str, module: nn.Module, x: Any, node_id: str | None = None, *
         if rgb:
             return View(f"{node_id}: {len(weight)} filters in colour (grey is 0)", base=grid)
         layout = "rows: filters, columns: input channels" if weight.shape[1] > 1 else "one per filter"
-        return View(f"{node_id}: {len(weight)} filters ({layout})", values=grid, cmap="diverging",
-                    levels=images.levels_of(grid, symmetric=True))
+        return View(
+            f"{node_id}: {len(weight)} filters ({layout})",
+            values=grid,
+            cmap="diverging",
+            levels=images.levels_of(grid, symmetric=True),
+        )
     if method == "maximize":
         shape = tuple(np.asarray(x).shape[-3:]) if x is not None else _input_shape(module, graph)
-        found = maximize(module, shape, node_id, o.target or 0, graph=graph, steps=o.steps, seed=o.seed,
-                         bounds=o.bounds)
-        return View(f"{_unit(node_id, found.unit, classes)}: the input it responds to most "
-                    f"(activation {found.activation:.3g})", base=images.display(found.image))
+        found = maximize(
+            module, shape, node_id, o.target or 0, graph=graph, steps=o.steps, seed=o.seed, bounds=o.bounds
+        )
+        return View(
+            f"{_unit(node_id, found.unit, classes)}: the input it responds to most (activation {found.activation:.3g})",
+            base=images.display(found.image),
+        )
     return _attribution(method, module, x, node_id, graph, o, classes)
 
 
-def _attribution(method: str, module: nn.Module, x: Any, node_id: str | None, graph: Graph | None, o: Options,
-                 classes: Sequence[str] | None) -> View:
+def _attribution(
+    method: str,
+    module: nn.Module,
+    x: Any,
+    node_id: str | None,
+    graph: Graph | None,
+    o: Options,
+    classes: Sequence[str] | None,
+) -> View:
     base = images.display(x)
     if method == "gradcam":
         h = grad_cam(module, x, node_id, o.target, graph=graph)
-        return View(f"Grad-CAM at {h.node_id} for {_name(h.target, classes)} (score {h.score:.3g})", base=base,
-                    values=h.values, cmap="inferno", alpha=0.5)
+        return View(
+            f"Grad-CAM at {h.node_id} for {_name(h.target, classes)} (score {h.score:.3g})",
+            base=base,
+            values=h.values,
+            cmap="inferno",
+            alpha=0.5,
+        )
     if method in ("saliency", "guided"):
         h = saliency(module, x, node_id, o.target, graph=graph, guided=method == "guided")
         word = "guided backprop" if method == "guided" else "saliency |d score / d input|"
-        return View(f"{word} for {_unit(node_id, h.target, classes)}", values=h.values, cmap="inferno",
-                    levels=images.levels_of(h.values))
+        return View(
+            f"{word} for {_unit(node_id, h.target, classes)}",
+            values=h.values,
+            cmap="inferno",
+            levels=images.levels_of(h.values),
+        )
     h = occlusion(module, x, node_id, o.target, graph=graph, patch=o.patch, stride=o.stride, fill=o.fill)
-    return View(f"occlusion ({h.patch}px patch, stride {h.stride}): score drop for {_unit(node_id, h.target, classes)}"
-                f" (unoccluded {h.score:.3g})", base=base, values=h.values, cmap="diverging", alpha=0.6,
-                levels=images.levels_of(h.values, symmetric=True))
+    return View(
+        f"occlusion ({h.patch}px patch, stride {h.stride}): score drop for {_unit(node_id, h.target, classes)}"
+        f" (unoccluded {h.score:.3g})",
+        base=base,
+        values=h.values,
+        cmap="diverging",
+        alpha=0.6,
+        levels=images.levels_of(h.values, symmetric=True),
+    )
 
 
 def _first(ids: list[str], what: str) -> str:
@@ -132,8 +176,11 @@ def confusion_view(evaluation: Evaluation, classes: Sequence[str] | None = None)
     c = evaluation.confusion.astype(np.float64)
     rates = c / np.maximum(c.sum(1, keepdims=True), 1)
     worst = np.nanargmin(evaluation.per_class_accuracy) if evaluation.samples else 0
-    return View(f"confusion (rows: true, columns: predicted): accuracy {evaluation.accuracy:.1%} on "
-                f"{evaluation.samples} samples; weakest {_name(int(worst), classes)}", values=rates)
+    return View(
+        f"confusion (rows: true, columns: predicted): accuracy {evaluation.accuracy:.1%} on "
+        f"{evaluation.samples} samples; weakest {_name(int(worst), classes)}",
+        values=rates,
+    )
 
 
 def mistakes_view(samples: Sequence[Any], evaluation: Evaluation, classes: Sequence[str] | None = None) -> View:
@@ -143,8 +190,10 @@ def mistakes_view(samples: Sequence[Any], evaluation: Evaluation, classes: Seque
     tiles = np.stack([images.display(s) for s in samples])
     grid = images.tile(tiles)
     grid[np.isnan(grid)] = 1.0
-    words = ", ".join(f"{_short(m.true, classes)}→{_short(m.predicted, classes)} {m.confidence:.0%}"
-                      for m in evaluation.mistakes[:len(samples)])
+    words = ", ".join(
+        f"{_short(m.true, classes)}→{_short(m.predicted, classes)} {m.confidence:.0%}"
+        for m in evaluation.mistakes[: len(samples)]
+    )
     return View(f"most confident mistakes (true→predicted): {words}", base=grid)
 
 
@@ -167,9 +216,17 @@ def compose(view: View, scale: int = 1) -> np.ndarray:
 DATASET_METHODS = {"confusion": "Confusion matrix", "mistakes": "Misclassified", "embedding": "Embedding (PCA)"}
 
 
-def dataset_view(method: str, module: nn.Module, data: Any, mean: Sequence[float], std: Sequence[float], *,
-                 graph: Graph | None = None, classes: Sequence[str] | None = None,
-                 limit: int = 1000) -> View | Embedding:
+def dataset_view(
+    method: str,
+    module: nn.Module,
+    data: Any,
+    mean: Sequence[float],
+    std: Sequence[float],
+    *,
+    graph: Graph | None = None,
+    classes: Sequence[str] | None = None,
+    limit: int = 1000,
+) -> View | Embedding:
     """The confusion matrix, the most confident mistakes or the embedding over the first ``limit`` samples of
     ``data`` (a dataset of ``(uint8 image, label)``), normalised with ``mean`` and ``std``."""
     if method not in DATASET_METHODS:

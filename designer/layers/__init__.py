@@ -1,3 +1,8 @@
-"""Every layer type of the registry, one entry each; importing this package registers them all."""
+"""Every layer type of the registry, one entry each, and the registry itself.
 
-from . import conv, graph_ops, linear, norm, pool, pointwise, resize  # noqa: F401
+Importing any module of this package runs this file first, so ``registry.get_spec`` always sees every entry.
+"""
+
+from . import conv, graph_ops, linear, norm, pointwise, pool, resize
+
+__all__ = ["conv", "graph_ops", "linear", "norm", "pointwise", "pool", "resize"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..registry import Ctx
+from .registry import Ctx
 
 AXES = ("H", "W")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..params import Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, fmt_int, register
+from ..model.params import Kind, Param, required
 from ._spatial import AXES, collapse, spatial
+from .registry import Ctx, LayerSpec, Shape, fmt_int, register
 
 _GROUPS = Param("groups", Kind.INT, 1, doc="split channels into this many independent groups")
 _BIAS = Param("bias", Kind.BOOL, True, doc="learn an additive bias per output channel")
@@ -17,8 +17,11 @@ def _check_groups(ctx: Ctx) -> None:
     for what, n in (("input", c_in), ("output", c_out)):
         if n % g:
             ok = [d for d in range(1, n + 1) if n % d == 0 and c_in % d == 0 and c_out % d == 0]
-            raise ctx.fail("shape.groups", f"{ctx.who}: groups={g} does not divide its {n} {what} channels",
-                           f"set groups to a divisor of both {c_in} and {c_out}, e.g. {ok[-1]}")
+            raise ctx.fail(
+                "shape.groups",
+                f"{ctx.who}: groups={g} does not divide its {n} {what} channels",
+                f"set groups to a divisor of both {c_in} and {c_out}, e.g. {ok[-1]}",
+            )
 
 
 class _Conv(LayerSpec):
@@ -63,8 +66,13 @@ class Conv2d(_Conv):
         Param("dilation", Kind.PAIR, 1, doc="spacing between filter taps"),
         _GROUPS,
         _BIAS,
-        Param("padding_mode", Kind.CHOICE, "zeros", choices=("zeros", "reflect", "replicate", "circular"),
-              doc="how the border is padded"),
+        Param(
+            "padding_mode",
+            Kind.CHOICE,
+            "zeros",
+            choices=("zeros", "reflect", "replicate", "circular"),
+            doc="how the border is padded",
+        ),
     )
 
     def pads(self, ctx: Ctx) -> tuple[tuple[int, int], ...]:
@@ -81,8 +89,11 @@ class Conv2d(_Conv):
         p = ctx.p
         _check_groups(ctx)
         if p["padding"] == "same" and p["stride"] != (1, 1):
-            raise ctx.fail("param.same_stride", f"{ctx.who}: padding='same' works only with stride 1, "
-                           f"got stride={list(p['stride'])}", "set stride=1, or give padding as numbers")
+            raise ctx.fail(
+                "param.same_stride",
+                f"{ctx.who}: padding='same' works only with stride 1, got stride={list(p['stride'])}",
+                "set stride=1, or give padding as numbers",
+            )
         c, *sizes = spatial(ctx)
         out = []
         for axis, (n, (lo, hi)) in enumerate(zip(sizes, self.pads(ctx))):
@@ -91,8 +102,9 @@ class Conv2d(_Conv):
             eff = d * (k - 1) + 1
             if n + lo + hi < eff:
                 raw = (n + lo + hi - eff) // s + 1
-                raise collapse(ctx, axis, n, min(raw, 0), f"the {k}-tap kernel (dilation {d})",
-                               f"add padding={-(-(eff - n) // 2)}")
+                raise collapse(
+                    ctx, axis, n, min(raw, 0), f"the {k}-tap kernel (dilation {d})", f"add padding={-(-(eff - n) // 2)}"
+                )
             out.append((n + lo + hi - eff) // s + 1)
         return (p["out_channels"], *out)
 
@@ -100,9 +112,12 @@ class Conv2d(_Conv):
         mode = ctx.p["padding_mode"]
         too_big = (mode == "reflect" and pad >= n) or (mode == "circular" and pad > n)
         if too_big:
-            raise ctx.fail("param.padding_mode", f"{ctx.who}: {mode} padding of {pad} needs an input larger than "
-                           f"{pad} pixels, but its {('height', 'width')[axis]} is {n}",
-                           "use padding_mode='zeros' or 'replicate', or less padding")
+            raise ctx.fail(
+                "param.padding_mode",
+                f"{ctx.who}: {mode} padding of {pad} needs an input larger than "
+                f"{pad} pixels, but its {('height', 'width')[axis]} is {n}",
+                "use padding_mode='zeros' or 'replicate', or less padding",
+            )
 
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
         p = ctx.p
@@ -152,8 +167,11 @@ class ConvTranspose2d(_Conv):
             k, s, d = p["kernel_size"][axis], p["stride"][axis], p["dilation"][axis]
             q, op = p["padding"][axis], p["output_padding"][axis]
             if op >= s and op >= d:
-                raise ctx.fail("param.output_padding", f"{ctx.who}: output_padding={op} must be smaller than "
-                               f"stride ({s}) or dilation ({d})", f"set output_padding to at most {max(s, d) - 1}")
+                raise ctx.fail(
+                    "param.output_padding",
+                    f"{ctx.who}: output_padding={op} must be smaller than stride ({s}) or dilation ({d})",
+                    f"set output_padding to at most {max(s, d) - 1}",
+                )
             size = (n - 1) * s - 2 * q + d * (k - 1) + op + 1
             if size < 1:
                 raise collapse(ctx, axis, n, size, f"padding={q}", "use less padding")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
-from ..params import Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, prod, register
+from ..model.params import Kind, Param, required
+from .registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, prod, register
 
 if TYPE_CHECKING:
     from torch import fx
@@ -20,7 +20,7 @@ class GraphOp(LayerSpec):
     def is_module(self) -> bool:
         return False
 
-    def emit(self, ctx: Ctx, graph: "fx.Graph", args: list["fx.Node"]) -> "fx.Node":
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
         raise NotImplementedError
 
     def build(self, ctx: Ctx) -> Any:
@@ -51,9 +51,13 @@ class _Elementwise(GraphOp):
         out = list(ctx.x0)
         for port, s in enumerate(ctx.x[1:], start=1):
             if len(s) != len(out):
-                raise ctx.fail("shape.rank_mismatch", f"{ctx.who}: '{ctx.src[0]}' gives {fmt_shape(ctx.x0)} but "
-                               f"'{ctx.src[port]}' gives {fmt_shape(s)} (different ranks)",
-                               "reshape one branch so both have the same number of dimensions", port)
+                raise ctx.fail(
+                    "shape.rank_mismatch",
+                    f"{ctx.who}: '{ctx.src[0]}' gives {fmt_shape(ctx.x0)} but "
+                    f"'{ctx.src[port]}' gives {fmt_shape(s)} (different ranks)",
+                    "reshape one branch so both have the same number of dimensions",
+                    port,
+                )
             for dim, (a, b) in enumerate(zip(out, s)):
                 if a != b and 1 not in (a, b):
                     raise self._mismatch(ctx, port, dim, a, b)
@@ -63,12 +67,20 @@ class _Elementwise(GraphOp):
     def _mismatch(self, ctx: Ctx, port: int, dim: int, a: int, b: int) -> Exception:
         first, other = ctx.src[0], ctx.src[port]
         if dim == 0 and len(ctx.x0) == 3:
-            return ctx.fail("shape.channels_mismatch", f"{ctx.who}: '{first}' gives {a} channels, '{other}' gives "
-                            f"{b}; {self.op_word} needs equal channels", f"add a 1x1 Conv2d with out_channels={max(a, b)} "
-                            f"on the branch with {min(a, b)} channels (a projection shortcut)", port)
-        return ctx.fail("shape.broadcast", f"{ctx.who}: '{first}' gives {fmt_shape(ctx.x[0])} and '{other}' gives "
-                        f"{fmt_shape(ctx.x[port])}; dimension {dim + 1} ({a} vs {b}) neither matches nor is 1",
-                        "make both branches produce the same size there (same stride and padding)", port)
+            return ctx.fail(
+                "shape.channels_mismatch",
+                f"{ctx.who}: '{first}' gives {a} channels, '{other}' gives {b}; {self.op_word} needs equal channels",
+                f"add a 1x1 Conv2d with out_channels={max(a, b)} "
+                f"on the branch with {min(a, b)} channels (a projection shortcut)",
+                port,
+            )
+        return ctx.fail(
+            "shape.broadcast",
+            f"{ctx.who}: '{first}' gives {fmt_shape(ctx.x[0])} and '{other}' gives "
+            f"{fmt_shape(ctx.x[port])}; dimension {dim + 1} ({a} vs {b}) neither matches nor is 1",
+            "make both branches produce the same size there (same stride and padding)",
+            port,
+        )
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         ins = " and ".join(fmt_shape(s) for s in ctx.x)
@@ -81,7 +93,7 @@ class Add(_Elementwise):
     doc = "Element-wise sum of its inputs (residual connections); broadcasts like torch"
     op_word = "addition"
 
-    def emit(self, ctx: Ctx, graph: "fx.Graph", args: list["fx.Node"]) -> "fx.Node":
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
         return _fold(graph, operator.add, args)
 
 
@@ -91,11 +103,11 @@ class Mul(_Elementwise):
     doc = "Element-wise product of its inputs (gating, squeeze-and-excitation); broadcasts like torch"
     op_word = "multiplication"
 
-    def emit(self, ctx: Ctx, graph: "fx.Graph", args: list["fx.Node"]) -> "fx.Node":
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
         return _fold(graph, operator.mul, args)
 
 
-def _fold(graph: "fx.Graph", op: Any, args: list["fx.Node"]) -> "fx.Node":
+def _fold(graph: fx.Graph, op: Any, args: list[fx.Node]) -> fx.Node:
     acc = args[0]
     for arg in args[1:]:
         acc = graph.call_function(op, (acc, arg))
@@ -118,18 +130,26 @@ class Concat(GraphOp):
         first = ctx.x0
         for port, s in enumerate(ctx.x[1:], start=1):
             if len(s) != len(first):
-                raise ctx.fail("shape.rank_mismatch", f"{ctx.who}: '{ctx.src[0]}' gives {fmt_shape(first)} but "
-                               f"'{ctx.src[port]}' gives {fmt_shape(s)} (different ranks)",
-                               "reshape one branch so both have the same number of dimensions", port)
+                raise ctx.fail(
+                    "shape.rank_mismatch",
+                    f"{ctx.who}: '{ctx.src[0]}' gives {fmt_shape(first)} but "
+                    f"'{ctx.src[port]}' gives {fmt_shape(s)} (different ranks)",
+                    "reshape one branch so both have the same number of dimensions",
+                    port,
+                )
             for dim, (a, b) in enumerate(zip(first, s)):
                 if dim != axis and a != b:
                     what = ("height", "width")[dim - 1] if len(first) == 3 and dim > 0 else f"dimension {dim + 1}"
-                    raise ctx.fail("shape.concat_mismatch", f"{ctx.who}: '{ctx.src[0]}' gives {fmt_shape(first)} "
-                                   f"and '{ctx.src[port]}' gives {fmt_shape(s)}; their {what} differ ({a} vs {b})",
-                                   "give every branch the same stride and padding so the sizes match", port)
-        return (*first[:axis], sum(s[axis] for s in ctx.x), *first[axis + 1:])
+                    raise ctx.fail(
+                        "shape.concat_mismatch",
+                        f"{ctx.who}: '{ctx.src[0]}' gives {fmt_shape(first)} "
+                        f"and '{ctx.src[port]}' gives {fmt_shape(s)}; their {what} differ ({a} vs {b})",
+                        "give every branch the same stride and padding so the sizes match",
+                        port,
+                    )
+        return (*first[:axis], sum(s[axis] for s in ctx.x), *first[axis + 1 :])
 
-    def emit(self, ctx: Ctx, graph: "fx.Graph", args: list["fx.Node"]) -> "fx.Node":
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
         import torch
 
         return graph.call_function(torch.cat, (list(args),), {"dim": ctx.p["dim"]})
@@ -153,15 +173,23 @@ class Reshape(GraphOp):
         known = prod(d for d in target if d != -1)
         if -1 in target:
             if total % known:
-                raise ctx.fail("shape.reshape", f"{ctx.who}: {total} elements of {fmt_shape(ctx.x0)} cannot be "
-                               f"split into {fmt_shape(tuple(target))}", f"use sizes whose product divides {total}")
+                raise ctx.fail(
+                    "shape.reshape",
+                    f"{ctx.who}: {total} elements of {fmt_shape(ctx.x0)} cannot be "
+                    f"split into {fmt_shape(tuple(target))}",
+                    f"use sizes whose product divides {total}",
+                )
             target[target.index(-1)] = total // known
         elif known != total:
-            raise ctx.fail("shape.reshape", f"{ctx.who}: target {fmt_shape(tuple(target))} holds {known} elements, "
-                           f"the input {fmt_shape(ctx.x0)} holds {total}", f"use sizes whose product is {total}")
+            raise ctx.fail(
+                "shape.reshape",
+                f"{ctx.who}: target {fmt_shape(tuple(target))} holds {known} elements, "
+                f"the input {fmt_shape(ctx.x0)} holds {total}",
+                f"use sizes whose product is {total}",
+            )
         return tuple(target)
 
-    def emit(self, ctx: Ctx, graph: "fx.Graph", args: list["fx.Node"]) -> "fx.Node":
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
         batch = graph.call_method("size", (args[0], 0))
         return graph.call_method("reshape", (args[0], batch, *ctx.p["shape"]))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..params import Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
+from ..model.params import Kind, Param, required
+from .registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
 
 
 @register
@@ -54,24 +54,32 @@ class Flatten(LayerSpec):
         start, end = ctx.p["start_dim"], ctx.p["end_dim"]
         for name, d in (("start_dim", start), ("end_dim", end)):
             if not -rank <= d < rank:
-                raise ctx.fail("param.dim", f"{ctx.who}: {name}={d} is out of range for a {rank}-D tensor "
-                               f"(batch included)", f"set {name} to a value in [1, {rank - 1}] or -1")
+                raise ctx.fail(
+                    "param.dim",
+                    f"{ctx.who}: {name}={d} is out of range for a {rank}-D tensor (batch included)",
+                    f"set {name} to a value in [1, {rank - 1}] or -1",
+                )
         start, end = start % rank, end % rank
         if start > end:
-            raise ctx.fail("param.dim", f"{ctx.who}: start_dim ({start}) comes after end_dim ({end})",
-                           "set start_dim=1, end_dim=-1 to flatten everything but the batch")
+            raise ctx.fail(
+                "param.dim",
+                f"{ctx.who}: start_dim ({start}) comes after end_dim ({end})",
+                "set start_dim=1, end_dim=-1 to flatten everything but the batch",
+            )
         if start == 0:
-            raise ctx.fail("shape.flatten_batch", f"{ctx.who}: start_dim=0 would merge the batch into the features",
-                           "set start_dim=1")
+            raise ctx.fail(
+                "shape.flatten_batch",
+                f"{ctx.who}: start_dim=0 would merge the batch into the features",
+                "set start_dim=1",
+            )
         return start, end
 
     def shape(self, ctx: Ctx) -> Shape:
         start, end = self.dims(ctx)
         full = (0, *ctx.x0)
-        return (*full[1:start], prod(full[start:end + 1]), *full[end + 1:])
+        return (*full[1:start], prod(full[start : end + 1]), *full[end + 1 :])
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         start, end = self.dims(ctx)
-        dims = ctx.x0[start - 1:end]
-        return [f"features = {'*'.join(map(str, dims))} = {fmt_int(prod(dims))}; output = {fmt_shape(out)}; "
-                f"params = 0"]
+        dims = ctx.x0[start - 1 : end]
+        return [f"features = {'*'.join(map(str, dims))} = {fmt_int(prod(dims))}; output = {fmt_shape(out)}; params = 0"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..params import Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
+from ..model.params import Kind, Param, required
+from .registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
 
 _EPS = Param("eps", Kind.FLOAT, 1e-5, low=0, doc="added to the variance for numerical stability")
 _AFFINE = Param("affine", Kind.BOOL, True, doc="learn a scale and a shift per channel")
@@ -28,8 +28,10 @@ class _PerChannel(LayerSpec):
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         c = ctx.p[self.channel_param]
         n = 2 * c if ctx.p[self.affine_param] else 0
-        return [f"output = input = {fmt_shape(out)}",
-                f"params = 2*C (scale and shift per channel) = 2*{c} = {fmt_int(n)}" if n else "params = 0"]
+        return [
+            f"output = input = {fmt_shape(out)}",
+            f"params = 2*C (scale and shift per channel) = 2*{c} = {fmt_int(n)}" if n else "params = 0",
+        ]
 
 
 class _BatchNorm(_PerChannel):
@@ -73,8 +75,11 @@ class GroupNorm(_PerChannel):
         if c % g:
             divisors = [d for d in range(1, c + 1) if c % d == 0]
             near = min(divisors, key=lambda d: abs(d - g))
-            raise ctx.fail("shape.groups", f"{ctx.who}: num_groups={g} does not divide its {c} channels",
-                           f"set num_groups to a divisor of {c}, e.g. {near}")
+            raise ctx.fail(
+                "shape.groups",
+                f"{ctx.who}: num_groups={g} does not divide its {c} channels",
+                f"set num_groups to a divisor of {c}, e.g. {near}",
+            )
         return ctx.x0
 
 
@@ -84,8 +89,12 @@ class LayerNorm(LayerSpec):
     category = "Normalization"
     doc = "Layer normalisation over the trailing dimensions of each sample"
     params = (
-        Param("normalized_shape", Kind.INTS, inferred=True,
-              doc="trailing dimensions to normalise (default: the whole sample shape)"),
+        Param(
+            "normalized_shape",
+            Kind.INTS,
+            inferred=True,
+            doc="trailing dimensions to normalise (default: the whole sample shape)",
+        ),
         _EPS,
         Param("elementwise_affine", Kind.BOOL, True, doc="learn a scale (and shift) per element"),
         Param("bias", Kind.BOOL, True, doc="learn the shift too"),
@@ -93,7 +102,7 @@ class LayerNorm(LayerSpec):
 
     def inferred(self, ctx: Ctx) -> dict[str, Any]:
         given = ctx.p["normalized_shape"]
-        if given is not None and 0 < len(given) <= len(ctx.x0) and tuple(ctx.x0[-len(given):]) == tuple(given):
+        if given is not None and 0 < len(given) <= len(ctx.x0) and tuple(ctx.x0[-len(given) :]) == tuple(given):
             return {"normalized_shape": tuple(given)}
         return {"normalized_shape": tuple(ctx.x0)}
 
@@ -106,8 +115,10 @@ class LayerNorm(LayerSpec):
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         ns = ctx.p["normalized_shape"]
         k = len(self.weights(ctx))
-        return [f"output = input = {fmt_shape(out)}",
-                f"params = {k}*prod(normalized_shape) = {k}*{'*'.join(map(str, ns))} = {fmt_int(k * prod(ns))}"]
+        return [
+            f"output = input = {fmt_shape(out)}",
+            f"params = {k}*prod(normalized_shape) = {k}*{'*'.join(map(str, ns))} = {fmt_int(k * prod(ns))}",
+        ]
 
 
 @register

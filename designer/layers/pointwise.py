@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..params import Kind, Param
-from ..registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, register
+from ..model.params import Kind, Param
+from .registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, register
 
 _INPLACE = Param("inplace", Kind.BOOL, False, doc="overwrite the input tensor to save memory")
 
@@ -18,12 +18,23 @@ def _activation(name: str, doc: str, *params: Param) -> None:
 
 _activation("ReLU", "max(0, x): the default non-linearity of CNNs", _INPLACE)
 _activation("ReLU6", "min(max(0, x), 6): ReLU capped at 6 (MobileNet)", _INPLACE)
-_activation("LeakyReLU", "x for x > 0, negative_slope * x otherwise",
-            Param("negative_slope", Kind.FLOAT, 0.01, doc="slope for negative inputs"), _INPLACE)
-_activation("ELU", "x for x > 0, alpha * (exp(x) - 1) otherwise",
-            Param("alpha", Kind.FLOAT, 1.0, doc="saturation value for negative inputs"), _INPLACE)
-_activation("GELU", "x * Phi(x): the Gaussian error linear unit",
-            Param("approximate", Kind.CHOICE, "none", choices=("none", "tanh"), doc="tanh approximation"))
+_activation(
+    "LeakyReLU",
+    "x for x > 0, negative_slope * x otherwise",
+    Param("negative_slope", Kind.FLOAT, 0.01, doc="slope for negative inputs"),
+    _INPLACE,
+)
+_activation(
+    "ELU",
+    "x for x > 0, alpha * (exp(x) - 1) otherwise",
+    Param("alpha", Kind.FLOAT, 1.0, doc="saturation value for negative inputs"),
+    _INPLACE,
+)
+_activation(
+    "GELU",
+    "x * Phi(x): the Gaussian error linear unit",
+    Param("approximate", Kind.CHOICE, "none", choices=("none", "tanh"), doc="tanh approximation"),
+)
 _activation("SiLU", "x * sigmoid(x) (swish)", _INPLACE)
 _activation("Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)", _INPLACE)
 _activation("Hardsigmoid", "relu6(x + 3) / 6", _INPLACE)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..params import Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, fmt_shape, register
+from ..model.params import Kind, Param, required
 from ._spatial import AXES, collapse, spatial
+from .registry import Ctx, LayerSpec, Shape, fmt_shape, register
 
 
 def pool_size(n: int, k: int, pad: int, s: int, d: int, ceil_mode: bool) -> int:
@@ -37,12 +37,21 @@ class _Pool(LayerSpec):
         for axis, n in enumerate(sizes):
             k, pad = p["kernel_size"][axis], p["padding"][axis]
             if pad > k // 2:
-                raise ctx.fail("param.pool_padding", f"{ctx.who}: padding={pad} is more than half the kernel "
-                               f"size {k}", f"set padding to at most {k // 2}")
+                raise ctx.fail(
+                    "param.pool_padding",
+                    f"{ctx.who}: padding={pad} is more than half the kernel size {k}",
+                    f"set padding to at most {k // 2}",
+                )
             size = pool_size(n, k, pad, stride[axis], dil[axis], p["ceil_mode"])
             if size < 1:
-                raise collapse(ctx, axis, n, size, f"the {k}-pixel window (stride {stride[axis]})",
-                               "use a smaller kernel_size or stride")
+                raise collapse(
+                    ctx,
+                    axis,
+                    n,
+                    size,
+                    f"the {k}-pixel window (stride {stride[axis]})",
+                    "use a smaller kernel_size or stride",
+                )
             out.append(size)
         return (c, *out)
 
@@ -63,8 +72,9 @@ class _Pool(LayerSpec):
             full = (n + 2 * pad - d * (k - 1) - 1 + (s - 1 if p["ceil_mode"] else 0)) // s + 1
             cut = " - 1" if full != out[axis + 1] else ""
             note = " (the last window would start past the input)" if cut else ""
-            lines.append(f"{AXES[axis]}_out = {rnd}(({n} + 2*{pad} - {d}*({k}-1) - 1) / {s}) + 1{cut} = "
-                         f"{out[axis + 1]}{note}")
+            lines.append(
+                f"{AXES[axis]}_out = {rnd}(({n} + 2*{pad} - {d}*({k}-1) - 1) / {s}) + 1{cut} = {out[axis + 1]}{note}"
+            )
         lines.append(f"C_out = C_in = {out[0]} (pooling acts per channel); params = 0")
         return lines
 
@@ -88,7 +98,10 @@ class AvgPool2d(_Pool):
     name = "AvgPool2d"
     doc = "Average pooling: the mean of each window"
     params = (
-        _KERNEL, _STRIDE, _PADDING, _CEIL,
+        _KERNEL,
+        _STRIDE,
+        _PADDING,
+        _CEIL,
         Param("count_include_pad", Kind.BOOL, True, doc="count padded zeros in the average"),
         Param("divisor_override", Kind.OPT_INT, None, doc="divide by this instead of the window size"),
     )
@@ -116,8 +129,9 @@ class _Adaptive(LayerSpec):
         return {"output_size": ctx.p["output_size"]}
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
-        return [f"output = [C, output_size] = {fmt_shape(out)}, whatever the input size "
-                f"{ctx.x0[1]}x{ctx.x0[2]}; params = 0"]
+        return [
+            f"output = [C, output_size] = {fmt_shape(out)}, whatever the input size {ctx.x0[1]}x{ctx.x0[2]}; params = 0"
+        ]
 
 
 @register

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..params import MAX_SIZE, Kind, Param, required
-from ..registry import Ctx, LayerSpec, Shape, fmt_shape, register
+from ..model.params import MAX_SIZE, Kind, Param, required
 from ._spatial import AXES, collapse
+from .registry import Ctx, LayerSpec, Shape, fmt_shape, register
 
 _INTERPOLATING = ("linear", "bilinear", "bicubic", "trilinear")
 #: Modes that need a rank other than a 2-D map ([C, H, W]): torch refuses them there.
@@ -22,33 +22,56 @@ class Upsample(LayerSpec):
     params = (
         Param("size", Kind.OPT_PAIR, None, doc="output height and width (give this or scale_factor)"),
         Param("scale_factor", Kind.OPT_FLOAT_PAIR, None, low=1e-3, high=1e4, doc="multiplier for height and width"),
-        Param("mode", Kind.CHOICE, "nearest", choices=("nearest", "nearest-exact", "bilinear", "bicubic", "linear",
-                                                       "trilinear"), doc="interpolation"),
+        Param(
+            "mode",
+            Kind.CHOICE,
+            "nearest",
+            choices=("nearest", "nearest-exact", "bilinear", "bicubic", "linear", "trilinear"),
+            doc="interpolation",
+        ),
         Param("align_corners", Kind.OPT_BOOL, None, doc="align corner pixels (interpolating modes only)"),
     )
 
     def shape(self, ctx: Ctx) -> Shape:
         p = ctx.p
         if (p["size"] is None) == (p["scale_factor"] is None):
-            raise ctx.fail("param.upsample_size", f"{ctx.who}: give exactly one of size and scale_factor",
-                           "set scale_factor=2 (or size=[H, W]) and remove the other")
+            raise ctx.fail(
+                "param.upsample_size",
+                f"{ctx.who}: give exactly one of size and scale_factor",
+                "set scale_factor=2 (or size=[H, W]) and remove the other",
+            )
         if p["mode"] in _WRONG_RANK:
-            raise ctx.fail("param.mode", f"{ctx.who}: mode='{p['mode']}' needs a {_WRONG_RANK[p['mode']]} input, "
-                           f"not a [C, H, W] map", "use mode='bilinear' or 'nearest'")
+            raise ctx.fail(
+                "param.mode",
+                f"{ctx.who}: mode='{p['mode']}' needs a {_WRONG_RANK[p['mode']]} input, not a [C, H, W] map",
+                "use mode='bilinear' or 'nearest'",
+            )
         if p["align_corners"] is not None and p["mode"] not in _INTERPOLATING:
-            raise ctx.fail("param.align_corners", f"{ctx.who}: align_corners applies only to interpolating modes, "
-                           f"not '{p['mode']}'", "remove align_corners or use mode='bilinear'")
+            raise ctx.fail(
+                "param.align_corners",
+                f"{ctx.who}: align_corners applies only to interpolating modes, not '{p['mode']}'",
+                "remove align_corners or use mode='bilinear'",
+            )
         c, h, w = ctx.x0
         if p["size"] is not None:
             return (c, *p["size"])
         out = [int(n * f) for n, f in zip((h, w), p["scale_factor"])]
         for axis, size in enumerate(out):
             if size < 1:
-                raise collapse(ctx, axis, (h, w)[axis], size, f"scale_factor={p['scale_factor'][axis]}",
-                               "use a larger scale_factor")
+                raise collapse(
+                    ctx,
+                    axis,
+                    (h, w)[axis],
+                    size,
+                    f"scale_factor={p['scale_factor'][axis]}",
+                    "use a larger scale_factor",
+                )
             if size > MAX_SIZE:
-                raise ctx.fail("shape.too_large", f"{ctx.who}: output {('height', 'width')[axis]} {size} is "
-                               f"larger than {MAX_SIZE}", "use a smaller scale_factor")
+                raise ctx.fail(
+                    "shape.too_large",
+                    f"{ctx.who}: output {('height', 'width')[axis]} {size} is larger than {MAX_SIZE}",
+                    "use a smaller scale_factor",
+                )
         return (c, *out)
 
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
@@ -80,14 +103,19 @@ class ZeroPad2d(LayerSpec):
             crop = -sum(min(q, 0) for q in pads)
             if crop > n:
                 name = ("height", "width")[axis]
-                raise ctx.fail("shape.collapse", f"{ctx.who}: negative padding crops {crop} pixels of the {n}-pixel "
-                               f"{name} of its input from '{ctx.src[0]}'", f"crop at most {n} pixels there")
+                raise ctx.fail(
+                    "shape.collapse",
+                    f"{ctx.who}: negative padding crops {crop} pixels of the {n}-pixel "
+                    f"{name} of its input from '{ctx.src[0]}'",
+                    f"crop at most {n} pixels there",
+                )
         for axis, size in enumerate(out):
             if size < 1:
                 raise collapse(ctx, axis, (h, w)[axis], size, "negative padding", "crop less")
             if size > MAX_SIZE:
-                raise ctx.fail("shape.too_large", f"{ctx.who}: output size {size} is larger than {MAX_SIZE}",
-                               "use less padding")
+                raise ctx.fail(
+                    "shape.too_large", f"{ctx.who}: output size {size} is larger than {MAX_SIZE}", "use less padding"
+                )
         return (*lead, *out)
 
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
@@ -98,5 +126,8 @@ class ZeroPad2d(LayerSpec):
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         left, right, top, bottom = ctx.p["padding"]
-        return [f"H_out = {ctx.x0[-2]} + {top} + {bottom} = {out[-2]}",
-                f"W_out = {ctx.x0[-1]} + {left} + {right} = {out[-1]}", "params = 0"]
+        return [
+            f"H_out = {ctx.x0[-2]} + {top} + {bottom} = {out[-2]}",
+            f"W_out = {ctx.x0[-1]} + {left} + {right} = {out[-1]}",
+            "params = 0",
+        ]

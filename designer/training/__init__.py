@@ -1,1 +1,1 @@
-"""The training engine, split by concern; ``designer.train`` is the public entry point."""
+"""The training engine, split by concern; ``designer.training.api`` is the public entry point."""

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..graph import Graph
+from ..model.graph import Graph
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine", "onecycle")
@@ -35,7 +35,7 @@ class TrainConfig:
     #: Samples drawn for the built-in shapes dataset (ignored by the others).
     samples: int = 10_000
     val_split: float = 0.1
-    #: Augmentations that are on, e.g. ``{"hflip": true, "rotation": 15}`` (see ``designer.data.Augment``).
+    #: Augmentations that are on, e.g. ``{"hflip": true, "rotation": 15}`` (see ``designer.training.data.Augment``).
     augment: dict[str, Any] = field(default_factory=dict)
     normalize: str = "auto"
     optimizer: str = "adam"
@@ -70,7 +70,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], ignored: list[str] | None = None) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any], ignored: list[str] | None = None) -> TrainConfig:
         """Read a ``training`` section; keys this version does not know go to ``ignored`` (or raise without it).
 
         Raises:
@@ -90,7 +90,7 @@ class TrainConfig:
         cfg.check()
         return cfg
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied and checked (how CLI flags override the file)."""
         cfg = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
         cfg.check()

@@ -14,17 +14,27 @@ from typing import Any
 
 import torch
 
-from .. import distributed
-from ..data import Augment, DataError, load_data
-from ..fileformat import dumps, load, loads
-from ..graph import Graph
-from . import runs
+from ..model.fileformat import dumps, load, loads
+from ..model.graph import Graph
+from . import distributed, runs
 from .config import ConfigError, TrainConfig, read_section
+from .data import Augment, DataError, load_data
 from .events import Event, EventCallback, Failed, Finished, RunStarted
 from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
 from .loop import TrainingLoop
-from .setup import (TrainingError, build_model, check_classes, freeze, load_weights, make_loss, make_optimizer,
-                    make_scheduler, param_groups, resolve_device, resolve_precision)
+from .setup import (
+    TrainingError,
+    build_model,
+    check_classes,
+    freeze,
+    load_weights,
+    make_loss,
+    make_optimizer,
+    make_scheduler,
+    param_groups,
+    resolve_device,
+    resolve_precision,
+)
 from .state import restore_checkpoint
 
 #: Settings that may change when a run is resumed; the others decide which samples each step sees.
@@ -37,8 +47,15 @@ class Trainer(TrainingLoop):
     ``pause()``, ``resume()`` and ``stop()`` may be called from any thread; ``run()`` blocks until the run ends.
     """
 
-    def __init__(self, graph: Graph, config: TrainConfig | None = None, *, run_dir: str | Path | None = None,
-                 runs_root: str | Path | None = None, on_event: EventCallback | None = None):
+    def __init__(
+        self,
+        graph: Graph,
+        config: TrainConfig | None = None,
+        *,
+        run_dir: str | Path | None = None,
+        runs_root: str | Path | None = None,
+        on_event: EventCallback | None = None,
+    ):
         self.project_json = dumps(graph)
         self.graph = loads(self.project_json)
         self.config = config if config is not None else read_section(self.graph)
@@ -58,16 +75,18 @@ class Trainer(TrainingLoop):
         self._elapsed0 = 0.0
 
     @classmethod
-    def from_run_dir(cls, run_dir: str | Path, *, on_event: EventCallback | None = None,
-                     **overrides: Any) -> "Trainer":
+    def from_run_dir(cls, run_dir: str | Path, *, on_event: EventCallback | None = None, **overrides: Any) -> Trainer:
         """Continue the run in ``run_dir`` from its last checkpoint; ``epochs`` may be raised to train longer."""
         run_dir = Path(run_dir)
         if not (run_dir / runs.LAST).exists():
             raise TrainingError("resume.no_checkpoint", f"{run_dir} has no {runs.LAST} to resume from")
         bad = sorted(k for k, v in overrides.items() if v is not None and k not in RESUME_OVERRIDES)
         if bad:
-            raise TrainingError("resume.bad_override", f"{bad[0]} cannot change when resuming",
-                                "start a new run (with --init-weights to keep the weights)")
+            raise TrainingError(
+                "resume.bad_override",
+                f"{bad[0]} cannot change when resuming",
+                "start a new run (with --init-weights to keep the weights)",
+            )
         config = TrainConfig.from_dict(runs.read_json(run_dir / runs.CONFIG)["config"], ignored=[])
         trainer = cls(load(run_dir / runs.PROJECT), config.replace(**overrides), run_dir=run_dir, on_event=on_event)
         trainer._resuming = True
@@ -105,8 +124,11 @@ class Trainer(TrainingLoop):
         except Exception as exc:  # a run must never take its caller (the designer window) down with it
             if _is_oom(exc):
                 b = self.config.batch_size
-                return self._fail("oom", f"out of memory at batch size {b}",
-                                  f"try a smaller batch, e.g. --batch-size {max(1, b // 2)}")
+                return self._fail(
+                    "oom",
+                    f"out of memory at batch size {b}",
+                    f"try a smaller batch, e.g. --batch-size {max(1, b // 2)}",
+                )
             return self._fail("error", f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
         finally:
             torch.use_deterministic_algorithms(prev_det)
@@ -123,9 +145,16 @@ class Trainer(TrainingLoop):
         torch.manual_seed(cfg.seed)
         info = build_model(self.graph, cfg.seed)
         self.input_shape = info.input_shape
-        self.bundle = load_data(cfg.data, info.input_shape, val_split=cfg.val_split, seed=cfg.seed,
-                                augment=Augment.from_dict(cfg.augment), samples=cfg.samples, download=cfg.download,
-                                normalize=cfg.normalize)
+        self.bundle = load_data(
+            cfg.data,
+            info.input_shape,
+            val_split=cfg.val_split,
+            seed=cfg.seed,
+            augment=Augment.from_dict(cfg.augment),
+            samples=cfg.samples,
+            download=cfg.download,
+            normalize=cfg.normalize,
+        )
         check_classes(info.outputs, info.output_id, self.bundle.classes, str(self.bundle.spec))
         notes = list(self.bundle.notes)
         if cfg.init_weights and not self._resuming:
@@ -134,9 +163,22 @@ class Trainer(TrainingLoop):
         self._prepare_loaders()
         self._prepare_optimizer(info.outputs)
         self._open_run_dir()
-        self._emit(RunStarted(str(self.run_dir), str(self.device), self.precision, self.total_steps, self.step,
-                              self.steps_per_epoch, cfg.epochs, tuple(self.bundle.classes), len(self.bundle.train),
-                              len(self.bundle.val or ()), self.dist.world_size, tuple(notes)))
+        self._emit(
+            RunStarted(
+                str(self.run_dir),
+                str(self.device),
+                self.precision,
+                self.total_steps,
+                self.step,
+                self.steps_per_epoch,
+                cfg.epochs,
+                tuple(self.bundle.classes),
+                len(self.bundle.train),
+                len(self.bundle.val or ()),
+                self.dist.world_size,
+                tuple(notes),
+            )
+        )
 
     def _prepare_model(self, info: Any) -> None:
         self.model = model = info.model
@@ -156,11 +198,22 @@ class Trainer(TrainingLoop):
         cfg, b = self.config, self.bundle
         self.workers = cfg.workers if cfg.workers >= 0 else auto_workers(b.train, self.device, bool(cfg.augment))
         self.sampler = ResumableSampler(b.train, self.dist, cfg.seed)
-        self.train_loader = make_loader(b.train, cfg.batch_size, self.sampler, self.workers, self.device, cfg.seed,
-                                        train=True)
-        self.val_loader = None if b.val is None else make_loader(
-            b.val, cfg.batch_size * 2, ShardSampler(len(b.val), self.dist), self.workers, self.device, cfg.seed,
-            train=False)
+        self.train_loader = make_loader(
+            b.train, cfg.batch_size, self.sampler, self.workers, self.device, cfg.seed, train=True
+        )
+        self.val_loader = (
+            None
+            if b.val is None
+            else make_loader(
+                b.val,
+                cfg.batch_size * 2,
+                ShardSampler(len(b.val), self.dist),
+                self.workers,
+                self.device,
+                cfg.seed,
+                train=False,
+            )
+        )
         self.steps_per_epoch = len(self.train_loader)
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.log_every = cfg.log_every or (1 if self.device.type == "cpu" else 10)
@@ -184,31 +237,53 @@ class Trainer(TrainingLoop):
             if self.run_dir is None:
                 self.run_dir = runs.new_run_dir(self._runs_root)
             elif (self.run_dir / runs.LAST).exists():
-                raise TrainingError("run.exists", f"{self.run_dir} already holds a run",
-                                    "resume it with --resume, or choose another --out")
+                raise TrainingError(
+                    "run.exists",
+                    f"{self.run_dir} already holds a run",
+                    "resume it with --resume, or choose another --out",
+                )
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / runs.PROJECT).write_text(self.project_json, encoding="utf-8")
             runs.write_json(self.run_dir / runs.CONFIG, self._record())
         if self.dist.is_main:
-            self._writer = runs.MetricsWriter(self.run_dir / runs.METRICS,
-                                              truncate_after_step=self.step if self._resuming else None)
+            self._writer = runs.MetricsWriter(
+                self.run_dir / runs.METRICS, truncate_after_step=self.step if self._resuming else None
+            )
             runs.write_status(self.run_dir, "running", epoch=self.epoch, step=self.step)
 
     def _record(self) -> dict[str, Any]:
         """The run's reproducibility record: settings as given and as resolved, the data, and versions."""
-        resolved = {"device": str(self.device), "precision": self.precision, "channels_last": self.channels_last,
-                    "workers": self.workers, "log_every": self.log_every, "world_size": self.dist.world_size,
-                    "steps_per_epoch": self.steps_per_epoch, "frozen": self.frozen,
-                    "deterministic": self.config.deterministic}
-        return {"config": self.config.to_dict(), "resolved": resolved, "data": self.bundle.describe(),
-                "versions": runs.versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        resolved = {
+            "device": str(self.device),
+            "precision": self.precision,
+            "channels_last": self.channels_last,
+            "workers": self.workers,
+            "log_every": self.log_every,
+            "world_size": self.dist.world_size,
+            "steps_per_epoch": self.steps_per_epoch,
+            "frozen": self.frozen,
+            "deterministic": self.config.deterministic,
+        }
+        return {
+            "config": self.config.to_dict(),
+            "resolved": resolved,
+            "data": self.bundle.describe(),
+            "versions": runs.versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
 
     def _finish(self, status: str) -> Finished:
         if status == "stopped":
             self._save(best=False)
         if self.dist.is_main:
-            runs.write_status(self.run_dir, status, epoch=self.epoch, step=self.step, best_val_accuracy=self.best,
-                              skipped_images=self.skipped)
+            runs.write_status(
+                self.run_dir,
+                status,
+                epoch=self.epoch,
+                step=self.step,
+                best_val_accuracy=self.best,
+                skipped_images=self.skipped,
+            )
         event = Finished(str(self.run_dir), status, self.epoch, self.step, self.best, self.elapsed(), self.skipped)
         self._emit(event)
         return event
@@ -217,10 +292,16 @@ class Trainer(TrainingLoop):
         last = self.run_dir / runs.LAST if self.run_dir else None
         checkpoint = str(last) if last is not None and last.exists() else None
         if self.dist.is_main and self.run_dir is not None and (self.run_dir / runs.CONFIG).exists():
-            runs.write_status(self.run_dir, "failed", epoch=self.epoch, step=self.step, code=code, message=message,
-                              best_val_accuracy=self.best)
-        event = Failed(code, message, hint, self.step, str(self.run_dir) if self.run_dir else None, checkpoint,
-                       details)
+            runs.write_status(
+                self.run_dir,
+                "failed",
+                epoch=self.epoch,
+                step=self.step,
+                code=code,
+                message=message,
+                best_val_accuracy=self.best,
+            )
+        event = Failed(code, message, hint, self.step, str(self.run_dir) if self.run_dir else None, checkpoint, details)
         self._emit(event)
         return event
 

@@ -7,8 +7,9 @@ thread, a terminal prints them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Failed:
     details: str = field(default="", repr=False)
 
 
-Event = Union[RunStarted, StepEnded, EpochEnded, CheckpointSaved, Paused, Resumed, Note, Finished, Failed]
+Event = RunStarted | StepEnded | EpochEnded | CheckpointSaved | Paused | Resumed | Note | Finished | Failed
 EventCallback = Callable[[Event], None]
 
 

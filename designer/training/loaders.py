@@ -6,14 +6,14 @@ import itertools
 import os
 import random
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from ..data import TensorImages, collate
-from ..distributed import DistInfo
+from .data import TensorImages, collate
+from .distributed import DistInfo
 
 
 class ResumableSampler(Sampler[int]):
@@ -74,8 +74,9 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler[int], workers: int, device: torch.device,
-                seed: int, train: bool) -> DataLoader:
+def make_loader(
+    dataset: Dataset, batch_size: int, sampler: Sampler[int], workers: int, device: torch.device, seed: int, train: bool
+) -> DataLoader:
     """A loader yielding ``(uint8 images, labels, broken paths)``; persistent workers, pinned memory for CUDA."""
     extra: dict = {}
     if workers > 0:
@@ -85,6 +86,14 @@ def make_loader(dataset: Dataset, batch_size: int, sampler: Sampler[int], worker
             extra["multiprocessing_context"] = "spawn"
     # A training batch of one sample breaks BatchNorm; drop the ragged tail when there is a full batch.
     drop_last = train and len(sampler) >= batch_size
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate,
-                      pin_memory=device.type == "cuda", drop_last=drop_last,
-                      generator=torch.Generator().manual_seed(seed), **extra)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+        drop_last=drop_last,
+        generator=torch.Generator().manual_seed(seed),
+        **extra,
+    )

@@ -8,8 +8,7 @@ from typing import Any
 
 import torch
 
-from .. import distributed
-from . import runs
+from . import distributed, runs
 from .events import CheckpointSaved, EpochEnded, Finished, Note, Paused, Resumed, StepEnded
 from .setup import TrainingError, set_train_mode
 from .state import save_checkpoint
@@ -98,9 +97,11 @@ class TrainingLoop:
             finite = not distributed.any_true(not finite, self.dist, self.device)
         if not finite:
             bad = int(self._bad_step) if self.log_every > 1 else self.step
-            raise TrainingError("loss.nonfinite", f"the training loss became {loss} at step {bad} "
-                                f"(epoch {self.epoch + 1})", f"lower the learning rate (now {self.config.lr:g}), "
-                                "or train in fp32; the last good checkpoint is kept")
+            raise TrainingError(
+                "loss.nonfinite",
+                f"the training loss became {loss} at step {bad} (epoch {self.epoch + 1})",
+                f"lower the learning rate (now {self.config.lr:g}), or train in fp32; the last good checkpoint is kept",
+            )
         now = time.perf_counter()
         rate = n * self.dist.world_size / max(now - self._mark, 1e-9)
         self._mark = now
@@ -112,8 +113,9 @@ class TrainingLoop:
         self._w_correct.zero_()
         self._w_n = 0
         lr = self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_mult", 1.0)
-        event = StepEnded(self.epoch + 1, self.step, self.total_steps, loss, acc, lr, self._rate, self._eta(),
-                          self.elapsed())
+        event = StepEnded(
+            self.epoch + 1, self.step, self.total_steps, loss, acc, lr, self._rate, self._eta(), self.elapsed()
+        )
         self._write_row("step", train_loss=loss, train_acc=acc, lr=lr, samples_per_s=self._rate)
         self._emit(event)
 
@@ -139,10 +141,31 @@ class TrainingLoop:
         is_best = self.best is None or score > self.best
         self.best = score if is_best else self.best
         lr = self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_mult", 1.0)
-        self._write_row("epoch", train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
-                        lr=lr, samples_per_s=self._rate)
-        self._emit(EpochEnded(self.epoch, self.config.epochs, self.step, train_loss, train_acc, val_loss, val_acc,
-                              lr, self._rate or 0.0, self._eta(), self.elapsed(), self.skipped))
+        self._write_row(
+            "epoch",
+            train_loss=train_loss,
+            train_acc=train_acc,
+            val_loss=val_loss,
+            val_acc=val_acc,
+            lr=lr,
+            samples_per_s=self._rate,
+        )
+        self._emit(
+            EpochEnded(
+                self.epoch,
+                self.config.epochs,
+                self.step,
+                train_loss,
+                train_acc,
+                val_loss,
+                val_acc,
+                lr,
+                self._rate or 0.0,
+                self._eta(),
+                self.elapsed(),
+                self.skipped,
+            )
+        )
         self._save(best=is_best)
         if self.dist.is_main:
             runs.write_status(self.run_dir, "running", epoch=self.epoch, step=self.step, best_val_accuracy=self.best)
@@ -165,8 +188,9 @@ class TrainingLoop:
                 loss_sum += self.loss_fn(out, y).float() * len(y)
                 correct += self.correct_fn(out, y)
                 n += len(y)
-        total_loss, total_correct, total_n = distributed.all_sum([float(loss_sum), float(correct), float(n)],
-                                                                 self.dist, self.device)
+        total_loss, total_correct, total_n = distributed.all_sum(
+            [float(loss_sum), float(correct), float(n)], self.dist, self.device
+        )
         return (total_loss / total_n, total_correct / total_n) if total_n else (None, None)
 
     def _skip_images(self, paths: list[str]) -> None:
@@ -200,5 +224,13 @@ class TrainingLoop:
 
     def _write_row(self, kind: str, **values: Any) -> None:
         if self._writer is not None:
-            self._writer.write({"kind": kind, "epoch": self.epoch + (kind == "step"), "step": self.step,
-                                "samples": self.samples, "elapsed_s": self.elapsed(), **values})
+            self._writer.write(
+                {
+                    "kind": kind,
+                    "epoch": self.epoch + (kind == "step"),
+                    "step": self.step,
+                    "samples": self.samples,
+                    "elapsed_s": self.elapsed(),
+                    **values,
+                }
+            )

@@ -11,17 +11,29 @@ import os
 import platform
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from ..fileformat import write_atomic
+from ..model.fileformat import write_atomic
 
 PROJECT, CONFIG, METRICS, STATUS = "project.json", "config.json", "metrics.csv", "status.json"
 LAST, BEST = "last.pt", "best.pt"
 #: ``kind`` is ``step`` (training averages since the previous step row) or ``epoch`` (epoch averages, validation).
-METRIC_COLUMNS = ("kind", "epoch", "step", "samples", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
-                  "samples_per_s", "elapsed_s")
+METRIC_COLUMNS = (
+    "kind",
+    "epoch",
+    "step",
+    "samples",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "samples_per_s",
+    "elapsed_s",
+)
 #: Columns that depend on the machine's speed, not on the training; reproducibility compares the others.
 TIMING_COLUMNS = ("samples_per_s", "elapsed_s")
 
@@ -67,8 +79,14 @@ def versions() -> dict[str, str]:
             return "unknown"
 
     # torchvision's version from its metadata: importing it only to read the version would cost seconds.
-    return {"cnn-designer": version("cnn-designer"), "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": version("torchvision"), "numpy": numpy.__version__, "platform": platform.platform()}
+    return {
+        "cnn-designer": version("cnn-designer"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": version("torchvision"),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -167,7 +185,14 @@ def list_runs(root: str | os.PathLike[str]) -> list[RunInfo]:
             config = read_json(path / CONFIG)
         except (OSError, ValueError):
             continue  # a folder being written or damaged is not worth failing the list for
-        runs.append(RunInfo(path, status.get("status", "unknown"), int(status.get("epoch", 0)),
-                            status.get("best_val_accuracy"), config.get("config", {}).get("data", "?"),
-                            status.get("message", "")))
+        runs.append(
+            RunInfo(
+                path,
+                status.get("status", "unknown"),
+                int(status.get("epoch", 0)),
+                status.get("best_val_accuracy"),
+                config.get("config", {}).get("data", "?"),
+                status.get("message", ""),
+            )
+        )
     return runs

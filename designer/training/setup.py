@@ -3,15 +3,16 @@ parameter groups, the schedule, the loss, and weights loaded from a file."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
+from ..analysis.validate import analyze
 from ..compiler import compile_graph
-from ..graph import Graph
-from ..validate import analyze
+from ..model.graph import Graph
 from .config import TrainConfig
 
 
@@ -29,8 +30,9 @@ def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
     if kind == "auto":
         kind = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
     if kind == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("device.unavailable", "CUDA was asked for but no CUDA GPU is available",
-                            "use --device auto or cpu")
+        raise TrainingError(
+            "device.unavailable", "CUDA was asked for but no CUDA GPU is available", "use --device auto or cpu"
+        )
     if kind == "mps" and not _mps_available():
         raise TrainingError("device.unavailable", "MPS was asked for but is not available", "use --device auto or cpu")
     if kind == "cuda" and ":" not in name and local_rank is not None:
@@ -67,17 +69,27 @@ def build_model(graph: Graph, seed: int) -> ModelInfo:
     """Compile the design for training: exactly one Input and one output of shape ``(classes,)``."""
     analysis = analyze(graph)
     if not analysis.ok:
-        raise TrainingError("design.invalid", "the design has errors: " + str(analysis.errors[0]),
-                            "fix the errors the validator lists, then train")
+        raise TrainingError(
+            "design.invalid",
+            "the design has errors: " + str(analysis.errors[0]),
+            "fix the errors the validator lists, then train",
+        )
     inputs, outputs = graph.input_ids(), graph.output_ids()
     if len(inputs) != 1 or len(outputs) != 1:
-        raise TrainingError("design.ends", f"training needs one Input and one output; the design has {len(inputs)} "
-                            f"input(s) and {len(outputs)} output(s)", "mark a single output node")
+        raise TrainingError(
+            "design.ends",
+            f"training needs one Input and one output; the design has {len(inputs)} "
+            f"input(s) and {len(outputs)} output(s)",
+            "mark a single output node",
+        )
     shape = analysis.shape(outputs[0])
     if shape is None or len(shape) != 1:
-        raise TrainingError("design.output_shape", f"output '{outputs[0]}' gives shape {list(shape or ())}; a "
-                            "classifier gives one score per class, shape [classes]",
-                            "end the design with Flatten and Linear(out_features=classes)")
+        raise TrainingError(
+            "design.output_shape",
+            f"output '{outputs[0]}' gives shape {list(shape or ())}; a "
+            "classifier gives one score per class, shape [classes]",
+            "end the design with Flatten and Linear(out_features=classes)",
+        )
     model = compile_graph(graph, seed=seed, analysis=analysis)
     has_conv = any("Conv" in type(m).__name__ for m in model.modules())
     return ModelInfo(model, tuple(analysis.shape(inputs[0]) or ()), int(shape[0]), outputs[0], has_conv)
@@ -88,9 +100,12 @@ def check_classes(outputs: int, output_id: str, classes: list[str], data: str) -
     if outputs == len(classes) or (outputs == 1 and len(classes) == 2):
         return
     shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
-    raise TrainingError("data.classes_mismatch", f"the design outputs {outputs} value(s) from '{output_id}'; "
-                        f"dataset {data} has {len(classes)} classes ({shown})",
-                        f"set the output layer '{output_id}' to {len(classes)} features")
+    raise TrainingError(
+        "data.classes_mismatch",
+        f"the design outputs {outputs} value(s) from '{output_id}'; "
+        f"dataset {data} has {len(classes)} classes ({shown})",
+        f"set the output layer '{output_id}' to {len(classes)} features",
+    )
 
 
 def freeze(model: nn.Module, graph: Graph) -> list[str]:
@@ -131,10 +146,13 @@ def param_groups(model: nn.Module, graph: Graph, lr: float, weight_decay: float)
             continue
         groups.setdefault(mult, []).append(p)
     if not groups:
-        raise TrainingError("design.nothing_to_train", "every parameter is frozen or has lr_mult 0",
-                            "unfreeze at least one node")
-    return [{"params": ps, "lr": lr * m, "lr_mult": m, "weight_decay": weight_decay}
-            for m, ps in sorted(groups.items(), reverse=True)]
+        raise TrainingError(
+            "design.nothing_to_train", "every parameter is frozen or has lr_mult 0", "unfreeze at least one node"
+        )
+    return [
+        {"params": ps, "lr": lr * m, "lr_mult": m, "weight_decay": weight_decay}
+        for m, ps in sorted(groups.items(), reverse=True)
+    ]
 
 
 def _owner(param_name: str, node_ids: dict[str, float]) -> str:
@@ -149,8 +167,9 @@ def _owner(param_name: str, node_ids: dict[str, float]) -> str:
 
 def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        )
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -158,22 +177,27 @@ def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.opti
 def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, bool]:
     """The learning-rate schedule and whether it steps per batch (one-cycle) rather than per epoch."""
     if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size or max(1, cfg.epochs // 3),
-                                               gamma=cfg.gamma), False
+        return torch.optim.lr_scheduler.StepLR(
+            opt, step_size=cfg.step_size or max(1, cfg.epochs // 3), gamma=cfg.gamma
+        ), False
     if cfg.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs), False
     if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in opt.param_groups],
-                                                   total_steps=max(1, cfg.epochs * steps_per_epoch)), True
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=max(1, cfg.epochs * steps_per_epoch)
+        ), True
     return None, False
 
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def make_loss(outputs: int, label_smoothing: float) -> tuple[Loss, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+def make_loss(
+    outputs: int, label_smoothing: float
+) -> tuple[Loss, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """``(loss, correct)``: cross-entropy over the classes, or BCE-with-logits for a one-output design."""
     if outputs == 1:
+
         def bce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             target = y.to(out.dtype).view_as(out)
             # Label smoothing for one logit pulls the targets towards 0.5, as cross-entropy pulls them to uniform.
@@ -191,7 +215,7 @@ def load_weights(model: nn.Module, path: str) -> str:
     Raises:
         TrainingError: the file cannot be read or nothing in it fits the design.
     """
-    from ..checkpoint import CheckpointError, read_checkpoint
+    from ..export.checkpoint import CheckpointError, read_checkpoint
 
     try:
         sd = read_checkpoint(path).state_dict
@@ -202,10 +226,14 @@ def load_weights(model: nn.Module, path: str) -> str:
     own = model.state_dict()
     matched = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
     if not matched:
-        raise TrainingError("weights.no_match", f"no tensor in {path} matches the design by name and shape",
-                            "node ids must match the state_dict keys (e.g. 'layer1.0.conv1')")
+        raise TrainingError(
+            "weights.no_match",
+            f"no tensor in {path} matches the design by name and shape",
+            "node ids must match the state_dict keys (e.g. 'layer1.0.conv1')",
+        )
     model.load_state_dict(matched, strict=False)
     skipped = sorted(k for k in own if k not in matched)
     msg = f"loaded {len(matched)} of {len(own)} tensors from {path}"
-    return msg + (f"; kept initial values for {', '.join(skipped[:5])}" + (", ..." if len(skipped) > 5 else "")
-                  if skipped else "")
+    return msg + (
+        f"; kept initial values for {', '.join(skipped[:5])}" + (", ..." if len(skipped) > 5 else "") if skipped else ""
+    )

@@ -42,8 +42,9 @@ def _sdf(kind: str, dx: np.ndarray, dy: np.ndarray, angle: np.ndarray) -> np.nda
     return np.maximum(u - 1.0, v - 0.25)
 
 
-def _draw_chunk(labels: np.ndarray, size: tuple[int, int], noise_fields: np.ndarray,
-                rng: np.random.Generator) -> np.ndarray:
+def _draw_chunk(
+    labels: np.ndarray, size: tuple[int, int], noise_fields: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     n, channels, (h, w) = len(labels), noise_fields.shape[1], size
     side = min(h, w)
     f32 = np.float32
@@ -74,8 +75,9 @@ def _draw_chunk(labels: np.ndarray, size: tuple[int, int], noise_fields: np.ndar
     return (img * f32(255) + f32(0.5)).astype(np.uint8)
 
 
-def make_shapes(n: int, size: tuple[int, int] = (28, 28), channels: int = 1,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_shapes(
+    n: int, size: tuple[int, int] = (28, 28), channels: int = 1, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` labelled shapes: ``(images uint8 (n, C, H, W), labels int64 (n,))``, balanced over the classes.
 
     The same ``seed``, ``n``, size and channels always give the same arrays.
@@ -86,5 +88,5 @@ def make_shapes(n: int, size: tuple[int, int] = (28, 28), channels: int = 1,
     noise_fields = rng.standard_normal((256, channels, *size), dtype=np.float32)
     chunk = max(1, _CHUNK_PIXELS // (size[0] * size[1]))
     for start in range(0, n, chunk):
-        images[start:start + chunk] = _draw_chunk(labels[start:start + chunk], size, noise_fields, rng)
+        images[start : start + chunk] = _draw_chunk(labels[start : start + chunk], size, noise_fields, rng)
     return images, labels

@@ -1,4 +1,4 @@
-"""Run checkpoints, written with ``designer.checkpoint``: the weights and the design they belong to, plus under
+"""Run checkpoints, written with ``designer.export.checkpoint``: the weights and the design they belong to, plus under
 ``extra`` what a resume needs (optimiser, schedule, position, random state) and what inference needs (``classes``,
 ``mean``, ``std``, ``input_shape``).
 
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..checkpoint import CheckpointError, read_checkpoint
-from ..checkpoint import save_checkpoint as write_checkpoint
+from ..export.checkpoint import CheckpointError, read_checkpoint
+from ..export.checkpoint import save_checkpoint as write_checkpoint
 from .setup import TrainingError
 
 if TYPE_CHECKING:
     from .engine import Trainer
 
 
-def save_checkpoint(t: "Trainer", path: Path, best_copy: Path | None = None) -> Path:
+def save_checkpoint(t: Trainer, path: Path, best_copy: Path | None = None) -> Path:
     """Write the trainer's state atomically (a crash mid-write keeps the previous checkpoint)."""
     extra: dict[str, Any] = {
         "classes": list(t.bundle.classes),
@@ -51,7 +51,7 @@ def save_checkpoint(t: "Trainer", path: Path, best_copy: Path | None = None) -> 
     return path
 
 
-def restore_checkpoint(t: "Trainer", path: Path) -> None:
+def restore_checkpoint(t: Trainer, path: Path) -> None:
     """Put a trainer back where the checkpoint left it: weights, optimiser, schedule, position and random state."""
     try:
         ck = read_checkpoint(path)
@@ -73,10 +73,13 @@ def restore_checkpoint(t: "Trainer", path: Path) -> None:
     torch.set_rng_state(x["rng"])
 
 
-def _restore_schedule(t: "Trainer", extra: dict[str, Any]) -> None:
+def _restore_schedule(t: Trainer, extra: dict[str, Any]) -> None:
     if t.config.epochs != extra["config"]["epochs"] and t.config.schedule == "onecycle":
-        raise TrainingError("resume.bad_override", "a one-cycle schedule cannot be stretched to more epochs",
-                            "start a new run with --init-weights from this run's checkpoint")
+        raise TrainingError(
+            "resume.bad_override",
+            "a one-cycle schedule cannot be stretched to more epochs",
+            "start a new run with --init-weights from this run's checkpoint",
+        )
     t.scheduler.load_state_dict(extra["scheduler"])
     if t.config.schedule == "cosine":
         t.scheduler.T_max = t.config.epochs  # more epochs: the cosine continues down to the new end

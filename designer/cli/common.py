@@ -1,0 +1,25 @@
+"""What every sub-command shares: exit codes, reading a design while gathering problems, reporting them."""
+
+from __future__ import annotations
+
+import sys
+
+from ..model.diagnostics import Diagnostic
+from ..model.fileformat import load
+from ..model.graph import Graph
+
+#: Exit codes of every command: 0 done, 1 the design (or the run) failed, 2 unreadable input or bad usage.
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+
+
+def open_design(path: str) -> tuple[Graph, list[Diagnostic]]:
+    """Load a project, gathering content problems instead of stopping at the first."""
+    problems: list[Diagnostic] = []
+    graph = load(path, error_handler=problems.append)
+    return graph, problems
+
+
+def report(path: str, diagnostics: list[Diagnostic]) -> None:
+    """Print each diagnostic on its own line of stderr, prefixed with the file it is about."""
+    for d in diagnostics:
+        print(f"{path}: {d}", file=sys.stderr)

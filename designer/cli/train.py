@@ -1,0 +1,259 @@
+"""``python -m designer train FILE``: headless training with a progress bar; also runs under ``torchrun``.
+
+Settings come from the project's ``training`` section, then the flags given here override them. torch and tqdm are
+imported only when the command runs (the parser is built for every sub-command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from typing import Any
+
+from ..training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
+from ..training.events import format_duration
+from .common import EXIT_INVALID, EXIT_OK
+
+#: Train-only exit codes: the run itself failed (3), or was stopped by the user (130, as for SIGINT).
+EXIT_FAILED, EXIT_INTERRUPTED = 3, 130
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` sub-command."""
+    p = sub.add_parser(
+        "train",
+        help="train a design (also under torchrun for several GPUs or machines)",
+        description="Train FILE. Settings default to the project's 'training' section; flags override.",
+    )
+    p.add_argument("file", nargs="?", help="project file (omit with --resume)")
+    p.add_argument("--data", help="shapes | mnist:ROOT | fashion-mnist:ROOT | cifar10:ROOT | folder:PATH")
+    p.add_argument("--samples", type=int, help="samples drawn for the shapes dataset")
+    p.add_argument("--val-split", type=float, help="share of the data held out for validation (0.1)")
+    p.add_argument("--augment", help="comma list: crop,resized_crop,hflip,vflip,rotation=15,color_jitter=0.2,affine")
+    p.add_argument("--normalize", choices=("auto", "imagenet", "none"))
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per process under torchrun")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--nesterov", action="store_true", default=None)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", choices=SCHEDULES)
+    p.add_argument("--step-size", type=int, help="epochs between drops of the step schedule")
+    p.add_argument("--gamma", type=float, help="factor of each drop of the step schedule")
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
+    p.add_argument("--precision", choices=PRECISIONS, help="auto is bf16/fp16 on CUDA, fp32 elsewhere")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--workers", type=int, help="DataLoader workers (-1 picks for the device)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--deterministic", action="store_true", default=None, help="deterministic algorithms")
+    p.add_argument("--download", action="store_true", default=None, help="let torchvision download the dataset")
+    p.add_argument("--init-weights", help="checkpoint or torchvision state_dict to start from")
+    p.add_argument("--log-every", type=int, help="steps between progress reports")
+    p.add_argument("--out", help="run folder to create (default: runs/<file stem>/<time> beside FILE)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument(
+        "--save-config", action="store_true", help="write the resulting settings into FILE's 'training' section"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json-events", action="store_true", help="print every event as one JSON line on stdout")
+    p.set_defaults(run=cmd_train)
+
+
+_FLAG_FIELDS = (
+    "data",
+    "samples",
+    "val_split",
+    "normalize",
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "schedule",
+    "step_size",
+    "gamma",
+    "label_smoothing",
+    "device",
+    "precision",
+    "channels_last",
+    "workers",
+    "seed",
+    "deterministic",
+    "download",
+    "init_weights",
+    "log_every",
+)
+
+
+def parse_augment(text: str) -> dict[str, Any]:
+    """``"hflip,rotation=15"`` -> ``{"hflip": True, "rotation": 15.0}``."""
+    out: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        name, _, value = item.partition("=")
+        out[name.strip().replace("-", "_")] = float(value) if value else True
+    return out
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags (None = not given)."""
+    values = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k) is not None}
+    if args.augment is not None:
+        values["augment"] = parse_augment(args.augment)
+    return values
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..model.fileformat import ProjectError, load, save
+    from ..training import distributed
+    from ..training.config import read_section, write_section
+    from ..training.engine import Trainer
+    from ..training.runs import default_runs_root
+    from ..training.setup import TrainingError
+
+    where = args.file or args.resume or "train"
+    try:
+        if args.resume:
+            trainer = Trainer.from_run_dir(args.resume, **overrides(args))
+        else:
+            if not args.file:
+                raise ConfigError("file", "give a project FILE, or --resume RUN_DIR")
+            graph = load(args.file, error_handler=lambda d: print(f"{args.file}: {d}", file=sys.stderr))
+            ignored: list[str] = []
+            config = read_section(graph, ignored).replace(**overrides(args))
+            for key in ignored:
+                print(f"{args.file}: note: unknown training setting {key!r} ignored", file=sys.stderr)
+            if args.save_config and distributed.from_env().is_main:
+                write_section(graph, config)
+                save(graph, args.file)
+            trainer = Trainer(graph, config, run_dir=args.out, runs_root=default_runs_root(args.file, graph.name))
+    except ProjectError:
+        raise  # the main CLI reports unreadable files with exit code 2
+    except (ConfigError, TrainingError, ValueError) as exc:
+        print(f"{where}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return _run(trainer, where, args)
+
+
+def _run(trainer: Any, where: str, args: argparse.Namespace) -> int:
+    from ..training import distributed
+
+    show = distributed.from_env().is_main
+    reporter = _Reporter(where, quiet=args.quiet or not show, json_events=args.json_events)
+    trainer.on_event = reporter
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, _interrupt_handler(trainer, reporter))
+    try:
+        result = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        reporter.close()
+    if type(result).__name__ == "Failed":
+        return EXIT_INVALID if result.code == "design.invalid" else EXIT_FAILED
+    return EXIT_INTERRUPTED if result.status == "stopped" else EXIT_OK
+
+
+def _interrupt_handler(trainer: Any, reporter: _Reporter) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        if trainer._stop_flag.is_set():
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, the last checkpoint stays
+        trainer.stop()
+        reporter.say("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    return handler
+
+
+class _Reporter:
+    """Turns events into a tqdm bar, one line per epoch, and messages on stderr."""
+
+    def __init__(self, where: str, quiet: bool, json_events: bool):
+        self.where, self.quiet, self.json_events = where, quiet, json_events
+        self.bar: Any = None
+
+    def __call__(self, event: Any) -> None:
+        from ..training.events import to_json
+
+        if self.json_events:
+            print(json.dumps(to_json(event), default=str), flush=True)
+        getattr(self, "_on_" + type(event).__name__, lambda e: None)(event)
+
+    def say(self, text: str, err: bool = True) -> None:
+        if self.json_events and not err:
+            return
+        stream = sys.stderr if err else sys.stdout
+        if self.bar is not None:
+            self.bar.write(text, file=stream)
+        else:
+            print(text, file=stream, flush=True)
+
+    def _on_RunStarted(self, e: Any) -> None:
+        self.say(
+            f"training on {e.device} ({e.precision}{f', {e.world_size} processes' if e.world_size > 1 else ''})"
+            f": {e.train_samples} training / {e.val_samples} validation samples, {len(e.classes)} classes; "
+            f"run folder {e.run_dir}",
+            err=False,
+        )
+        for note in e.notes:
+            self.say(f"{self.where}: note: {note}")
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=e.total_steps,
+                initial=e.start_step,
+                unit="step",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                desc=f"epoch {e.start_step // max(1, e.steps_per_epoch) + 1}/{e.epochs}",
+            )
+
+    def _on_StepEnded(self, e: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(e.step - self.bar.n)
+            self.bar.set_postfix_str(
+                f"loss {e.loss:.4f} acc {e.accuracy:.1%} {e.samples_per_s:,.0f} samples/s "
+                f"ETA {format_duration(e.eta_s)}",
+                refresh=False,
+            )
+
+    def _on_EpochEnded(self, e: Any) -> None:
+        val = f" | val loss {e.val_loss:.4f} acc {e.val_accuracy:.1%}" if e.val_loss is not None else ""
+        self.say(
+            f"epoch {e.epoch}/{e.epochs}: train loss {e.train_loss:.4f} acc {e.train_accuracy:.1%}{val} | "
+            f"{e.samples_per_s:,.0f} samples/s, {format_duration(e.elapsed_s)} elapsed",
+            err=False,
+        )
+        if self.bar is not None and e.epoch < e.epochs:
+            self.bar.set_description(f"epoch {e.epoch + 1}/{e.epochs}", refresh=False)
+
+    def _on_Note(self, e: Any) -> None:
+        self.say(f"{self.where}: note: {e.message}")
+
+    def _on_Finished(self, e: Any) -> None:
+        self.close()
+        best = f", best validation accuracy {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
+        skipped = f", {e.skipped_images} unreadable image(s) skipped" if e.skipped_images else ""
+        self.say(
+            f"{e.status} after {e.epoch} epoch(s), {e.step} steps in {format_duration(e.elapsed_s)}{best}"
+            f"{skipped}; run folder {e.run_dir}",
+            err=False,
+        )
+
+    def _on_Failed(self, e: Any) -> None:
+        self.close()
+        hint = f" (hint: {e.hint})" if e.hint else ""
+        self.say(f"{self.where}: error: {e.message}{hint}")
+        if e.details:
+            self.say(e.details.rstrip())
+        if e.checkpoint:
+            self.say(f"{self.where}: the last good checkpoint is {e.checkpoint}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

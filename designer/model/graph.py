@@ -1,0 +1,228 @@
+"""The design model: nodes wired into a graph, changed only through mutators that emit events."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, NewType
+
+from .events import EventGroup
+
+NodeId = NewType("NodeId", str)
+
+#: Optional per-node fields of the file format, in the order they are written.
+NODE_FIELDS = ("label", "pos", "frozen", "lr_mult")
+
+
+@dataclass
+class Node:
+    """One block of the design: a layer or a graph operation, with its ordered inputs."""
+
+    id: NodeId
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[NodeId] = field(default_factory=list)
+    label: str | None = None
+    pos: tuple[float, float] | None = None
+    frozen: bool = False
+    lr_mult: float | None = None
+    #: Fields this version does not know, kept so that saving writes them back.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def clone(self) -> Node:
+        return copy.deepcopy(self)
+
+
+class Graph:
+    """A design: nodes in file order, the declared outputs, and whatever else the file carried.
+
+    Every change goes through a mutator (``add_node``, ``connect``, ``set_param``, ...) that emits the matching event
+    on ``self.events`` and then ``changed``. Each mutator has an exact inverse, which is what undo is built on.
+    """
+
+    def __init__(self, name: str = "Untitled", nodes: list[Node] | None = None, outputs: list[str] | None = None):
+        self.name = name
+        self._nodes: dict[NodeId, Node] = {}
+        self.outputs: list[NodeId] | None = [NodeId(o) for o in outputs] if outputs is not None else None
+        self.extra: dict[str, Any] = {}
+        self.events = EventGroup(
+            "node_added",
+            "node_removed",
+            "node_renamed",
+            "edge_added",
+            "edge_removed",
+            "param_changed",
+            "field_changed",
+            "outputs_changed",
+            "name_changed",
+            "extra_changed",
+            "changed",
+        )
+        for node in nodes or ():
+            self._nodes[node.id] = node
+
+    # -- queries --------------------------------------------------------------------------------------------------
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self._nodes[NodeId(node_id)]
+
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self._nodes.values())
+
+    def ids(self) -> list[NodeId]:
+        return list(self._nodes)
+
+    def index_of(self, node_id: str) -> int:
+        return list(self._nodes).index(NodeId(node_id))
+
+    def consumers(self) -> dict[NodeId, list[NodeId]]:
+        """Map each node id to the ids of the nodes that read it, in file order."""
+        users: dict[NodeId, list[NodeId]] = {nid: [] for nid in self._nodes}
+        for node in self._nodes.values():
+            for src in node.inputs:
+                if src in users and node.id not in users[src]:
+                    users[src].append(node.id)
+        return users
+
+    def output_ids(self) -> list[NodeId]:
+        """The declared outputs, or by default every node that nobody consumes (Input nodes excluded)."""
+        if self.outputs is not None:
+            return list(self.outputs)
+        used = {src for node in self._nodes.values() for src in node.inputs}
+        return [n.id for n in self._nodes.values() if n.id not in used and n.type != "Input"]
+
+    def input_ids(self) -> list[NodeId]:
+        return [n.id for n in self._nodes.values() if n.type == "Input"]
+
+    def unique_id(self, base: str) -> NodeId:
+        """``base`` if it is free, else ``base_2``, ``base_3``, ..."""
+        if base not in self._nodes:
+            return NodeId(base)
+        k = 2
+        while f"{base}_{k}" in self._nodes:
+            k += 1
+        return NodeId(f"{base}_{k}")
+
+    # -- mutators -------------------------------------------------------------------------------------------------
+
+    def add_node(self, node: Node, index: int | None = None) -> None:
+        if node.id in self._nodes:
+            raise KeyError(f"node id {node.id!r} already exists")
+        items = list(self._nodes.items())
+        index = len(items) if index is None else index
+        items.insert(index, (node.id, node))
+        self._nodes = dict(items)
+        self.events.node_added.emit(node, index)
+        self.events.changed.emit()
+
+    def remove_node(self, node_id: str) -> tuple[Node, int]:
+        """Remove a node (edges that point at it stay, as dangling references); return it and its index."""
+        index = self.index_of(node_id)
+        node = self._nodes.pop(NodeId(node_id))
+        self.events.node_removed.emit(node, index)
+        self.events.changed.emit()
+        return node, index
+
+    def rename_node(self, old: str, new: str) -> None:
+        """Give a node a new id and update every reference to it (inputs and outputs)."""
+        if new in self._nodes:
+            raise KeyError(f"node id {new!r} already exists")
+        new_id = NodeId(new)
+        self._nodes = {(new_id if k == old else k): v for k, v in self._nodes.items()}
+        self._nodes[new_id].id = new_id
+        for node in self._nodes.values():
+            node.inputs = [new_id if src == old else src for src in node.inputs]
+        if self.outputs is not None:
+            self.outputs = [new_id if o == old else o for o in self.outputs]
+        self.events.node_renamed.emit(old, new)
+        self.events.changed.emit()
+
+    def connect(self, src: str, dst: str, index: int | None = None) -> int:
+        """Feed ``src`` into ``dst`` at input position ``index`` (default: last); return the position."""
+        inputs = self._nodes[NodeId(dst)].inputs
+        index = len(inputs) if index is None else index
+        inputs.insert(index, NodeId(src))
+        self.events.edge_added.emit(src, dst, index)
+        self.events.changed.emit()
+        return index
+
+    def disconnect(self, dst: str, index: int) -> NodeId:
+        """Remove input ``index`` of ``dst``; return the source it had."""
+        src = self._nodes[NodeId(dst)].inputs.pop(index)
+        self.events.edge_removed.emit(src, dst, index)
+        self.events.changed.emit()
+        return src
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set a parameter (``None`` removes it, so the default applies); return the previous value or None."""
+        params = self._nodes[NodeId(node_id)].params
+        old = params.get(name)
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = value
+        self.events.param_changed.emit(node_id, name, old, value)
+        self.events.changed.emit()
+        return old
+
+    def set_params(self, node_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Replace a node's whole params dict (order and explicit nulls kept); return the old one.
+
+        This is the exact inverse of any sequence of ``set_param`` calls, which is what undo needs.
+        """
+        node = self._nodes[NodeId(node_id)]
+        old, node.params = node.params, dict(params)
+        for name in dict.fromkeys([*old, *params]):
+            if name not in old or name not in params or old[name] != params[name]:
+                self.events.param_changed.emit(node_id, name, old.get(name), params.get(name))
+        self.events.changed.emit()
+        return old
+
+    def set_field(self, node_id: str, name: str, value: Any) -> Any:
+        """Set one of the optional node fields (``label``, ``pos``, ``frozen``, ``lr_mult``); return the old value."""
+        if name not in NODE_FIELDS:
+            raise KeyError(f"unknown node field {name!r}")
+        node = self._nodes[NodeId(node_id)]
+        old = getattr(node, name)
+        setattr(node, name, value)
+        self.events.field_changed.emit(node_id, name, old, value)
+        self.events.changed.emit()
+        return old
+
+    def set_outputs(self, outputs: list[str] | None) -> list[NodeId] | None:
+        old = self.outputs
+        self.outputs = [NodeId(o) for o in outputs] if outputs is not None else None
+        self.events.outputs_changed.emit(old, self.outputs)
+        self.events.changed.emit()
+        return old
+
+    def set_extra(self, key: str, value: Any) -> Any:
+        """Set a top-level section other tools own (``description``, ``training``); None removes it.
+
+        Returns the previous value (None if there was none).
+        """
+        old = self.extra.get(key)
+        if value is None:
+            self.extra.pop(key, None)
+        else:
+            self.extra[key] = value
+        self.events.extra_changed.emit(key, old, value)
+        self.events.changed.emit()
+        return old
+
+    def set_name(self, name: str) -> str:
+        old, self.name = self.name, name
+        self.events.name_changed.emit(old, name)
+        self.events.changed.emit()
+        return old

@@ -1,0 +1,93 @@
+"""Scale-out under ``torchrun``: read the rank from the environment, set up the process group, wrap the model.
+
+``torchrun --nproc_per_node N -m designer train ...`` starts N copies of the same command; each trains on its shard
+of every epoch (a ``DistributedSampler``), DistributedDataParallel averages the gradients, and only rank 0 reports
+and writes files. Multi-node runs add torchrun's rendezvous flags; nothing here changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in the job; one process with rank 0 when not launched by torchrun."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def from_env() -> DistInfo:
+    """The job layout torchrun puts in ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    return DistInfo(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init(info: DistInfo, device: torch.device) -> None:
+    """Join the process group (NCCL between GPUs, gloo on CPUs) unless already joined or alone."""
+    import torch.distributed as dist
+
+    if not info.enabled or dist.is_initialized():
+        return
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def shutdown() -> None:
+    """Leave the process group, all ranks together."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        try:
+            # A rank that tears down its gloo connections while a peer still writes its checkpoint can make that
+            # peer abort ("terminate called without an active exception"); meet first, then leave.
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
+
+
+def wrap(model: nn.Module, info: DistInfo, device: torch.device) -> nn.Module:
+    """The model as DistributedDataParallel when there are several processes, else unchanged."""
+    if not info.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def all_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Sum numbers over all processes (loss sums and counts); unchanged when alone."""
+    if not info.enabled:
+        return values
+    import torch
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """True on every process when it is true on any: a stop asked on one rank stops all of them at the same step."""
+    return all_sum([1.0 if flag else 0.0], info, device)[0] > 0

@@ -1,0 +1,259 @@
+"""Regenerate the architecture templates (templates/*.json, shipped as designer.template_files) from designer.blocks.
+
+Usage: python tools/build_templates.py [--check]
+With --check, write nothing and exit 1 if a file differs from what the generators produce.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from designer.blocks import mirrors, teaching
+from designer.model.fileformat import dumps, write_atomic
+from designer.model.graph import Graph
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+_TV = (
+    "Node ids are torchvision's module names, so torchvision.models.{fn}().state_dict() (pretrained weights "
+    "included) loads into the compiled design with strict=True."
+)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One template file: its name (file stem), the generator call, and its description."""
+
+    name: str
+    build: Callable[[], Graph]
+    description: str
+
+
+TEMPLATES = [
+    Template(
+        "small_cnn",
+        teaching.small_cnn,
+        "A small CNN for 1x28x28 greyscale images and 10 classes: two stages of 3x3 convolution, ReLU and 2x2 "
+        "max pooling (16 and 32 channels), then one Linear layer on the flattened 32x7x7 map. About 20 "
+        "thousand parameters; it trains in seconds on a CPU. The default design: start here and change it.",
+    ),
+    Template(
+        "lenet5_28",
+        lambda: teaching.lenet5(28),
+        "LeNet-5 (LeCun et al., 1998), the convolutional network that read handwritten digits: convolutions "
+        "learn the features, subsampling layers make them tolerant to small shifts. Input 1x28x28 (MNIST, "
+        "Fashion-MNIST as they come); C1 pads by 2 so that every later layer has the sizes of the 32x32 "
+        "original. Node ids are the paper's layer names: C1 (6 5x5 filters), S2 (2x2 subsampling), C3 (16 "
+        "filters), S4, C5 (120 filters), F6 (84 units), 10 outputs. Tanh and average pooling stand in for the "
+        "paper's scaled tanh and trainable subsampling, and C3 sees all six S2 maps. 61,706 parameters.",
+    ),
+    Template(
+        "lenet5_32",
+        lambda: teaching.lenet5(32),
+        "LeNet-5 (LeCun et al., 1998) at the paper's input size, 1x32x32 (MNIST digits padded by 2 pixels): "
+        "convolutions learn the features, subsampling layers make them tolerant to small shifts. Node ids "
+        "are the paper's layer names: C1 (6 5x5 filters), S2 (2x2 subsampling), C3 (16 filters), S4, C5 (120 "
+        "filters, a 1x1 output), F6 (84 units), 10 outputs. Tanh and average pooling stand in for the paper's "
+        "scaled tanh and trainable subsampling, and C3 sees all six S2 maps. 61,706 parameters.",
+    ),
+    Template(
+        "fashion_mnist_cnn",
+        teaching.fashion_mnist_cnn,
+        "A CNN for Fashion-MNIST (1x28x28 greyscale, 10 classes): two stages of 3x3 convolution, ReLU and 2x2 "
+        "max pooling (32 and 64 channels), then the classic head: Flatten the 64x7x7 map into 3,136 features, "
+        "a 128-unit hidden layer, Dropout 0.5 and 10 outputs. Almost all of its 422 thousand parameters sit "
+        "in fc1; compare fashion_mnist_gap.",
+    ),
+    Template(
+        "fashion_mnist_gap",
+        lambda: teaching.fashion_mnist_cnn("gap"),
+        "The Fashion-MNIST CNN (1x28x28 greyscale, 10 classes) with a global-average-pooling head (Lin et "
+        "al., Network in Network, 2013): AdaptiveAvgPool2d(1) averages each of the 64 channels to one number, "
+        "so the Linear layer has 64x10 weights instead of 3,136x128. 19 thousand parameters instead of 422 "
+        "thousand, and the design accepts any input size.",
+    ),
+    Template(
+        "cats_vs_dogs",
+        teaching.cats_vs_dogs,
+        "A CNN for colour photos of cats and dogs at 3x150x150, in the style of Chollet's Deep Learning with "
+        "Python: four stages of unpadded 3x3 convolution, ReLU and 2x2 max pooling (32, 64, 128, 128 "
+        "channels) shrink 150x150 to 7x7; Dropout 0.5 fights overfitting on a small data set; then a 512-unit "
+        "hidden layer and 2 class scores (train with cross-entropy; the book used one sigmoid output). 3.5 "
+        "million parameters, 93% of them in fc1.",
+    ),
+    Template(
+        "vgg_cifar",
+        teaching.vgg_cifar,
+        "A VGG-style network for 3x32x32 colour images (CIFAR-10, 10 classes) built only from 3x3 "
+        "convolutions, after VGG's idea that stacked small filters see as far as one large filter with fewer "
+        "weights and more non-linearities. Three VGG blocks (block1..block3: two 3x3 convolutions with "
+        "BatchNorm and ReLU, then 2x2 max pooling) with 32, 64 and 128 channels, then Flatten, a 256-unit "
+        "layer, Dropout 0.5 and 10 outputs.",
+    ),
+    Template(
+        "segmentation_net",
+        teaching.segmentation_net,
+        "A fully convolutional network for semantic segmentation: it outputs one score map per class at the "
+        "input's resolution (3x128x128 in, 2x128x128 out; train with cross-entropy against an HxW map of "
+        "class indices). The encoder halves the map twice with max pooling; the decoder upsamples with "
+        "learned stride-2 ConvTranspose2d layers and concatenates the encoder's maps of the same size (skip "
+        "connections, as in U-Net, Ronneberger et al., 2015) to recover detail; a 1x1 convolution gives the "
+        "class scores. Having no Linear layer, it takes any input whose sides are divisible by 4.",
+    ),
+    Template(
+        "resnet18_transfer",
+        teaching.resnet18_transfer,
+        "Transfer learning with ResNet-18 (input 3x224x224): features learned on ImageNet carry over to new "
+        "tasks, so a small data set is enough to train a new head. Every backbone node is frozen (its weights "
+        "are not trained); only the new Linear head fc (512 -> 2 classes) learns. The backbone's node ids are "
+        'torchvision\'s, so torchvision.models.resnet18(weights="IMAGENET1K_V1").state_dict() loads into it '
+        "(all keys but fc.weight and fc.bias; load with strict=False). To change the number of classes, set "
+        "fc's out_features. To fine-tune deeper, unfreeze layer4's nodes.",
+    ),
+    Template(
+        "alexnet",
+        mirrors.alexnet,
+        "AlexNet (Krizhevsky, Sutskever & Hinton, 2012) as torchvision builds it: five convolutions (the first "
+        "11x11 with stride 4) and three fully connected layers with Dropout. It won ImageNet 2012 by a wide "
+        "margin and started the deep learning era with ReLU, dropout and GPU training. torchvision's version "
+        "has 64/192 filters in the first layers and no local response normalisation. Input 3x224x224 "
+        "(AdaptiveAvgPool2d(6) lets smaller inputs through too); 1000 ImageNet classes. " + _TV.format(fn="alexnet"),
+    ),
+    Template(
+        "vgg11",
+        lambda: mirrors.vgg(11),
+        "VGG-11 (Simonyan & Zisserman, 2014; configuration A) as in torchvision: only 3x3 convolutions, in "
+        "five stages separated by 2x2 max pooling with channels doubling from 64 to 512, then three fully "
+        "connected layers. The idea: depth from small filters; two stacked 3x3 layers see a 5x5 window with "
+        "fewer weights and an extra non-linearity. Input 3x224x224; 1000 classes. " + _TV.format(fn="vgg11"),
+    ),
+    Template(
+        "vgg16",
+        lambda: mirrors.vgg(16),
+        "VGG-16 (Simonyan & Zisserman, 2014; configuration D) as in torchvision: 13 3x3 convolutions in five "
+        "stages separated by 2x2 max pooling, then three fully connected layers. The idea: depth from small "
+        "filters; three stacked 3x3 layers see a 7x7 window with fewer weights. Of its 138 million "
+        "parameters, 103 million are in classifier.0 (25,088 x 4,096). Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="vgg16"),
+    ),
+    Template(
+        "vgg16_bn",
+        lambda: mirrors.vgg(16, batch_norm=True),
+        "VGG-16 with BatchNorm after every convolution (torchvision's vgg16_bn). Batch normalisation (Ioffe & "
+        "Szegedy, 2015) keeps each layer's inputs standardised, so the deep plain stack trains from scratch "
+        "with higher learning rates. Input 3x224x224; 1000 classes. " + _TV.format(fn="vgg16_bn"),
+    ),
+    Template(
+        "googlenet",
+        mirrors.googlenet,
+        "GoogLeNet / Inception v1 (Szegedy et al., 2014) as in torchvision, with its two auxiliary "
+        "classifiers. Nine Inception modules run 1x1, 3x3, 5x5 and pooling branches in parallel and "
+        "concatenate them, with 1x1 convolutions reducing the channels first: 22 layers, yet the main "
+        "network has 9x fewer parameters than AlexNet (torchvision's third branch is 3x3, kept for its "
+        "weights). aux1 (after inception4a) and aux2 (after inception4d) are extra outputs that feed "
+        "gradient into the middle of the network while training (weight their losses by 0.3); for "
+        "predictions use the first output, fc. The outputs are in the order of torchvision's "
+        "GoogLeNetOutputs: fc, aux2.fc2, aux1.fc2. Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="googlenet")
+        + " Its pretrained weights expect inputs normalised with mean 0.5 and std 0.5 per channel (torchvision "
+        "converts to that with transform_input).",
+    ),
+    Template(
+        "googlenet_no_aux",
+        lambda: mirrors.googlenet(aux_logits=False),
+        "GoogLeNet / Inception v1 (Szegedy et al., 2014) as in torchvision, without the auxiliary classifiers "
+        "(torchvision's googlenet(aux_logits=False), the form its pretrained model is used in). Nine "
+        "Inception modules run 1x1, 3x3, 5x5 and pooling branches in parallel and concatenate them, with 1x1 "
+        "convolutions reducing the channels first (torchvision's third branch is 3x3, kept for its weights). "
+        "Input 3x224x224; 1000 classes. Node ids are torchvision's module names, so the state_dict of "
+        "torchvision.models.googlenet(aux_logits=False) loads with strict=True. Its pretrained weights "
+        "expect inputs normalised with mean 0.5 and std 0.5 per channel (torchvision's transform_input).",
+    ),
+    Template(
+        "resnet18",
+        lambda: mirrors.resnet(18),
+        "ResNet-18 (He et al., 2015) as in torchvision: a 7x7 stem, four stages of two basic residual blocks "
+        "(64, 128, 256, 512 channels), global average pooling and one Linear layer. The idea: each block "
+        "learns a residual that a shortcut adds to its input, so gradients reach the early layers and very "
+        "deep networks train; where the stride or channel count changes, the shortcut is a 1x1 convolution "
+        "with BatchNorm (downsample). Input 3x224x224 (adaptive pooling lets 64x64 through too); 1000 "
+        "classes. " + _TV.format(fn="resnet18"),
+    ),
+    Template(
+        "resnet34",
+        lambda: mirrors.resnet(34),
+        "ResNet-34 (He et al., 2015) as in torchvision: ResNet-18's design with 3, 4, 6 and 3 basic residual "
+        "blocks per stage. Shortcuts add each block's input to its output, so depth does not hurt training. "
+        "Input 3x224x224; 1000 classes. " + _TV.format(fn="resnet34"),
+    ),
+    Template(
+        "resnet50",
+        lambda: mirrors.resnet(50),
+        "ResNet-50 (He et al., 2015) as in torchvision: 3, 4, 6 and 3 bottleneck blocks per stage. A "
+        "bottleneck block narrows with a 1x1 convolution, works with a 3x3 at the narrow width, and widens 4x "
+        "with another 1x1, which makes depth affordable; the stride sits on the 3x3 (ResNet v1.5). Input "
+        "3x224x224; 1000 classes. " + _TV.format(fn="resnet50"),
+    ),
+    Template(
+        "densenet121",
+        mirrors.densenet121,
+        "DenseNet-121 (Huang et al., 2016) as in torchvision: four dense blocks (6, 12, 24 and 16 layers) in "
+        "which every layer sees the feature maps of all layers before it and adds 32 new channels (the growth "
+        "rate); transitions (1x1 convolution, 2x2 average pooling) halve channels and size between blocks. "
+        "Feature reuse keeps it small: 8 million parameters, a third of ResNet-50's. Each dense layer's cat node "
+        "appends its new channels to its input, which builds exactly torchvision's concatenations. Input "
+        "3x224x224; 1000 classes. " + _TV.format(fn="densenet121"),
+    ),
+    Template(
+        "mobilenet_v2",
+        mirrors.mobilenet_v2,
+        "MobileNetV2 (Sandler et al., 2018) as in torchvision: inverted residual blocks expand the channels 6x "
+        "with a 1x1 convolution, filter with a cheap 3x3 depthwise convolution, and project back down with a "
+        "linear 1x1 (no activation, so the narrow layer loses no information); an add joins the narrow ends "
+        "when the shapes match. 3.5 million parameters and 0.3 billion mult-adds: built for phones. Input "
+        "3x224x224; 1000 classes. " + _TV.format(fn="mobilenet_v2"),
+    ),
+    Template(
+        "squeezenet1_1",
+        mirrors.squeezenet1_1,
+        "SqueezeNet 1.1 (Iandola et al., 2016) as in torchvision: Fire modules squeeze to few channels with "
+        "1x1 convolutions and expand with parallel 1x1 and 3x3 convolutions; there is no fully connected "
+        "layer: a 1x1 convolution to 1000 channels and global average pooling classify. AlexNet-level "
+        "accuracy with 1.2 million parameters, 50x fewer. Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="squeezenet1_1"),
+    ),
+]
+
+
+def render(template: Template) -> str:
+    """The template's file text."""
+    graph = template.build()
+    graph.extra["description"] = template.description
+    return dumps(graph)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that are out of date")
+    parser.add_argument("--dir", type=Path, default=TEMPLATES_DIR, help="folder to write to (default: templates/)")
+    args = parser.parse_args(argv)
+    stale = []
+    for template in TEMPLATES:
+        path = args.dir / f"{template.name}.json"
+        text = render(template)
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(path.name)
+        if not args.check:
+            write_atomic(path, text.encode("utf-8"))
+    verb = "out of date" if args.check else "written"
+    print(f"{len(stale)} of {len(TEMPLATES)} templates {verb}" + (": " + ", ".join(stale) if stale else ""))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""A connection on the canvas: a curve from an output port to an input port, labelled with the tensor shape."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle, QStyleOptionGraphicsItem, QWidget
+
+from .. import theme
+
+
+class EdgeLabelItem(QGraphicsItem):
+    """The shape text beside an edge, on a light rounded background so it stays readable over lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+        self.error = False
+        self._rect = QRectF()
+        self.setZValue(0.5)  # above every edge line, below the nodes
+
+    def set_text(self, text: str, error: bool) -> None:
+        """Show ``text`` (red when ``error``)."""
+        if (text, error) == (self.text, self.error):
+            return
+        self.prepareGeometryChange()
+        self.text, self.error = text, error
+        width = QFontMetricsF(theme.fonts()["label"]).horizontalAdvance(text)
+        self._rect = QRectF(0, -8, width + 8, 16) if text else QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if not self.text or option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(theme.ERROR if self.error else theme.NODE_BORDER, 0.8))
+        painter.setBrush(theme.LABEL_FILL)
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setFont(theme.fonts()["label"])
+        painter.setPen(theme.ERROR if self.error else theme.LABEL_TEXT)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """One input of ``dst`` fed by ``src``; geometry and label are set by the scene.
+
+    The label is a separate top-level item (added and removed with the edge) so that no other edge's line is drawn
+    over it.
+    """
+
+    def __init__(self, src: str, dst: str):
+        super().__init__()
+        self.src, self.dst = src, dst
+        self.error = False
+        #: What the label and state were last computed from (the scene skips unchanged edges).
+        self.key: object = None
+        self.label = EdgeLabelItem()
+        self._end = QPointF()
+        self._angle = math.pi / 2
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self.setAcceptHoverEvents(True)
+
+    def set_ends(self, start: QPointF, end: QPointF) -> None:
+        """Route the curve; edges running down through their own column bow out to the right."""
+        path = edge_path(start, end)
+        self.setPath(path)
+        self._end = end
+        tangent = path.angleAtPercent(1.0)
+        self._angle = -math.radians(tangent)
+        mid = path.pointAtPercent(0.5)
+        self.label.setPos(mid.x() + 6, mid.y())
+
+    def set_shown(self, shown: bool) -> None:
+        """Show or hide the edge with its label."""
+        self.setVisible(shown)
+        self.label.setVisible(shown)
+
+    def set_state(self, text: str, error: bool, tooltip: str) -> None:
+        """Label, error colour and tooltip."""
+        self.label.set_text(text, error)
+        if error != self.error:
+            self.error = error
+            self.update()
+        if tooltip != self.toolTip():
+            self.setToolTip(tooltip)
+
+    # -- Qt overrides ---------------------------------------------------------------------------------------------
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        return stroker.createStroke(self.path())
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().adjusted(-8, -8, 8, 8)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        color = theme.SELECTED if selected else theme.ERROR if self.error else theme.EDGE
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(color, 2.4 if selected or self.error else 1.6))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(color))
+        painter.drawPolygon(_arrow(self._end, self._angle))
+
+
+def _arrow(tip: QPointF, angle: float, size: float = 7.0) -> QPolygonF:
+    back = QPointF(tip.x() - size * math.cos(angle), tip.y() - size * math.sin(angle))
+    side = QPointF(-math.sin(angle) * size * 0.45, math.cos(angle) * size * 0.45)
+    return QPolygonF([tip, back + side, back - side])
+
+
+def edge_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """A vertical S-curve. Edges spanning several rows run straight down their source's column, so they pass beside
+    the nodes in between; in the target's own column they bow out to the right. Edges going up loop around."""
+    path = QPainterPath(start)
+    dx, dy = end.x() - start.x(), end.y() - start.y()
+    if dy > 2.2 * theme.NODE_HEIGHT:
+        column = start.x() + theme.SKIP_BOW if abs(dx) < theme.NODE_WIDTH * 0.5 else start.x()
+        top, bottom = QPointF(column, start.y() + 40), QPointF(column, end.y() - 40)
+        if column != start.x():
+            path.cubicTo(QPointF(start.x(), start.y() + 28), QPointF(column, start.y() + 12), top)
+        path.lineTo(bottom)
+        path.cubicTo(QPointF(column, end.y() - 12), QPointF(end.x(), end.y() - 28), end)
+    elif dy >= 0:
+        k = max(dy * 0.5, 20.0)
+        path.cubicTo(QPointF(start.x(), start.y() + k), QPointF(end.x(), end.y() - k), end)
+    else:
+        k = max(-dy * 0.4, 80.0)
+        path.cubicTo(QPointF(start.x() + 40, start.y() + k), QPointF(end.x() - 40, end.y() - k), end)
+    return path

@@ -1,0 +1,209 @@
+"""A node box on the canvas: type, key parameters and output shape, with an input and an output port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyle, QStyleOptionGraphicsItem, QWidget
+
+from .. import theme
+from .port_item import INPUT, OUTPUT, PortItem
+
+if TYPE_CHECKING:
+    from designer.layers.registry import LayerSpec
+
+OK, WARNING, ERROR = "ok", "warning", "error"
+
+
+@dataclass(frozen=True)
+class NodeContent:
+    """Everything a node box shows; the scene compares contents so unchanged boxes are not repainted."""
+
+    title: str
+    type_name: str
+    params: str
+    shape: str
+    state: str = OK
+    tooltip: str = ""
+    frozen: bool = False
+    is_output: bool = False
+
+
+class NodeItem(QGraphicsItem):
+    """The box of one node. Its position is the node's centre; moves are reported to the scene."""
+
+    def __init__(self, node_id: str, spec: LayerSpec | None, content: NodeContent):
+        super().__init__()
+        self.node_id = node_id
+        self.spec = spec
+        self.color = theme.category_color(spec.category if spec else None)
+        self.content = content
+        #: What the content was last computed from (the scene skips unchanged nodes).
+        self.key: object = None
+        self.dragging = False
+        flags = QGraphicsItem.GraphicsItemFlag
+        self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable | flags.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+        self.input_port = (
+            PortItem(self, INPUT, many=spec is not None and spec.arity[1] is None)
+            if (spec is None or spec.arity[1] != 0)
+            else None
+        )
+        self.output_port = PortItem(self, OUTPUT)
+        self.setToolTip(content.tooltip)
+
+    def set_content(self, content: NodeContent) -> None:
+        """Show new content; repaint only if it differs."""
+        if content == self.content:
+            return
+        if content.tooltip != self.content.tooltip:
+            self.setToolTip(content.tooltip)
+        self.content = content
+        self.update()
+
+    @property
+    def max_inputs(self) -> int | None:
+        """The most inputs the node's type takes (None: unlimited)."""
+        return self.spec.arity[1] if self.spec else None
+
+    def input_anchor(self, index: int, count: int) -> QPointF:
+        """Where input ``index`` of ``count`` meets the box, in scene coordinates (spread along the top edge)."""
+        if count <= 1:
+            dx = 0.0
+        else:
+            span = min(theme.NODE_WIDTH * 0.6, 26.0 * (count - 1))
+            dx = -span / 2 + span * index / (count - 1)
+        return self.mapToScene(QPointF(dx, -theme.NODE_HEIGHT / 2))
+
+    def output_anchor(self) -> QPointF:
+        """Where outgoing edges start, in scene coordinates."""
+        return self.mapToScene(QPointF(0, theme.NODE_HEIGHT / 2))
+
+    # -- Qt overrides ---------------------------------------------------------------------------------------------
+
+    def boundingRect(self) -> QRectF:
+        w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
+        return QRectF(-w / 2 - 3, -h / 2 - 3, w + 6, h + 8)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
+            paint_block(painter, self.color, self.content.state, selected)
+        else:
+            paint_box(painter, self.color, self.content, selected)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        kind = QGraphicsItem.GraphicsItemChange
+        if change == kind.ItemPositionChange and self.dragging and getattr(self.scene(), "snap_to_grid", False):
+            g = theme.GRID
+            return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
+        if change == kind.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_moved(self)  # type: ignore[attr-defined]
+        # QGraphicsItem.itemChange returns value unchanged; calling it through PySide6 leaks references to None
+        # (a refcount bug that crashed on large scenes), so return the value ourselves.
+        return value
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        self.dragging = True
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        self.dragging = False
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        scene = self.scene()
+        if scene is not None:
+            scene.item_double_clicked(self)  # type: ignore[attr-defined]
+
+
+def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False) -> None:
+    """Draw a node box (shared with collapsed group boxes): shadow, body, category accent and three text lines."""
+    w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
+    rect = QRectF(-w / 2, -h / 2, w, h)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(theme.SHADOW)
+    painter.drawRoundedRect(rect.translated(0, 2.5), 7, 7)
+    body = QPainterPath()
+    body.addRoundedRect(rect, 7, 7)
+    painter.fillPath(body, QBrush(theme.NODE_FILL))
+    header = QColor(color)
+    header.setAlpha(34 if not c.frozen else 18)
+    painter.fillPath(body.intersected(_rect_path(QRectF(rect.left(), rect.top(), w, 22))), header)
+    painter.fillPath(body.intersected(_rect_path(QRectF(rect.left(), rect.top(), 5, h))), color)
+    painter.setPen(_border_pen(c.state, selected, dashed))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRoundedRect(rect, 7, 7)
+    _paint_texts(painter, rect, color, c)
+
+
+def paint_block(painter: QPainter, color: QColor, state: str, selected: bool) -> None:
+    """Far zoomed out, text is unreadable: a plain box in the category colour (and much faster to draw)."""
+    w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
+    fill = QColor(color)
+    fill.setAlpha(90)
+    painter.setPen(_border_pen(state, selected, False) if selected or state != OK else QPen(color, 2))
+    painter.setBrush(fill)
+    painter.drawRect(QRectF(-w / 2, -h / 2, w, h))
+
+
+def _rect_path(rect: QRectF) -> QPainterPath:
+    path = QPainterPath()
+    path.addRect(rect)
+    return path
+
+
+def _border_pen(state: str, selected: bool, dashed: bool) -> QPen:
+    if selected:
+        pen = QPen(theme.SELECTED, 2.4)
+    elif state == ERROR:
+        pen = QPen(theme.ERROR, 2.2)
+    elif state == WARNING:
+        pen = QPen(theme.WARNING, 1.8)
+    else:
+        pen = QPen(theme.NODE_BORDER, 1.0)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
+
+
+def _paint_texts(painter: QPainter, rect: QRectF, color: QColor, c: NodeContent) -> None:
+    """Id on the header row; key parameters with the type on the right; the output shape below."""
+    f = theme.fonts()
+    left, right = rect.left() + 13, rect.right() - 8
+    width = right - left
+    painter.setFont(f["title"])
+    painter.setPen(theme.TEXT)
+    title = QFontMetricsF(f["title"]).elidedText(c.title, Qt.TextElideMode.ElideLeft, width)
+    painter.drawText(QRectF(left, rect.top() + 3, width, 17), Qt.AlignmentFlag.AlignVCenter, title)
+    type_text = c.type_name + (" ❄" if c.frozen else "")
+    painter.setFont(f["type"])
+    type_w = QFontMetricsF(f["type"]).horizontalAdvance(type_text)
+    painter.setPen(color.darker(125))
+    painter.drawText(QRectF(right - type_w, rect.top() + 23, type_w + 1, 18), Qt.AlignmentFlag.AlignVCenter, type_text)
+    painter.setFont(f["param"])
+    painter.setPen(theme.TEXT_MUTED)
+    params = QFontMetricsF(f["param"]).elidedText(c.params, Qt.TextElideMode.ElideRight, width - type_w - 6)
+    painter.drawText(QRectF(left, rect.top() + 23, width - type_w - 6, 18), Qt.AlignmentFlag.AlignVCenter, params)
+    painter.setFont(f["shape"])
+    painter.setPen(theme.ERROR if c.state == ERROR else theme.SHAPE_TEXT)
+    tag = 28 if c.is_output else 0
+    shape = QFontMetricsF(f["shape"]).elidedText(c.shape, Qt.TextElideMode.ElideRight, width - tag)
+    painter.drawText(QRectF(left, rect.top() + 41, width - tag, 18), Qt.AlignmentFlag.AlignVCenter, shape)
+    if c.is_output:
+        _paint_output_tag(painter, rect)
+
+
+def _paint_output_tag(painter: QPainter, rect: QRectF) -> None:
+    tag = QRectF(rect.right() - 30, rect.bottom() - 17, 24, 12)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor("#37474F"))
+    painter.drawRoundedRect(tag, 3, 3)
+    painter.setPen(QColor("#FFFFFF"))
+    painter.setFont(theme.fonts()["tag"])
+    painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, "OUT")

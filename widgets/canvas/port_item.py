@@ -1,0 +1,78 @@
+"""Ports: the input (top) and output (bottom) connection points of a node box."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHoverEvent, QStyleOptionGraphicsItem, QWidget
+
+from .. import theme
+
+if TYPE_CHECKING:
+    from .node_item import NodeItem
+
+INPUT, OUTPUT = "input", "output"
+
+
+class PortItem(QGraphicsItem):
+    """A small circle on a node's edge; dragging from an output port starts a connection."""
+
+    def __init__(self, node: NodeItem, side: str, many: bool = False):
+        super().__init__(node)
+        self.node = node
+        self.side = side
+        #: Whether the port takes several connections (Concat, Add, Mul).
+        self.many = many
+        self._hover = False
+        self._highlight = False
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor if side == OUTPUT else Qt.CursorShape.ArrowCursor)
+        y = theme.NODE_HEIGHT / 2 if side == OUTPUT else -theme.NODE_HEIGHT / 2
+        self.setPos(0, y)
+        self.setZValue(2)
+        self.setToolTip(
+            "drag to an input port to connect"
+            if side == OUTPUT
+            else "input: accepts several connections"
+            if many
+            else "input"
+        )
+
+    @property
+    def node_id(self) -> str:
+        """The id of the node the port belongs to."""
+        return self.node.node_id
+
+    def boundingRect(self) -> QRectF:
+        r = theme.PORT_RADIUS + 4  # a larger hit area than the drawn circle, so ports are easy to grab
+        w = 2.2 * r if self.many else r
+        return QRectF(-w, -r, 2 * w, 2 * r)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
+            return
+        r = theme.PORT_RADIUS + (1.5 if self._hover or self._highlight else 0)
+        color = theme.SELECTED if self._highlight else self.node.color
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(color, 1.6))
+        painter.setBrush(QBrush(color if self._hover or self._highlight else QColor("#FFFFFF")))
+        if self.many:
+            painter.drawRoundedRect(QRectF(-2.2 * r, -r, 4.4 * r, 2 * r), r, r)
+        else:
+            painter.drawEllipse(QPointF(0, 0), r, r)
+
+    def set_highlight(self, on: bool) -> None:
+        """Mark the port as the target of a connection being dragged."""
+        if on != self._highlight:
+            self._highlight = on
+            self.update()
+
+    def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        self._hover = False
+        self.update()

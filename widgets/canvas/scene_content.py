@@ -1,0 +1,136 @@
+"""What each canvas item shows, computed from the graph and its analysis (no Qt items here, only data)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from designer.analysis.validate import Analysis
+from designer.editing.node_text import fmt_count, fmt_shape, key_params
+from designer.model.diagnostics import Diagnostic
+from designer.model.graph import Graph, Node
+
+from .node_item import ERROR, OK, WARNING, NodeContent
+
+#: Node diagnostics that are about what flows in, so the incoming edge is drawn red too.
+_INPUT_CODES = ("shape.", "param.inferred_mismatch", "graph.cycle")
+
+
+def diagnostics_by_node(analysis: Analysis) -> dict[str, list[Diagnostic]]:
+    """The diagnostics of each node id."""
+    out: dict[str, list[Diagnostic]] = {}
+    for d in analysis.diagnostics:
+        if d.node_id is not None:
+            out.setdefault(d.node_id, []).append(d)
+    return out
+
+
+def node_content(node: Node, analysis: Analysis | None, diags: list[Diagnostic], outputs: set[str]) -> NodeContent:
+    """What the box of ``node`` shows."""
+    info = analysis.info.get(node.id) if analysis is not None else None
+    state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
+    shape = (
+        "→ " + fmt_shape(info.shape)
+        if info is not None and info.shape is not None
+        else ("✗ " + _first_line(diags) if state == ERROR else "→ ?")
+    )
+    return NodeContent(
+        title=node.label or node.id,
+        type_name=node.type,
+        params=key_params(node, info),
+        shape=shape,
+        state=state,
+        tooltip=_node_tooltip(node, info.spec.doc if info and info.spec else "", shape, diags),
+        frozen=node.frozen,
+        is_output=node.id in outputs,
+    )
+
+
+def _first_line(diags: list[Diagnostic]) -> str:
+    first = next(d for d in diags if d.is_error)
+    return first.code.split(".")[-1].replace("_", " ")
+
+
+def _node_tooltip(node: Node, doc: str, shape: str, diags: list[Diagnostic]) -> str:
+    lines = [f"<b>{html.escape(node.id)}</b> &nbsp;<i>{html.escape(node.type)}</i>"]
+    if doc:
+        lines.append(html.escape(doc))
+    lines.append(f"output {html.escape(shape.lstrip('→ '))}")
+    lines += [_diag_html(d) for d in diags]
+    return "<br>".join(lines)
+
+
+def _diag_html(d: Diagnostic) -> str:
+    color = "#D32F2F" if d.is_error else "#B26A00"
+    hint = f"<br><i>hint: {html.escape(d.hint)}</i>" if d.hint else ""
+    return f"<span style='color:{color}'><b>{d.severity.value}:</b> {html.escape(d.message)}</span>{hint}"
+
+
+def edge_state(
+    graph: Graph, analysis: Analysis | None, src: str, dst: str, index: int, diags: list[Diagnostic]
+) -> tuple[str, bool, str]:
+    """(label, is_error, tooltip) of input ``index`` of ``dst``, fed by ``src``."""
+    shape = analysis.shape(src) if analysis is not None and src in graph else None
+    label = fmt_shape(shape) if shape is not None else ""
+    n_inputs = len(graph[dst].inputs) if dst in graph else 1
+    bad = [
+        d
+        for d in diags
+        if d.is_error and (d.port == index or (d.port is None and n_inputs >= 1 and d.code.startswith(_INPUT_CODES)))
+    ]
+    if src not in graph:
+        tip = f"'{html.escape(src)}' does not exist"
+        return "", True, tip
+    tip = f"{html.escape(src)} → {html.escape(dst)}" + (f": {label}" if label else "")
+    tip = "<br>".join([tip] + [_diag_html(d) for d in bad])
+    return label, bool(bad), tip
+
+
+def group_members(graph: Graph, prefix: str) -> list[str]:
+    """The ids inside the dotted group ``prefix``."""
+    head = prefix + "."
+    return [nid for nid in graph.ids() if nid.startswith(head)]
+
+
+def group_content(
+    graph: Graph, prefix: str, members: Iterable[str], analysis: Analysis | None, by_node: dict[str, list[Diagnostic]]
+) -> NodeContent:
+    """What the box of a collapsed group shows."""
+    inside = set(members)
+    ins, outs = _boundary(graph, inside)
+    shape_of = (lambda n: fmt_shape(analysis.shape(n))) if analysis is not None else (lambda n: "?")
+    in_text = " + ".join(dict.fromkeys(shape_of(s) for s in ins)) or "–"
+    out_text = " + ".join(dict.fromkeys(shape_of(s) for s in outs)) or "–"
+    params = sum(analysis.info[n].params for n in inside if n in analysis.info) if analysis is not None else 0
+    diags = [d for n in inside for d in by_node.get(n, [])]
+    state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
+    tooltip = "<br>".join(
+        [
+            f"<b>group {html.escape(prefix)}</b> ({len(inside)} nodes), double-click to expand",
+            f"in {in_text}, out {out_text}, {params:,} parameters",
+        ]
+        + [_diag_html(d) for d in diags]
+    )
+    return NodeContent(
+        title=prefix,
+        type_name=f"{len(inside)} layers",
+        params=f"{fmt_count(params)} params",
+        shape=f"{in_text} → {out_text}",
+        state=state,
+        tooltip=tooltip,
+    )
+
+
+def _boundary(graph: Graph, inside: set[str]) -> tuple[list[str], list[str]]:
+    """Sources outside feeding the group, and members read from outside (or declared outputs)."""
+    ins: list[str] = []
+    outs: list[str] = []
+    outputs = set(graph.output_ids())
+    for node in graph:
+        for src in node.inputs:
+            if node.id in inside and src not in inside:
+                ins.append(src)
+            elif node.id not in inside and src in inside:
+                outs.append(src)
+    outs += [n for n in graph.ids() if n in inside and n in outputs]
+    return list(dict.fromkeys(ins)), list(dict.fromkeys(outs))

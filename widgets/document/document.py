@@ -1,0 +1,424 @@
+"""The document controller: one open design, its undo stack, and every edit as a command on that stack.
+
+Views, dialogs and menus call these methods; they never call graph mutators. Validation reruns after every change,
+coalesced by a 0-ms single-shot timer so a macro of many commands revalidates once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from designer.analysis.validate import Analysis, analyze
+from designer.editing import catalog, clipboard
+from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
+from designer.layers.registry import get_spec
+from designer.model.diagnostics import DesignError
+from designer.model.graph import Graph, Node, NodeId
+
+from . import commands as cmd
+
+Pos = tuple[float, float]
+
+
+class Document(QObject):
+    """One design with its undo stack, file path and latest analysis."""
+
+    analysis_changed = Signal(object)
+    path_changed = Signal(object)
+
+    def __init__(self, graph: Graph, path: str | os.PathLike[str] | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.graph = graph
+        self.path = os.fspath(path) if path is not None else None
+        self.undo_stack = QUndoStack(self)
+        self._analysis: Analysis | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.flush)
+        place_missing(graph)
+        graph.events.changed.connect(self._on_changed)
+
+    # -- state ----------------------------------------------------------------------------------------------------
+
+    @property
+    def analysis(self) -> Analysis:
+        """The analysis of the current graph (computed now if an edit made it stale)."""
+        if self._analysis is None:
+            self._analysis = analyze(self.graph)
+        return self._analysis
+
+    @property
+    def is_modified(self) -> bool:
+        """Whether there are edits since the last save."""
+        return not self.undo_stack.isClean()
+
+    @property
+    def display_name(self) -> str:
+        """The file name, or the design's name while it is untitled."""
+        return os.path.basename(self.path) if self.path else self.graph.name
+
+    def set_path(self, path: str | None) -> None:
+        """Record where the document is saved (Save As)."""
+        self.path = path
+        self.path_changed.emit(path)
+
+    def mark_saved(self) -> None:
+        """Make the current undo state the saved one."""
+        self.undo_stack.setClean()
+
+    def close(self) -> None:
+        """Stop following the graph (the window is done with this document)."""
+        self._timer.stop()
+        self.graph.events.changed.disconnect(self._on_changed)
+
+    def _on_changed(self) -> None:
+        self._analysis = None
+        self._timer.start()
+
+    def flush(self) -> None:
+        """Revalidate now if an edit is pending, and tell the views."""
+        pending = self._timer.isActive() or self._analysis is None
+        self._timer.stop()
+        if pending:
+            self.analysis_changed.emit(self.analysis)
+
+    # -- command plumbing -----------------------------------------------------------------------------------------
+
+    def push(self, command: QUndoCommand) -> None:
+        """Run a command and put it on the undo stack."""
+        self.undo_stack.push(command)
+
+    @contextlib.contextmanager
+    def macro(self, text: str) -> Iterator[None]:
+        """Group the commands pushed inside into one undo step."""
+        self.undo_stack.beginMacro(text)
+        try:
+            yield
+        finally:
+            self.undo_stack.endMacro()
+
+    # -- adding ---------------------------------------------------------------------------------------------------
+
+    def add_node(
+        self, type_name: str, pos: Pos | None = None, params: dict[str, Any] | None = None, after: str | None = None
+    ) -> NodeId:
+        """Add a layer; with ``after`` it is wired after that node (and takes over its consumers if single-input)."""
+        spec = get_spec(type_name)
+        node = Node(
+            catalog.fresh_id(self.graph, type_name),
+            type_name,
+            dict(params) if params is not None else catalog.starting_params(type_name),
+        )
+        takes_input = spec is not None and spec.arity[1] != 0
+        after = after if after in self.graph and takes_input else None
+        x, y = pos if pos is not None else self._below(after)
+        node.pos = (round(x), round(y))
+        with self.macro(f"Add {node.id}"):
+            if after is not None:
+                self._make_room(after)
+                node.inputs = [NodeId(after)]
+            self.push(cmd.AddNodeCommand(self.graph, node))
+            if after is not None and spec is not None and spec.arity[1] == 1:
+                self._take_over_consumers(after, node.id)
+        return node.id
+
+    def add_block(self, name: str, pos: Pos | None = None, after: str | None = None) -> list[NodeId]:
+        """Add a building block's nodes, wired after ``after`` (or the nearest node above ``pos``), laid out there.
+
+        Raises:
+            ValueError: the block does not fit the shape it would read (the message says why).
+        """
+        after = after if after in self.graph else (self._nearest_above(pos) if pos is not None else None)
+        shape = self.analysis.shape(after) if after else None
+        try:
+            nodes, output = catalog.block_nodes(name, self.graph, after, shape)
+        except DesignError as exc:
+            raise ValueError(f"{name} does not fit after '{after}': {exc.message}") from None
+        origin = pos if pos is not None else self._below(after)
+        _lay_out_new(nodes, origin)
+        with self.macro(f"Add {name}"):
+            if after is not None and pos is None:
+                self._make_room(after, rows=max(1, _depth(nodes)))
+            for node in nodes:
+                self.push(cmd.AddNodeCommand(self.graph, node))
+            if after is not None and pos is None:
+                self._take_over_consumers(after, output, skip={n.id for n in nodes})
+        return [n.id for n in nodes]
+
+    def insert_nodes(
+        self, nodes: list[Node], text: str, at: Pos | None = None, keep_external: bool = False
+    ) -> list[NodeId]:
+        """Add copies of ``nodes`` under free ids (paste, duplicate, insert a template); return the new ids."""
+        fresh = clipboard.reidentify(nodes, self.graph, keep_external)
+        if any(n.pos is None for n in fresh):
+            _lay_out_new(fresh, at or self._free_spot())
+        else:
+            middle = clipboard.centre(fresh)
+            target = at or (middle[0] + 40, middle[1] + 40)  # type: ignore[index]
+            clipboard.shift_positions(fresh, (target[0] - middle[0], target[1] - middle[1]))  # type: ignore[index]
+        with self.macro(text):
+            for node in fresh:
+                self.push(cmd.AddNodeCommand(self.graph, node))
+        return [n.id for n in fresh]
+
+    def paste(self, text: str, at: Pos | None = None) -> list[NodeId]:
+        """Insert nodes copied with ``copy_text`` under fresh ids."""
+        nodes = clipboard.text_to_nodes(text)
+        return self.insert_nodes(nodes, f"Paste {len(nodes)} node(s)", at) if nodes else []
+
+    def duplicate(self, ids: Iterable[str]) -> list[NodeId]:
+        """Copy nodes in place, keeping their inputs from outside the copy."""
+        chosen = set(ids)
+        nodes = [n for n in self.graph if n.id in chosen]
+        return self.insert_nodes(nodes, f"Duplicate {len(nodes)} node(s)", keep_external=True) if nodes else []
+
+    def copy_text(self, ids: Iterable[str]) -> str:
+        """The nodes as clipboard text."""
+        return clipboard.nodes_to_text(self.graph, ids)
+
+    # -- wiring ---------------------------------------------------------------------------------------------------
+
+    def can_connect(self, src: str, dst: str) -> bool:
+        """Whether ``src`` may feed ``dst`` (both exist, ``dst`` takes inputs)."""
+        spec = get_spec(self.graph[dst].type) if dst in self.graph else None
+        return src in self.graph and src != dst and spec is not None and spec.arity[1] != 0
+
+    def connect(self, src: str, dst: str) -> bool:
+        """Feed ``src`` into ``dst``; a single-input node gives up its current input. False if refused."""
+        if not self.can_connect(src, dst):
+            return False
+        spec = get_spec(self.graph[dst].type)
+        inputs = self.graph[dst].inputs
+        if spec is not None and spec.arity[1] == 1 and inputs:
+            if inputs == [src]:
+                return False
+            with self.macro(f"Connect {src} to {dst}"):
+                for i in reversed(range(len(inputs))):
+                    self.push(cmd.DisconnectCommand(self.graph, dst, i))
+                self.push(cmd.ConnectCommand(self.graph, src, dst))
+        else:
+            self.push(cmd.ConnectCommand(self.graph, src, dst))
+        return True
+
+    def disconnect(self, dst: str, index: int) -> None:
+        """Remove input ``index`` of ``dst``."""
+        self.push(cmd.DisconnectCommand(self.graph, dst, index))
+
+    def _take_over_consumers(self, old: str, new: str, skip: set[str] | None = None) -> None:
+        """Make every reader of ``old`` (but ``new`` itself) read ``new``; outputs too."""
+        skip = (skip or set()) | {new}
+        for node in list(self.graph):
+            if node.id in skip:
+                continue
+            for i, src in enumerate(list(node.inputs)):
+                if src == old:
+                    self.push(cmd.DisconnectCommand(self.graph, node.id, i))
+                    self.push(cmd.ConnectCommand(self.graph, new, node.id, i))
+        if self.graph.outputs is not None and old in self.graph.outputs:
+            self.push(cmd.SetOutputsCommand(self.graph, [new if o == old else o for o in self.graph.outputs]))
+
+    # -- removing -------------------------------------------------------------------------------------------------
+
+    def remove_nodes(self, ids: Iterable[str]) -> None:
+        """Delete nodes with every edge touching them."""
+        self.delete(ids, ())
+
+    def delete(self, ids: Iterable[str], edges: Iterable[tuple[str, int]]) -> None:
+        """Remove nodes (with every edge touching them) and edges given as (dst, input index), as one step."""
+        doomed = [n.id for n in self.graph if n.id in set(ids)]
+        cut = {(d, i) for d, i in edges if d in self.graph and d not in doomed}
+        for node in self.graph:
+            if node.id not in doomed:
+                cut.update((node.id, i) for i, s in enumerate(node.inputs) if s in doomed)
+        if not doomed and not cut:
+            return
+        with self.macro(f"Delete {len(doomed)} node(s)" if doomed else "Delete connection"):
+            for dst, index in sorted(cut, key=lambda e: (e[0], -e[1])):
+                self.push(cmd.DisconnectCommand(self.graph, dst, index))
+            outputs = self.graph.outputs
+            if outputs is not None and any(o in doomed for o in outputs):
+                kept = [o for o in outputs if o not in doomed]
+                self.push(cmd.SetOutputsCommand(self.graph, kept or None))
+            for nid in doomed:
+                self.push(cmd.RemoveNodeCommand(self.graph, nid))
+
+    # -- values ---------------------------------------------------------------------------------------------------
+
+    def set_param(self, node_id: str, name: str, value: Any, merge: bool = False) -> None:
+        """Set a parameter (None removes it); ``merge`` folds spin-box bursts into one step."""
+        if self.graph[node_id].params.get(name, _MISSING) == value:
+            return
+        self.push(cmd.SetParamCommand(self.graph, node_id, name, value, merge))
+
+    def set_field(self, node_id: str, name: str, value: Any, merge: bool = False) -> None:
+        """Set label, frozen or lr_mult (``merge`` as for ``set_param``)."""
+        if getattr(self.graph[node_id], name) == value:
+            return
+        self.push(cmd.SetFieldCommand(self.graph, node_id, name, value, merge))
+
+    def set_outputs(self, outputs: list[str] | None) -> None:
+        """Declare the design's outputs (None: the nodes nobody consumes)."""
+        self.push(cmd.SetOutputsCommand(self.graph, outputs))
+
+    def set_name(self, name: str) -> None:
+        """Rename the design."""
+        if name != self.graph.name:
+            self.push(cmd.SetNameCommand(self.graph, name))
+
+    def set_extra(self, key: str, value: Any) -> None:
+        """Set a top-level section of the file, e.g. the training settings (undoable)."""
+        if self.graph.extra.get(key) != value:
+            self.push(cmd.SetExtraCommand(self.graph, key, value))
+
+    def move_nodes(self, positions: dict[str, Pos], merge: bool = False) -> None:
+        """Move nodes to new centres (one step; ``merge`` folds a burst of nudges of the same nodes into one)."""
+        moved = {
+            NodeId(k): (round(x), round(y))
+            for k, (x, y) in positions.items()
+            if k in self.graph and self.graph[k].pos != (round(x), round(y))
+        }
+        if moved:
+            self.push(cmd.MoveNodesCommand(self.graph, moved, merge))
+
+    def nudge(self, ids: Iterable[str], dx: float, dy: float) -> None:
+        """Move nodes by an offset (arrow keys); consecutive nudges of the same nodes merge."""
+        self.move_nodes(
+            {
+                i: (self.graph[i].pos[0] + dx, self.graph[i].pos[1] + dy)  # type: ignore[index]
+                for i in ids
+                if i in self.graph and self.graph[i].pos is not None
+            },
+            merge=True,
+        )
+
+    def auto_layout(self) -> None:
+        """Lay every node out in layers, as one undo step."""
+        with self.macro("Auto layout"):
+            self.move_nodes(layered_layout(self.graph))
+
+    # -- ids and groups -------------------------------------------------------------------------------------------
+
+    def rename_node(self, old: str, new: str) -> None:
+        """Give a node a new id. Raises ValueError if the id is empty or already used."""
+        new = new.strip()
+        if new == old:
+            return
+        if not new or new in clipboard.referenced_ids(self.graph):
+            raise ValueError(f"'{new}' is already used" if new else "an id cannot be empty")
+        self.push(cmd.RenameNodeCommand(self.graph, old, new))
+
+    def group_nodes(self, ids: Iterable[str], group: str) -> list[NodeId]:
+        """Put nodes in the dotted group ``group`` (``layer2.1``) by renaming them ``group.<last part>``."""
+        group = group.strip().strip(".")
+        if not group or group in self.graph:
+            raise ValueError(f"'{group}' is a node id; choose another group name" if group else "empty group name")
+        return self._rename_all(ids, lambda nid: f"{group}.{nid.rsplit('.', 1)[-1]}", f"Group as {group}")
+
+    def ungroup_nodes(self, ids: Iterable[str]) -> list[NodeId]:
+        """Take nodes out of their group: each keeps only the last part of its id."""
+        return self._rename_all(ids, lambda nid: nid.rsplit(".", 1)[-1], "Ungroup")
+
+    def _rename_all(self, ids: Iterable[str], new_name: Any, text: str) -> list[NodeId]:
+        chosen = [n.id for n in self.graph if n.id in set(ids)]
+        taken = clipboard.referenced_ids(self.graph)
+        out = []
+        with self.macro(text):
+            for nid in chosen:
+                target = new_name(nid)
+                new = nid if target == nid else clipboard.free_id(target, taken)
+                taken.add(new)
+                if new != nid:
+                    self.push(cmd.RenameNodeCommand(self.graph, nid, new))
+                out.append(NodeId(new))
+        return out
+
+    # -- placement helpers ----------------------------------------------------------------------------------------
+
+    def _below(self, node_id: str | None) -> Pos:
+        if node_id is None or self.graph[node_id].pos is None:
+            return self._free_spot()
+        x, y = self.graph[node_id].pos  # type: ignore[misc]
+        return (x, y + ROW_STEP)
+
+    def _free_spot(self) -> Pos:
+        """Right of everything there is, level with the top."""
+        placed = [n.pos for n in self.graph if n.pos is not None]
+        if not placed:
+            return (0.0, 0.0)
+        return (max(p[0] for p in placed) + COLUMN_STEP, min(p[1] for p in placed))
+
+    def _nearest_above(self, pos: Pos) -> NodeId | None:
+        """The closest node with a feature-map output a little above ``pos`` (what a dropped block should read)."""
+        best, best_d = None, float("inf")
+        for node in self.graph:
+            shape = self.analysis.shape(node.id)
+            if node.pos is None or shape is None or len(shape) != 3:
+                continue
+            dx, dy = pos[0] - node.pos[0], pos[1] - node.pos[1]
+            if 0 < dy <= 2.5 * ROW_STEP and abs(dx) <= COLUMN_STEP * 0.75 and dx * dx + dy * dy < best_d:
+                best, best_d = node.id, dx * dx + dy * dy
+        return best
+
+    def _make_room(self, after: str, rows: int = 1) -> None:
+        """Push the nodes downstream of ``after`` and below it down, so an inserted node has a free row."""
+        base = self.graph[after].pos
+        if base is None:
+            return
+        down = _downstream(self.graph, after)
+        self.move_nodes(
+            {
+                nid: (self.graph[nid].pos[0], self.graph[nid].pos[1] + rows * ROW_STEP)  # type: ignore
+                for nid in down
+                if self.graph[nid].pos is not None and self.graph[nid].pos[1] > base[1]
+            }
+        )
+
+
+_MISSING = object()
+
+
+def _downstream(graph: Graph, start: str) -> set[NodeId]:
+    users = graph.consumers()
+    seen: set[NodeId] = set()
+    todo = list(users.get(NodeId(start), []))
+    while todo:
+        nid = todo.pop()
+        if nid not in seen:
+            seen.add(nid)
+            todo.extend(users.get(nid, []))
+    return seen
+
+
+def _lay_out_new(nodes: list[Node], origin: Pos) -> None:
+    """Place freshly made nodes (a block, a template) as a small layered layout starting at ``origin``."""
+    scratch = Graph("scratch", [n.clone() for n in nodes])
+    for nid, pos in layered_layout(scratch, origin=origin).items():
+        next(n for n in nodes if n.id == nid).pos = pos
+
+
+def _depth(nodes: list[Node]) -> int:
+    scratch = Graph("scratch", [n.clone() for n in nodes])
+    positions = layered_layout(scratch)
+    return int(max(p[1] for p in positions.values()) / ROW_STEP) + 1 if positions else 0
+
+
+def place_missing(graph: Graph) -> None:
+    """Give positions to nodes without one (all of them: a layered layout; a few: a layout right of the rest).
+
+    Done when a document opens, before its undo stack exists: positions are presentation, not an edit.
+    """
+    missing = [n.id for n in graph if n.pos is None]
+    if not missing:
+        return
+    placed = [n.pos for n in graph if n.pos is not None]
+    origin = (max(p[0] for p in placed) + COLUMN_STEP, min(p[1] for p in placed)) if placed else (0.0, 0.0)
+    with graph.events.changed.blocked():
+        for nid, pos in layered_layout(graph, missing, origin).items():
+            graph.set_field(nid, "pos", pos)

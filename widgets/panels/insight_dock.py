@@ -1,0 +1,493 @@
+"""The insight dock: what the network has learned, for a chosen sample and node, during and after training.
+
+Pick a sample (a validation image, or an image file dropped on the dock), a node (or ``set_node`` from the canvas
+selection) and a method; the picture follows. Every computation runs on a ``QThreadPool`` worker against a frozen copy
+of the model, so neither the window nor a running training waits for it. During training, ``on_training_event``
+(called on the training thread with the engine's events) refreshes the view under a ``RefreshThrottle``: its copies
+and computations take at most ``LIVE_BUDGET`` of the time, which keeps training within 5 % of its speed
+(``bench/bench_insight.py`` measures it). Dataset views (confusion matrix, mistakes, embedding) refresh each epoch.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from designer.model.graph import Graph
+
+#: Returns the current compiled module and its design, or None when there is none.
+ModelProvider = Callable[[], "tuple[nn.Module, Graph] | None"]
+#: Returns a ``designer.training.data.DataBundle`` (``val``/``train`` datasets, ``classes``, ``mean``, ``std``) or None.
+SampleProvider = Callable[[], Any]
+
+#: Views of a whole dataset: refreshed at each epoch's end rather than during it.
+DATASET_METHODS = frozenset({"confusion", "mistakes", "embedding"})
+#: Views refreshed while training runs (activation maximisation is too slow to repeat).
+LIVE_METHODS = frozenset({"featuremaps", "filters", "gradcam", "saliency", "guided", "occlusion"})
+#: Share of wall-clock time live refreshes may take (their copies on the training thread included).
+LIVE_BUDGET = 0.02
+#: Validation samples the dataset views look at, so each epoch's refresh stays short.
+EVAL_LIMIT = 1000
+
+
+class _Relay(QObject):
+    """Carries a worker's result to the UI thread (a queued signal: the relay lives there)."""
+
+    finished = Signal(int, object, float)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], generation: int, relay: _Relay):
+        super().__init__()
+        self.fn, self.generation, self.relay = fn, generation, relay
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        try:
+            result = self.fn()
+        except Exception as exc:
+            result = exc
+        self.relay.finished.emit(self.generation, result, time.perf_counter() - start)
+
+
+class InsightDock(QWidget):
+    """Feature maps, filters, Grad-CAM, saliency, occlusion, maximisation and dataset views of the current model."""
+
+    view_shown = Signal(str)
+
+    def __init__(self, models: ModelProvider, samples: SampleProvider, parent: QWidget | None = None):
+        super().__init__(parent)
+        from designer.insight import RefreshThrottle, ShadowCopy
+
+        self.models, self.samples = models, samples
+        self.throttle = RefreshThrottle(LIVE_BUDGET)
+        self._shadow = ShadowCopy()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.finished.connect(self._on_finished)
+        self._lock = threading.Lock()
+        self._busy = False
+        self._pending: Callable[[], Any] | None = None
+        self._generation = 0
+        self._live_cost: dict[int, float] = {}
+        self.sample: Any = None
+        self.sample_label = ""
+        self.result: Any = None
+        #: The choices as the worker and the training thread read them; widgets are only read on the UI thread.
+        self._settings: dict[str, Any] = {}
+        self._build()
+        self.setAcceptDrops(True)
+        self.reload()
+
+    # -- layout ----------------------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.sample_spin = QSpinBox(minimum=0, maximum=0, toolTip="validation sample; or drop an image file here")
+        self.sample_info = QLabel("no sample")
+        self.node_combo = QComboBox(toolTip="the node to look at (follows the canvas selection)")
+        self.method_combo = QComboBox()
+        from designer.insight import DATASET_METHODS as DATASET_LABELS
+        from designer.insight import METHODS
+
+        for key, label in {**METHODS, **DATASET_LABELS}.items():
+            self.method_combo.addItem(label, key)
+        self.class_spin = QSpinBox(
+            minimum=-1,
+            maximum=9999,
+            value=-1,
+            specialValueText="predicted",
+            toolTip="class (or, for maximisation at a node, filter) to explain",
+        )
+        self.live = QCheckBox("Live during training", checked=True)
+        top, mid = QHBoxLayout(), QHBoxLayout()
+        for w in (QLabel("Sample"), self.sample_spin, self.sample_info):
+            top.addWidget(w)
+        top.addStretch(1)
+        for w in (QLabel("Node"), self.node_combo, self.method_combo, QLabel("Class"), self.class_spin, self.live):
+            mid.addWidget(w)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._image_page())
+        self.stack.addWidget(self._scatter_page())
+        self.status = QLabel("Choose a sample, a node and a method.", wordWrap=True, textFormat=Qt.RichText)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(mid)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.status)
+        self.sample_spin.valueChanged.connect(self._on_sample_changed)
+        self.node_combo.activated.connect(lambda _i: self.refresh())
+        self.method_combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.class_spin.valueChanged.connect(lambda _v: self.refresh())
+        self.live.toggled.connect(lambda _on: self._remember())
+
+    def _image_page(self) -> QWidget:
+        page = pg.GraphicsLayoutWidget()
+        self.viewbox = page.addViewBox(lockAspect=True, invertY=True)
+        self.base_item = pg.ImageItem(axisOrder="row-major")
+        self.values_item = pg.ImageItem(axisOrder="row-major")
+        self.viewbox.addItem(self.base_item)
+        self.viewbox.addItem(self.values_item)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), interactive=False, width=14)
+        self.colorbar.setImageItem(self.values_item)
+        page.addItem(self.colorbar)
+        return page
+
+    def _scatter_page(self) -> QWidget:
+        page = pg.GraphicsLayoutWidget()
+        self.scatter_plot = page.addPlot()
+        self.scatter_plot.addLegend()
+        return page
+
+    # -- inputs from outside -----------------------------------------------------------------------------------------
+
+    def set_node(self, node_id: str) -> None:
+        """Look at ``node_id`` (connected to the canvas selection)."""
+        if self.node_combo.findData(node_id) < 0:
+            self.node_combo.addItem(node_id, node_id)
+        self.node_combo.setCurrentIndex(self.node_combo.findData(node_id))
+        self.refresh()
+
+    def set_method(self, method: str) -> None:
+        """Show ``method`` (a key of ``designer.insight.METHODS`` or ``DATASET_METHODS``)."""
+        self.method_combo.setCurrentIndex(self.method_combo.findData(method))
+
+    def reload(self) -> None:
+        """Re-read the design's nodes and the dataset (after a compile or a new dataset), then redraw."""
+        current = self.node_combo.currentData()
+        self.node_combo.blockSignals(True)
+        self.node_combo.clear()
+        self.node_combo.addItem("(default)", None)
+        pair = self.models()
+        if pair is not None:
+            from designer.insight import Probe
+
+            for node_id in Probe(*pair).node_ids():
+                self.node_combo.addItem(node_id, node_id)
+        index = self.node_combo.findData(current)
+        self.node_combo.setCurrentIndex(max(0, index))
+        self.node_combo.blockSignals(False)
+        bundle = self.samples()
+        data = _dataset(bundle)
+        self.sample_spin.setMaximum(max(0, len(data) - 1) if data is not None else 0)
+        self._on_sample_changed(self.sample_spin.value())
+        self._remember()
+
+    def load_image_file(self, path: str) -> None:
+        """Use an image file as the sample, converted to the design's input and normalised like the dataset."""
+        pair = self.models()
+        if pair is None:
+            self._say("No compiled model to take the input shape from.", error=True)
+            return
+        import torch
+
+        from designer.insight import normalize
+        from designer.insight.images import read_image
+
+        graph = pair[1]
+        c, h, w = (int(v) for v in graph[graph.input_ids()[0]].params["shape"])
+        try:
+            pixels = read_image(path, c, (h, w))
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            return
+        mean, std = _stats(self.samples(), c)
+        self.sample, self.sample_label = normalize(torch.from_numpy(pixels), mean, std), Path(path).name
+        self.sample_info.setText(f"file {self.sample_label}")
+        self.refresh()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.load_image_file(files[0])
+
+    def _on_sample_changed(self, index: int) -> None:
+        bundle = self.samples()
+        data = _dataset(bundle)
+        if data is None or len(data) == 0:
+            self.sample_info.setText("no dataset: drop an image file here")
+            return
+        from designer.insight import normalize
+
+        item = data[min(index, len(data) - 1)]
+        if not isinstance(item, tuple):  # an unreadable image file of a folder dataset
+            self._say(f"sample {index} cannot be read: {getattr(item, 'reason', item)}", error=True)
+            return
+        image, label = item[0], int(item[1])
+        self.sample = normalize(image, *_stats(bundle, image.shape[0]))
+        classes = list(getattr(bundle, "classes", []) or [])
+        self.sample_label = classes[label] if label < len(classes) else str(label)
+        self.sample_info.setText(f"class {label} ({self.sample_label})")
+        self.refresh()
+
+    # -- computing -----------------------------------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """True when no computation is running or waiting."""
+        return not self._busy and self._pending is None
+
+    @property
+    def method(self) -> str:
+        """The chosen method's key."""
+        return str(self.method_combo.currentData())
+
+    def _remember(self) -> None:
+        target = self.class_spin.value()
+        self._settings = {
+            "method": self.method,
+            "node": self.node_combo.currentData(),
+            "sample": self.sample,
+            "target": None if target < 0 else target,
+            "live": self.live.isChecked(),
+        }
+
+    def refresh(self) -> None:
+        """Recompute the current view on a worker (the latest request wins; nothing queues up)."""
+        self._remember()
+        pair = self.models()
+        if pair is None:
+            self._say("No compiled model yet: fix the design's errors first.", error=True)
+            return
+        self._submit(self._task(pair, None))
+
+    def _task(self, pair: tuple[Any, Any], frozen: Any) -> Callable[[], Any]:
+        """What the worker runs: copy the model unless a copy was made already, then compute the chosen view."""
+        from designer.insight import Options, snapshot
+
+        settings, bundle = dict(self._settings), self.samples()
+        module, graph = pair
+        classes = list(getattr(bundle, "classes", []) or [])
+        mean, std = _stats(bundle, len(getattr(bundle, "mean", ())) or 1)
+        options = Options(target=settings["target"], fill=[(0.5 - m) / s for m, s in zip(mean, std)])
+
+        def run() -> Any:
+            from designer import insight
+
+            model = frozen if frozen is not None else snapshot(module)
+            method, sample = settings["method"], settings["sample"]
+            if method in DATASET_METHODS:
+                data = _dataset(bundle)
+                if data is None:
+                    raise insight.InsightError(None, "no dataset to evaluate on: choose one in the training panel")
+                return insight.dataset_view(
+                    method, model, data, mean, std, graph=graph, classes=classes, limit=EVAL_LIMIT
+                )
+            if sample is None and method in insight.NEEDS_SAMPLE:
+                raise insight.InsightError(None, "pick a sample or drop an image file on the dock")
+            return insight.render(
+                method, model, sample, settings["node"], graph=graph, options=options, classes=classes
+            )
+
+        return run
+
+    def _submit(self, fn: Callable[[], Any], live_cost: float | None = None) -> bool:
+        """Start ``fn`` on the worker; a live refresh is dropped while busy, a request waits for the running job."""
+        with self._lock:
+            if self._busy:
+                if live_cost is None:
+                    self._pending = fn
+                return False
+            self._busy = True
+            self._generation += 1
+            generation = self._generation
+            if live_cost is not None:
+                self._live_cost[generation] = live_cost
+        self.pool.start(_Job(fn, generation, self._relay))
+        return True
+
+    def _on_finished(self, generation: int, result: Any, seconds: float) -> None:
+        with self._lock:
+            cost = self._live_cost.pop(generation, None)
+            self._busy = False
+            pending, self._pending = self._pending, None
+        if cost is not None:
+            self.throttle.done(cost + seconds)
+        self._show(result, seconds)
+        if pending is not None:
+            self._submit(pending)
+
+    # -- training ------------------------------------------------------------------------------------------------------
+
+    def on_training_event(self, event: Any) -> None:
+        """Feed the training engine's events here, on the training thread; cheap unless a refresh is due."""
+        kind = type(event).__name__
+        if kind == "RunStarted":
+            self.throttle.reset()
+        elif kind == "StepEnded":
+            self.training_step(int(event.step))
+        elif kind == "EpochEnded":
+            self.training_step(int(event.step), epoch_end=True)
+
+    def training_step(self, step: int, epoch_end: bool = False) -> bool:
+        """Refresh from a copy taken now if the budget allows (dataset views only at an epoch's end); thread-safe."""
+        settings = self._settings
+        method = settings.get("method")
+        wanted = method in DATASET_METHODS if epoch_end else method in LIVE_METHODS
+        if not settings.get("live") or not wanted or self._busy:
+            return False
+        if not (self.throttle.force() if epoch_end else self.throttle.claim(step)):
+            return False
+        start = time.perf_counter()
+        pair = self.models()
+        # the worker is idle (checked above), so nothing reads the shadow while it is updated
+        frozen = self._shadow.update(pair[0]) if pair is not None else None
+        cost = time.perf_counter() - start
+        if pair is None or not self._submit(self._task(pair, frozen), live_cost=cost):
+            self.throttle.done(cost)
+            return False
+        return True
+
+    # -- drawing -------------------------------------------------------------------------------------------------------
+
+    def _show(self, result: Any, seconds: float) -> None:
+        self.result = result
+        if isinstance(result, Exception):
+            self._say(str(result), error=True)
+            self.base_item.clear()
+            self.values_item.clear()
+            return
+        if type(result).__name__ == "Embedding":
+            self._draw_scatter(result)
+            title = f"{result.method.upper()} of '{result.node_id}' ({len(result.points)} validation samples)"
+        else:
+            self._draw_view(result)
+            title = result.title
+        self._say(f"{title}  [{seconds * 1000:.0f} ms]")
+        self.view_shown.emit(title)
+
+    def _draw_view(self, view: Any) -> None:
+        from designer.insight.images import to_uint8
+
+        self.stack.setCurrentIndex(0)
+        if view.base is not None:
+            self.base_item.setImage(to_uint8(view.base), autoLevels=False, levels=(0, 255))
+        else:
+            self.base_item.clear()
+        self.colorbar.setVisible(view.values is not None)
+        if view.values is None:
+            self.values_item.clear()
+        else:
+            self.values_item.setImage(np.asarray(view.values, dtype=np.float32), autoLevels=False)
+            self.values_item.setOpacity(view.alpha if view.base is not None else 1.0)
+            self.colorbar.setColorMap(_colormap(view.cmap))
+            self.colorbar.setLevels(view.levels)
+        self.viewbox.autoRange(padding=0.02)
+
+    def _draw_scatter(self, emb: Any) -> None:
+        from designer.insight.images import lut
+
+        self.stack.setCurrentIndex(1)
+        self.scatter_plot.clear()
+        bundle = self.samples()
+        classes = list(getattr(bundle, "classes", []) or [])
+        labels = sorted(set(int(v) for v in emb.labels))
+        colours = lut("viridis", max(2, len(labels)))
+        for k, label in enumerate(labels):
+            pts = emb.points[emb.labels == label]
+            name = classes[label] if label < len(classes) else str(label)
+            self.scatter_plot.plot(
+                pts[:, 0],
+                pts[:, 1],
+                pen=None,
+                symbol="o",
+                symbolSize=6,
+                name=name,
+                symbolBrush=pg.mkBrush(*colours[k]),
+                symbolPen=None,
+            )
+
+    def _say(self, text: str, error: bool = False) -> None:
+        text = html.escape(text, quote=False)
+        self.status.setText(f"<span style='color:#c0392b'>{text}</span>" if error else text)
+
+
+def _dataset(bundle: Any) -> Any:
+    if bundle is None:
+        return None
+    val = getattr(bundle, "val", None)
+    return val if val is not None and len(val) else getattr(bundle, "train", None)
+
+
+def _stats(bundle: Any, channels: int) -> tuple[list[float], list[float]]:
+    mean, std = getattr(bundle, "mean", None), getattr(bundle, "std", None)
+    if not mean or not std:
+        return [0.0] * channels, [1.0] * channels
+    return list(mean), list(std)
+
+
+def _colormap(name: str) -> pg.ColorMap:
+    from designer.insight.images import COLORMAPS
+
+    stops = np.asarray(COLORMAPS[name], dtype=np.ubyte)
+    return pg.ColorMap(np.linspace(0, 1, len(stops)), stops)
+
+
+def create_panel(window: Any) -> InsightDock:
+    """The insight dock of the designer window: the model being trained (or the design, untrained), its data, and
+    the node selected on the canvas."""
+
+    def training() -> Any:
+        panel = getattr(window, "training_panel", None)
+        return panel.trainer if panel is not None else None
+
+    compiled: dict[str, Any] = {}  # the untrained design's module, rebuilt only when the design changed
+
+    def models() -> Any:
+        trainer = training()
+        if trainer is not None and trainer.model is not None:
+            return trainer.model, trainer.graph
+        document = window.document
+        if document is None or not document.analysis.ok:
+            return None
+        if compiled.get("analysis") is not document.analysis:
+            from designer.compiler import compile_graph
+
+            module = compile_graph(document.graph, seed=0, analysis=document.analysis)
+            compiled.update(analysis=document.analysis, pair=(module, document.graph))
+        return compiled["pair"]
+
+    def samples() -> Any:
+        trainer = training()
+        if trainer is not None and getattr(trainer, "bundle", None) is not None:
+            return trainer.bundle
+        pair = models()
+        if pair is None or len(pair[1].input_ids()) != 1:
+            return None
+        from designer.training.data import load_data
+
+        shape = window.document.analysis.shape(pair[1].input_ids()[0])
+        return load_data("shapes", shape, samples=2000) if shape is not None and len(shape) == 3 else None
+
+    dock = InsightDock(models, samples)
+    panel = getattr(window, "training_panel", None)
+    if panel is not None:
+        panel.event_listeners.append(dock.on_training_event)
+        panel.run_started.connect(lambda _run: dock.reload())
+    window.document_changed.connect(lambda _document: dock.reload())
+    window.scene.selectionChanged.connect(lambda: _follow_selection(window, dock))
+    return dock
+
+
+def _follow_selection(window: Any, dock: InsightDock) -> None:
+    ids = window.scene.selected_node_ids()
+    if len(ids) == 1:
+        dock.set_node(ids[0])
