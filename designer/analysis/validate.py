@@ -130,7 +130,7 @@ def analyze(graph: Graph) -> Analysis:
 def _check_ids(graph: Graph, out: list[Diagnostic]) -> None:
     ids = set(graph.ids())
     for node_id in graph.ids():
-        bad = [s for s in node_id.split(".") if not _valid_segment(s)]
+        bad = [s for s in node_id.split(".") if not valid_segment(s)]
         if bad:
             seg = bad[0]
             why = (
@@ -163,7 +163,8 @@ def _check_ids(graph: Graph, out: list[Diagnostic]) -> None:
             parent = parent.rsplit(".", 1)[0] if "." in parent else None
 
 
-def _valid_segment(seg: str) -> bool:
+def valid_segment(seg: str) -> bool:
+    """Whether ``seg`` can be one dotted part of a node id: an identifier that no ``nn.Module`` attribute shadows."""
     return bool(_SEGMENT.fullmatch(seg)) and seg not in MODULE_ATTRS and not keyword.iskeyword(seg)
 
 

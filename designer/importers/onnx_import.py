@@ -201,7 +201,7 @@ def _sanitize(name: str) -> str:
 
 def node_id_for(builder: _Builder, node: Any, weight: str | None) -> str:
     """The design id for an ONNX node: its weight's module path, else the exporter's module scope, else its name."""
-    from ..analysis.validate import _valid_segment
+    from ..analysis.validate import valid_segment
 
     candidates = []
     if weight and weight.endswith(".weight"):
@@ -214,7 +214,7 @@ def node_id_for(builder: _Builder, node: Any, weight: str | None) -> str:
     elif not node.name.startswith("node_"):  # dynamo's own names ("node_conv2d_1") say nothing a user chose
         candidates.append(_sanitize(node.name or node.output[0]))
     for candidate in candidates:
-        if candidate and all(_valid_segment(s) for s in candidate.split(".")):
+        if candidate and all(valid_segment(s) for s in candidate.split(".")):
             return builder.unique(candidate)
     return builder.unique(f"{node.op_type.lower()}")
 
