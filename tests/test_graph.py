@@ -98,3 +98,42 @@ def test_set_extra_is_evented_and_invertible(example_text):
     assert '"training"' in dumps(g) and seen == [("training", None, {"epochs": 3})]
     g.set_extra("training", old)
     assert dumps(g) == text
+
+
+def test_signals_hold_views_weakly_and_functions_strongly(example_text):
+    """A view that goes away stops receiving events without disconnecting; a lambda has no other owner and stays."""
+    import gc
+
+    class View:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def on_param(self, node_id: str, name: str, old: object, new: object) -> None:
+            self.seen.append(name)
+
+    g = loads(example_text)
+    view, lambdas = View(), []
+    g.events.param_changed.connect(view.on_param)
+    g.events.param_changed.connect(lambda *a: lambdas.append(a[1]))
+    g.set_param("conv1", "padding", 1)
+    assert view.seen == ["padding"] and lambdas == ["padding"]
+    del view
+    gc.collect()
+    g.set_param("conv1", "stride", 2)
+    assert lambdas == ["padding", "stride"]
+    assert len(g.events.param_changed.callbacks()) == 1
+
+
+def test_connect_is_idempotent_and_disconnect_stops_calls(example_text):
+    g = loads(example_text)
+    calls = []
+
+    def on_changed() -> None:
+        calls.append(1)
+
+    g.events.changed.connect(on_changed)
+    g.events.changed.connect(on_changed)
+    g.set_param("conv1", "padding", 1)
+    g.events.changed.disconnect(on_changed)
+    g.set_param("conv1", "padding", 2)
+    assert calls == [1]

@@ -1,61 +1,66 @@
-"""A minimal synchronous event emitter, so views can follow the model without the model knowing them."""
+"""A small synchronous event emitter, so views can follow the model without the model knowing them.
+
+A ``Signal`` keeps bound methods by weak reference (a view that goes away stops receiving events without
+disconnecting by hand, as psygnal and Qt do) and plain functions strongly (a lambda has no other owner).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import MethodType
+from typing import Any, Generic, ParamSpec
 
-Callback = Callable[..., Any]
+P = ParamSpec("P")
+
+_Ref = Callable[[], Callable[..., Any] | None]
 
 
-class Signal:
-    """A named event: ``connect`` a callback, ``emit`` calls every callback in connection order."""
+def _reference(callback: Callable[..., Any]) -> _Ref:
+    if isinstance(callback, MethodType):
+        return weakref.WeakMethod(callback)
+    return lambda: callback
 
-    __slots__ = ("name", "_callbacks", "_blocked")
+
+class Signal(Generic[P]):
+    """A named event: ``connect`` a callback, ``emit`` calls every live callback in connection order."""
+
+    __slots__ = ("name", "_refs", "_blocked")
 
     def __init__(self, name: str):
         self.name = name
-        self._callbacks: list[Callback] = []
+        self._refs: list[_Ref] = []
         self._blocked = 0
 
-    def connect(self, callback: Callback) -> Callback:
-        if callback not in self._callbacks:
-            self._callbacks.append(callback)
+    def connect(self, callback: Callable[P, object]) -> Callable[P, object]:
+        """Call ``callback`` on every emit (once, however often it is connected); returns it, for use as decorator."""
+        if callback not in self.callbacks():
+            self._refs.append(_reference(callback))
         return callback
 
-    def disconnect(self, callback: Callback) -> None:
-        if callback in self._callbacks:
-            self._callbacks.remove(callback)
+    def disconnect(self, callback: Callable[P, object]) -> None:
+        """Stop calling ``callback``; nothing happens if it is not connected."""
+        self._refs = [ref for ref in self._refs if ref() not in (None, callback)]
 
-    def emit(self, *args: Any) -> None:
+    def callbacks(self) -> list[Callable[..., Any]]:
+        """The live callbacks, in connection order."""
+        return [cb for cb in (ref() for ref in self._refs) if cb is not None]
+
+    def emit(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call every live callback with these arguments, unless the signal is blocked."""
         if self._blocked:
             return
-        for callback in list(self._callbacks):
-            callback(*args)
+        if any(ref() is None for ref in self._refs):
+            self._refs = [ref for ref in self._refs if ref() is not None]
+        for callback in self.callbacks():
+            callback(*args, **kwargs)
 
-    def blocked(self) -> _Blocker:
-        """Context manager that silences this signal (for a view writing back a value it shows)."""
-        return _Blocker(self)
-
-
-class _Blocker:
-    def __init__(self, signal: Signal):
-        self._signal = signal
-
-    def __enter__(self) -> None:
-        self._signal._blocked += 1
-
-    def __exit__(self, *exc: object) -> None:
-        self._signal._blocked -= 1
-
-
-class EventGroup:
-    """A fixed set of signals, reached as attributes (``graph.events.node_added``)."""
-
-    def __init__(self, *names: str):
-        for name in names:
-            setattr(self, name, Signal(name))
-        self._names = names
-
-    def signals(self) -> list[Signal]:
-        return [getattr(self, name) for name in self._names]
+    @contextmanager
+    def blocked(self) -> Iterator[None]:
+        """Silence this signal inside the ``with`` block (for a view writing back a value it shows)."""
+        self._blocked += 1
+        try:
+            yield
+        finally:
+            self._blocked -= 1

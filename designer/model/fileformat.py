@@ -15,10 +15,12 @@ from typing import Any
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
 from .graph import NODE_FIELDS, Graph, Node, NodeId
+from .migrations import OLDEST_VERSION, migrate
 
-FORMAT = "cnn-designer/1"
 FORMAT_VERSION = 1
-_FORMAT_RE = re.compile(r"cnn-designer/(\d+)")
+FORMAT = f"cnn-designer/{FORMAT_VERSION}"
+#: Nine digits are more versions than this format will ever have, and keep int() far from its digit limit.
+_FORMAT_RE = re.compile(r"cnn-designer/(\d{1,9})")
 #: Top-level keys written in this order; anything else follows, in the order it was read.
 _TOP_KEYS = ("format", "name", "description", "nodes", "outputs")
 
@@ -86,17 +88,14 @@ def from_dict(data: Any, error_handler: ErrorHandler | None = None) -> Graph:
     handler = error_handler or _raise
     if not isinstance(data, dict):
         raise FormatError(f"a project is a JSON object, not {_json_type(data)}")
-    _check_format(data.get("format"))
+    version = _check_format(data.get("format"))
+    data = migrate(data, version, FORMAT_VERSION)
     name = data.get("name", "Untitled")
     if not isinstance(name, str):
         raise FormatError(f"'name' must be a string, not {_json_type(name)}")
     nodes_data = data.get("nodes")
     if not isinstance(nodes_data, list):
         raise FormatError("'nodes' must be a list of nodes" if "nodes" in data else "the project has no 'nodes' list")
-    graph = Graph(name, outputs=_read_outputs(data.get("outputs")))
-    for extra_key, value in data.items():
-        if extra_key not in ("format", "name", "nodes", "outputs"):
-            graph.extra[extra_key] = value
     nodes: dict[NodeId, Node] = {}
     for i, raw in enumerate(nodes_data):
         node = _read_node(raw, i, handler)
@@ -112,21 +111,30 @@ def from_dict(data: Any, error_handler: ErrorHandler | None = None) -> Graph:
             )
             node.id = new_id
         nodes[node.id] = node
-    graph._nodes = nodes
+    graph = Graph(name, list(nodes.values()), _read_outputs(data.get("outputs")))
+    graph.extra.update((k, v) for k, v in data.items() if k not in ("format", "name", "nodes", "outputs"))
     return graph
 
 
-def _check_format(fmt: Any) -> None:
+def _check_format(fmt: Any) -> int:
+    """The version of a ``format`` field this code can read (migrating it if older)."""
     if fmt is None:
-        raise FormatError("not a CNN Designer project: no 'format' field (expected \"cnn-designer/1\")")
+        raise FormatError(f"not a CNN Designer project: no 'format' field (expected \"{FORMAT}\")")
     match = _FORMAT_RE.fullmatch(fmt) if isinstance(fmt, str) else None
     if match is None:
         raise FormatError(f'not a CNN Designer project: format is {fmt!r}, expected "{FORMAT}"')
-    if int(match.group(1)) > FORMAT_VERSION:
+    version = int(match.group(1))
+    if version > FORMAT_VERSION:
         raise UnsupportedFormatVersionError(
             f"this file uses format {fmt}, written by a newer CNN Designer; this version reads {FORMAT}: "
             "update CNN Designer to open it"
         )
+    if version < OLDEST_VERSION:
+        raise UnsupportedFormatVersionError(
+            f"this file uses format {fmt}, older than any this version reads (cnn-designer/{OLDEST_VERSION} "
+            f"to {FORMAT})"
+        )
+    return version
 
 
 def _read_outputs(value: Any) -> list[str] | None:

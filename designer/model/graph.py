@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
-from .events import EventGroup
+from .events import Signal
 
 NodeId = NewType("NodeId", str)
 
@@ -34,6 +34,37 @@ class Node:
         return copy.deepcopy(self)
 
 
+class GraphEvents:
+    """What a graph emits, each mutator its own event and then ``changed``; the arguments name what changed."""
+
+    def __init__(self) -> None:
+        #: (node, index in file order)
+        self.node_added: Signal[[Node, int]] = Signal("node_added")
+        #: (node, index it had)
+        self.node_removed: Signal[[Node, int]] = Signal("node_removed")
+        #: (old id, new id)
+        self.node_renamed: Signal[[str, str]] = Signal("node_renamed")
+        #: (source id, destination id, input index)
+        self.edge_added: Signal[[str, str, int]] = Signal("edge_added")
+        self.edge_removed: Signal[[str, str, int]] = Signal("edge_removed")
+        #: (node id, parameter, old value, new value); a value of None means "not given"
+        self.param_changed: Signal[[str, str, Any, Any]] = Signal("param_changed")
+        #: (node id, field of NODE_FIELDS, old value, new value)
+        self.field_changed: Signal[[str, str, Any, Any]] = Signal("field_changed")
+        #: (old outputs, new outputs)
+        self.outputs_changed: Signal[[list[NodeId] | None, list[NodeId] | None]] = Signal("outputs_changed")
+        #: (old name, new name)
+        self.name_changed: Signal[[str, str]] = Signal("name_changed")
+        #: (key, old value, new value)
+        self.extra_changed: Signal[[str, Any, Any]] = Signal("extra_changed")
+        #: after every change, with no arguments
+        self.changed: Signal[[]] = Signal("changed")
+
+    def signals(self) -> list[Signal[...]]:
+        """Every signal of the group, ``changed`` last."""
+        return [value for value in vars(self).values() if isinstance(value, Signal)]
+
+
 class Graph:
     """A design: nodes in file order, the declared outputs, and whatever else the file carried.
 
@@ -46,19 +77,7 @@ class Graph:
         self._nodes: dict[NodeId, Node] = {}
         self.outputs: list[NodeId] | None = [NodeId(o) for o in outputs] if outputs is not None else None
         self.extra: dict[str, Any] = {}
-        self.events = EventGroup(
-            "node_added",
-            "node_removed",
-            "node_renamed",
-            "edge_added",
-            "edge_removed",
-            "param_changed",
-            "field_changed",
-            "outputs_changed",
-            "name_changed",
-            "extra_changed",
-            "changed",
-        )
+        self.events = GraphEvents()
         for node in nodes or ():
             self._nodes[node.id] = node
 

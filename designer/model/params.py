@@ -128,6 +128,12 @@ def _is_num(value: Any) -> bool:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
+def _bounds_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"in [{_num(low)}, {_num(high)}]"
+    return f">= {_num(low)}" if low is not None else f"<= {_num(high)}" if high is not None else "finite"
+
+
 def _check_range(p: Param, value: float, what: str | None = None) -> None:
     low, high = p.low, p.high
     if low is None and p.kind not in (Kind.FLOAT, Kind.OPT_FLOAT_PAIR, Kind.PAD4, Kind.TARGET_SHAPE):
@@ -136,11 +142,7 @@ def _check_range(p: Param, value: float, what: str | None = None) -> None:
         high = MAX_SIZE
     name = what or p.name
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = (
-            f"in [{_num(low)}, {_num(high)}]"
-            if low is not None and high is not None
-            else (f">= {_num(low)}" if low is not None else f"<= {_num(high)}")
-        )
+        bounds = _bounds_text(low, high)
         raise DesignError(
             "param.range",
             f"parameter '{name}' must be {bounds}, got {_num(value)}",
@@ -152,7 +154,7 @@ def _read_int(p: Param, v: Any) -> int:
     if not _is_int(v):
         raise _bad_type(p, v)
     _check_range(p, v)
-    return v
+    return int(v)
 
 
 def _read_float(p: Param, v: Any) -> float:
@@ -171,7 +173,7 @@ def _read_bool(p: Param, v: Any) -> bool:
 def _read_choice(p: Param, v: Any) -> str:
     if v not in p.choices:
         raise _bad_type(p, v)
-    return v
+    return str(v)
 
 
 def _read_ints(p: Param, v: Any, n: int | None) -> tuple[int, ...]:
