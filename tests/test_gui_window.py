@@ -84,8 +84,8 @@ def window(make_window, example_file) -> MainWindow:
 
 def test_palette_double_click_adds_after_the_selected_node_wired(window, qtbot):
     window.scene.select_node("conv1")
-    item = window.palette.item_for("layer:BatchNorm2d")
-    window.palette.tree.itemDoubleClicked.emit(item, 0)
+    item = window.layer_palette.item_for("layer:BatchNorm2d")
+    window.layer_palette.tree.itemDoubleClicked.emit(item, 0)
     doc = window.document
     new = doc.graph.ids()[-1]
     assert doc.graph[new].inputs == ["conv1"] and doc.graph["relu1"].inputs == [new]
@@ -96,12 +96,12 @@ def test_palette_lists_every_layer_and_block_grouped_with_search_and_description
     from designer.blocks import list_blocks
     from designer.layers.registry import list_specs
 
-    keys = window.palette.visible_keys()
+    keys = window.layer_palette.visible_keys()
     assert {f"layer:{s.name}" for s in list_specs()} | {f"block:{b.name}" for b in list_blocks()} == set(keys)
-    assert window.palette.item_for("layer:Conv2d").toolTip(0)
-    window.palette.search.setText("pool")
-    assert set(window.palette.visible_keys()) >= {"layer:MaxPool2d", "layer:AvgPool2d"}
-    assert "layer:ReLU" not in window.palette.visible_keys()
+    assert window.layer_palette.item_for("layer:Conv2d").toolTip(0)
+    window.layer_palette.search.setText("pool")
+    assert set(window.layer_palette.visible_keys()) >= {"layer:MaxPool2d", "layer:AvgPool2d"}
+    assert "layer:ReLU" not in window.layer_palette.visible_keys()
 
 
 def test_inspector_edit_updates_summary_and_problems_and_undoes(window, qtbot):

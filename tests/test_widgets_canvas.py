@@ -122,7 +122,7 @@ def test_drag_from_an_output_port_to_an_input_port_connects(canvas):
 
 def test_invalid_nodes_and_edges_turn_red_with_the_diagnostic_as_tooltip(canvas):
     canvas.doc.remove_nodes(["flat"])
-    canvas.doc.connect("pool1", "fc")
+    canvas.doc.connect_nodes("pool1", "fc")
     canvas.flush()
     fc = canvas.scene.nodes["fc"]
     assert fc.content.state == ERROR and "Flatten" in fc.toolTip()

@@ -69,13 +69,13 @@ def test_delete_node_cuts_its_edges_and_outputs_and_undo_puts_all_back(doc):
 
 
 def test_connect_replaces_the_input_of_a_single_input_node_and_appends_to_a_merge(doc):
-    assert doc.connect("conv1", "pool1")
+    assert doc.connect_nodes("conv1", "pool1")
     assert doc.graph["pool1"].inputs == ["conv1"]
     add = doc.add_node("Add")
-    assert doc.connect("relu1", add) and doc.connect("pool1", add)
+    assert doc.connect_nodes("relu1", add) and doc.connect_nodes("pool1", add)
     assert doc.graph[add].inputs == ["relu1", "pool1"]
-    assert not doc.connect("fc", "input"), "an Input takes no connections"
-    assert not doc.connect("fc", "fc")
+    assert not doc.connect_nodes("fc", "input"), "an Input takes no connections"
+    assert not doc.connect_nodes("fc", "fc")
 
 
 def test_spin_box_bursts_merge_into_one_step_and_a_return_to_the_start_drops_it(doc):
@@ -151,7 +151,7 @@ def test_every_layer_type_starts_with_valid_parameters(qtbot, spec):
         feed = doc.add_node("Flatten", after=src)
     new = doc.add_node(spec.name, after=feed) if spec.name != "Input" else src
     if spec.arity[0] >= 2:
-        doc.connect(feed, new)
+        doc.connect_nodes(feed, new)
     problems = [d for d in doc.analysis.for_node(new) if d.is_error]
     assert problems == [], problems
 
@@ -183,12 +183,12 @@ def _random_edit(doc: Document, rng: random.Random) -> None:
     elif op == 1:
         doc.remove_nodes(rng.sample(ids, k=min(len(ids), rng.randint(1, 2))))
     elif op == 2:
-        doc.connect(pick(ids), pick(ids))
+        doc.connect_nodes(pick(ids), pick(ids))
     elif op == 3:
         wired = [n for n in g if n.inputs]
         if wired:
             node = pick(wired)
-            doc.disconnect(node.id, rng.randrange(len(node.inputs)))
+            doc.disconnect_input(node.id, rng.randrange(len(node.inputs)))
     elif op == 4:
         node = g[pick(ids)]
         name = pick(list(node.params) + ["out_channels", "kernel_size", "stride"])

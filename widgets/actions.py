@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,7 @@ class WindowActions:
         self.save = self._action("&Save", files.save, Key.Save, "Save the design")
         self.save_as = self._action("Save &As…", files.save_as, Key.SaveAs, "Save the design under a new name")
         self.export_menu = QMenu("&Export", w)
-        self.exports = [self._action(kind.text, lambda k=kind: files.export(k)) for kind in EXPORT_KINDS]
+        self.exports = [self._action(kind.text, functools.partial(files.export, kind)) for kind in EXPORT_KINDS]
         self.export_menu.addActions(self.exports)
         self.quit = self._action("&Quit", w.close, Key.Quit, "Close the window")
         menu.addActions([self.new, self.open, self.open_template])

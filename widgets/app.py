@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from designer.editing.templates import DEFAULT_TEMPLATE, load_template
 from designer.model.graph import Graph
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
 
 ORGANIZATION = "cnn-designer"
 APPLICATION = "CNN Designer"
@@ -18,11 +22,11 @@ def initial_graph() -> Graph:
     return load_template(DEFAULT_TEMPLATE)
 
 
-def create_window(path: str | os.PathLike[str] | None = None, **options: object) -> MainWindow:  # noqa: F821
+def create_window(path: str | os.PathLike[str] | None = None, **options: Any) -> MainWindow:
     """The main window showing ``path`` (if it opens) or the default design; ``options`` go to MainWindow."""
     from .main_window import MainWindow
 
-    window = MainWindow(**options)  # type: ignore[arg-type]
+    window = MainWindow(**options)
     if path is None or not window.files.open_file(path):
         window.files.show_graph(initial_graph())
     return window

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.scene.node_activated.connect(lambda _nid: self.inspector_dock.raise_())
-        self.palette.activated.connect(self.edit.add_from_palette)
+        self.layer_palette.activated.connect(self.edit.add_from_palette)
         self.view.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.summary.node_clicked.connect(self.reveal_node)
         self.problems.node_clicked.connect(self.reveal_node)
@@ -92,11 +93,11 @@ class MainWindow(QMainWindow):
     # -- docks ----------------------------------------------------------------------------------------------------
 
     def _build_docks(self) -> None:
-        self.palette = Palette()
+        self.layer_palette = Palette()
         self.inspector = Inspector()
         self.summary = SummaryDock()
         self.problems = ProblemsDock()
-        self.palette_dock = self.add_panel("Palette", self.palette, Area.LeftDockWidgetArea)
+        self.palette_dock = self.add_panel("Palette", self.layer_palette, Area.LeftDockWidgetArea)
         self.inspector_dock = self.add_panel("Inspector", self.inspector, Area.RightDockWidgetArea)
         self.summary_dock = self.add_panel("Summary", self.summary, Area.BottomDockWidgetArea)
         self.problems_dock = self.add_panel("Problems", self.problems, Area.BottomDockWidgetArea)
@@ -139,7 +140,7 @@ class MainWindow(QMainWindow):
 
     def _install_panels(self) -> None:
         for title, module_name, area in LAZY_PANELS:
-            self.add_lazy_panel(title, lambda m=module_name: _create_panel(m, self), area)
+            self.add_lazy_panel(title, functools.partial(_create_panel, module_name, self), area)
         self.inspector_dock.raise_()
 
     # -- document -------------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def format_rf(info: NodeInfo) -> str:
 def format_text(analysis: Analysis, batch_size: int = 1, explain: bool = False) -> str:
     """A torchinfo-like table with the designer's extra columns; ``explain`` adds the formulas under each row."""
     header = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "RF /stride")
-    rows = []
+    rows: list[tuple[str, str, str, str, str, list[str]]] = []
     for info in _rows(analysis):
         shape = fmt_shape((batch_size, *info.shape)) if info.shape is not None else "?"
         params = f"{info.params:,}" + ("" if info.trainable_params == info.params else " (frozen)")
@@ -125,7 +125,7 @@ def format_text(analysis: Analysis, batch_size: int = 1, explain: bool = False) 
     for r in rows:
         out.append(
             "  ".join(
-                [r[0].ljust(widths[0]), r[1].ljust(widths[1])] + [r[c].rjust(widths[c]) for c in (2, 3)] + [r[4]]
+                [r[0].ljust(widths[0]), r[1].ljust(widths[1]), r[2].rjust(widths[2]), r[3].rjust(widths[3]), r[4]]
             ).rstrip()
         )
         out.extend("      " + text for text in r[5])

@@ -120,7 +120,7 @@ def analyze(graph: Graph) -> Analysis:
         _infer_node(info[node_id], info, out)
     _check_graph(graph, info, out)
     rank = {nid: i for i, nid in enumerate(graph.ids())}
-    out.sort(key=lambda d: (not d.is_error, rank.get(d.node_id, -1) if d.node_id else -1))  # type: ignore[arg-type]
+    out.sort(key=lambda d: (not d.is_error, rank.get(NodeId(d.node_id), -1) if d.node_id else -1))
     return Analysis(graph, order, info, out)
 
 

@@ -50,7 +50,8 @@ def alexnet(num_classes: int = 1000) -> Graph:
     """torchvision's ``alexnet``: five convolutions, three fully connected layers."""
     b = Builder()
     x = b.input(INPUT, IMAGENET_SHAPE)
-    relu, pool = ("ReLU", {}), ("MaxPool2d", {"kernel_size": 3, "stride": 2})
+    relu: tuple[str, dict[str, Any]] = ("ReLU", {})
+    pool: tuple[str, dict[str, Any]] = ("MaxPool2d", {"kernel_size": 3, "stride": 2})
     x = _sequential(
         b.scope("features"),
         x,

@@ -9,10 +9,14 @@ name is its file name without ``.json``.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from importlib import resources
-from importlib.resources.abc import Traversable
-from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    from importlib.resources.abc import Traversable
+else:
+    from importlib.abc import Traversable
 
 from ..model.fileformat import loads
 from ..model.graph import Graph
@@ -22,8 +26,6 @@ TEMPLATE_PACKAGE = "designer.template_files"
 
 #: The template a new document starts from (small and quick to train).
 DEFAULT_TEMPLATE = "small_cnn"
-
-Folder = Path | Traversable
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,11 @@ def templates_folder() -> Traversable:
     return resources.files(TEMPLATE_PACKAGE)
 
 
-def _json_files(folder: Folder) -> list[Traversable]:
+def _json_files(folder: Traversable) -> list[Traversable]:
     return sorted((f for f in folder.iterdir() if f.name.endswith(".json") and f.is_file()), key=lambda f: f.name)
 
 
-def list_templates(directory: Folder | None = None) -> list[TemplateInfo]:
+def list_templates(directory: Traversable | None = None) -> list[TemplateInfo]:
     """Every template, the default first, then by name."""
     folder = templates_folder() if directory is None else directory
     infos = []
@@ -56,7 +58,7 @@ def list_templates(directory: Folder | None = None) -> list[TemplateInfo]:
     return sorted(infos, key=lambda info: (info.name != DEFAULT_TEMPLATE, info.name))
 
 
-def template_file(name: str, directory: Folder | None = None) -> Traversable:
+def template_file(name: str, directory: Traversable | None = None) -> Traversable:
     """The file of template ``name``.
 
     Raises:
@@ -70,7 +72,7 @@ def template_file(name: str, directory: Folder | None = None) -> Traversable:
     return file
 
 
-def load_template(name: str, directory: Folder | None = None) -> Graph:
+def load_template(name: str, directory: Traversable | None = None) -> Graph:
     """A fresh graph of template ``name`` (edit it freely: the file is not touched).
 
     Raises:

@@ -203,22 +203,28 @@ def _components(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     if min(rows, cols) <= EXACT_PCA:
         if cols <= rows:
             _, vecs = torch.linalg.eigh(x.T @ x)
-            return vecs[:, -n:].flip(1)
+            top: torch.Tensor = vecs[:, -n:].flip(1)
+            return top
         _, vecs = torch.linalg.eigh(x @ x.T)
         v = x.T @ vecs[:, -n:].flip(1)
-        return v / v.norm(dim=0).clamp_min(1e-12)
+        unit: torch.Tensor = v / v.norm(dim=0).clamp_min(1e-12)
+        return unit
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the randomised solver draws a test matrix
         _, _, v = torch.pca_lowrank(x, q=min(n + 10, *x.shape), center=False, niter=8)
-    return v[:, :n]
+    first: torch.Tensor = v[:, :n]
+    return first
 
 
 def _tsne(feats: np.ndarray, seed: int) -> np.ndarray:
-    from sklearn.manifold import TSNE
+    from sklearn.manifold import TSNE  # type: ignore[import-not-found]  # optional, for t-SNE only
 
     reduced = feats if feats.shape[1] <= 50 else _pca_n(feats, 50, seed)
     perplexity = float(min(30, max(2, (len(feats) - 1) // 3)))
-    return TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(reduced)
+    points: np.ndarray = TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(
+        reduced
+    )
+    return points
 
 
 def _pca_n(feats: np.ndarray, n: int, seed: int) -> np.ndarray:

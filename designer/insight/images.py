@@ -82,7 +82,8 @@ def lut(name: str, n: int = 256) -> np.ndarray:
     stops = np.asarray(COLORMAPS[name], dtype=np.float64)
     pos = np.linspace(0, 1, len(stops))
     t = np.linspace(0, 1, n)
-    return np.stack([np.interp(t, pos, stops[:, c]) for c in range(3)], 1).round().astype(np.uint8)
+    table: np.ndarray = np.stack([np.interp(t, pos, stops[:, c]) for c in range(3)], 1).round().astype(np.uint8)
+    return table
 
 
 def levels_of(values: np.ndarray, symmetric: bool = False) -> tuple[float, float]:
@@ -100,7 +101,7 @@ def colorize(values: np.ndarray, cmap: str = "viridis", levels: tuple[float, flo
     lo, hi = levels or levels_of(values)
     table = lut(cmap)
     t = np.clip((np.nan_to_num(values, nan=lo) - lo) / ((hi - lo) or 1.0), 0, 1)
-    rgb = table[(t * (len(table) - 1)).round().astype(np.intp)]
+    rgb: np.ndarray = table[(t * (len(table) - 1)).round().astype(np.intp)]
     rgb[~np.isfinite(values)] = GAP
     return rgb
 
@@ -173,7 +174,8 @@ def overlay(
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Floats in [0, 1] (NaN: white) as uint8."""
-    return (np.clip(np.nan_to_num(rgb, nan=1.0), 0, 1) * 255).round().astype(np.uint8)
+    out: np.ndarray = (np.clip(np.nan_to_num(rgb, nan=1.0), 0, 1) * 255).round().astype(np.uint8)
+    return out
 
 
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:
@@ -208,11 +210,12 @@ def read_image(path: str | Path, channels: int, size: tuple[int, int]) -> np.nda
         raise ValueError(f"the design's Input has {channels} channels; images give 1 or 3")
     try:
         with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BILINEAR)
+            im = im.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
     except (OSError, SyntaxError) as exc:  # Pillow raises both for unreadable or foreign files
         raise ValueError(f"cannot read image {path}: {exc}") from None
-    return arr.reshape(size[0], size[1], channels).transpose(2, 0, 1).copy()
+    chw: np.ndarray = arr.reshape(size[0], size[1], channels).transpose(2, 0, 1).copy()
+    return chw
 
 
 def write_png(path: str | Path, img: np.ndarray) -> None:

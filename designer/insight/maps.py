@@ -55,7 +55,8 @@ def filters(module: nn.Module, node_id: str, *, graph: Graph | None = None) -> n
             f"is a {probe.kind(node_id)}, not a Conv2d: only convolutions have filters to show",
             "insight.not_conv",
         )
-    return conv.weight.detach().float().cpu().numpy().copy()
+    weights: np.ndarray = conv.weight.detach().float().cpu().numpy().copy()
+    return weights
 
 
 def conv_nodes(module: nn.Module, *, graph: Graph | None = None) -> list[str]:
@@ -245,14 +246,15 @@ class _GuidedGate(torch.autograd.Function):
     """Identity forward; backward lets through only positive gradients where the ReLU's output was positive."""
 
     @staticmethod
-    def forward(ctx: Any, out: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, out: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(out)
         return out.clone()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         (out,) = ctx.saved_tensors
-        return grad.clamp(min=0) * (out > 0)
+        gated: torch.Tensor = grad.clamp(min=0) * (out > 0)
+        return gated
 
 
 class _guided:

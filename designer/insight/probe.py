@@ -215,14 +215,14 @@ def prepared(module: nn.Module) -> Iterator[None]:
     inplace = [m for m in module.modules() if getattr(m, "inplace", False) is True]
     module.eval()
     for m in inplace:
-        m.inplace = False
+        setattr(m, "inplace", False)  # noqa: B010 (nn.Module's __setattr__ is typed for tensors and modules only)
     try:
         yield
     finally:
         for m, mode in modes.items():
             m.training = mode
         for m in inplace:
-            m.inplace = True
+            setattr(m, "inplace", True)  # noqa: B010 (see above)
 
 
 def device_of(module: nn.Module) -> torch.device:
@@ -257,7 +257,8 @@ def unit_score(t: torch.Tensor, unit: int, node_id: str | None) -> torch.Tensor:
 
 def first_output(out: Any) -> torch.Tensor:
     """The first output of a module that may return a tuple (several outputs): the one whose classes are scored."""
-    return out[0] if isinstance(out, (tuple, list)) else out
+    first: torch.Tensor = out[0] if isinstance(out, (tuple, list)) else out
+    return first
 
 
 def scores_of(

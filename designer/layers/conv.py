@@ -122,7 +122,7 @@ class Conv2d(_Conv):
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
         p = ctx.p
         eff = tuple(d * (k - 1) + 1 for d, k in zip(p["dilation"], p["kernel_size"]))
-        return eff, p["stride"]  # type: ignore[return-value]
+        return eff, p["stride"]
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         p = ctx.p
@@ -181,7 +181,7 @@ class ConvTranspose2d(_Conv):
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
         p = ctx.p
         eff = tuple(d * (k - 1) + 1 for d, k in zip(p["dilation"], p["kernel_size"]))
-        return eff, tuple(1 / s for s in p["stride"])  # type: ignore[return-value]
+        return eff, tuple(1 / s for s in p["stride"])
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         p = ctx.p

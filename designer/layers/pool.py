@@ -24,7 +24,8 @@ class _Pool(LayerSpec):
     has_dilation = False
 
     def stride(self, ctx: Ctx) -> tuple[int, int]:
-        return ctx.p["stride"] if ctx.p["stride"] is not None else ctx.p["kernel_size"]
+        stride: tuple[int, int] = ctx.p["stride"] if ctx.p["stride"] is not None else ctx.p["kernel_size"]
+        return stride
 
     def dilation(self, ctx: Ctx) -> tuple[int, int]:
         return ctx.p["dilation"] if self.has_dilation else (1, 1)
@@ -58,7 +59,7 @@ class _Pool(LayerSpec):
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
         d = self.dilation(ctx)
         eff = tuple(dd * (k - 1) + 1 for dd, k in zip(d, ctx.p["kernel_size"]))
-        return eff, self.stride(ctx)  # type: ignore[return-value]
+        return eff, self.stride(ctx)
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         p = ctx.p

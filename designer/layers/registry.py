@@ -79,7 +79,8 @@ class LayerSpec:
         """The torch module for this node (imports torch)."""
         from torch import nn
 
-        return getattr(nn, self.name)(**self.torch_kwargs(ctx))
+        module: nn.Module = getattr(nn, self.name)(**self.torch_kwargs(ctx))
+        return module
 
     def torch_kwargs(self, ctx: Ctx) -> dict[str, Any]:
         """Constructor arguments: every declared parameter, pairs as tuples."""
@@ -186,7 +187,7 @@ def feature_dim(ctx: Ctx, purpose: str) -> int:
             f"{ctx.who}: dim={dim} would {purpose} across the batch, mixing samples",
             "set dim=1 (channels/classes)",
         )
-    return dim % rank - 1
+    return int(dim) % rank - 1
 
 
 # -- formatting helpers shared by the explanations --------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -219,7 +219,7 @@ class Graph:
         self.events.changed.emit()
         return old
 
-    def set_outputs(self, outputs: list[str] | None) -> list[NodeId] | None:
+    def set_outputs(self, outputs: Sequence[str] | None) -> list[NodeId] | None:
         old = self.outputs
         self.outputs = [NodeId(o) for o in outputs] if outputs is not None else None
         self.events.outputs_changed.emit(old, self.outputs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
@@ -140,7 +140,7 @@ class GraphScene(QGraphicsScene):
         graph = self.document.graph
         by_node = sc.diagnostics_by_node(analysis)
         outputs = set(graph.output_ids())
-        shapes = {nid: info.shape for nid, info in analysis.info.items()}
+        shapes: dict[str, tuple[int, ...] | None] = {nid: info.shape for nid, info in analysis.info.items()}
         for node in graph:
             item, info, diags = self.nodes[node.id], analysis.info.get(node.id), by_node.get(node.id, [])
             key = (
@@ -159,9 +159,9 @@ class GraphScene(QGraphicsScene):
         for dst, edges in self._inputs.items():
             diags = by_node.get(dst, [])
             for i, edge in enumerate(edges):
-                key = (edge.src, dst, edge.src in graph, shapes.get(edge.src), i, len(edges), diags)
-                if key != edge.key:
-                    edge.key = key
+                edge_key = (edge.src, dst, edge.src in graph, shapes.get(edge.src), i, len(edges), diags)
+                if edge_key != edge.key:
+                    edge.key = edge_key
                     edge.set_state(*sc.edge_state(graph, analysis, edge.src, dst, i, diags))
         for prefix, box in self.groups.items():
             box.set_content(sc.group_content(graph, prefix, box.members, analysis, by_node))
@@ -372,7 +372,7 @@ class GraphScene(QGraphicsScene):
                 rect = rect.united(item.sceneBoundingRect())
         return rect
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         super().drawBackground(painter, rect)
         step = theme.GRID * 4
         if painter.worldTransform().m11() < 0.45:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from designer.analysis.validate import Analysis
 from designer.editing.node_text import fmt_count, fmt_shape, key_params
 from designer.model.diagnostics import Diagnostic
-from designer.model.graph import Graph, Node
+from designer.model.graph import Graph, Node, NodeId
 
 from .node_item import ERROR, OK, WARNING, NodeContent
 
@@ -25,7 +26,9 @@ def diagnostics_by_node(analysis: Analysis) -> dict[str, list[Diagnostic]]:
     return out
 
 
-def node_content(node: Node, analysis: Analysis | None, diags: list[Diagnostic], outputs: set[str]) -> NodeContent:
+def node_content(
+    node: Node, analysis: Analysis | None, diags: list[Diagnostic], outputs: AbstractSet[str]
+) -> NodeContent:
     """What the box of ``node`` shows."""
     info = analysis.info.get(node.id) if analysis is not None else None
     state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
@@ -101,7 +104,7 @@ def group_content(
     shape_of = (lambda n: fmt_shape(analysis.shape(n))) if analysis is not None else (lambda n: "?")
     in_text = " + ".join(dict.fromkeys(shape_of(s) for s in ins)) or "–"
     out_text = " + ".join(dict.fromkeys(shape_of(s) for s in outs)) or "–"
-    params = sum(analysis.info[n].params for n in inside if n in analysis.info) if analysis is not None else 0
+    params = sum(analysis.info[NodeId(n)].params for n in inside if n in analysis.info) if analysis is not None else 0
     diags = [d for n in inside for d in by_node.get(n, [])]
     state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
     tooltip = "<br>".join(

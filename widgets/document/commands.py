@@ -7,6 +7,7 @@ and the views follow from the graph's events.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
@@ -163,7 +164,7 @@ class SetFieldCommand(GraphCommand):
 class MoveNodesCommand(GraphCommand):
     """Give several nodes new positions at once (one drag, one nudge); nudges of the same nodes merge."""
 
-    def __init__(self, graph: Graph, positions: dict[NodeId, tuple[float, float]], merge: bool = False):
+    def __init__(self, graph: Graph, positions: Mapping[NodeId, tuple[float, float]], merge: bool = False):
         n = len(positions)
         super().__init__(graph, f"Move {next(iter(positions))}" if n == 1 else f"Move {n} nodes")
         self.new = dict(positions)
@@ -206,7 +207,7 @@ class RenameNodeCommand(GraphCommand):
 class SetOutputsCommand(GraphCommand):
     """Declare the design's outputs (None: every node nobody consumes)."""
 
-    def __init__(self, graph: Graph, outputs: list[str] | None):
+    def __init__(self, graph: Graph, outputs: Sequence[str] | None):
         super().__init__(graph, "Set outputs")
         self.new = list(outputs) if outputs is not None else None
         self._old: list[NodeId] | None = None

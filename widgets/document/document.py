@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -190,7 +190,7 @@ class Document(QObject):
         spec = get_spec(self.graph[dst].type) if dst in self.graph else None
         return src in self.graph and src != dst and spec is not None and spec.arity[1] != 0
 
-    def connect(self, src: str, dst: str) -> bool:
+    def connect_nodes(self, src: str, dst: str) -> bool:
         """Feed ``src`` into ``dst``; a single-input node gives up its current input. False if refused."""
         if not self.can_connect(src, dst):
             return False
@@ -207,7 +207,7 @@ class Document(QObject):
             self.push(cmd.ConnectCommand(self.graph, src, dst))
         return True
 
-    def disconnect(self, dst: str, index: int) -> None:
+    def disconnect_input(self, dst: str, index: int) -> None:
         """Remove input ``index`` of ``dst``."""
         self.push(cmd.DisconnectCommand(self.graph, dst, index))
 
@@ -263,7 +263,7 @@ class Document(QObject):
             return
         self.push(cmd.SetFieldCommand(self.graph, node_id, name, value, merge))
 
-    def set_outputs(self, outputs: list[str] | None) -> None:
+    def set_outputs(self, outputs: Sequence[str] | None) -> None:
         """Declare the design's outputs (None: the nodes nobody consumes)."""
         self.push(cmd.SetOutputsCommand(self.graph, outputs))
 
@@ -277,7 +277,7 @@ class Document(QObject):
         if self.graph.extra.get(key) != value:
             self.push(cmd.SetExtraCommand(self.graph, key, value))
 
-    def move_nodes(self, positions: dict[str, Pos], merge: bool = False) -> None:
+    def move_nodes(self, positions: Mapping[NodeId, Pos] | Mapping[str, Pos], merge: bool = False) -> None:
         """Move nodes to new centres (one step; ``merge`` folds a burst of nudges of the same nodes into one)."""
         moved = {
             NodeId(k): (round(x), round(y))
@@ -290,11 +290,7 @@ class Document(QObject):
     def nudge(self, ids: Iterable[str], dx: float, dy: float) -> None:
         """Move nodes by an offset (arrow keys); consecutive nudges of the same nodes merge."""
         self.move_nodes(
-            {
-                i: (self.graph[i].pos[0] + dx, self.graph[i].pos[1] + dy)  # type: ignore[index]
-                for i in ids
-                if i in self.graph and self.graph[i].pos is not None
-            },
+            {i: (pos[0] + dx, pos[1] + dy) for i in ids if i in self.graph and (pos := self.graph[i].pos) is not None},
             merge=True,
         )
 
@@ -374,9 +370,9 @@ class Document(QObject):
         down = _downstream(self.graph, after)
         self.move_nodes(
             {
-                nid: (self.graph[nid].pos[0], self.graph[nid].pos[1] + rows * ROW_STEP)  # type: ignore
+                nid: (pos[0], pos[1] + rows * ROW_STEP)
                 for nid in down
-                if self.graph[nid].pos is not None and self.graph[nid].pos[1] > base[1]
+                if (pos := self.graph[nid].pos) is not None and pos[1] > base[1]
             }
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMimeData, QPointF
@@ -81,7 +82,7 @@ class EditController:
             if item.isVisible():
                 item.setSelected(True)
 
-    def select_ids(self, ids: list[str]) -> None:
+    def select_ids(self, ids: Iterable[str]) -> None:
         """Select exactly the boxes showing ``ids``."""
         self.scene.clearSelection()
         for nid in ids:

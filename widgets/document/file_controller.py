@@ -150,9 +150,9 @@ class FileController(QObject):
     def recent_files(self) -> list[str]:
         """Recently opened or saved files, newest first."""
         value = self.window.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in value or []]
+        if isinstance(value, str):  # QSettings gives a lone string for a one-element list on some platforms
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def add_recent(self, path: str) -> None:
         """Put ``path`` first in the recent files."""

@@ -96,24 +96,27 @@ class InsightDock(QWidget):
     # -- layout ----------------------------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.sample_spin = QSpinBox(minimum=0, maximum=0, toolTip="validation sample; or drop an image file here")
+        self.sample_spin = QSpinBox()
+        self.sample_spin.setRange(0, 0)
+        self.sample_spin.setToolTip("validation sample; or drop an image file here")
         self.sample_info = QLabel("no sample")
-        self.node_combo = QComboBox(toolTip="the node to look at (follows the canvas selection)")
+        self.node_combo = QComboBox()
+        self.node_combo.setToolTip("the node to look at (follows the canvas selection)")
         self.method_combo = QComboBox()
         from designer.insight import DATASET_METHODS as DATASET_LABELS
         from designer.insight import METHODS
 
         for key, label in {**METHODS, **DATASET_LABELS}.items():
             self.method_combo.addItem(label, key)
-        self.class_spin = QSpinBox(
-            minimum=-1,
-            maximum=9999,
-            value=-1,
-            specialValueText="predicted",
-            toolTip="class (or, for maximisation at a node, filter) to explain",
-        )
-        self.live = QCheckBox("Live during training", checked=True)
+        self.class_spin = QSpinBox()
+        self.class_spin.setRange(-1, 9999)
+        self.class_spin.setValue(-1)
+        self.class_spin.setSpecialValueText("predicted")
+        self.class_spin.setToolTip("class (or, for maximisation at a node, filter) to explain")
+        self.live = QCheckBox("Live during training")
+        self.live.setChecked(True)
         top, mid = QHBoxLayout(), QHBoxLayout()
+        w: QWidget
         for w in (QLabel("Sample"), self.sample_spin, self.sample_info):
             top.addWidget(w)
         top.addStretch(1)
@@ -122,7 +125,9 @@ class InsightDock(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self._image_page())
         self.stack.addWidget(self._scatter_page())
-        self.status = QLabel("Choose a sample, a node and a method.", wordWrap=True, textFormat=Qt.RichText)
+        self.status = QLabel("Choose a sample, a node and a method.")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(mid)

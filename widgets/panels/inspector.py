@@ -209,7 +209,7 @@ class Inspector(QScrollArea):
         diags = analysis.for_node(node.id)
         _set_text(self.problems, "<br>".join(_diag_line(d) for d in diags) if diags else "none")
         box, sheet = self.problems.parentWidget(), "QGroupBox { color: #D32F2F; }" if diags else ""
-        if box.styleSheet() != sheet:
+        if box is not None and box.styleSheet() != sheet:
             box.setStyleSheet(sheet)
 
     # -- edits ----------------------------------------------------------------------------------------------------

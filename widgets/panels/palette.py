@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
@@ -20,7 +22,7 @@ class PaletteTree(QTreeWidget):
     def mimeTypes(self) -> list[str]:
         return [PALETTE_MIME]
 
-    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:
+    def mimeData(self, items: Sequence[QTreeWidgetItem]) -> QMimeData:
         data = QMimeData()
         keys = [item.data(0, _KEY_ROLE) for item in items if item.data(0, _KEY_ROLE)]
         if keys:
@@ -71,13 +73,14 @@ class Palette(QWidget):
             item.setForeground(0, QBrush(QColor(theme.TEXT)))
         self.tree.expandAll()
 
+    def groups(self) -> list[QTreeWidgetItem]:
+        """The group header items, in display order."""
+        items = (self.tree.topLevelItem(g) for g in range(self.tree.topLevelItemCount()))
+        return [group for group in items if group is not None]
+
     def entry_items(self) -> list[QTreeWidgetItem]:
         """Every entry item (not the group headers), in display order."""
-        out = []
-        for g in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(g)
-            out += [group.child(i) for i in range(group.childCount())]
-        return out
+        return [item for group in self.groups() for item in _children(group)]
 
     def item_for(self, key: str) -> QTreeWidgetItem | None:
         """The entry with palette key ``key``, or None."""
@@ -89,11 +92,9 @@ class Palette(QWidget):
 
     def _on_search_changed(self, text: str) -> None:
         words = text.lower().split()
-        for g in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(g)
+        for group in self.groups():
             shown = 0
-            for i in range(group.childCount()):
-                item = group.child(i)
+            for item in _children(group):
                 hay = f"{item.text(0)} {item.data(0, _KEY_ROLE)} {item.toolTip(0)} {group.text(0)}".lower()
                 hide = not all(w in hay for w in words)
                 item.setHidden(hide)
@@ -104,3 +105,8 @@ class Palette(QWidget):
         key = item.data(0, _KEY_ROLE)
         if key:
             self.activated.emit(key)
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    children = (item.child(i) for i in range(item.childCount()))
+    return [child for child in children if child is not None]

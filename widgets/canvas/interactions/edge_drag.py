@@ -47,7 +47,7 @@ class EdgeDragInteraction(Interaction):
         self.cancel()
         document = self.view.graph_scene.document
         if target is not None and document is not None:
-            document.connect(self.src, target.node_id)
+            document.connect_nodes(self.src, target.node_id)
 
     def cancel(self) -> None:
         self._set_target(None)
