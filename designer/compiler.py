@@ -90,7 +90,7 @@ def nest_modules(modules: dict[str, nn.Module]) -> dict[str, nn.Module]:
         if group.kind == LIST:
             return nn.ModuleList([child for _, child in children])
         if group.kind == DICT:
-            return nn.ModuleDict(children)
+            return nn.ModuleDict(dict(children))
         container = nn.Module()
         for name, child in children:
             container.add_module(name, child)

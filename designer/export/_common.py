@@ -7,7 +7,7 @@ import io
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..analysis.validate import Analysis, analyze
 from ..model import diagnostics as dg
@@ -51,9 +51,9 @@ def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple[torch
     return tuple(torch.randn(batch, *shape, generator=gen) for shape in shapes if shape is not None)
 
 
-def as_tuple(value: object) -> tuple[torch.Tensor, ...]:
+def as_tuple(value: Any) -> tuple[torch.Tensor, ...]:
     """A forward result as a tuple of tensors (one output is returned bare)."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,)  # type: ignore[arg-type]
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 @contextlib.contextmanager

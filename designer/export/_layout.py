@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 WIDTH = 120
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -46,7 +48,7 @@ def fit(code: str, indent: str, comment: str = "") -> list[str]:
     return lines
 
 
-def _scan(code: str):  # type: ignore[no-untyped-def]
+def _scan(code: str) -> Iterator[tuple[int, str, int]]:
     """Yield (index, character, depth before it) outside string literals."""
     depth, quote = 0, ""
     for i, ch in enumerate(code):

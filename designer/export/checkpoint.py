@@ -13,7 +13,7 @@ import io
 import os
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,8 +110,8 @@ def read_checkpoint(path: str | os.PathLike[str], error_handler: ErrorHandler | 
         graph = loads(data["design"], error_handler)
     except ProjectError as exc:
         raise CheckpointError(f"the design inside the checkpoint is unreadable: {exc}") from None
-    extra = data.get("extra") if isinstance(data.get("extra"), dict) else {}
-    return Checkpoint(dict(data["state_dict"]), graph, data["design"], extra)
+    extra = data.get("extra")
+    return Checkpoint(dict(data["state_dict"]), graph, data["design"], extra if isinstance(extra, dict) else {})
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[Graph, dict[str, torch.Tensor]]:
@@ -194,7 +194,7 @@ def weight_problems(
     return out
 
 
-def _owner_finder(graph: Graph | None, own: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def _owner_finder(graph: Graph | None, own: Mapping[str, Any]) -> Callable[[str], str | None]:
     """Map a state_dict key to the node that holds it: the longest dotted prefix that is a node id."""
     ids = set(graph.ids()) if graph is not None else {k.rsplit(".", 1)[0] for k in own}
 

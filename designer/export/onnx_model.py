@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -36,6 +36,7 @@ from ._common import (
 if TYPE_CHECKING:
     import onnx
     import onnx_ir
+    from torch.onnx import ONNXProgram
 
 #: Opset 18 is the oldest the torch.export-based exporter writes natively, and onnxruntime has run it since 1.14.
 DEFAULT_OPSET = 18
@@ -142,17 +143,13 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProt
     outputs = graph.output_ids()
     try:
         with quiet():
-            program = torch.onnx.export(
+            program = _program(
                 module,
                 inputs,
-                None,
+                opset,
                 input_names=list(graph.input_ids()),
                 output_names=list(outputs),
                 dynamic_shapes=tuple({0: batch} for _ in inputs),
-                opset_version=opset,
-                dynamo=True,
-                external_data=False,
-                verbose=False,
                 optimize=False,
             )
             _fold_constants(program.model)
@@ -163,6 +160,16 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProt
             _locate(module, analysis, opset) or [dg.error("export.onnx_failed", f"ONNX export failed: {reason(exc)}")]
         ) from None
     return program.model_proto
+
+
+def _program(module: nn.Module, inputs: tuple[torch.Tensor, ...], opset: int, **options: Any) -> ONNXProgram:
+    """``torch.onnx.export`` with the dynamo exporter, into memory (one file, no external data), quietly."""
+    program = torch.onnx.export(
+        module, inputs, None, opset_version=opset, dynamo=True, external_data=False, verbose=False, **options
+    )
+    if program is None:  # torch returns None only when it wrote to a file, which this call never asks for
+        raise RuntimeError("torch.onnx.export returned no program")
+    return program
 
 
 def _fold_constants(model: onnx_ir.Model) -> None:
@@ -251,16 +258,7 @@ def _locate(module: nn.Module, analysis: Analysis, opset: int) -> list[Diagnosti
         x = torch.randn(TRACE_BATCH, *shape)
         try:
             with quiet():
-                program = torch.onnx.export(
-                    sub,
-                    (x,),
-                    None,
-                    dynamic_shapes=({0: torch.export.Dim("batch")},),
-                    opset_version=opset,
-                    dynamo=True,
-                    external_data=False,
-                    verbose=False,
-                )
+                program = _program(sub, (x,), opset, dynamic_shapes=({0: torch.export.Dim("batch")},))
             session_out = run_onnx(program.model_proto, (x,))
             with torch.no_grad():
                 want = as_tuple(sub(x))

@@ -61,7 +61,10 @@ def _convert(module: nn.Module, analysis: Analysis) -> tuple[torch.jit.ScriptMod
     except Exception as script_error:  # TorchScript's compiler raises assorted types; tracing is the fallback
         try:
             with quiet():
-                return torch.jit.trace(module, example_inputs(analysis, 2), check_trace=False), "traced"
+                traced = torch.jit.trace(  # type: ignore[no-untyped-call]  # torch.jit.trace is not annotated
+                    module, example_inputs(analysis, 2), check_trace=False
+                )
+                return traced, "traced"
         except Exception as trace_error:
             raise fail(
                 "export.torchscript_failed",
@@ -72,7 +75,7 @@ def _convert(module: nn.Module, analysis: Analysis) -> tuple[torch.jit.ScriptMod
 
 def _verify(data: bytes, module: nn.Module, analysis: Analysis) -> None:
     with quiet():
-        loaded = torch.jit.load(io.BytesIO(data))
+        loaded = torch.jit.load(io.BytesIO(data))  # type: ignore[no-untyped-call]  # torch.jit.load is not annotated
     for batch in (1, 3):
         inputs = example_inputs(analysis, batch, seed=batch)
         want = as_tuple(module(*inputs))
