@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,12 +21,21 @@ pytestmark = pytest.mark.slow
 TEMPLATES = sorted(p.name for p in (ROOT / "templates").glob("*.json"))
 
 
+#: Left behind by builds and runs; a copy without them builds as a fresh clone would.
+_NOT_SOURCE = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "*_cache", "runs")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A wheel built from this checkout, as ``pip install .`` builds it (not editable)."""
-    out = tmp_path_factory.mktemp("dist")
+    """A wheel built from the working tree, as ``pip install .`` builds it (not editable).
+
+    It is built from a copy: setuptools builds in the source folder, and a stale ``build/`` there would both leak
+    old modules into later wheels and hide a package missing from the project's list.
+    """
+    source, out = tmp_path_factory.mktemp("source") / "tree", tmp_path_factory.mktemp("dist")
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
         check=True,
         capture_output=True,
         cwd=out,

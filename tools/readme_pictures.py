@@ -13,9 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from designer.cli import main as cli  # noqa: E402
-from designer.insight.images import write_png  # noqa: E402
-from designer.training.data import load_data  # noqa: E402
+from designer.cli import main as cli  # noqa: E402  (after sys.path points at this checkout)
+from designer.insight.images import write_png  # noqa: E402  (after sys.path points at this checkout)
+from designer.training.data import load_data  # noqa: E402  (after sys.path points at this checkout)
 
 TEMPLATE = ROOT / "templates" / "small_cnn.json"
 SAMPLE = 7  # a validation sample; any index works

@@ -304,11 +304,11 @@ def _infer_node(ni: NodeInfo, info: dict[NodeId, NodeInfo], out: list[Diagnostic
     low, high = spec.arity
     if problems or len(node.inputs) < low or (high is not None and len(node.inputs) > high):
         return
-    srcs = [info[s] if s in info else None for s in node.inputs]
-    if any(s is None or s.shape is None for s in srcs):
+    srcs = [info[s] for s in node.inputs if s in info]
+    shapes = tuple(s.shape for s in srcs if s.shape is not None)
+    if len(shapes) != len(node.inputs):
         return  # the upstream problem is reported where it is
-    shapes = tuple(s.shape for s in srcs)  # type: ignore[union-attr]
-    ctx = Ctx(node.id, node.type, values, shapes, tuple(node.inputs))  # type: ignore[arg-type]
+    ctx = Ctx(node.id, node.type, values, shapes, tuple(node.inputs))
     try:
         _check_rank(spec, ctx)
         ctx = _fill_inferred(spec, ctx)
@@ -319,7 +319,7 @@ def _infer_node(ni: NodeInfo, info: dict[NodeId, NodeInfo], out: list[Diagnostic
         out.append(_diag(node, exc))
         return
     ni.ctx, ni.shape = ctx, shape
-    _receptive_field(ni, srcs)  # type: ignore[arg-type]
+    _receptive_field(ni, srcs)
 
 
 def _diag(node: Node, exc: DesignError) -> Diagnostic:
@@ -374,14 +374,13 @@ def _receptive_field(ni: NodeInfo, srcs: list[NodeInfo]) -> None:
     assert ni.spec is not None and ni.ctx is not None and ni.shape is not None
     if len(ni.shape) != 3:
         return
-    spatial_srcs = [s for s in srcs if s.receptive_field is not None]
-    if ni.node.type == "Input" or not spatial_srcs:
+    fields = [(s.receptive_field, s.rf_stride) for s in srcs if s.receptive_field is not None and s.rf_stride]
+    if ni.node.type == "Input" or not fields:
         ni.receptive_field, ni.rf_stride = (1, 1), (1.0, 1.0)
         return
-    (rh, rw), (jh, jw) = spatial_srcs[0].receptive_field, spatial_srcs[0].rf_stride  # type: ignore[misc]
-    for s in spatial_srcs[1:]:  # a merge sees as far as its widest input
-        rh, rw = max(rh, s.receptive_field[0]), max(rw, s.receptive_field[1])  # type: ignore[index]
-        jh, jw = max(jh, s.rf_stride[0]), max(jw, s.rf_stride[1])  # type: ignore[index]
+    # a merge sees as far as its widest input
+    rh, rw = max(f[0] for f, _ in fields), max(f[1] for f, _ in fields)
+    jh, jw = max(j[0] for _, j in fields), max(j[1] for _, j in fields)
     window = ni.spec.window(ni.ctx)
     if window is not None:
         (kh, kw), (sh, sw) = window

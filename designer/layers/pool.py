@@ -122,9 +122,8 @@ class _Adaptive(LayerSpec):
         return (ctx.x0[0], *self.out_hw(ctx))
 
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
-        sizes, outs = ctx.x0[1:], self.out_hw(ctx)
-        kernel = tuple(math.ceil(n / o) for n, o in zip(sizes, outs))
-        return kernel, tuple(n / o for n, o in zip(sizes, outs))  # type: ignore[return-value]
+        (h, w), (oh, ow) = ctx.x0[1:], self.out_hw(ctx)
+        return (math.ceil(h / oh), math.ceil(w / ow)), (h / oh, w / ow)
 
     def torch_kwargs(self, ctx: Ctx) -> dict[str, Any]:
         return {"output_size": ctx.p["output_size"]}

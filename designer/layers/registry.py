@@ -143,12 +143,12 @@ _NULLABLE = frozenset({"stride", "size", "scale_factor", "align_corners", "divis
 
 _REGISTRY: dict[str, LayerSpec] = {}
 
-S = TypeVar("S", bound=type)
+S = TypeVar("S", bound="type[LayerSpec]")
 
 
 def register(cls: S) -> S:
     """Class decorator: make one instance of ``cls`` the registry entry for ``cls.name``; refuse duplicates."""
-    name = cls.name  # type: ignore[attr-defined]
+    name = cls.name
     if name in _REGISTRY:
         raise ValueError(f"layer type {name!r} is registered twice")
     _REGISTRY[name] = cls()

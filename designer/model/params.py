@@ -187,7 +187,8 @@ def _read_ints(p: Param, v: Any, n: int | None) -> tuple[int, ...]:
 
 
 def _read_pair(p: Param, v: Any) -> tuple[int, int]:
-    return _read_ints(p, v, 2)  # type: ignore[return-value]
+    first, second = _read_ints(p, v, 2)
+    return first, second
 
 
 def _read_padding(p: Param, v: Any) -> tuple[int, int] | str:
@@ -232,7 +233,8 @@ def _read_adaptive(p: Param, v: Any) -> tuple[int | None, int | None]:
 
 
 def _read_pad4(p: Param, v: Any) -> tuple[int, int, int, int]:
-    return _read_ints(p, v, 4)  # type: ignore[return-value]
+    left, right, top, bottom = _read_ints(p, v, 4)
+    return left, right, top, bottom
 
 
 def _read_shape(p: Param, v: Any) -> tuple[int, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -30,6 +30,17 @@ class NodeContent:
     tooltip: str = ""
     frozen: bool = False
     is_output: bool = False
+
+
+@runtime_checkable
+class NodeHost(Protocol):
+    """What a node item tells the scene it sits in (the ``GraphScene``, which imports this module)."""
+
+    snap_to_grid: bool
+
+    def node_moved(self, item: NodeItem) -> None: ...
+
+    def item_double_clicked(self, item: NodeItem) -> None: ...
 
 
 class NodeItem(QGraphicsItem):
@@ -98,11 +109,14 @@ class NodeItem(QGraphicsItem):
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         kind = QGraphicsItem.GraphicsItemChange
-        if change == kind.ItemPositionChange and self.dragging and getattr(self.scene(), "snap_to_grid", False):
+        host = self.scene()
+        if not isinstance(host, NodeHost):
+            return value
+        if change == kind.ItemPositionChange and self.dragging and host.snap_to_grid:
             g = theme.GRID
             return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
-        if change == kind.ItemPositionHasChanged and self.scene() is not None:
-            self.scene().node_moved(self)  # type: ignore[attr-defined]
+        if change == kind.ItemPositionHasChanged:
+            host.node_moved(self)
         # QGraphicsItem.itemChange returns value unchanged; calling it through PySide6 leaks references to None
         # (a refcount bug that crashed on large scenes), so return the value ourselves.
         return value
@@ -116,9 +130,9 @@ class NodeItem(QGraphicsItem):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        scene = self.scene()
-        if scene is not None:
-            scene.item_double_clicked(self)  # type: ignore[attr-defined]
+        host = self.scene()
+        if isinstance(host, NodeHost):
+            host.item_double_clicked(self)
 
 
 def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False) -> None:

@@ -308,7 +308,7 @@ class GraphScene(QGraphicsScene):
         graph = self.document.graph
         shifts = []
         for box in self.groups.values():
-            ys = [graph[m].pos[1] for m in box.members if m in graph and graph[m].pos is not None]  # type: ignore
+            ys = [pos[1] for m in box.members if m in graph and (pos := graph[m].pos) is not None]
             if ys:
                 shifts.append((max(ys), max(ys) - min(ys)))
         self._shifts = sorted(shifts)

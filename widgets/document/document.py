@@ -160,9 +160,9 @@ class Document(QObject):
         if any(n.pos is None for n in fresh):
             _lay_out_new(fresh, at or self._free_spot())
         else:
-            middle = clipboard.centre(fresh)
-            target = at or (middle[0] + 40, middle[1] + 40)  # type: ignore[index]
-            clipboard.shift_positions(fresh, (target[0] - middle[0], target[1] - middle[1]))  # type: ignore[index]
+            mx, my = clipboard.centre(fresh) or (0.0, 0.0)
+            tx, ty = at or (mx + 40, my + 40)
+            clipboard.shift_positions(fresh, (tx - mx, ty - my))
         with self.macro(text):
             for node in fresh:
                 self.push(cmd.AddNodeCommand(self.graph, node))
@@ -338,10 +338,10 @@ class Document(QObject):
     # -- placement helpers ----------------------------------------------------------------------------------------
 
     def _below(self, node_id: str | None) -> Pos:
-        if node_id is None or self.graph[node_id].pos is None:
+        pos = self.graph[node_id].pos if node_id is not None else None
+        if pos is None:
             return self._free_spot()
-        x, y = self.graph[node_id].pos  # type: ignore[misc]
-        return (x, y + ROW_STEP)
+        return (pos[0], pos[1] + ROW_STEP)
 
     def _free_spot(self) -> Pos:
         """Right of everything there is, level with the top."""

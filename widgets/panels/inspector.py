@@ -255,6 +255,9 @@ class _FloatBox(ParamEditor):
         self.box.setValue(float(value) if value is not None else 1.0)
         self.box.blockSignals(False)
 
+    def raw(self) -> float:
+        return self.box.value()
+
 
 def _set_text(label: QLabel, text: str) -> None:
     if label.text() != text:  # an unchanged text would still relayout the whole form

@@ -52,6 +52,10 @@ class ParamEditor(QWidget):
     def _show(self, value: Any) -> None:
         raise NotImplementedError
 
+    def raw(self) -> Any:
+        """The value shown, as written to the file (editors that can sit inside an ``OptionalEditor`` give it)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be wrapped in an OptionalEditor")
+
     def set_problem(self, message: str | None) -> None:
         """Mark the editor red with the problem as tooltip (None clears it)."""
         sheet = "QSpinBox, QDoubleSpinBox, QLineEdit, QComboBox { border: 1px solid #D32F2F; }" if message else ""
@@ -97,6 +101,9 @@ class IntEditor(ParamEditor):
         self.box.setValue(value if isinstance(value, int) else self.box.minimum())
         self.box.blockSignals(False)
 
+    def raw(self) -> int:
+        return self.box.value()
+
 
 class FloatSpinBox(QDoubleSpinBox):
     """A double spin box that shows 1e-05 as 1e-05, not 0.00."""
@@ -134,6 +141,9 @@ class FloatEditor(ParamEditor):
         self.box.blockSignals(True)
         self.box.setValue(float(value) if isinstance(value, (int, float)) else 0.0)
         self.box.blockSignals(False)
+
+    def raw(self) -> float:
+        return self.box.value()
 
 
 class BoolEditor(ParamEditor):
@@ -240,10 +250,7 @@ class OptionalEditor(ParamEditor):
 
     def inner_raw(self) -> Any:
         """The inner editor's current value, as written to the file."""
-        inner = self.inner
-        if isinstance(inner, IntsEditor):
-            return inner.raw()
-        return inner.box.value()  # type: ignore[attr-defined]
+        return self.inner.raw()
 
     def _show(self, value: Any) -> None:
         self.auto.blockSignals(True)
