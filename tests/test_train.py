@@ -120,7 +120,7 @@ def test_engine_matches_a_hand_written_loop(tmp_path, changes):
     assert isinstance(result, Finished) and result.status == "completed", result
     cfg = TrainConfig(**{**BASE, **changes})
     assert_same_weights(trainer.model_state_dict(), reference(g, cfg))
-    assert type(trainer.optimizer).__name__.lower() == cfg.optimizer
+    assert type(trainer.session.trainables.optimizer).__name__.lower() == cfg.optimizer
 
 
 def test_events_metrics_and_run_folder(tmp_path):
@@ -257,7 +257,7 @@ def test_nan_step_is_exact_when_reports_are_sparse(tmp_path):
     def poison(trainer, e):
         if isinstance(e, RunStarted):
             trainer.model.register_forward_hook(
-                lambda m, a, out: out * float("nan") if m.training and trainer.step == 2 else out
+                lambda m, a, out: out * float("nan") if m.training and trainer.state.step == 2 else out
             )
 
     _, result, _ = run(tiny(), tmp_path, trainer_hook=poison, log_every=4)
@@ -321,9 +321,9 @@ def test_stop_while_paused_ends_at_the_paused_step(tmp_path):
 def test_mixed_precision_and_channels_last_run_on_cpu(tmp_path, precision):
     trainer, result, events = run(tiny(), tmp_path, precision=precision, channels_last=True, epochs=1)
     assert isinstance(result, Finished), result
-    assert events[0].precision == precision and trainer.channels_last
+    assert events[0].precision == precision and trainer.session.prep.channels_last
     assert all(math.isfinite(e.loss) for e in events if isinstance(e, StepEnded))
-    assert trainer.scaler.is_enabled() == (precision == "fp16")
+    assert trainer.session.trainables.scaler.is_enabled() == (precision == "fp16")
 
 
 def test_frozen_nodes_and_frozen_batchnorm_do_not_change(tmp_path):
@@ -345,7 +345,7 @@ def test_lr_mult_makes_groups_and_zero_keeps_weights(tmp_path):
     initial = compile_graph(g, seed=BASE["seed"]).state_dict()
     trainer, _, _ = run(g, tmp_path, epochs=1)
     assert torch.equal(trainer.model_state_dict()["n1.weight"], initial["n1.weight"])
-    assert len(trainer.optimizer.param_groups) == 1
+    assert len(trainer.session.trainables.optimizer.param_groups) == 1
 
 
 def test_transfer_learning_load_freeze_then_unfreeze(tmp_path):
@@ -435,3 +435,105 @@ def test_config_checks_values_and_flags_override():
     with pytest.raises(ConfigError):
         base.replace(nesterov=True, optimizer="adam")
     assert math.isclose(TrainConfig.from_dict({"lr": 1}).lr, 1.0)
+
+
+# -- the run's state and the trainer's controls, as public API --------------------------------------------------------
+
+
+def _trainables(graph, schedule: str = "cosine", epochs: int = 3):
+    from designer.training.setup import make_optimizer, make_scheduler
+    from designer.training.state import Trainables
+
+    cfg = TrainConfig(optimizer="sgd", momentum=0.9, schedule=schedule, epochs=epochs, lr=0.1)
+    model = compile_graph(graph, seed=1)
+    optimizer = make_optimizer(param_groups(model, graph, cfg.lr, cfg.weight_decay), cfg)
+    scheduler, _ = make_scheduler(optimizer, cfg, steps_per_epoch=4)
+    return Trainables(model, optimizer, scheduler, torch.amp.GradScaler("cpu", enabled=False)), cfg
+
+
+def _one_step(t) -> None:
+    loss = F.cross_entropy(t.model(torch.randn(4, 1, 12, 12)), torch.tensor([0, 1, 2, 3]))
+    t.optimizer.zero_grad()
+    loss.backward()
+    t.optimizer.step()
+    t.scheduler.step()
+
+
+def test_run_state_round_trips_through_a_checkpoint(tmp_path):
+    from designer.training.state import (
+        CheckpointContents,
+        InferenceInfo,
+        RunState,
+        restore_checkpoint,
+        save_checkpoint,
+    )
+
+    g = tiny()
+    t, cfg = _trainables(g)
+    _one_step(t)
+    state = RunState(3, 2, 17, 272, 12.5, 0.75, [4.0, 3.0, 16.0], 2)
+    assert RunState.from_dict(state.to_dict()) == state
+    info = InferenceInfo(("a", "b"), (0.5,), (0.25,), (1, 12, 12))
+    path = save_checkpoint(
+        tmp_path / "last.pt", state, CheckpointContents(g, cfg, info, t), best_copy=tmp_path / "b.pt"
+    )
+    extra = read_checkpoint(path).extra
+    assert extra["best_val_accuracy"] == 0.75 and extra["epoch_sums"] == [4.0, 3.0, 16.0] and extra["mean"] == [0.5]
+    assert read_checkpoint(tmp_path / "b.pt").extra["step"] == 17
+    rng_after_save = torch.get_rng_state()
+    torch.rand(5)  # moves the generator on: the restore must put it back
+    fresh, _ = _trainables(g)
+    restored = restore_checkpoint(path, fresh, cfg.replace(epochs=5))
+    assert restored == state and restored is not state
+    assert_same_weights(fresh.model.state_dict(), t.model.state_dict(), atol=0)
+    momentum = [s["momentum_buffer"] for s in fresh.optimizer.state.values()]
+    assert momentum and all(torch.equal(a, s["momentum_buffer"]) for a, s in zip(momentum, t.optimizer.state.values()))
+    assert fresh.scheduler.last_epoch == t.scheduler.last_epoch == 1 and fresh.scheduler.T_max == 5
+    assert torch.equal(torch.get_rng_state(), rng_after_save)
+
+
+def test_restore_refuses_what_cannot_resume(tmp_path):
+    from designer.export.checkpoint import save_checkpoint as write_checkpoint
+    from designer.training.setup import TrainingError
+    from designer.training.state import CheckpointContents, InferenceInfo, RunState, restore_checkpoint, save_checkpoint
+
+    g = tiny()
+    t, cfg = _trainables(g, schedule="onecycle")
+    path = save_checkpoint(
+        tmp_path / "last.pt", RunState(), CheckpointContents(g, cfg, InferenceInfo((), (), (), ()), t)
+    )
+    with pytest.raises(TrainingError) as err:
+        restore_checkpoint(path, _trainables(g, schedule="onecycle")[0], cfg.replace(epochs=4))
+    assert err.value.code == "resume.bad_override"
+    write_checkpoint(tmp_path / "weights.pt", g, t.model)
+    with pytest.raises(TrainingError) as err:
+        restore_checkpoint(tmp_path / "weights.pt", t, cfg)
+    assert err.value.code == "resume.unreadable"
+
+
+def test_stop_request_is_public_and_ends_after_the_next_step(tmp_path):
+    trainer = Trainer(tiny(), TrainConfig(**BASE), run_dir=tmp_path / "r")
+    assert not trainer.stop_requested and not trainer.paused and trainer.model is None
+    trainer.pause()
+    assert trainer.paused
+    trainer.stop()  # a stop wakes a paused run so that it can end
+    assert trainer.stop_requested and not trainer.paused
+    result = trainer.run()
+    assert isinstance(result, Finished) and result.status == "stopped" and result.step == 1
+    assert trainer.state.step == 1 and read_checkpoint(tmp_path / "r" / "last.pt").extra["step"] == 1
+    with pytest.raises(ValueError):
+        Trainer(tiny(), resuming=True)
+
+
+def test_the_trainer_state_is_the_one_the_run_advanced_and_resumed(tmp_path):
+    def stop_at_3(trainer, e):
+        if isinstance(e, StepEnded) and e.step == 3:
+            trainer.stop()
+
+    trainer, _, _ = run(tiny(), tmp_path, trainer_hook=stop_at_3)
+    assert (trainer.state.epoch, trainer.state.batch_in_epoch, trainer.state.step) == (0, 3, 3)
+    assert trainer.state.samples == 48 and trainer.state.epoch_sums[2] == 48
+    again = Trainer.from_run_dir(tmp_path / "run")
+    assert again.resuming and again.state.step == 0  # nothing is read before run()
+    assert isinstance(again.run(), Finished) and again.state.step == 10 and again.state.epoch == 2
+    assert again.state.best_accuracy == runs.read_json(tmp_path / "run" / "status.json")["best_val_accuracy"]

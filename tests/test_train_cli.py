@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from designer.cli import main
+from designer.export.checkpoint import read_checkpoint
 from designer.model import fileformat
 from designer.training import runs
 from tests.helpers import chain
@@ -114,3 +116,38 @@ def test_parser_and_training_api_do_not_import_torch_or_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+class _CtrlCAt:
+    """A stdout that presses Ctrl-C (raises SIGINT in this process) ``times`` times as step ``step``'s event goes by."""
+
+    def __init__(self, step: int, times: int = 1):
+        self.step, self.times, self.text = step, times, []
+
+    def write(self, text: str) -> int:
+        self.text.append(text)
+        if '"event": "StepEnded"' in text and f'"step": {self.step},' in text:
+            for _ in range(self.times):
+                signal.raise_signal(signal.SIGINT)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_ctrl_c_stops_after_the_step_and_a_second_one_aborts(design, tmp_path, monkeypatch, capsys):
+    before = signal.getsignal(signal.SIGINT)
+    out = tmp_path / "run"
+    args = ["train", str(design), "--epochs", "2", "--out", str(out), "--quiet", "--json-events", *FAST]
+    monkeypatch.setattr(sys, "stdout", _CtrlCAt(step=2))
+    assert main(args) == 130
+    assert capsys.readouterr().err.count("stopping after this step") == 1
+    status = runs.read_json(out / "status.json")
+    assert (status["status"], status["step"]) == ("stopped", 2)
+    monkeypatch.setattr(sys, "stdout", _CtrlCAt(step=4, times=2))
+    assert main(["train", "--resume", str(out), "--quiet", "--json-events"]) == 130
+    assert capsys.readouterr().err.count("stopping after this step") == 1
+    # Aborted at once: no stop was recorded and the last checkpoint is still the one of step 2.
+    assert runs.read_json(out / "status.json")["status"] == "running"
+    assert read_checkpoint(out / "last.pt").extra["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is before  # the CLI put the previous handler back

@@ -10,17 +10,46 @@ import argparse
 import json
 import signal
 import sys
-from typing import Any
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
-from ..training.events import format_duration
+from ..training.events import (
+    CheckpointSaved,
+    EpochEnded,
+    Event,
+    Failed,
+    Finished,
+    Note,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepEnded,
+    format_duration,
+    to_json,
+    unhandled,
+)
 from .common import EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from ..training.engine import Trainer
 
 #: Train-only exit codes: the run itself failed (3), or was stopped by the user (130, as for SIGINT).
 EXIT_FAILED, EXIT_INTERRUPTED = 3, 130
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+class SubCommands(Protocol):
+    """What ``argparse.ArgumentParser.add_subparsers()`` returns, as far as a sub-command needs it."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """Add the sub-command ``name`` and return its parser."""
+        ...
+
+
+def register(sub: SubCommands) -> None:
     """Add the ``train`` sub-command."""
     p = sub.add_parser(
         "train",
@@ -44,6 +73,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step-size", type=int, help="epochs between drops of the step schedule")
     p.add_argument("--gamma", type=float, help="factor of each drop of the step schedule")
     p.add_argument("--label-smoothing", type=float)
+    _add_run_flags(p)
+    p.set_defaults(run=cmd_train)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags about where and how the run goes, rather than what it learns."""
     p.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--precision", choices=PRECISIONS, help="auto is bf16/fp16 on CUDA, fp32 elsewhere")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
@@ -60,7 +95,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json-events", action="store_true", help="print every event as one JSON line on stdout")
-    p.set_defaults(run=cmd_train)
 
 
 _FLAG_FIELDS = (
@@ -109,6 +143,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train the project (or resume the run) named by ``args``; returns the exit code."""
     from ..model.fileformat import ProjectError, load, save
     from ..training import distributed
     from ..training.config import read_section, write_section
@@ -140,7 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _run(trainer, where, args)
 
 
-def _run(trainer: Any, where: str, args: argparse.Namespace) -> int:
+def _run(trainer: Trainer, where: str, args: argparse.Namespace) -> int:
     from ..training import distributed
 
     show = distributed.from_env().is_main
@@ -153,14 +188,14 @@ def _run(trainer: Any, where: str, args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         reporter.close()
-    if type(result).__name__ == "Failed":
+    if isinstance(result, Failed):
         return EXIT_INVALID if result.code == "design.invalid" else EXIT_FAILED
     return EXIT_INTERRUPTED if result.status == "stopped" else EXIT_OK
 
 
-def _interrupt_handler(trainer: Any, reporter: _Reporter) -> Any:
-    def handler(signum: int, frame: Any) -> None:
-        if trainer._stop_flag.is_set():
+def _interrupt_handler(trainer: Trainer, reporter: _Reporter) -> Callable[[int, FrameType | None], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if trainer.stop_requested:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now, the last checkpoint stays
         trainer.stop()
         reporter.say("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
@@ -173,16 +208,32 @@ class _Reporter:
 
     def __init__(self, where: str, quiet: bool, json_events: bool):
         self.where, self.quiet, self.json_events = where, quiet, json_events
-        self.bar: Any = None
+        self.bar: tqdm[Any] | None = None
 
-    def __call__(self, event: Any) -> None:
-        from ..training.events import to_json
-
+    def __call__(self, event: Event) -> None:
         if self.json_events:
             print(json.dumps(to_json(event), default=str), flush=True)
-        getattr(self, "_on_" + type(event).__name__, lambda e: None)(event)
+        # One case per event class: mypy checks the match covers the whole Event union.
+        match event:
+            case RunStarted():
+                self._on_run_started(event)
+            case StepEnded():
+                self._on_step_ended(event)
+            case EpochEnded():
+                self._on_epoch_ended(event)
+            case Note():
+                self._on_note(event)
+            case Finished():
+                self._on_finished(event)
+            case Failed():
+                self._on_failed(event)
+            case CheckpointSaved() | Paused() | Resumed():
+                pass  # the terminal has nothing to show for these
+            case _:
+                unhandled(event)
 
     def say(self, text: str, err: bool = True) -> None:
+        """Print a line on stderr (or stdout) without breaking the progress bar."""
         if self.json_events and not err:
             return
         stream = sys.stderr if err else sys.stdout
@@ -191,7 +242,7 @@ class _Reporter:
         else:
             print(text, file=stream, flush=True)
 
-    def _on_RunStarted(self, e: Any) -> None:
+    def _on_run_started(self, e: RunStarted) -> None:
         self.say(
             f"training on {e.device} ({e.precision}{f', {e.world_size} processes' if e.world_size > 1 else ''})"
             f": {e.train_samples} training / {e.val_samples} validation samples, {len(e.classes)} classes; "
@@ -212,7 +263,7 @@ class _Reporter:
                 desc=f"epoch {e.start_step // max(1, e.steps_per_epoch) + 1}/{e.epochs}",
             )
 
-    def _on_StepEnded(self, e: Any) -> None:
+    def _on_step_ended(self, e: StepEnded) -> None:
         if self.bar is not None:
             self.bar.update(e.step - self.bar.n)
             self.bar.set_postfix_str(
@@ -221,7 +272,7 @@ class _Reporter:
                 refresh=False,
             )
 
-    def _on_EpochEnded(self, e: Any) -> None:
+    def _on_epoch_ended(self, e: EpochEnded) -> None:
         val = f" | val loss {e.val_loss:.4f} acc {e.val_accuracy:.1%}" if e.val_loss is not None else ""
         self.say(
             f"epoch {e.epoch}/{e.epochs}: train loss {e.train_loss:.4f} acc {e.train_accuracy:.1%}{val} | "
@@ -231,10 +282,10 @@ class _Reporter:
         if self.bar is not None and e.epoch < e.epochs:
             self.bar.set_description(f"epoch {e.epoch + 1}/{e.epochs}", refresh=False)
 
-    def _on_Note(self, e: Any) -> None:
+    def _on_note(self, e: Note) -> None:
         self.say(f"{self.where}: note: {e.message}")
 
-    def _on_Finished(self, e: Any) -> None:
+    def _on_finished(self, e: Finished) -> None:
         self.close()
         best = f", best validation accuracy {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
         skipped = f", {e.skipped_images} unreadable image(s) skipped" if e.skipped_images else ""
@@ -244,7 +295,7 @@ class _Reporter:
             err=False,
         )
 
-    def _on_Failed(self, e: Any) -> None:
+    def _on_failed(self, e: Failed) -> None:
         self.close()
         hint = f" (hint: {e.hint})" if e.hint else ""
         self.say(f"{self.where}: error: {e.message}{hint}")
@@ -254,6 +305,7 @@ class _Reporter:
             self.say(f"{self.where}: the last good checkpoint is {e.checkpoint}")
 
     def close(self) -> None:
+        """Close the progress bar, if one is shown."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None

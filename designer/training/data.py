@@ -95,6 +95,7 @@ class Augment:
 
     @property
     def active(self) -> bool:
+        """True when any transform is on."""
         return any(getattr(self, f) for f in self.__dataclass_fields__)
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +104,7 @@ class Augment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Augment:
+        """Read what ``to_dict`` wrote; an unknown transform raises ``DataError`` (``data.bad_augment``)."""
         data = data or {}
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
@@ -153,10 +155,14 @@ class Broken:
     reason: str
 
 
-class TensorImages(Dataset):
+#: A random transform of one uint8 ``(C, H, W)`` image (the augmentation pipeline).
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class TensorImages(Dataset[tuple[torch.Tensor, int]]):
     """Images held in memory as one uint8 tensor ``(N, C, H, W)`` with int64 labels."""
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: Callable | None = None):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: Transform | None = None):
         self.images, self.labels, self.transform = images, labels, transform
 
     def __len__(self) -> int:
@@ -180,11 +186,11 @@ class _Stacked:
     labels: torch.Tensor
 
 
-class FileImages(Dataset):
+class FileImages(Dataset[tuple[torch.Tensor, int] | Broken]):
     """Image files read with PIL, converted to the design's channels and size; unreadable files become ``Broken``."""
 
     def __init__(
-        self, samples: list[tuple[str, int]], channels: int, size: tuple[int, int], transform: Callable | None = None
+        self, samples: list[tuple[str, int]], channels: int, size: tuple[int, int], transform: Transform | None = None
     ):
         self.samples, self.channels, self.size, self.transform = samples, channels, size, transform
 
@@ -217,12 +223,16 @@ def collate(batch: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     return torch.stack([s[0] for s in good]), torch.tensor([s[1] for s in good], dtype=torch.long), broken
 
 
+#: The datasets ``load_data`` makes.
+ImageDataset = TensorImages | FileImages
+
+
 @dataclass
 class DataBundle:
     """Datasets ready for the design: train and validation views, class names and normalisation statistics."""
 
-    train: Dataset
-    val: Dataset | None
+    train: ImageDataset
+    val: ImageDataset | None
     classes: list[str]
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -230,13 +240,18 @@ class DataBundle:
     #: Things the user should know, e.g. that grayscale images were replicated to three channels.
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def val_samples(self) -> int:
+        """How many samples the validation view holds (0 without one)."""
+        return len(self.val) if self.val is not None else 0
+
     def describe(self) -> dict[str, Any]:
         """What a run folder records about the data."""
         return {
             "data": str(self.spec),
             "classes": self.classes,
             "train_samples": len(self.train),
-            "val_samples": len(self.val) if self.val is not None else 0,
+            "val_samples": self.val_samples,
             "mean": list(self.mean),
             "std": list(self.std),
             "notes": self.notes,
@@ -286,8 +301,8 @@ def _in_memory(
     if spec.kind == "shapes":
         if channels not in (1, 3):
             raise _channels_error(spec, "1 or 3", channels)
-        images, labels = make_shapes(samples, size, channels, seed)
-        return torch.from_numpy(images), torch.from_numpy(labels), list(SHAPE_CLASSES), []
+        drawn, drawn_labels = make_shapes(samples, size, channels, seed)
+        return torch.from_numpy(drawn), torch.from_numpy(drawn_labels), list(SHAPE_CLASSES), []
     images, labels, classes = _torchvision_set(spec, download)
     notes: list[str] = []
     if images.shape[1] != channels:
@@ -331,11 +346,11 @@ def _torchvision_set(spec: DataSpec, download: bool) -> tuple[torch.Tensor, torc
     return images.contiguous(), torch.as_tensor(ds.targets, dtype=torch.long), list(ds.classes)
 
 
-def _local_cifar10() -> type:
+def _local_cifar10() -> type[Any]:
     """CIFAR-10 that checks its batch files exist rather than their md5, so locally written batches load too."""
     from torchvision.datasets import CIFAR10
 
-    class LocalCIFAR10(CIFAR10):
+    class LocalCIFAR10(CIFAR10):  # type: ignore[misc]  # torchvision has no type hints: CIFAR10 is Any here
         train_list = [[name, None] for name, _ in CIFAR10.train_list]
         test_list = [[name, None] for name, _ in CIFAR10.test_list]
         meta = {**CIFAR10.meta, "md5": None}
@@ -367,7 +382,7 @@ def _folder_bundle(
     spec: DataSpec,
     channels: int,
     size: tuple[int, int],
-    aug: Callable | None,
+    aug: Transform | None,
     val_split: float,
     seed: int,
     normalize: str,
@@ -416,7 +431,7 @@ def _scan_folder(root: Path, classes: list[str] | None = None) -> tuple[list[str
     return classes, samples
 
 
-def preview_grid(dataset: Dataset, n: int = 16, cols: int = 0, seed: int = 0, scale: int = 0) -> np.ndarray:
+def preview_grid(dataset: ImageDataset, n: int = 16, cols: int = 0, seed: int = 0, scale: int = 0) -> np.ndarray:
     """A grid of ``n`` samples as drawn (augmented if the dataset augments): an ``(H, W, 3)`` uint8 array.
 
     ``scale`` repeats pixels so small images stay visible; 0 picks one that makes each tile at least 64 pixels.

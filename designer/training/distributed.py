@@ -26,10 +26,12 @@ class DistInfo:
 
     @property
     def enabled(self) -> bool:
+        """True when the job has more than one process."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """True on rank 0, the process that reports and writes files."""
         return self.rank == 0
 
 

@@ -2,49 +2,53 @@
 
 ``Trainer.run()`` never raises for a training problem: every failure becomes a ``Failed`` event (and the return
 value), the last good checkpoint stays on disk, and a stopped run resumes at the batch where it stopped.
+
+The trainer owns the run's ``RunState`` and hands it, with the ``Session`` it set up, to a ``TrainingLoop``.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..model.fileformat import dumps, load, loads
 from ..model.graph import Graph
 from . import distributed, runs
 from .config import ConfigError, TrainConfig, read_section
-from .data import Augment, DataError, load_data
+from .control import RunControl
+from .data import Augment, DataBundle, DataError, load_data
 from .events import Event, EventCallback, Failed, Finished, RunStarted
-from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
-from .loop import TrainingLoop
+from .loop import Ending, TrainingLoop
+from .outputs import RunOutputs
+from .session import Placement, Session, open_session
 from .setup import (
+    ModelInfo,
     TrainingError,
     build_model,
     check_classes,
-    freeze,
     load_weights,
-    make_loss,
-    make_optimizer,
-    make_scheduler,
-    param_groups,
     resolve_device,
     resolve_precision,
 )
-from .state import restore_checkpoint
+from .state import CheckpointContents, InferenceInfo, RunState, restore_checkpoint
 
 #: Settings that may change when a run is resumed; the others decide which samples each step sees.
 RESUME_OVERRIDES = ("epochs", "device", "workers", "log_every", "precision")
 
 
-class Trainer(TrainingLoop):
+class Trainer:
     """Trains a copy of ``graph`` taken at construction: editing the design afterwards does not touch the run.
 
     ``pause()``, ``resume()`` and ``stop()`` may be called from any thread; ``run()`` blocks until the run ends.
+    ``state`` is where the run stands; ``session`` (None until the run is set up) holds what it trains with.
+
+    Args:
+        resuming: continue the run already in ``run_dir`` from its last checkpoint (``from_run_dir`` sets it).
     """
 
     def __init__(
@@ -55,24 +59,25 @@ class Trainer(TrainingLoop):
         run_dir: str | Path | None = None,
         runs_root: str | Path | None = None,
         on_event: EventCallback | None = None,
+        resuming: bool = False,
     ):
+        if resuming and not run_dir:
+            raise ValueError("resuming needs the run_dir of the run to continue")
         self.project_json = dumps(graph)
         self.graph = loads(self.project_json)
         self.config = config if config is not None else read_section(self.graph)
         self.on_event = on_event
         self.dist = distributed.from_env()
         self.run_dir: Path | None = Path(run_dir) if run_dir else None
-        self._runs_root = Path(runs_root) if runs_root else runs.default_runs_root(None, graph.name)
-        self._resuming = False
-        self._stop_flag, self._go = threading.Event(), threading.Event()
-        self._go.set()
+        self.resuming = resuming
+        self.state = RunState()
+        self.session: Session | None = None
+        self.bundle: DataBundle | None = None
         self.callback_errors: list[BaseException] = []
-        self.model: torch.nn.Module | None = None
-        self._writer: runs.MetricsWriter | None = None
-        self.epoch = self.batch_in_epoch = self.step = self.samples = 0
-        self.best: float | None = None
-        self._ep = [0.0, 0.0, 0.0]  # loss sum, correct, count over the epoch so far
-        self._elapsed0 = 0.0
+        self._runs_root = Path(runs_root) if runs_root else runs.default_runs_root(None, graph.name)
+        self._control = RunControl()
+        self._loop: TrainingLoop | None = None
+        self._outputs: RunOutputs | None = None
 
     @classmethod
     def from_run_dir(cls, run_dir: str | Path, *, on_event: EventCallback | None = None, **overrides: Any) -> Trainer:
@@ -88,26 +93,43 @@ class Trainer(TrainingLoop):
                 "start a new run (with --init-weights to keep the weights)",
             )
         config = TrainConfig.from_dict(runs.read_json(run_dir / runs.CONFIG)["config"], ignored=[])
-        trainer = cls(load(run_dir / runs.PROJECT), config.replace(**overrides), run_dir=run_dir, on_event=on_event)
-        trainer._resuming = True
-        return trainer
+        graph = load(run_dir / runs.PROJECT)
+        return cls(graph, config.replace(**overrides), run_dir=run_dir, on_event=on_event, resuming=True)
 
     # -- control, from any thread -----------------------------------------------------------------------------------
 
     def stop(self) -> None:
         """End after the current step, saving a checkpoint that ``from_run_dir`` resumes exactly."""
-        self._stop_flag.set()
-        self._go.set()
+        self._control.stop()
 
     def pause(self) -> None:
-        self._go.clear()
+        """Wait after the current step, with a checkpoint saved, until ``resume()`` or ``stop()``."""
+        self._control.pause()
 
     def resume(self) -> None:
-        self._go.set()
+        """Go on after ``pause()``."""
+        self._control.resume()
 
     @property
     def paused(self) -> bool:
-        return not self._go.is_set()
+        """True between ``pause()`` and the next ``resume()`` or ``stop()``."""
+        return self._control.paused
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once ``stop()`` was called (a second request is the CLI's cue to abort at once)."""
+        return self._control.stop_requested
+
+    @property
+    def model(self) -> nn.Module | None:
+        """The model being trained (None until the run is set up)."""
+        return self.session.model if self.session is not None else None
+
+    def model_state_dict(self) -> dict[str, torch.Tensor]:
+        """The trained weights (without any DistributedDataParallel wrapper)."""
+        if self.session is None:
+            raise RuntimeError("the run has not been set up yet: call run() first")
+        return self.session.model.state_dict()
 
     # -- the run ------------------------------------------------------------------------------------------------------
 
@@ -115,7 +137,6 @@ class Trainer(TrainingLoop):
         """Train until done, stopped or failed; returns the last event."""
         prev_det = torch.are_deterministic_algorithms_enabled()
         try:
-            self._setup()
             return self._train()
         except (TrainingError, DataError) as exc:
             return self._fail(exc.code, exc.message, exc.hint)
@@ -134,18 +155,54 @@ class Trainer(TrainingLoop):
             torch.use_deterministic_algorithms(prev_det)
             self._teardown()
 
-    def _setup(self) -> None:
+    def _train(self) -> Finished:
+        loop = self._loop = self._setup()
+        ending = loop.run()
+        return self._finish(ending, loop.elapsed())
+
+    def _setup(self) -> TrainingLoop:
         cfg = self.config
         cfg.check()
-        self.device = resolve_device(cfg.device, self.dist.local_rank if self.dist.enabled else None)
-        self.precision, self._amp = resolve_precision(cfg.precision, self.device)
-        distributed.init(self.dist, self.device)
+        where = self._place()
         if cfg.deterministic:
-            torch.use_deterministic_algorithms(True, warn_only=self.device.type != "cpu")
+            torch.use_deterministic_algorithms(True, warn_only=where.device.type != "cpu")
         torch.manual_seed(cfg.seed)
         info = build_model(self.graph, cfg.seed)
-        self.input_shape = info.input_shape
-        self.bundle = load_data(
+        bundle = self.bundle = self._load_data(info)
+        notes = list(bundle.notes)
+        if cfg.init_weights and not self.resuming:
+            notes.append(load_weights(info.model, cfg.init_weights))
+        session, loaders = open_session(self.graph, cfg, info, bundle, where)
+        self.session = session
+        outputs = self._outputs = self._open_run_dir(session, bundle, info)
+        self._emit(
+            RunStarted(
+                run_dir=str(self.run_dir),
+                device=str(session.device),
+                precision=session.precision,
+                total_steps=session.total_steps,
+                start_step=self.state.step,
+                steps_per_epoch=session.steps_per_epoch,
+                epochs=cfg.epochs,
+                classes=tuple(bundle.classes),
+                train_samples=len(bundle.train),
+                val_samples=bundle.val_samples,
+                world_size=self.dist.world_size,
+                notes=tuple(notes),
+            )
+        )
+        return TrainingLoop(session, loaders, self.state, self._control, outputs)
+
+    def _place(self) -> Placement:
+        """Resolve the device and precision, and join the process group under torchrun."""
+        device = resolve_device(self.config.device, self.dist.local_rank if self.dist.enabled else None)
+        precision, amp = resolve_precision(self.config.precision, device)
+        distributed.init(self.dist, device)
+        return Placement(self.dist, device, precision, amp)
+
+    def _load_data(self, info: ModelInfo) -> DataBundle:
+        cfg = self.config
+        bundle = load_data(
             cfg.data,
             info.input_shape,
             val_split=cfg.val_split,
@@ -155,136 +212,52 @@ class Trainer(TrainingLoop):
             download=cfg.download,
             normalize=cfg.normalize,
         )
-        check_classes(info.outputs, info.output_id, self.bundle.classes, str(self.bundle.spec))
-        notes = list(self.bundle.notes)
-        if cfg.init_weights and not self._resuming:
-            notes.append(load_weights(info.model, cfg.init_weights))
-        self._prepare_model(info)
-        self._prepare_loaders()
-        self._prepare_optimizer(info.outputs)
-        self._open_run_dir()
-        self._emit(
-            RunStarted(
-                str(self.run_dir),
-                str(self.device),
-                self.precision,
-                self.total_steps,
-                self.step,
-                self.steps_per_epoch,
-                cfg.epochs,
-                tuple(self.bundle.classes),
-                len(self.bundle.train),
-                len(self.bundle.val or ()),
-                self.dist.world_size,
-                tuple(notes),
-            )
-        )
+        check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec))
+        return bundle
 
-    def _prepare_model(self, info: Any) -> None:
-        self.model = model = info.model
-        self.frozen = freeze(model, self.graph)
-        model.to(self.device)
-        cl = self.config.channels_last
-        self.channels_last = info.has_conv and (self.device.type == "cuda" if cl is None else cl)
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
-        mean = torch.tensor(self.bundle.mean, device=self.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.bundle.std, device=self.device).view(1, -1, 1, 1)
-        # (x / 255 - mean) / std as one multiply-add on the device.
-        self._scale, self._shift = 1.0 / (255.0 * std), -mean / std
-        self.wrapped = distributed.wrap(model, self.dist, self.device)
-
-    def _prepare_loaders(self) -> None:
-        cfg, b = self.config, self.bundle
-        self.workers = cfg.workers if cfg.workers >= 0 else auto_workers(b.train, self.device, bool(cfg.augment))
-        self.sampler = ResumableSampler(b.train, self.dist, cfg.seed)
-        self.train_loader = make_loader(
-            b.train, cfg.batch_size, self.sampler, self.workers, self.device, cfg.seed, train=True
-        )
-        self.val_loader = (
-            None
-            if b.val is None
-            else make_loader(
-                b.val,
-                cfg.batch_size * 2,
-                ShardSampler(len(b.val), self.dist),
-                self.workers,
-                self.device,
-                cfg.seed,
-                train=False,
-            )
-        )
-        self.steps_per_epoch = len(self.train_loader)
-        self.total_steps = self.steps_per_epoch * cfg.epochs
-        self.log_every = cfg.log_every or (1 if self.device.type == "cpu" else 10)
-
-    def _prepare_optimizer(self, outputs: int) -> None:
-        cfg = self.config
-        self.optimizer = make_optimizer(param_groups(self.model, self.graph, cfg.lr, cfg.weight_decay), cfg)
-        self.scheduler, self.per_step_schedule = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
-        self.loss_fn, self.correct_fn = make_loss(outputs, cfg.label_smoothing)
-        self._w_loss = torch.zeros((), device=self.device)
-        self._w_correct = torch.zeros((), dtype=torch.long, device=self.device)
-        self._w_n = 0
-        self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-        self.skipped = 0
-
-    def _open_run_dir(self) -> None:
-        if self._resuming:
-            restore_checkpoint(self, self.run_dir / runs.LAST)
+    def _open_run_dir(self, session: Session, bundle: DataBundle, info: ModelInfo) -> RunOutputs:
+        """Restore the state of a resumed run, or make the folder of a new one; then open its outputs."""
+        inference = InferenceInfo(tuple(bundle.classes), bundle.mean, bundle.std, info.input_shape)
+        contents = CheckpointContents(self.graph, self.config, inference, session.trainables)
+        if self.resuming:
+            self.state = restore_checkpoint(self._folder() / runs.LAST, session.trainables, self.config)
         elif self.dist.is_main:
-            if self.run_dir is None:
-                self.run_dir = runs.new_run_dir(self._runs_root)
-            elif (self.run_dir / runs.LAST).exists():
-                raise TrainingError(
-                    "run.exists",
-                    f"{self.run_dir} already holds a run",
-                    "resume it with --resume, or choose another --out",
-                )
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / runs.PROJECT).write_text(self.project_json, encoding="utf-8")
-            runs.write_json(self.run_dir / runs.CONFIG, self._record())
-        if self.dist.is_main:
-            self._writer = runs.MetricsWriter(
-                self.run_dir / runs.METRICS, truncate_after_step=self.step if self._resuming else None
-            )
-            runs.write_status(self.run_dir, "running", epoch=self.epoch, step=self.step)
+            self._create_run_dir(session, bundle)
+        folder = self._folder() if self.dist.is_main else None
+        truncate = self.state.step if self.resuming else None
+        outputs = RunOutputs(folder, self._emit, contents, truncate_after_step=truncate)
+        outputs.status("running", epoch=self.state.epoch, step=self.state.step)
+        return outputs
 
-    def _record(self) -> dict[str, Any]:
-        """The run's reproducibility record: settings as given and as resolved, the data, and versions."""
-        resolved = {
-            "device": str(self.device),
-            "precision": self.precision,
-            "channels_last": self.channels_last,
-            "workers": self.workers,
-            "log_every": self.log_every,
-            "world_size": self.dist.world_size,
-            "steps_per_epoch": self.steps_per_epoch,
-            "frozen": self.frozen,
-            "deterministic": self.config.deterministic,
-        }
-        return {
-            "config": self.config.to_dict(),
-            "resolved": resolved,
-            "data": self.bundle.describe(),
-            "versions": runs.versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-
-    def _finish(self, status: str) -> Finished:
-        if status == "stopped":
-            self._save(best=False)
-        if self.dist.is_main:
-            runs.write_status(
-                self.run_dir,
-                status,
-                epoch=self.epoch,
-                step=self.step,
-                best_val_accuracy=self.best,
-                skipped_images=self.skipped,
+    def _create_run_dir(self, session: Session, bundle: DataBundle) -> None:
+        if self.run_dir is None:
+            self.run_dir = runs.new_run_dir(self._runs_root)
+        elif (self.run_dir / runs.LAST).exists():
+            raise TrainingError(
+                "run.exists",
+                f"{self.run_dir} already holds a run",
+                "resume it with --resume, or choose another --out",
             )
-        event = Finished(str(self.run_dir), status, self.epoch, self.step, self.best, self.elapsed(), self.skipped)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / runs.PROJECT).write_text(self.project_json, encoding="utf-8")
+        runs.write_json(self.run_dir / runs.CONFIG, _record(self.config, session, bundle))
+
+    def _folder(self) -> Path:
+        if self.run_dir is None:
+            raise TrainingError("run.no_folder", "this run has no folder to read or write")
+        return self.run_dir
+
+    def _finish(self, ending: Ending, elapsed_s: float) -> Finished:
+        st = self.state
+        if self._outputs is not None:
+            self._outputs.status(
+                ending,
+                epoch=st.epoch,
+                step=st.step,
+                best_val_accuracy=st.best_accuracy,
+                skipped_images=st.skipped_images,
+            )
+        event = Finished(str(self.run_dir), ending, st.epoch, st.step, st.best_accuracy, elapsed_s, st.skipped_images)
         self._emit(event)
         return event
 
@@ -295,22 +268,23 @@ class Trainer(TrainingLoop):
             runs.write_status(
                 self.run_dir,
                 "failed",
-                epoch=self.epoch,
-                step=self.step,
+                epoch=self.state.epoch,
+                step=self.state.step,
                 code=code,
                 message=message,
-                best_val_accuracy=self.best,
+                best_val_accuracy=self.state.best_accuracy,
             )
-        event = Failed(code, message, hint, self.step, str(self.run_dir) if self.run_dir else None, checkpoint, details)
+        run_dir = str(self.run_dir) if self.run_dir else None
+        event = Failed(code, message, hint, self.state.step, run_dir, checkpoint, details)
         self._emit(event)
         return event
 
     def _teardown(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        # Dropping the loaders ends their worker processes now rather than at garbage collection.
-        self.train_loader = self.val_loader = None
+        if self._outputs is not None:
+            self._outputs.close()
+            self._outputs = None
+        # Dropping the loop drops its loaders, which ends their worker processes now rather than at garbage collection.
+        self._loop = None
         if self.dist.enabled:
             distributed.shutdown()
         if torch.cuda.is_available():
@@ -324,10 +298,27 @@ class Trainer(TrainingLoop):
         except Exception as exc:  # a broken listener must not end the run it listens to
             self.callback_errors.append(exc)
 
-    def model_state_dict(self) -> dict[str, torch.Tensor]:
-        """The trained weights (without any DistributedDataParallel wrapper)."""
-        assert self.model is not None
-        return self.model.state_dict()
+
+def _record(config: TrainConfig, session: Session, bundle: DataBundle) -> dict[str, Any]:
+    """The run's reproducibility record: settings as given and as resolved, the data, and versions."""
+    resolved = {
+        "device": str(session.device),
+        "precision": session.precision,
+        "channels_last": session.prep.channels_last,
+        "workers": session.workers,
+        "log_every": session.log_every,
+        "world_size": session.dist.world_size,
+        "steps_per_epoch": session.steps_per_epoch,
+        "frozen": list(session.frozen),
+        "deterministic": config.deterministic,
+    }
+    return {
+        "config": config.to_dict(),
+        "resolved": resolved,
+        "data": bundle.describe(),
+        "versions": runs.versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
 
 
 def _is_oom(exc: BaseException) -> bool:

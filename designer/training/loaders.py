@@ -7,23 +7,27 @@ import os
 import random
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from .data import TensorImages, collate
+from .data import ImageDataset, TensorImages, collate
 from .distributed import DistInfo
 
 
 class ResumableSampler(Sampler[int]):
     """A ``DistributedSampler`` (seeded per epoch, one shard per rank) that can skip the samples already trained."""
 
-    def __init__(self, dataset: Dataset, info: DistInfo, seed: int):
-        self.base = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed)
+    def __init__(self, dataset: ImageDataset, info: DistInfo, seed: int):
+        self.base: DistributedSampler[int] = DistributedSampler(
+            dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed
+        )
         self.skip = 0
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Shuffle for ``epoch`` and leave out its first ``skip`` samples (those a resumed run already trained)."""
         self.base.set_epoch(epoch)
         self.skip = skip
 
@@ -47,7 +51,7 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
-def auto_workers(dataset: Dataset, device: torch.device, augmenting: bool) -> int:
+def auto_workers(dataset: ImageDataset, device: torch.device, augmenting: bool) -> int:
     """Workers that keep the device fed without starving it of CPU.
 
     In-memory data without augmentation is one indexing op per batch: workers would only add copies. On the CPU the
@@ -75,10 +79,16 @@ def _seed_worker(worker_id: int) -> None:
 
 
 def make_loader(
-    dataset: Dataset, batch_size: int, sampler: Sampler[int], workers: int, device: torch.device, seed: int, train: bool
-) -> DataLoader:
+    dataset: ImageDataset,
+    batch_size: int,
+    sampler: ResumableSampler | ShardSampler,
+    workers: int,
+    device: torch.device,
+    seed: int,
+    train: bool,
+) -> DataLoader[Any]:
     """A loader yielding ``(uint8 images, labels, broken paths)``; persistent workers, pinned memory for CUDA."""
-    extra: dict = {}
+    extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "worker_init_fn": _seed_worker, "prefetch_factor": 4}
         if _on_side_thread():

@@ -1,236 +1,245 @@
-"""The loop itself: epochs of steps, reports, validation, pauses and checkpoints; ``Trainer`` sets it up."""
+"""The loop itself: epochs of steps, reports, validation, pauses and checkpoints over a set-up ``Session``."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Literal
 
 import torch
 
-from . import distributed, runs
-from .events import CheckpointSaved, EpochEnded, Finished, Note, Paused, Resumed, StepEnded
+from . import distributed
+from .control import Clock, RunControl
+from .events import EpochEnded, Note, Paused, Resumed, StepEnded
+from .outputs import RunOutputs
+from .session import Loaders, Session
 from .setup import TrainingError, set_train_mode
-from .state import save_checkpoint
+from .state import RunState
+
+Ending = Literal["completed", "stopped"]
 
 
 class TrainingLoop:
-    """The training half of ``Trainer``: it reads the model, loaders and optimiser that ``Trainer._setup`` made."""
+    """Trains ``session`` from where ``state`` stands, advancing ``state`` in place and reporting to ``outputs``.
 
-    def _train(self) -> Finished:
-        self._clock = time.perf_counter() - self._elapsed0
+    ``control`` is read between steps: a pause waits there (after a checkpoint), a stop ends there (after one).
+    """
+
+    def __init__(
+        self, session: Session, loaders: Loaders, state: RunState, control: RunControl, outputs: RunOutputs
+    ) -> None:
+        self.session, self.loaders, self.state = session, loaders, state
+        self.control, self.outputs = control, outputs
+        self.clock = Clock(state.elapsed_s)  # made just before run(): setting up is not training
+        device = session.device
+        # Sums since the last report, kept on the device so that a step does not wait for it.
+        self._w_loss = torch.zeros((), device=device)
+        self._w_correct = torch.zeros((), dtype=torch.long, device=device)
+        self._w_n = 0
+        self._bad_step = torch.full((), -1, dtype=torch.long, device=device)
         self._rate: float | None = None
         self._val_time: float | None = None
-        while self.epoch < self.config.epochs:
+        self._mark = 0.0
+
+    def run(self) -> Ending:
+        """Train the remaining epochs; ``stopped`` when asked to stop (a checkpoint of that step is saved)."""
+        while self.state.epoch < self.session.config.epochs:
             if self._train_epoch():
-                return self._finish("stopped")
+                self._save(best=False)
+                return "stopped"
             self._end_epoch()
-        return self._finish("completed")
+        return "completed"
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self._clock
+        """Seconds of training so far, earlier sessions of a resumed run included and pauses left out."""
+        return self.clock.elapsed()
 
     def _train_epoch(self) -> bool:
-        """One epoch from ``batch_in_epoch``; True when asked to stop."""
-        self.sampler.set_epoch(self.epoch, skip=self.batch_in_epoch * self.config.batch_size)
-        set_train_mode(self.model, self.frozen)
+        """One epoch from ``state.batch_in_epoch``; True when asked to stop."""
+        s, st, control = self.session, self.state, self.control
+        self.loaders.sampler.set_epoch(st.epoch, skip=st.batch_in_epoch * s.config.batch_size)
+        set_train_mode(s.model, s.frozen)
         self._mark = time.perf_counter()
-        single = not self.dist.enabled
-        for x, y, broken in self.train_loader:
+        single = not s.dist.enabled
+        for x, y, broken in self.loaders.train:
             if broken:
                 self._skip_images(broken)
             if len(y):
                 self._train_step(x, y)
-            self.batch_in_epoch += 1
-            self.step += 1
-            if self.step % self.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+            st.batch_in_epoch += 1
+            st.step += 1
+            if st.step % s.log_every == 0 or st.batch_in_epoch == s.steps_per_epoch:
                 self._report()
-                if not single and distributed.any_true(self._stop_flag.is_set(), self.dist, self.device):
+                if not single and distributed.any_true(control.stop_requested, s.dist, s.device):
                     return True
-            if single and self._stop_flag.is_set():
+            if single and control.stop_requested:
                 self._report()
                 return True
-            if not self._go.is_set():
+            if control.paused:
                 self._pause()
-                if self._stop_flag.is_set():  # stopped while paused: the pause checkpoint is this very step
+                if control.stop_requested:  # stopped while paused: the pause checkpoint is this very step
                     return True
         return False
 
-    def _prep(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True)
-        x = torch.addcmul(self._shift, x.float(), self._scale)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        x, y = self._prep(x), y.to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=self._amp, enabled=self._amp is not None):
-            out = self.wrapped(x)
-            loss = self.loss_fn(out, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler.is_enabled():
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
+        s, t = self.session, self.session.trainables
+        x, y = s.prep(x), y.to(s.device, non_blocking=True)
+        with torch.autocast(s.device.type, dtype=s.amp, enabled=s.amp is not None):
+            out = s.wrapped(x)
+            loss = s.loss_fn(out, y)
+        t.optimizer.zero_grad(set_to_none=True)
+        # torch.autograd.backward(loss) is loss.backward(), whose own signature torch leaves unannotated.
+        if t.scaler.is_enabled():
+            torch.autograd.backward(t.scaler.scale(loss))
+            t.scaler.step(t.optimizer)
+            t.scaler.update()
         else:
-            loss.backward()
-            self.optimizer.step()
-        if self.per_step_schedule:
-            self.scheduler.step()
+            torch.autograd.backward(loss)
+            t.optimizer.step()
+        if s.per_step_schedule and t.scheduler is not None:
+            t.scheduler.step()
         n = len(y)
         with torch.no_grad():
             self._w_loss += loss.detach().float() * n
-            self._w_correct += self.correct_fn(out.detach(), y)
-            if self.log_every > 1:  # find the exact bad step without waiting for the device every step
+            self._w_correct += s.correct_fn(out.detach(), y)
+            if s.log_every > 1:  # find the exact bad step without waiting for the device every step
                 bad = (self._bad_step < 0) & ~torch.isfinite(loss.detach())
-                self._bad_step = torch.where(bad, self.step + 1, self._bad_step)
+                self._bad_step = torch.where(bad, self.state.step + 1, self._bad_step)
         self._w_n += n
-        self.samples += n * self.dist.world_size
+        self.state.samples += n * s.dist.world_size
 
     def _report(self) -> None:
         """Turn the steps since the last report into a ``StepEnded`` event and a ``metrics.csv`` row."""
-        n = self._w_n
+        n, st = self._w_n, self.state
         if n == 0:
             return
         loss, acc = float(self._w_loss) / n, float(self._w_correct) / n
-        finite = math.isfinite(loss)
-        if self.dist.enabled:  # every rank stops together, or the healthy ones would wait for the failed one
-            finite = not distributed.any_true(not finite, self.dist, self.device)
-        if not finite:
-            bad = int(self._bad_step) if self.log_every > 1 else self.step
-            raise TrainingError(
-                "loss.nonfinite",
-                f"the training loss became {loss} at step {bad} (epoch {self.epoch + 1})",
-                f"lower the learning rate (now {self.config.lr:g}), or train in fp32; the last good checkpoint is kept",
-            )
-        now = time.perf_counter()
-        rate = n * self.dist.world_size / max(now - self._mark, 1e-9)
-        self._mark = now
-        self._rate = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
-        self._ep[0] += loss * n
-        self._ep[1] += acc * n
-        self._ep[2] += n
+        self._check_finite(loss)
+        rate = self._measure_rate(n)
+        st.epoch_sums[0] += loss * n
+        st.epoch_sums[1] += acc * n
+        st.epoch_sums[2] += n
         self._w_loss.zero_()
         self._w_correct.zero_()
         self._w_n = 0
-        lr = self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_mult", 1.0)
-        event = StepEnded(
-            self.epoch + 1, self.step, self.total_steps, loss, acc, lr, self._rate, self._eta(), self.elapsed()
+        lr, elapsed = self._lr(), self.elapsed()
+        event = StepEnded(st.epoch + 1, st.step, self.session.total_steps, loss, acc, lr, rate, self._eta(), elapsed)
+        self.outputs.row("step", st, elapsed, train_loss=loss, train_acc=acc, lr=lr, samples_per_s=rate)
+        self.outputs.emit(event)
+
+    def _check_finite(self, loss: float) -> None:
+        s, finite = self.session, math.isfinite(loss)
+        if s.dist.enabled:  # every rank stops together, or the healthy ones would wait for the failed one
+            finite = not distributed.any_true(not finite, s.dist, s.device)
+        if finite:
+            return
+        bad = int(self._bad_step) if s.log_every > 1 else self.state.step
+        raise TrainingError(
+            "loss.nonfinite",
+            f"the training loss became {loss} at step {bad} (epoch {self.state.epoch + 1})",
+            f"lower the learning rate (now {s.config.lr:g}), or train in fp32; the last good checkpoint is kept",
         )
-        self._write_row("step", train_loss=loss, train_acc=acc, lr=lr, samples_per_s=self._rate)
-        self._emit(event)
+
+    def _measure_rate(self, n: int) -> float:
+        """Samples per second since the last report, smoothed over reports."""
+        now = time.perf_counter()
+        rate = n * self.session.dist.world_size / max(now - self._mark, 1e-9)
+        self._mark = now
+        smoothed = rate if self._rate is None else 0.8 * self._rate + 0.2 * rate
+        self._rate = smoothed
+        return smoothed
+
+    def _lr(self) -> float:
+        """The base learning rate (the first group's, without its node's multiplier)."""
+        group = self.session.trainables.optimizer.param_groups[0]
+        return float(group["lr"]) / float(group.get("lr_mult", 1.0))
 
     def _eta(self) -> float:
+        s, st = self.session, self.state
         if not self._rate:
             return math.nan
-        per_step = self.config.batch_size * self.dist.world_size / self._rate
-        val = self._val_time if self._val_time is not None else 0.3 * len(self.bundle.val or ()) / self._rate
-        return (self.total_steps - self.step) * per_step + val * (self.config.epochs - self.epoch)
+        per_step = s.config.batch_size * s.dist.world_size / self._rate
+        val = self._val_time if self._val_time is not None else 0.3 * s.val_samples / self._rate
+        return (s.total_steps - st.step) * per_step + val * (s.config.epochs - st.epoch)
 
     def _end_epoch(self) -> None:
+        s, st, scheduler = self.session, self.state, self.session.trainables.scheduler
         t0 = time.perf_counter()
         val_loss, val_acc = self._validate()
         self._val_time = time.perf_counter() - t0
-        loss_sum, correct, n = distributed.all_sum(self._ep, self.dist, self.device)
+        loss_sum, correct, n = distributed.all_sum(st.epoch_sums, s.dist, s.device)
         train_loss, train_acc = (loss_sum / n, correct / n) if n else (math.nan, math.nan)
-        if self.scheduler is not None and not self.per_step_schedule:
-            self.scheduler.step()
-        self.epoch += 1
-        self.batch_in_epoch = 0
-        self._ep = [0.0, 0.0, 0.0]
+        if scheduler is not None and not s.per_step_schedule:
+            scheduler.step()
+        st.epoch += 1
+        st.batch_in_epoch = 0
+        st.epoch_sums = [0.0, 0.0, 0.0]
         score = val_acc if val_acc is not None else train_acc
-        is_best = self.best is None or score > self.best
-        self.best = score if is_best else self.best
-        lr = self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_mult", 1.0)
-        self._write_row(
-            "epoch",
+        is_best = st.best_accuracy is None or score > st.best_accuracy
+        if is_best:
+            st.best_accuracy = score
+        lr, rate, elapsed = self._lr(), self._rate, self.elapsed()
+        values = dict(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc, lr=lr)
+        self.outputs.row("epoch", st, elapsed, **values, samples_per_s=rate)
+        event = EpochEnded(
+            epoch=st.epoch,
+            epochs=s.config.epochs,
+            step=st.step,
             train_loss=train_loss,
-            train_acc=train_acc,
+            train_accuracy=train_acc,
             val_loss=val_loss,
-            val_acc=val_acc,
+            val_accuracy=val_acc,
             lr=lr,
-            samples_per_s=self._rate,
+            samples_per_s=rate or 0.0,
+            eta_s=self._eta(),
+            elapsed_s=elapsed,
+            skipped_images=st.skipped_images,
         )
-        self._emit(
-            EpochEnded(
-                self.epoch,
-                self.config.epochs,
-                self.step,
-                train_loss,
-                train_acc,
-                val_loss,
-                val_acc,
-                lr,
-                self._rate or 0.0,
-                self._eta(),
-                self.elapsed(),
-                self.skipped,
-            )
-        )
+        self.outputs.emit(event)
         self._save(best=is_best)
-        if self.dist.is_main:
-            runs.write_status(self.run_dir, "running", epoch=self.epoch, step=self.step, best_val_accuracy=self.best)
+        self.outputs.status("running", epoch=st.epoch, step=st.step, best_val_accuracy=st.best_accuracy)
 
     def _validate(self) -> tuple[float | None, float | None]:
-        if self.val_loader is None:
+        """Mean loss and accuracy over the validation set, summed over all ranks; Nones without one."""
+        s, val_loader = self.session, self.loaders.val
+        if val_loader is None:
             return None, None
-        self.model.eval()
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        s.model.eval()
+        loss_sum = torch.zeros((), device=s.device)
+        correct = torch.zeros((), dtype=torch.long, device=s.device)
         n = 0
-        with torch.no_grad(), torch.autocast(self.device.type, dtype=self._amp, enabled=self._amp is not None):
-            for x, y, broken in self.val_loader:
+        with torch.no_grad(), torch.autocast(s.device.type, dtype=s.amp, enabled=s.amp is not None):
+            for x, y, broken in val_loader:
                 if broken:
                     self._skip_images(broken)
                 if not len(y):
                     continue
-                y = y.to(self.device, non_blocking=True)
-                out = self.model(self._prep(x))
-                loss_sum += self.loss_fn(out, y).float() * len(y)
-                correct += self.correct_fn(out, y)
+                y = y.to(s.device, non_blocking=True)
+                out = s.model(s.prep(x))
+                loss_sum += s.loss_fn(out, y).float() * len(y)
+                correct += s.correct_fn(out, y)
                 n += len(y)
-        total_loss, total_correct, total_n = distributed.all_sum(
-            [float(loss_sum), float(correct), float(n)], self.dist, self.device
-        )
+        totals = distributed.all_sum([float(loss_sum), float(correct), float(n)], s.dist, s.device)
+        total_loss, total_correct, total_n = totals
         return (total_loss / total_n, total_correct / total_n) if total_n else (None, None)
 
     def _skip_images(self, paths: list[str]) -> None:
-        self.skipped += len(paths)
+        self.state.skipped_images += len(paths)
         for p in paths:
-            self._emit(Note("data.broken_image", f"skipped an unreadable image: {p}"))
+            self.outputs.emit(Note("data.broken_image", f"skipped an unreadable image: {p}"))
 
     def _pause(self) -> None:
+        st = self.state
         self._report()
         self._save(best=False)
-        if self.dist.is_main:
-            runs.write_status(self.run_dir, "paused", epoch=self.epoch, step=self.step, best_val_accuracy=self.best)
-        self._emit(Paused(self.step))
-        t0 = time.perf_counter()
-        self._go.wait()
-        waited = time.perf_counter() - t0
-        self._clock += waited  # paused time is not training time
+        self.outputs.status("paused", epoch=st.epoch, step=st.step, best_val_accuracy=st.best_accuracy)
+        self.outputs.emit(Paused(st.step))
+        self.clock.leave_out(self.control.wait_while_paused())  # paused time is not training time
         self._mark = time.perf_counter()
-        if not self._stop_flag.is_set():
-            if self.dist.is_main:
-                runs.write_status(self.run_dir, "running", epoch=self.epoch, step=self.step)
-            self._emit(Resumed(self.step))
+        if not self.control.stop_requested:
+            self.outputs.status("running", epoch=st.epoch, step=st.step)
+            self.outputs.emit(Resumed(st.step))
 
     def _save(self, best: bool) -> None:
-        if not self.dist.is_main:
-            return
-        path = save_checkpoint(self, self.run_dir / runs.LAST, best_copy=self.run_dir / runs.BEST if best else None)
-        self._emit(CheckpointSaved(str(path), "last", self.epoch, self.step))
-        if best:
-            self._emit(CheckpointSaved(str(self.run_dir / runs.BEST), "best", self.epoch, self.step))
-
-    def _write_row(self, kind: str, **values: Any) -> None:
-        if self._writer is not None:
-            self._writer.write(
-                {
-                    "kind": kind,
-                    "epoch": self.epoch + (kind == "step"),
-                    "step": self.step,
-                    "samples": self.samples,
-                    "elapsed_s": self.elapsed(),
-                    **values,
-                }
-            )
+        self.state.elapsed_s = self.elapsed()
+        self.outputs.checkpoint(self.state, best)

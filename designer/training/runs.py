@@ -47,6 +47,7 @@ def default_runs_root(project_path: str | os.PathLike[str] | None, design_name: 
 
 
 def slug(name: str) -> str:
+    """``name`` made safe as a folder name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._") or "design"
 
 
@@ -90,10 +91,12 @@ def versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
     write_atomic(path, (json.dumps(data, indent=2, default=str) + "\n").encode("utf-8"))
 
 
 def read_json(path: Path) -> Any:
+    """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
@@ -116,10 +119,12 @@ class MetricsWriter:
             self._writer.writeheader()
 
     def write(self, row: dict[str, Any]) -> None:
+        """Append one row (missing columns stay empty) and flush it."""
         self._writer.writerow({k: _fmt(v) for k, v in row.items()})
         self._file.flush()
 
     def close(self) -> None:
+        """Close the file."""
         self._file.close()
 
 
@@ -170,6 +175,7 @@ class RunInfo:
 
     @property
     def name(self) -> str:
+        """The run folder's name (its start time)."""
         return self.path.name
 
 

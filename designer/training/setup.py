@@ -3,12 +3,13 @@ parameter groups, the schedule, the loss, and weights loaded from a file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from ..analysis.validate import analyze
 from ..compiler import compile_graph
@@ -110,7 +111,7 @@ def check_classes(outputs: int, output_id: str, classes: list[str], data: str) -
 
 def freeze(model: nn.Module, graph: Graph) -> list[str]:
     """Stop gradients for frozen nodes; returns their ids (their BatchNorms must also stay in eval mode)."""
-    frozen = [n.id for n in graph if n.frozen and _has_submodule(model, n.id)]
+    frozen: list[str] = [n.id for n in graph if n.frozen and _has_submodule(model, n.id)]
     for node_id in frozen:
         model.get_submodule(node_id).requires_grad_(False)
     return frozen
@@ -124,18 +125,22 @@ def _has_submodule(model: nn.Module, name: str) -> bool:
         return False
 
 
-def set_train_mode(model: nn.Module, frozen: list[str]) -> None:
+#: torch's BatchNorm classes (their common base is private); compiled designs use the 1d and 2d ones.
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def set_train_mode(model: nn.Module, frozen: Sequence[str]) -> None:
     """Training mode, except frozen BatchNorms, which keep their running statistics as loaded."""
     model.train()
     for node_id in frozen:
         for m in model.get_submodule(node_id).modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if isinstance(m, _BATCH_NORMS):
                 m.eval()
 
 
 def param_groups(model: nn.Module, graph: Graph, lr: float, weight_decay: float) -> list[dict[str, Any]]:
     """One optimiser group per learning-rate multiplier; ``lr_mult`` 0 leaves a node's parameters untouched."""
-    mults = {n.id: (1.0 if n.lr_mult is None else float(n.lr_mult)) for n in graph}
+    mults: dict[str, float] = {n.id: (1.0 if n.lr_mult is None else float(n.lr_mult)) for n in graph}
     groups: dict[float, list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -166,6 +171,7 @@ def _owner(param_name: str, node_ids: dict[str, float]) -> str:
 
 
 def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The configured optimiser (SGD, Adam or AdamW) over ``param_groups``' groups."""
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
@@ -174,7 +180,9 @@ def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.opti
     return cls(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> tuple[Any, bool]:
+def make_scheduler(
+    opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> tuple[LRScheduler | None, bool]:
     """The learning-rate schedule and whether it steps per batch (one-cycle) rather than per epoch."""
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(
@@ -189,13 +197,15 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
     return None, False
 
 
+#: ``(outputs, labels) -> tensor``: the loss of a batch, or (for ``make_loss``'s second function) its correct count.
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def make_loss(
-    outputs: int, label_smoothing: float
-) -> tuple[Loss, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
-    """``(loss, correct)``: cross-entropy over the classes, or BCE-with-logits for a one-output design."""
+def make_loss(outputs: int, label_smoothing: float) -> tuple[Loss, Loss]:
+    """``(loss, correct)``: cross-entropy over the classes, or BCE-with-logits for a one-output design.
+
+    ``correct`` counts the right predictions of a batch, as a tensor on the batch's device.
+    """
     if outputs == 1:
 
         def bce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -17,29 +17,31 @@ _CHUNK_PIXELS = 1 << 20
 def _sdf(kind: str, dx: np.ndarray, dy: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Signed distance (in radii) of each pixel from the shape centred at the origin; ``angle`` is per sample."""
     ax, ay = np.abs(dx), np.abs(dy)
+    d: np.ndarray  # numpy's ufuncs are typed as returning Any
     if kind == "circle":
-        return np.hypot(dx, dy) - 1.0
-    if kind == "square":
-        return np.maximum(ax, ay) - 0.8
-    if kind == "triangle":  # apex up, circumradius 1; the image y axis points down
-        return np.maximum(dy - 0.5, 0.866 * ax - 0.5 * dy - 0.5)
-    if kind == "cross":
-        return np.minimum(np.maximum(ax - 1.0, ay - 0.3), np.maximum(ax - 0.3, ay - 1.0))
-    if kind == "ring":
-        return np.abs(np.hypot(dx, dy) - 0.72) - 0.28
-    if kind == "frame":
-        return np.abs(np.maximum(ax, ay) - 0.62) - 0.2
-    if kind == "diamond":
-        return (ax + ay - 1.0) * 0.7071
-    if kind == "x":
+        d = np.hypot(dx, dy) - 1.0
+    elif kind == "square":
+        d = np.maximum(ax, ay) - 0.8
+    elif kind == "triangle":  # apex up, circumradius 1; the image y axis points down
+        d = np.maximum(dy - 0.5, 0.866 * ax - 0.5 * dy - 0.5)
+    elif kind == "cross":
+        d = np.minimum(np.maximum(ax - 1.0, ay - 0.3), np.maximum(ax - 0.3, ay - 1.0))
+    elif kind == "ring":
+        d = np.abs(np.hypot(dx, dy) - 0.72) - 0.28
+    elif kind == "frame":
+        d = np.abs(np.maximum(ax, ay) - 0.62) - 0.2
+    elif kind == "diamond":
+        d = (ax + ay - 1.0) * 0.7071
+    elif kind == "x":
         u, v = np.abs(dx + dy) * 0.7071, np.abs(dx - dy) * 0.7071
-        return np.minimum(np.maximum(u - 1.0, v - 0.28), np.maximum(u - 0.28, v - 1.0))
-    theta = np.arctan2(dy, dx) + angle
-    if kind == "star":
-        return np.hypot(dx, dy) - (0.62 + 0.38 * np.cos(5 * theta))
-    r = np.hypot(dx, dy)  # bar: a thick line through the centre at a random angle
-    u, v = np.abs(r * np.cos(theta)), np.abs(r * np.sin(theta))
-    return np.maximum(u - 1.0, v - 0.25)
+        d = np.minimum(np.maximum(u - 1.0, v - 0.28), np.maximum(u - 0.28, v - 1.0))
+    elif kind == "star":
+        d = np.hypot(dx, dy) - (0.62 + 0.38 * np.cos(5 * (np.arctan2(dy, dx) + angle)))
+    else:  # bar: a thick line through the centre at a random angle
+        theta, r = np.arctan2(dy, dx) + angle, np.hypot(dx, dy)
+        u, v = np.abs(r * np.cos(theta)), np.abs(r * np.sin(theta))
+        d = np.maximum(u - 1.0, v - 0.25)
+    return d
 
 
 def _draw_chunk(
@@ -72,7 +74,8 @@ def _draw_chunk(
     img += bg[:, :, None, None]
     img += (fg - bg)[:, :, None, None] * alpha
     np.clip(img, 0.0, 1.0, out=img)
-    return (img * f32(255) + f32(0.5)).astype(np.uint8)
+    pixels: np.ndarray = (img * f32(255) + f32(0.5)).astype(np.uint8)  # numpy types float arithmetic as Any
+    return pixels
 
 
 def make_shapes(
