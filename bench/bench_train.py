@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from designer.analysis.validate import analyze
 from designer.compiler import compile_graph
 from designer.editing.templates import load_template
-from designer.training.api import Finished, TrainConfig, train
+from designer.training.api import Event, Failed, Finished, RunStarted, TrainConfig, train
 from designer.training.data import load_data
 
 TMP = Path(tempfile.mkdtemp(prefix="bench_train_"))
@@ -63,10 +63,10 @@ def engine_rate(graph, cfg: TrainConfig, n_train: int) -> tuple[float, float]:
     """
     clock = Clock()
 
-    def on_event(e) -> None:
-        if type(e).__name__ == "RunStarted":
+    def on_event(e: Event) -> None:
+        if isinstance(e, RunStarted):
             clock.start()
-        elif type(e).__name__ in ("Finished", "Failed"):
+        elif isinstance(e, (Finished, Failed)):
             clock.stop()
 
     result = train(graph, cfg, on_event=on_event, run_dir=Path(tempfile.mkdtemp(dir=TMP)))

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from PySide6.QtCore import Qt
 
-from designer.training.api import Failed, Finished, TrainConfig, read_metrics
+from designer.training.api import (
+    CheckpointSaved,
+    EpochEnded,
+    Event,
+    Failed,
+    Finished,
+    Note,
+    Paused,
+    Resumed,
+    RunStarted,
+    StepEnded,
+    TrainConfig,
+    read_metrics,
+)
 from designer.training.runs import metric_series
 from tests.helpers import chain
 from tests.test_data import write_folder
@@ -55,7 +70,7 @@ def test_start_live_points_then_stop(qtbot, panel, tmp_path):
     rows = read_metrics(panel.runs.item(0).data(Qt.UserRole))
     panel.curves.clear_data()
     panel.runs.setCurrentRow(0)
-    panel._open_run(panel.runs.item(0))
+    qtbot.keyClick(panel.runs, Qt.Key_Return)  # activates the current run: its curves are shown
     assert panel.curves.points("train_step", "loss") == pytest.approx(metric_series(rows, "step", "train_loss")[1])
     stopped_at = panel.last_event.step
     panel.form.epochs.setValue(1)  # the form does not matter to a resume: the run keeps its own settings
@@ -139,3 +154,35 @@ def test_preview_shows_augmented_samples(qtbot, panel):
     grid = panel.preview_array
     assert grid.ndim == 3 and grid.shape[2] == 3 and not panel.preview.pixmap().isNull()
     assert panel.tabs.currentIndex() == 1
+
+
+def test_every_engine_event_is_shown_by_its_own_handler(qtbot, tmp_path):
+    p = TrainingPanel(lambda: (tiny(), None), runs_root=tmp_path)
+    qtbot.addWidget(p)
+    events = [
+        RunStarted(str(tmp_path / "r"), "cpu", "fp32", 10, 0, 5, 2, ("a", "b"), 8, 2, 1, ("from the engine",)),
+        StepEnded(1, 3, 10, 0.5, 0.25, 0.01, 100.0, 5.0, 1.0),
+        EpochEnded(1, 2, 5, 0.4, 0.5, 0.3, 0.75, 0.01, 100.0, 4.0, 2.0),
+        CheckpointSaved(str(tmp_path / "r" / "last.pt"), "last", 1, 5),
+        Paused(5),
+        Resumed(5),
+        Note("data.broken_image", "skipped an unreadable image: x.png"),
+        Finished(str(tmp_path / "r"), "completed", 2, 10, 0.75, 3.0),
+        Failed("oom", "out of memory at batch size 64", "try a smaller batch"),
+    ]
+    assert {type(e) for e in events} == set(get_args(Event))  # a new event class needs a case here and in the panel
+    seen = {}
+    for e in events:
+        p.show_event(e)
+        assert p.last_event is e
+        seen[type(e)] = (p.progress.maximum(), p.pause_button.text(), p.status.text())
+    assert seen[RunStarted][0] == 10
+    assert p.curves.points("train_step", "loss") == [0.5] and p.curves.points("val_epoch", "acc") == [0.75]
+    assert seen[Paused][1:] == ("Resume", "Paused at step 5; the checkpoint is saved.")
+    assert seen[Resumed][1] == "Pause"
+    assert seen[Finished][2].startswith("Completed after 2 epoch(s), 10 steps")
+    assert "Failed: out of memory at batch size 64 (try a smaller batch)" in p.status.text()
+    log = p.log.toPlainText()
+    assert "Note: from the engine" in log and "Epoch 1/2" in log and "skipped an unreadable image: x.png" in log
+    with pytest.raises(TypeError):
+        p.show_event(object())  # not an engine event: an error, never a silent no-op

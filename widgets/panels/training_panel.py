@@ -12,7 +12,7 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -43,7 +43,9 @@ from PySide6.QtWidgets import (
 
 from designer.model.graph import Graph
 from designer.training.api import (
+    CheckpointSaved,
     EpochEnded,
+    Event,
     Failed,
     Finished,
     Note,
@@ -59,7 +61,10 @@ from designer.training.api import (
     read_section,
 )
 from designer.training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
-from designer.training.events import format_duration
+from designer.training.events import format_duration, unhandled
+
+if TYPE_CHECKING:
+    from designer.training.engine import Trainer
 
 DesignGetter = Callable[[], "tuple[Graph, str | None] | Graph"]
 DATA_KINDS = ("shapes", "mnist", "fashion-mnist", "cifar10", "folder")
@@ -83,7 +88,7 @@ class ConfigForm(QWidget):
     def _add_data_rows(self, form: QFormLayout) -> None:
         self.data_kind = _combo(DATA_KINDS)
         self.data_root = QLineEdit(placeholderText="folder with the dataset")
-        form.addRow("Dataset", _row(self.data_kind, (self.data_root, 1), QToolButton(text="…", clicked=self._browse)))
+        form.addRow("Dataset", _row(self.data_kind, (self.data_root, 1), _tool_button("…", self._browse)))
         self.samples = _spin(10, 1_000_000, 10_000, step=1000)
         self.val_split = _dspin(0.0, 0.9, 0.1, 0.05, 2)
         self.aug = {
@@ -133,7 +138,7 @@ class ConfigForm(QWidget):
         self.device = _combo(("auto", "cpu", "cuda", "mps"))
         self.precision = _combo(PRECISIONS)
         self.init_weights = QLineEdit(placeholderText="none: start from random weights")
-        weights = _row((self.init_weights, 1), QToolButton(text="…", clicked=self._browse_weights))
+        weights = _row((self.init_weights, 1), _tool_button("…", self._browse_weights))
         for label, w in (
             ("Epochs", self.epochs),
             ("Batch size", self.batch_size),
@@ -321,18 +326,21 @@ class TrainingPanel(QWidget):
         parent: QWidget | None = None,
         *,
         runs_root: str | Path | None = None,
-        write_section: Callable[[Graph, dict], None] | None = None,
+        write_section: Callable[[Graph, dict[str, Any]], None] | None = None,
     ):
         super().__init__(parent)
         self._get_design, self._runs_root, self._write_section = get_design, runs_root, write_section
-        self.trainer: Any = None
+        self.trainer: Trainer | None = None
         self._thread: threading.Thread | None = None
-        self._queue: collections.deque = collections.deque()
+        self._queue: collections.deque[Event] = collections.deque()
         #: Called on the training thread with every engine event (the insight dock refreshes from these).
-        self.event_listeners: list[Callable[[Any], None]] = []
-        self.last_event: Any = None
+        self.event_listeners: list[Callable[[Event], None]] = []
+        self.last_event: Event | None = None
+        self._latest_step: StepEnded | None = None
         self._build()
-        self._timer = QTimer(self, interval=UPDATE_MS, timeout=self._drain)
+        self._timer = QTimer(self)
+        self._timer.setInterval(UPDATE_MS)
+        self._timer.timeout.connect(self._drain)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -342,9 +350,9 @@ class TrainingPanel(QWidget):
         self.form = ConfigForm()
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.form)
-        self.start_button = QPushButton("Start", clicked=self.start)
-        self.pause_button = QPushButton("Pause", clicked=self.toggle_pause, enabled=False)
-        self.stop_button = QPushButton("Stop", clicked=self.stop, enabled=False)
+        self.start_button = _button("Start", self.start)
+        self.pause_button = _button("Pause", self.toggle_pause, enabled=False)
+        self.stop_button = _button("Stop", self.stop, enabled=False)
         self.progress = QProgressBar(textVisible=True)
         self.status = QLabel("Ready.", wordWrap=True)
         note = QLabel(SNAPSHOT_NOTE, wordWrap=True)
@@ -354,7 +362,7 @@ class TrainingPanel(QWidget):
         lay.addWidget(scroll, 1)
         for w in (_row(self.start_button, self.pause_button, self.stop_button), self.progress, self.status, note):
             lay.addWidget(w)
-        splitter = QSplitter(Qt.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self._build_tabs())
         splitter.setStretchFactor(1, 1)
@@ -362,10 +370,12 @@ class TrainingPanel(QWidget):
 
     def _build_tabs(self) -> QTabWidget:
         self.curves = CurvesView()
-        self.preview = QLabel("Press Preview to see augmented training samples.", alignment=Qt.AlignCenter)
+        self.preview = QLabel(
+            "Press Preview to see augmented training samples.", alignment=Qt.AlignmentFlag.AlignCenter
+        )
         preview_tab = QWidget()
         pl = QVBoxLayout(preview_tab)
-        pl.addWidget(QPushButton("Preview", clicked=self.show_preview))
+        pl.addWidget(_button("Preview", self.show_preview))
         pl.addWidget(self.preview, 1)
         self.runs = QListWidget()
         self.runs.itemActivated.connect(self._open_run)
@@ -374,9 +384,9 @@ class TrainingPanel(QWidget):
         rl.addWidget(self.runs, 1)
         rl.addWidget(
             _row(
-                QPushButton("Show curves", clicked=lambda: self._open_run(self.runs.currentItem())),
-                QPushButton("Resume", clicked=self.resume_selected),
-                QPushButton("Refresh", clicked=self.refresh_runs),
+                _button("Show curves", lambda: self._open_run(self.runs.currentItem())),
+                _button("Resume", self.resume_selected),
+                _button("Refresh", self.refresh_runs),
             )
         )
         self.log = QPlainTextEdit(readOnly=True)
@@ -410,7 +420,7 @@ class TrainingPanel(QWidget):
         for info in list_runs(self.runs_root()):
             acc = f", best {info.best_val_accuracy:.1%}" if info.best_val_accuracy is not None else ""
             item = QListWidgetItem(f"{info.name}  [{info.status}] {info.data}, {info.epoch} epoch(s){acc}")
-            item.setData(Qt.UserRole, str(info.path))
+            item.setData(Qt.ItemDataRole.UserRole, str(info.path))
             self.runs.addItem(item)
 
     # -- running -------------------------------------------------------------------------------------------------------
@@ -445,18 +455,18 @@ class TrainingPanel(QWidget):
         from designer.training.setup import TrainingError
 
         try:
-            trainer = Trainer.from_run_dir(item.data(Qt.UserRole), on_event=self._on_trainer_event)
+            trainer = Trainer.from_run_dir(item.data(Qt.ItemDataRole.UserRole), on_event=self._on_trainer_event)
         except (TrainingError, ConfigError, OSError, ValueError) as exc:
             self._fail_message(str(exc))
             return
         self._launch(trainer)
 
-    def _on_trainer_event(self, event: Any) -> None:
+    def _on_trainer_event(self, event: Event) -> None:
         self._queue.append(event)
         for listener in list(self.event_listeners):
             listener(event)
 
-    def _launch(self, trainer: Any) -> None:
+    def _launch(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.curves.clear_data()
         self.progress.setValue(0)
@@ -466,7 +476,7 @@ class TrainingPanel(QWidget):
         self._thread.start()
         self._timer.start()
 
-    def _work(self, trainer: Any) -> None:
+    def _work(self, trainer: Trainer) -> None:
         try:
             trainer.run()
         except BaseException as exc:
@@ -487,9 +497,10 @@ class TrainingPanel(QWidget):
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop a run and wait for its checkpoint (called when the application quits)."""
-        if self.is_running:
-            self.trainer.stop()
-            self._thread.join(timeout)
+        thread, trainer = self._thread, self.trainer
+        if thread is not None and trainer is not None and thread.is_alive():
+            trainer.stop()
+            thread.join(timeout)
         self._drain()
 
     def _set_running(self, running: bool) -> None:
@@ -504,11 +515,9 @@ class TrainingPanel(QWidget):
     def _drain(self) -> None:
         # Every Qt call may wait for the training thread to hand back the GIL, so step events only gather data
         # here and the widgets are set once per drain, from the latest step.
-        self._latest_step: StepEnded | None = None
+        self._latest_step = None
         while self._queue:
-            event = self._queue.popleft()
-            self.last_event = event
-            getattr(self, "_on_" + type(event).__name__, lambda e: None)(event)
+            self.show_event(self._queue.popleft())
         e = self._latest_step
         if e is not None:
             self.progress.setValue(e.step)
@@ -522,7 +531,33 @@ class TrainingPanel(QWidget):
             self._timer.stop()
             self._set_running(False)
 
-    def _on_RunStarted(self, e: RunStarted) -> None:
+    def show_event(self, event: Event) -> None:
+        """Show one engine event: gather a step's points, or update the widgets (call on the UI thread)."""
+        self.last_event = event
+        # One case per event class: mypy checks the match covers the whole Event union.
+        match event:
+            case RunStarted():
+                self._on_run_started(event)
+            case StepEnded():
+                self._on_step_ended(event)
+            case EpochEnded():
+                self._on_epoch_ended(event)
+            case Paused():
+                self._on_paused(event)
+            case Resumed():
+                self._on_resumed(event)
+            case Note():
+                self._on_note(event)
+            case Finished():
+                self._on_finished(event)
+            case Failed():
+                self._on_failed(event)
+            case CheckpointSaved():
+                pass  # the Runs tab lists runs, not their checkpoints
+            case _:
+                unhandled(event)
+
+    def _on_run_started(self, e: RunStarted) -> None:
         if e.start_step:  # a resumed run: its curves so far, then the new points
             self.curves.load_rows(read_metrics(e.run_dir), e.total_steps)
         else:
@@ -537,30 +572,32 @@ class TrainingPanel(QWidget):
             self._say("Note: " + note)
         self.run_started.emit(e.run_dir)
 
-    def _on_StepEnded(self, e: StepEnded) -> None:
+    def _on_step_ended(self, e: StepEnded) -> None:
         self.curves.add("train_step", "loss", e.step, e.loss)
         self.curves.add("train_step", "acc", e.step, e.accuracy)
         self._latest_step = e
 
-    def _on_EpochEnded(self, e: EpochEnded) -> None:
+    def _on_epoch_ended(self, e: EpochEnded) -> None:
         for metric, train, val in (("loss", e.train_loss, e.val_loss), ("acc", e.train_accuracy, e.val_accuracy)):
             self.curves.add("train_epoch", metric, e.step, train)
             self.curves.add("val_epoch", metric, e.step, val)
-        val = f", validation loss {e.val_loss:.4f} accuracy {e.val_accuracy:.1%}" if e.val_loss is not None else ""
-        self._say(f"Epoch {e.epoch}/{e.epochs}: training loss {e.train_loss:.4f} accuracy {e.train_accuracy:.1%}{val}")
+        shown = f", validation loss {e.val_loss:.4f} accuracy {e.val_accuracy:.1%}" if e.val_loss is not None else ""
+        self._say(
+            f"Epoch {e.epoch}/{e.epochs}: training loss {e.train_loss:.4f} accuracy {e.train_accuracy:.1%}{shown}"
+        )
 
-    def _on_Paused(self, e: Paused) -> None:
+    def _on_paused(self, e: Paused) -> None:
         self._latest_step = None
         self.pause_button.setText("Resume")
         self.status.setText(f"Paused at step {e.step}; the checkpoint is saved.")
 
-    def _on_Resumed(self, e: Resumed) -> None:
+    def _on_resumed(self, e: Resumed) -> None:
         self.pause_button.setText("Pause")
 
-    def _on_Note(self, e: Note) -> None:
+    def _on_note(self, e: Note) -> None:
         self._say("Note: " + e.message)
 
-    def _on_Finished(self, e: Finished) -> None:
+    def _on_finished(self, e: Finished) -> None:
         if self._latest_step is not None:
             self.progress.setValue(self._latest_step.step)
         self._latest_step = None
@@ -572,7 +609,7 @@ class TrainingPanel(QWidget):
         self.refresh_runs()
         self.run_finished.emit(e)
 
-    def _on_Failed(self, e: Failed) -> None:
+    def _on_failed(self, e: Failed) -> None:
         self._latest_step = None
         self._fail_message(e.message + (f" ({e.hint})" if e.hint else ""))
         if e.details:
@@ -594,7 +631,7 @@ class TrainingPanel(QWidget):
     def _open_run(self, item: QListWidgetItem | None) -> None:
         if item is None or self.is_running:
             return
-        self.curves.load_rows(read_metrics(item.data(Qt.UserRole)))
+        self.curves.load_rows(read_metrics(item.data(Qt.ItemDataRole.UserRole)))
         self.tabs.setCurrentWidget(self.curves)
 
     def show_preview(self) -> None:
@@ -624,7 +661,7 @@ class TrainingPanel(QWidget):
             return
         self.preview_array = grid
         h, w, _ = grid.shape
-        image = QImage(grid.data, w, h, 3 * w, QImage.Format_RGB888).copy()
+        image = QImage(grid.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
         self.preview.setPixmap(QPixmap.fromImage(image))
         self.tabs.setCurrentIndex(1)
 
@@ -638,6 +675,20 @@ def _row(*widgets: QWidget | tuple[QWidget, int]) -> QWidget:
         widget, stretch = w if isinstance(w, tuple) else (w, 0)
         lay.addWidget(widget, stretch)
     return row
+
+
+def _button(text: str, slot: Callable[[], None], enabled: bool = True) -> QPushButton:
+    button = QPushButton(text)
+    button.setEnabled(enabled)
+    button.clicked.connect(slot)
+    return button
+
+
+def _tool_button(text: str, slot: Callable[[], None]) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.clicked.connect(slot)
+    return button
 
 
 def _combo(items: tuple[str, ...]) -> QComboBox:
