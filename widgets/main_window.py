@@ -17,6 +17,7 @@ from designer.analysis.summary import totals as design_totals
 from designer.analysis.validate import Analysis
 from designer.editing.node_text import fmt_count
 
+from . import theme
 from .actions import WindowActions
 from .canvas.group_item import GroupItem
 from .canvas.scene import GraphScene
@@ -183,7 +184,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{doc.display_name}[*] — {APP_NAME}")
         self.setWindowModified(doc.is_modified)
         self.status_saved.setText("● unsaved changes" if doc.is_modified else "saved" if doc.path else "not saved")
-        self.status_saved.setStyleSheet("color: #B26A00;" if doc.is_modified else "color: #66727F;")
+        self.status_saved.setStyleSheet(f"color: {theme.WARNING_TEXT_HEX if doc.is_modified else theme.MUTED_HEX};")
 
     def _on_analysis(self, analysis: Analysis) -> None:
         totals = design_totals(analysis)  # once: each total walks every node
@@ -194,9 +195,9 @@ class MainWindow(QMainWindow):
         errors = len(analysis.errors)
         warnings = len(analysis.diagnostics) - errors
         if errors:
-            text, color = f"✖ {errors} error(s)" + (f", {warnings} warning(s)" if warnings else ""), "#D32F2F"
+            text, color = f"✖ {errors} error(s)" + (f", {warnings} warning(s)" if warnings else ""), theme.ERROR_HEX
         else:
-            text, color = ("✔ valid" + (f", {warnings} warning(s)" if warnings else "")), "#2E7D32"
+            text, color = ("✔ valid" + (f", {warnings} warning(s)" if warnings else "")), theme.OK_HEX
         self.status_valid.setText(text)
         self.status_valid.setStyleSheet(f"color: {color}; font-weight: 600;")
 

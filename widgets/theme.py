@@ -30,20 +30,30 @@ CATEGORY_COLORS = {
 }
 UNKNOWN_COLOR = "#9E9E9E"
 
+#: Colours of text in labels, HTML and style sheets, which take names rather than QColors.
+ERROR_HEX = "#D32F2F"
+#: Darker than WARNING: amber text on a light background must stay readable.
+WARNING_TEXT_HEX = "#B26A00"
+OK_HEX = "#2E7D32"
+INFO_HEX = "#1565C0"
+MUTED_HEX = "#66727F"
+
 BACKGROUND = QColor("#F5F7FA")
 GRID_DOT = QColor("#D5DBE3")
 NODE_FILL = QColor("#FFFFFF")
 NODE_BORDER = QColor("#B8C2CC")
 TEXT = QColor("#1F2933")
-TEXT_MUTED = QColor("#66727F")
+TEXT_MUTED = QColor(MUTED_HEX)
 SHAPE_TEXT = QColor("#234E70")
 SELECTED = QColor("#2962FF")
-ERROR = QColor("#D32F2F")
+ERROR = QColor(ERROR_HEX)
 WARNING = QColor("#EF8F00")
 EDGE = QColor("#8796A5")
 LABEL_FILL = QColor(255, 255, 255, 235)
 LABEL_TEXT = QColor("#3E4C59")
 SHADOW = QColor(20, 30, 40, 28)
+TAG_FILL = QColor("#37474F")
+TAG_TEXT = QColor("#FFFFFF")
 
 
 def category_color(category: str | None) -> QColor:
@@ -74,3 +84,12 @@ def fonts() -> dict[str, QFont]:
         "small": font(10),
         "tag": font(8, bold=True),
     }
+
+
+def key_value_table(rows: list[tuple[str, str]], gap: int = 8) -> str:
+    """Rows of (muted key, value) as an HTML table, the way the inspector and the template browser show facts."""
+    cells = "".join(
+        f"<tr><td style='color:{MUTED_HEX};padding-right:{gap}px'>{key}</td><td>{value}</td></tr>"
+        for key, value in rows
+    )
+    return f"<table>{cells}</table>"

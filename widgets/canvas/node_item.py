@@ -76,11 +76,6 @@ class NodeItem(QGraphicsItem):
         self.content = content
         self.update()
 
-    @property
-    def max_inputs(self) -> int | None:
-        """The most inputs the node's type takes (None: unlimited)."""
-        return self.spec.arity[1] if self.spec else None
-
     def input_anchor(self, index: int, count: int) -> QPointF:
         """Where input ``index`` of ``count`` meets the box, in scene coordinates (spread along the top edge)."""
         if count <= 1:
@@ -216,8 +211,8 @@ def _paint_texts(painter: QPainter, rect: QRectF, color: QColor, c: NodeContent)
 def _paint_output_tag(painter: QPainter, rect: QRectF) -> None:
     tag = QRectF(rect.right() - 30, rect.bottom() - 17, 24, 12)
     painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(QColor("#37474F"))
+    painter.setBrush(theme.TAG_FILL)
     painter.drawRoundedRect(tag, 3, 3)
-    painter.setPen(QColor("#FFFFFF"))
+    painter.setPen(theme.TAG_TEXT)
     painter.setFont(theme.fonts()["tag"])
     painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, "OUT")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen
+from PySide6.QtGui import QBrush, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHoverEvent, QStyleOptionGraphicsItem, QWidget
 
 from .. import theme
@@ -57,7 +57,7 @@ class PortItem(QGraphicsItem):
         color = theme.SELECTED if self._highlight else self.node.color
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(color, 1.6))
-        painter.setBrush(QBrush(color if self._hover or self._highlight else QColor("#FFFFFF")))
+        painter.setBrush(QBrush(color if self._hover or self._highlight else theme.NODE_FILL))
         if self.many:
             painter.drawRoundedRect(QRectF(-2.2 * r, -r, 4.4 * r, 2 * r), r, r)
         else:

@@ -11,6 +11,7 @@ from designer.editing.node_text import fmt_count, fmt_shape, key_params
 from designer.model.diagnostics import Diagnostic
 from designer.model.graph import Graph, Node, NodeId
 
+from .. import theme
 from .node_item import ERROR, OK, WARNING, NodeContent
 
 #: Node diagnostics that are about what flows in, so the incoming edge is drawn red too.
@@ -64,7 +65,7 @@ def _node_tooltip(node: Node, doc: str, shape: str, diags: list[Diagnostic]) -> 
 
 
 def _diag_html(d: Diagnostic) -> str:
-    color = "#D32F2F" if d.is_error else "#B26A00"
+    color = theme.ERROR_HEX if d.is_error else theme.WARNING_TEXT_HEX
     hint = f"<br><i>hint: {html.escape(d.hint)}</i>" if d.hint else ""
     return f"<span style='color:{color}'><b>{d.severity.value}:</b> {html.escape(d.message)}</span>{hint}"
 

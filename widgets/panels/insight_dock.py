@@ -23,6 +23,8 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout, QWidget
 
+from .. import theme
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -422,7 +424,7 @@ class InsightDock(QWidget):
 
     def _say(self, text: str, error: bool = False) -> None:
         text = html.escape(text, quote=False)
-        self.status.setText(f"<span style='color:#c0392b'>{text}</span>" if error else text)
+        self.status.setText(f"<span style='color:{theme.ERROR_HEX}'>{text}</span>" if error else text)
 
 
 def _dataset(bundle: Any) -> Any:

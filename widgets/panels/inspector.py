@@ -109,7 +109,7 @@ class Inspector(QScrollArea):
         self.header.setWordWrap(True)
         self.header.setText(
             f"<span style='font-size:13pt;font-weight:600;color:{color}'>{html.escape(node.type)}"
-            f"</span><br><span style='color:#66727F'>{html.escape(spec.doc if spec else '')}</span>"
+            f"</span><br><span style='color:{theme.MUTED_HEX}'>{html.escape(spec.doc if spec else '')}</span>"
         )
         layout.addWidget(self.header)
         layout.addWidget(self._identity_box(node))
@@ -144,7 +144,7 @@ class Inspector(QScrollArea):
             name.setToolTip(f"{p.doc}\n{p.describe()}" if p.doc else p.describe())
             if p.inferred:
                 value = QLabel()
-                value.setStyleSheet("color: #66727F;")
+                value.setStyleSheet(f"color: {theme.MUTED_HEX};")
                 self._inferred[p.name] = value
                 form.addRow(name, value)
                 continue
@@ -208,7 +208,7 @@ class Inspector(QScrollArea):
         _set_text(self.formulas, "\n".join(info.explain()) if info is not None and info.explain() else "–")
         diags = analysis.for_node(node.id)
         _set_text(self.problems, "<br>".join(_diag_line(d) for d in diags) if diags else "none")
-        box, sheet = self.problems.parentWidget(), "QGroupBox { color: #D32F2F; }" if diags else ""
+        box, sheet = self.problems.parentWidget(), f"QGroupBox {{ color: {theme.ERROR_HEX}; }}" if diags else ""
         if box is not None and box.styleSheet() != sheet:
             box.setStyleSheet(sheet)
 
@@ -225,7 +225,7 @@ class Inspector(QScrollArea):
             self.document.rename_node(self.node_id, self.id_edit.text())
             self.id_edit.setStyleSheet("")
         except ValueError as exc:
-            self.id_edit.setStyleSheet("border: 1px solid #D32F2F;")
+            self.id_edit.setStyleSheet(f"border: 1px solid {theme.ERROR_HEX};")
             self.id_edit.setToolTip(str(exc))
 
     def _on_label_edited(self) -> None:
@@ -296,11 +296,10 @@ def _facts_html(node: Node, info: NodeInfo | None, analysis: Analysis) -> str:
         if info.receptive_field is not None and info.rf_stride is not None:
             (rh, rw), (sh, sw) = info.receptive_field, info.rf_stride
             rows.append(("receptive field", f"{rh}×{rw}, stride {sh:g}×{sw:g}"))
-    cells = "".join(f"<tr><td style='color:#66727F;padding-right:8px'>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    return f"<table>{cells}</table>"
+    return theme.key_value_table(rows)
 
 
 def _diag_line(d: Any) -> str:
-    color = "#D32F2F" if d.is_error else "#B26A00"
+    color = theme.ERROR_HEX if d.is_error else theme.WARNING_TEXT_HEX
     hint = f"<br><i>{html.escape(d.hint)}</i>" if d.hint else ""
     return f"<span style='color:{color}'>{html.escape(d.message)}</span>{hint}"

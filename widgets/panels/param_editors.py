@@ -27,6 +27,10 @@ from PySide6.QtWidgets import (
 from designer.model.diagnostics import DesignError
 from designer.model.params import MAX_SIZE, Kind, Param
 
+from .. import theme
+
+_PROBLEM_SHEET = f"QSpinBox, QDoubleSpinBox, QLineEdit, QComboBox {{ border: 1px solid {theme.ERROR_HEX}; }}"
+
 
 class ParamEditor(QWidget):
     """Base: a row widget editing one parameter."""
@@ -58,7 +62,7 @@ class ParamEditor(QWidget):
 
     def set_problem(self, message: str | None) -> None:
         """Mark the editor red with the problem as tooltip (None clears it)."""
-        sheet = "QSpinBox, QDoubleSpinBox, QLineEdit, QComboBox { border: 1px solid #D32F2F; }" if message else ""
+        sheet = _PROBLEM_SHEET if message else ""
         if sheet != self.styleSheet():  # restyling is costly; most refreshes change nothing
             self.setStyleSheet(sheet)
         if message:

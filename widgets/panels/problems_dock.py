@@ -8,7 +8,9 @@ from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLa
 
 from designer.analysis.validate import Analysis
 
-_COLORS = {"error": "#D32F2F", "warning": "#B26A00", "info": "#1565C0"}
+from .. import theme
+
+_COLORS = {"error": theme.ERROR_HEX, "warning": theme.WARNING_TEXT_HEX, "info": theme.INFO_HEX}
 _SYMBOLS = {"error": "✖ error", "warning": "▲ warning", "info": "● info"}
 
 
@@ -43,7 +45,7 @@ class ProblemsDock(QWidget):
         for d in analysis.diagnostics:
             sev = d.severity.value
             item = QTreeWidgetItem([_SYMBOLS.get(sev, sev), d.node_id or "(design)", d.message, d.hint])
-            item.setForeground(0, QBrush(QColor(_COLORS.get(sev, "#000000"))))
+            item.setForeground(0, QBrush(QColor(_COLORS.get(sev, theme.TEXT.name()))))
             item.setToolTip(2, f"{d.message}\n[{d.code}]" + (f"\nhint: {d.hint}" if d.hint else ""))
             item.setToolTip(3, d.hint)
             item.setData(0, Qt.ItemDataRole.UserRole, d.node_id)

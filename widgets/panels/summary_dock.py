@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from designer.analysis import summary
 from designer.analysis.validate import Analysis, NodeInfo
 from designer.editing.node_text import fmt_count, fmt_shape
+
+from .. import theme
 
 COLUMNS = ("Layer", "Type", "Output shape", "Parameters", "Mult-adds", "Receptive field")
 _RIGHT = (3, 4)
@@ -55,7 +56,7 @@ class SummaryModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in _RIGHT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and info.node.id in self._errors:
-            return QColor("#D32F2F")
+            return theme.ERROR
         if role == Qt.ItemDataRole.UserRole:
             return info.node.id
         return None

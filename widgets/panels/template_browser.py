@@ -24,6 +24,8 @@ from designer.editing.node_text import fmt_count, fmt_shape
 from designer.model import fileformat
 from designer.model.graph import Graph
 
+from .. import theme
+
 
 @dataclass(frozen=True)
 class TemplateEntry:
@@ -64,9 +66,9 @@ def describe(entry: TemplateEntry, graph: Graph) -> str:
     outputs = ", ".join(fmt_shape(analysis.shape(o)) for o in graph.output_ids()) or "–"
     text = entry.description or graph.extra.get("description", "")
     status = (
-        "<span style='color:#2E7D32'>valid</span>"
+        f"<span style='color:{theme.OK_HEX}'>valid</span>"
         if analysis.ok
-        else f"<span style='color:#D32F2F'>{len(analysis.errors)} error(s)</span>"
+        else f"<span style='color:{theme.ERROR_HEX}'>{len(analysis.errors)} error(s)</span>"
     )
     rows = [
         ("layers", str(len(graph))),
@@ -76,8 +78,8 @@ def describe(entry: TemplateEntry, graph: Graph) -> str:
         ("output", outputs),
         ("status", status),
     ]
-    table = "".join(f"<tr><td style='color:#66727F;padding-right:10px'>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    return f"<h3>{html.escape(graph.name or entry.name)}</h3><p>{html.escape(str(text))}</p><table>{table}</table>"
+    table = theme.key_value_table(rows, gap=10)
+    return f"<h3>{html.escape(graph.name or entry.name)}</h3><p>{html.escape(str(text))}</p>{table}"
 
 
 class TemplateBrowser(QDialog):
