@@ -48,7 +48,7 @@ def test_editors_follow_the_schema_bounds_and_kinds(shown):
     assert inspector.editors["padding"].pair.boxes[0].minimum() == 0
     mode = inspector.editors["padding_mode"]
     assert isinstance(mode, ChoiceEditor) and mode.box.count() == 4
-    assert inspector._inferred["in_channels"].text().startswith("1 "), "the example's input has one channel"
+    assert inspector.inferred_labels["in_channels"].text().startswith("1 "), "the example's input has one channel"
     inspector.show_node("pool1")
     assert isinstance(inspector.editors["stride"], OptionalEditor)
 

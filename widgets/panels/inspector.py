@@ -48,8 +48,9 @@ class Inspector(QScrollArea):
         self.document: Document | None = None
         self.node_id: str | None = None
         self._type: str | None = None
+        #: The selected node's parameter editors, and the labels of the parameters it infers, by parameter name.
         self.editors: dict[str, ParamEditor] = {}
-        self._inferred: dict[str, QLabel] = {}
+        self.inferred_labels: dict[str, QLabel] = {}
         self._show_empty("Select a node to see and edit its parameters.")
 
     # -- wiring ---------------------------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ class Inspector(QScrollArea):
         label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         label.setMargin(12)
         label.setStyleSheet(f"color: {theme.TEXT_MUTED.name()};")
-        self.editors, self._inferred = {}, {}
+        self.editors, self.inferred_labels = {}, {}
         self.setWidget(label)
 
     def _build(self, node: Node) -> None:
@@ -138,14 +139,14 @@ class Inspector(QScrollArea):
     def _params_box(self, node: Node, params: tuple[Param, ...]) -> QGroupBox:
         box = QGroupBox("Parameters")
         form = QFormLayout(box)
-        self.editors, self._inferred = {}, {}
+        self.editors, self.inferred_labels = {}, {}
         for p in params:
             name = QLabel(p.name)
             name.setToolTip(f"{p.doc}\n{p.describe()}" if p.doc else p.describe())
             if p.inferred:
                 value = QLabel()
                 value.setStyleSheet(f"color: {theme.MUTED_HEX};")
-                self._inferred[p.name] = value
+                self.inferred_labels[p.name] = value
                 form.addRow(name, value)
                 continue
             editor = make_editor(p)
@@ -192,8 +193,8 @@ class Inspector(QScrollArea):
         info = analysis.info.get(node.id)
         spec = get_spec(node.type)
         for p in spec.params if spec else ():
-            if p.name in self._inferred:
-                _set_text(self._inferred[p.name], _inferred_text(p, node, info))
+            if p.name in self.inferred_labels:
+                _set_text(self.inferred_labels[p.name], _inferred_text(p, node, info))
             elif p.name in self.editors:
                 _show_param(self.editors[p.name], p, node.params.get(p.name, _MISSING))
         if self.id_edit.text() != node.id and not self.id_edit.hasFocus():
