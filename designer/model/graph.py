@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
-from .events import Signal
+from .signals import Signal
 
 NodeId = NewType("NodeId", str)
 
