@@ -349,3 +349,17 @@ def test_lazy_panels_are_made_when_first_shown(make_window):
     dock.raise_()
     QApplication.processEvents()
     assert made == [1] and dock.widget().text() == "extra"
+
+
+def test_an_edit_from_the_palette_refreshes_every_view_without_a_further_edit(window, qtbot):
+    """The stale 'valid' of issue 12: the inspector re-analysed on the selection change, and the debounced flush then
+    believed nothing was pending, so Problems and the status bar kept the old analysis."""
+    window.scene.select_node("flat")
+    item = window.layer_palette.item_for("layer:Conv2d")
+    window.layer_palette.tree.itemDoubleClicked.emit(item, 0)
+    new = window.document.graph.ids()[-1]
+    qtbot.waitUntil(lambda: window.problems.tree.topLevelItemCount() > 0, timeout=2000)
+    nodes = {window.problems.tree.topLevelItem(i).text(1) for i in range(window.problems.tree.topLevelItemCount())}
+    assert new in nodes
+    assert "error" in window.status_valid.text()
+    assert window.scene.nodes[new].content.state == "error"

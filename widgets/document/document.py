@@ -38,6 +38,9 @@ class Document(QObject):
         self.path = os.fspath(path) if path is not None else None
         self.undo_stack = QUndoStack(self)
         self._analysis: Analysis | None = None
+        #: Whether the views have not yet been told of the latest analysis. Kept apart from ``_analysis``: a view may
+        #: compute the analysis early (the inspector on a selection change), and the others must still hear of it.
+        self._views_stale = True
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -80,13 +83,14 @@ class Document(QObject):
 
     def _on_changed(self) -> None:
         self._analysis = None
+        self._views_stale = True
         self._timer.start()
 
     def flush(self) -> None:
-        """Revalidate now if an edit is pending, and tell the views."""
-        pending = self._timer.isActive() or self._analysis is None
+        """Tell the views of the current analysis if they have not heard of it since the last edit."""
         self._timer.stop()
-        if pending:
+        if self._views_stale:
+            self._views_stale = False
             self.analysis_changed.emit(self.analysis)
 
     # -- command plumbing -----------------------------------------------------------------------------------------
