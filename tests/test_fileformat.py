@@ -127,8 +127,33 @@ def test_unreadable_file_is_a_project_error(tmp_path):
     with pytest.raises(ProjectError, match="cannot read"):
         load(tmp_path / "missing.json")
     (tmp_path / "latin1.json").write_bytes(b'{"name": "\xe9"}')
-    with pytest.raises(FormatError, match="UTF-8"):
+    with pytest.raises(FormatError, match="byte 10 is not UTF-8 text"):
         load(tmp_path / "latin1.json")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "what"),
+    [
+        ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00", "a PNG image"),
+        ("photo.json", b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
+        ("best.pt", b"PK\x03\x04\x14\x00", "a ZIP archive, as PyTorch checkpoints (.pt) are"),
+        ("model.onnx", b"\x08\x07\x12\x07pytorch", "an ONNX model"),
+        ("new.json", b"  \n", "an empty file"),
+    ],
+)
+def test_a_file_that_is_not_a_design_is_named_for_what_it_is(tmp_path, name, data, what):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(FormatError) as info:
+        load(tmp_path / name)
+    message = str(info.value)
+    assert message.startswith(f"this is {what}, not a CNN Designer design")
+    assert "; " in message, "it says what to do instead"
+
+
+def test_a_json_error_names_the_place_in_plain_words():
+    with pytest.raises(FormatError) as info:
+        loads('{\n  "format": "cnn-designer/1",\n  "name": "unfinished')
+    assert str(info.value).startswith("not valid JSON at line 3, column 11: Unterminated string starting there")
 
 
 def test_duplicate_ids_are_renamed_and_reported():

@@ -50,11 +50,50 @@ def load(path: str | os.PathLike[str], error_handler: ErrorHandler | None = None
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
+    foreign = foreign_kind(data, path)
+    if foreign is not None:
+        what, todo = foreign
+        raise FormatError(f"this is {what}, not a CNN Designer design (a JSON text file); {todo}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"not UTF-8 text (byte {exc.start})") from None
+        raise FormatError(
+            f"not a design: byte {exc.start} is not UTF-8 text, and a design is JSON text saved by CNN Designer"
+        ) from None
     return loads(text, error_handler)
+
+
+#: Leading bytes of the files people most often open by mistake, with what they are and what to do instead.
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x89PNG", "a PNG image", "images go to the Insight dock (drop one there) or to `designer insight --image`"),
+    (
+        b"\xff\xd8\xff",
+        "a JPEG image",
+        "images go to the Insight dock (drop one there) or to `designer insight --image`",
+    ),
+    (b"GIF8", "a GIF image", "open a design (.json) instead"),
+    (b"%PDF", "a PDF document", "open a design (.json) instead"),
+    (
+        b"PK\x03\x04",
+        "a ZIP archive, as PyTorch checkpoints (.pt) are",
+        "export its design with `python -m designer export FILE --format python`, or open the design it was "
+        "trained from",
+    ),
+    (b"\x80", "a Python pickle (an old PyTorch file)", "open the design it belongs to (.json) instead"),
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first if it holds a design"),
+)
+
+
+def foreign_kind(data: bytes, path: str | os.PathLike[str] = "") -> tuple[str, str] | None:
+    """What a file that is not a design looks like it is, and what to do with it; None if it may be a design."""
+    if not data.strip():
+        return "an empty file", "save a design over it, or open another file"
+    if os.fspath(path).lower().endswith(".onnx"):
+        return "an ONNX model", "turn it into a design with `python -m designer import onnx:FILE -o design.json`"
+    for magic, what, todo in _SIGNATURES:
+        if data.startswith(magic):
+            return what, todo
+    return None
 
 
 def loads(text: str, error_handler: ErrorHandler | None = None) -> Graph:
@@ -62,7 +101,11 @@ def loads(text: str, error_handler: ErrorHandler | None = None) -> Graph:
     try:
         data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        # json's messages end in "at" where they mean the position ("Unterminated string starting at").
+        what = re.sub(r"\s+at$", " there", exc.msg)
+        raise FormatError(
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {what} (a text editor shows the place)"
+        ) from None
     except (RecursionError, ValueError) as exc:
         raise FormatError(f"not valid JSON: {exc}") from None
     return from_dict(data, error_handler)
