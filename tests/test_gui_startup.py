@@ -102,3 +102,19 @@ def test_screenshot_renders_a_non_blank_window(qtbot, tmp_path):
     assert (image.width(), image.height()) == (1200, 800)
     colours = {image.pixel(x, y) for x in range(0, 1200, 7) for y in range(0, 800, 7)}
     assert len(colours) > 40, "a blank or single-colour image"
+
+
+def test_without_a_display_the_window_command_says_why_instead_of_aborting():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "No display" in proc.stderr and "xvfb-run" in proc.stderr
+
+
+def test_a_missing_libxcb_cursor_is_named_with_the_command_that_installs_it(monkeypatch):
+    monkeypatch.setattr(gui_app.ctypes.util, "find_library", lambda name: None)
+    message = gui_app.display_problem({"DISPLAY": ":0"}, "linux")
+    assert message is not None and "apt-get install libxcb-cursor0" in message
+    assert gui_app.display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert gui_app.display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert gui_app.display_problem({}, "darwin") is None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import os
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from designer.editing.templates import DEFAULT_TEMPLATE, load_template
@@ -32,11 +34,41 @@ def create_window(path: str | os.PathLike[str] | None = None, **options: Any) ->
     return window
 
 
+def display_problem(environ: Mapping[str, str], platform: str = sys.platform) -> str | None:
+    """Why Qt could not open a window here, said before Qt aborts the process over it; None if nothing is wrong.
+
+    On Linux, Qt's xcb plugin needs an X display and, since Qt 6.5, the libxcb-cursor0 library; without either
+    Qt prints a plugin error and aborts.
+    """
+    qpa = environ.get("QT_QPA_PLATFORM", "")
+    if not platform.startswith("linux") or qpa.startswith(("offscreen", "minimal", "vnc", "eglfs", "linuxfb")):
+        return None
+    if qpa.startswith("wayland") or (not qpa and environ.get("WAYLAND_DISPLAY")):
+        return None
+    if not environ.get("DISPLAY"):
+        return (
+            "No display to open the window on (DISPLAY is not set). Run CNN Designer from a desktop session, or "
+            "under a virtual screen: `xvfb-run make run`. The command line works without one: "
+            "`python -m designer --help`."
+        )
+    if ctypes.util.find_library("xcb-cursor") is None:
+        return (
+            "Qt needs the system library libxcb-cursor0 to open a window on X11 and it is not installed. "
+            "Install it, e.g. `sudo apt-get install libxcb-cursor0` (Debian, Ubuntu) or "
+            "`sudo dnf install xcb-util-cursor` (Fedora), then start again."
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python main.py [FILE]``: open the designer window."""
     parser = argparse.ArgumentParser(prog="cnn-designer-gui", description="Design CNNs visually.")
     parser.add_argument("file", nargs="?", help="a design to open (default: the small CNN template)")
     args = parser.parse_args(argv)
+    problem = display_problem(os.environ)
+    if problem is not None:
+        print(f"cnn-designer-gui: {problem}", file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
