@@ -38,7 +38,16 @@ def test_training_settings_are_an_undoable_edit(make_window, example_file, qtbot
     training = _show(window, "Training")
     qtbot.waitUntil(lambda: isinstance(training.widget(), TrainingPanel), timeout=20_000)
     panel, doc = training.widget(), window.document
-    panel._write_section(doc.graph, {"epochs": 2})
-    assert doc.graph.extra["training"] == {"epochs": 2} and doc.is_modified
+
+    def run_and_stop() -> None:
+        panel.start_button.click()
+        panel.stop()
+        qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+
+    run_and_stop()
+    assert "training" not in doc.graph.extra and not doc.is_modified, "the design's own settings change nothing"
+    panel.form.epochs.setValue(2)
+    run_and_stop()
+    assert doc.graph.extra["training"]["epochs"] == 2 and doc.is_modified
     doc.undo_stack.undo()
     assert "training" not in doc.graph.extra and not doc.is_modified

@@ -23,6 +23,8 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout, QWidget
 
+from designer.training.events import EpochEnded, Event, RunStarted, StepEnded
+
 from .. import theme
 
 if TYPE_CHECKING:
@@ -334,15 +336,14 @@ class InsightDock(QWidget):
 
     # -- training ------------------------------------------------------------------------------------------------------
 
-    def on_training_event(self, event: Any) -> None:
+    def on_training_event(self, event: Event) -> None:
         """Feed the training engine's events here, on the training thread; cheap unless a refresh is due."""
-        kind = type(event).__name__
-        if kind == "RunStarted":
+        if isinstance(event, RunStarted):
             self.throttle.reset()
-        elif kind == "StepEnded":
-            self.training_step(int(event.step))
-        elif kind == "EpochEnded":
-            self.training_step(int(event.step), epoch_end=True)
+        elif isinstance(event, StepEnded):
+            self.training_step(event.step)
+        elif isinstance(event, EpochEnded):
+            self.training_step(event.step, epoch_end=True)
 
     def training_step(self, step: int, epoch_end: bool = False) -> bool:
         """Refresh from a copy taken now if the budget allows (dataset views only at an epoch's end); thread-safe."""
@@ -372,7 +373,9 @@ class InsightDock(QWidget):
             self.base_item.clear()
             self.values_item.clear()
             return
-        if type(result).__name__ == "Embedding":
+        from designer.insight.evaluate import Embedding  # loaded with torch, which made ``result``
+
+        if isinstance(result, Embedding):
             self._draw_scatter(result)
             title = f"{result.method.upper()} of '{result.node_id}' ({len(result.points)} validation samples)"
         else:

@@ -439,10 +439,11 @@ class TrainingPanel(QWidget):
             self._fail_message(str(exc))
             return
         graph, _ = self.design()
-        if self._write_section is not None:
-            self._write_section(graph, cfg.to_dict())
-        else:
-            graph.extra["training"] = cfg.to_dict()
+        if _settings_changed(graph, cfg):  # a run with the design's own settings leaves the design unmodified
+            if self._write_section is not None:
+                self._write_section(graph, cfg.to_dict())
+            else:
+                graph.extra["training"] = cfg.to_dict()
         from designer.training.engine import Trainer
 
         self._launch(Trainer(graph, cfg, runs_root=self.runs_root(), on_event=self._on_trainer_event))
@@ -695,6 +696,14 @@ def _combo(items: tuple[str, ...]) -> QComboBox:
     box = QComboBox()
     box.addItems(list(items))
     return box
+
+
+def _settings_changed(graph: Graph, cfg: TrainConfig) -> bool:
+    """Whether ``cfg`` differs from the settings the design holds (its defaults when it has no section)."""
+    try:
+        return read_section(graph).to_dict() != cfg.to_dict()
+    except ConfigError:
+        return True  # a malformed section is replaced by what the form shows
 
 
 def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
