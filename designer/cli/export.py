@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..model.diagnostics import Diagnostic
 from ..model.fileformat import ProjectError, load
 from ..model.graph import Graph
-from .common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, report
+from .common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, SubCommands, report
 
 if TYPE_CHECKING:
     import torch
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 FORMATS = ("python", "onnx", "torchscript", "checkpoint")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubCommands) -> None:
     """Add the ``export`` sub-command."""
     p = subparsers.add_parser(
         "export",

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from .common import EXIT_INVALID as EXIT_FAILED
-from .common import EXIT_OK, EXIT_UNREADABLE
+from .common import EXIT_OK, EXIT_UNREADABLE, SubCommands
 
 
 def _shape(text: str) -> list[int]:
@@ -22,7 +21,7 @@ def _shape(text: str) -> list[int]:
     return dims
 
 
-def register(sub: Any) -> None:
+def register(sub: SubCommands) -> None:
     p = sub.add_parser("import", help="turn a torchvision model, an nn.Module factory or an ONNX file into a design")
     p.add_argument("source", help="torchvision:<model>, module:<python.path>:<callable> or onnx:<file>")
     p.add_argument("-o", "--output", required=True, help="design file to write (.json)")

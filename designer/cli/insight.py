@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.fileformat import ProjectError, load
 from ..model.graph import Graph
-from .common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE
+from .common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, SubCommands
 
 if TYPE_CHECKING:
     import torch
@@ -31,7 +31,7 @@ RUN_CHECKPOINTS = ("best.pt", "last.pt")
 MIN_SIDE = 256
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubCommands) -> None:
     """Add the ``insight`` sub-command."""
     p = subparsers.add_parser(
         "insight",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from .common import EXIT_INVALID, EXIT_OK, open_design, report
+from .common import EXIT_INVALID, EXIT_OK, SubCommands, open_design, report
 
 
 def _positive(text: str) -> int:
@@ -16,7 +15,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubCommands) -> None:
     """Add the ``summary`` sub-command."""
     p = subparsers.add_parser("summary", help="per-layer output shapes, parameters and mult-adds")
     p.add_argument("file")

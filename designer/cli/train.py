@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
 from ..training.events import (
@@ -30,7 +30,7 @@ from ..training.events import (
     to_json,
     unhandled,
 )
-from .common import EXIT_INVALID, EXIT_OK
+from .common import EXIT_INVALID, EXIT_OK, SubCommands
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -39,14 +39,6 @@ if TYPE_CHECKING:
 
 #: Train-only exit codes: the run itself failed (3), or was stopped by the user (130, as for SIGINT).
 EXIT_FAILED, EXIT_INTERRUPTED = 3, 130
-
-
-class SubCommands(Protocol):
-    """What ``argparse.ArgumentParser.add_subparsers()`` returns, as far as a sub-command needs it."""
-
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        """Add the sub-command ``name`` and return its parser."""
-        ...
 
 
 def register(sub: SubCommands) -> None:

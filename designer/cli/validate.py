@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
-from .common import EXIT_INVALID, EXIT_OK, open_design, report
+from .common import EXIT_INVALID, EXIT_OK, SubCommands, open_design, report
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: SubCommands) -> None:
     """Add the ``validate`` sub-command."""
     p = subparsers.add_parser("validate", help="check a design: exit 0 valid, 1 errors, 2 unreadable file")
     p.add_argument("file")
