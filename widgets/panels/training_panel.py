@@ -8,35 +8,22 @@ Start. Nothing here imports torch until a run or a preview starts.
 from __future__ import annotations
 
 import collections
-import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTabWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -56,257 +43,23 @@ from designer.training.api import (
     TrainConfig,
     default_runs_root,
     list_runs,
-    metric_series,
     read_metrics,
     read_section,
 )
-from designer.training.config import OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError
+from designer.training.config import ConfigError
 from designer.training.events import format_duration, unhandled
+
+from .training_curves import CurvesView
+from .training_form import ConfigForm, button, row
 
 if TYPE_CHECKING:
     from designer.training.engine import Trainer
 
 DesignGetter = Callable[[], "tuple[Graph, str | None] | Graph"]
-DATA_KINDS = ("shapes", "mnist", "fashion-mnist", "cifar10", "folder")
 SNAPSHOT_NOTE = (
     "Training uses a copy of the design taken when you press Start; edits made during a run do not affect it."
 )
 UPDATE_MS = 200  # at most five redraws a second, whatever the step rate: live enough, and cheap on 2 cores
-
-
-class ConfigForm(QWidget):
-    """Every training setting as a form; ``config()`` reads it, ``set_config()`` fills it."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        form = QFormLayout(self)
-        self._add_data_rows(form)
-        self._add_optimizer_rows(form)
-        self._add_run_rows(form)
-        self._extra: dict[str, Any] = {}
-
-    def _add_data_rows(self, form: QFormLayout) -> None:
-        self.data_kind = _combo(DATA_KINDS)
-        self.data_root = QLineEdit(placeholderText="folder with the dataset")
-        form.addRow("Dataset", _row(self.data_kind, (self.data_root, 1), _tool_button("…", self._browse)))
-        self.samples = _spin(10, 1_000_000, 10_000, step=1000)
-        self.val_split = _dspin(0.0, 0.9, 0.1, 0.05, 2)
-        self.aug = {
-            name: QCheckBox(label)
-            for name, label in (
-                ("crop", "crop"),
-                ("resized_crop", "resized crop"),
-                ("hflip", "h-flip"),
-                ("vflip", "v-flip"),
-                ("affine", "affine"),
-            )
-        }
-        self.rotation = _dspin(0, 180, 0, 5, 0)
-        self.color_jitter = _dspin(0, 1, 0, 0.05, 2)
-        for label, w in (
-            ("Shapes samples", self.samples),
-            ("Validation share", self.val_split),
-            ("Augmentation", _row(*self.aug.values())),
-            ("Rotation (°)", self.rotation),
-            ("Colour jitter", self.color_jitter),
-        ):
-            form.addRow(label, w)
-
-    def _add_optimizer_rows(self, form: QFormLayout) -> None:
-        self.optimizer = _combo(OPTIMIZERS)
-        self.lr = _dspin(1e-6, 10.0, 1e-3, 1e-4, 6)
-        self.momentum = _dspin(0, 0.999, 0.9, 0.01, 3)
-        self.nesterov = QCheckBox("Nesterov")
-        self.weight_decay = _dspin(0, 1, 0, 1e-4, 6)
-        self.schedule = _combo(SCHEDULES)
-        self.label_smoothing = _dspin(0, 0.9, 0, 0.05, 2)
-        for label, w in (
-            ("Optimiser", self.optimizer),
-            ("Learning rate", self.lr),
-            ("Momentum (SGD)", self.momentum),
-            ("", self.nesterov),
-            ("Weight decay", self.weight_decay),
-            ("LR schedule", self.schedule),
-            ("Label smoothing", self.label_smoothing),
-        ):
-            form.addRow(label, w)
-
-    def _add_run_rows(self, form: QFormLayout) -> None:
-        self.epochs = _spin(1, 10_000, 5)
-        self.batch_size = _spin(1, 65_536, 64)
-        self.seed = _spin(0, 2**31 - 1, 0)
-        self.device = _combo(("auto", "cpu", "cuda", "mps"))
-        self.precision = _combo(PRECISIONS)
-        self.init_weights = QLineEdit(placeholderText="none: start from random weights")
-        weights = _row((self.init_weights, 1), _tool_button("…", self._browse_weights))
-        for label, w in (
-            ("Epochs", self.epochs),
-            ("Batch size", self.batch_size),
-            ("Seed", self.seed),
-            ("Device", self.device),
-            ("Mixed precision", self.precision),
-            ("Start from weights", weights),
-        ):
-            form.addRow(label, w)
-
-    def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Dataset folder", self.data_root.text())
-        if path:
-            self.data_root.setText(path)
-
-    def _browse_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Weights", self.init_weights.text(), "Checkpoints (*.pt *.pth *.ckpt);;All files (*)"
-        )
-        if path:
-            self.init_weights.setText(path)
-
-    def config(self) -> TrainConfig:
-        """The form's settings (settings the form does not show are kept from the last ``set_config``)."""
-        kind = self.data_kind.currentText()
-        data = kind if kind == "shapes" else f"{kind}:{self.data_root.text().strip()}"
-        augment: dict[str, Any] = {k: True for k, box in self.aug.items() if box.isChecked()}
-        if self.rotation.value():
-            augment["rotation"] = self.rotation.value()
-        if self.color_jitter.value():
-            augment["color_jitter"] = self.color_jitter.value()
-        values = dict(
-            self._extra,
-            data=data,
-            samples=self.samples.value(),
-            val_split=self.val_split.value(),
-            augment=augment,
-            optimizer=self.optimizer.currentText(),
-            lr=self.lr.value(),
-            momentum=self.momentum.value(),
-            nesterov=self.nesterov.isChecked(),
-            weight_decay=self.weight_decay.value(),
-            schedule=self.schedule.currentText(),
-            label_smoothing=self.label_smoothing.value(),
-            epochs=self.epochs.value(),
-            batch_size=self.batch_size.value(),
-            seed=self.seed.value(),
-            device=self.device.currentText(),
-            precision=self.precision.currentText(),
-            init_weights=self.init_weights.text().strip() or None,
-        )
-        return TrainConfig.from_dict(values)
-
-    def set_config(self, cfg: TrainConfig) -> None:
-        self._extra = cfg.to_dict()
-        kind, _, root = cfg.data.partition(":")
-        self.data_kind.setCurrentText(kind)
-        self.data_root.setText(root)
-        for name, box in self.aug.items():
-            box.setChecked(bool(cfg.augment.get(name)))
-        self.rotation.setValue(float(cfg.augment.get("rotation", 0)))
-        self.color_jitter.setValue(float(cfg.augment.get("color_jitter", 0)))
-        for name in (
-            "samples",
-            "val_split",
-            "lr",
-            "momentum",
-            "weight_decay",
-            "label_smoothing",
-            "epochs",
-            "batch_size",
-            "seed",
-        ):
-            getattr(self, name).setValue(getattr(cfg, name))
-        self.nesterov.setChecked(cfg.nesterov)
-        self.init_weights.setText(cfg.init_weights or "")
-        for name in ("optimizer", "schedule", "device", "precision"):
-            getattr(self, name).setCurrentText(getattr(cfg, name).split(":")[0])
-
-
-class CurvesView(pg.GraphicsLayoutWidget):
-    """Loss and accuracy against the step: training per step (raw and smoothed) and per epoch, validation per epoch.
-
-    The axes are fixed for a run (steps 0..total, accuracy 0..1, loss 0..a round ceiling that only grows), so a live
-    update redraws the curves but not the axes, which cost most of a repaint.
-    """
-
-    def __init__(self, parent: QWidget | None = None, smoothing: float = 0.9):
-        super().__init__(parent)
-        self.smoothing = smoothing
-        self.loss_plot = self.addPlot(row=0, col=0, title="Loss")
-        self.acc_plot = self.addPlot(row=1, col=0, title="Accuracy")
-        self.acc_plot.setXLink(self.loss_plot)
-        self.acc_plot.setLabel("bottom", "step")
-        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
-        for plot, metric in ((self.loss_plot, "loss"), (self.acc_plot, "acc")):
-            plot.addLegend(offset=(-10, 10))  # no grid: its translucent lines made each repaint five times slower
-            plot.disableAutoRange()
-            for name, label, pen, symbol in (
-                ("train_step", "train (step)", (120, 160, 220, 90), None),
-                ("train_smooth", "train (smoothed)", (30, 90, 200), None),
-                ("train_epoch", "train (epoch)", (30, 90, 200), "o"),
-                ("val_epoch", "validation (epoch)", (220, 90, 30), "s"),
-            ):
-                item = plot.plot(
-                    name=label,
-                    pen=pg.mkPen(pen, width=1 if name == "train_step" else 2),
-                    symbol=symbol,
-                    symbolSize=6,
-                    symbolBrush=pen[:3] if symbol else None,
-                )
-                item.setDownsampling(auto=True, method="peak")
-                item.setClipToView(True)
-                self.curves[(name, metric)] = item
-        self.acc_plot.setYRange(0, 1, padding=0.02)
-        self.clear_data()
-
-    def clear_data(self, total_steps: int = 100) -> None:
-        """Empty the plots for a run of ``total_steps``."""
-        self.data: dict[tuple[str, str], tuple[list[float], list[float]]] = {k: ([], []) for k in self.curves}
-        self._ema: dict[str, float | None] = {"loss": None, "acc": None}
-        self._dirty = set(self.curves)
-        self._loss_top = 0.0
-        self.loss_plot.setXRange(0, max(1, total_steps), padding=0.01)
-        self.refresh()
-
-    def add(self, series: str, metric: str, step: float, value: float | None) -> None:
-        if value is None or not math.isfinite(value):
-            return
-        xs, ys = self.data[(series, metric)]
-        xs.append(step)
-        ys.append(value)
-        self._dirty.add((series, metric))
-        if metric == "loss" and value > self._loss_top:
-            self._loss_top = _nice_ceiling(value)
-            self.loss_plot.setYRange(0, self._loss_top, padding=0.02)
-        if series == "train_step":
-            prev = self._ema[metric]
-            self._ema[metric] = value if prev is None else self.smoothing * prev + (1 - self.smoothing) * value
-            self.add("train_smooth", metric, step, self._ema[metric])
-
-    def load_rows(self, rows: list[dict[str, str]], total_steps: int | None = None) -> None:
-        """Show a run from its ``metrics.csv`` rows (a past run, or the start of a resumed one)."""
-        self.clear_data(total_steps or max((int(r["step"]) for r in rows), default=1))
-        for kind, series in (("step", "train_step"), ("epoch", "train_epoch")):
-            for metric in ("loss", "acc"):
-                for x, y in zip(*metric_series(rows, kind, f"train_{metric}")):
-                    self.add(series, metric, x, y)
-        for metric in ("loss", "acc"):
-            for x, y in zip(*metric_series(rows, "epoch", f"val_{metric}")):
-                self.add("val_epoch", metric, x, y)
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Hand the curves that changed since the last refresh to pyqtgraph (which then repaints once)."""
-        for key in self._dirty:
-            xs, ys = self.data[key]
-            self.curves[key].setData(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-        self._dirty = set()
-
-    def points(self, series: str, metric: str) -> list[float]:
-        return list(self.data[(series, metric)][1])
-
-
-def _nice_ceiling(value: float) -> float:
-    """1, 1.5, 2, 3, 5 or 7 times a power of ten, at least ``value``: the loss axis changes only a few times."""
-    power = 10 ** math.floor(math.log10(value)) if value > 0 else 1.0
-    return next(m * power for m in (1, 1.5, 2, 3, 5, 7, 10) if m * power >= value)
 
 
 class TrainingPanel(QWidget):
@@ -350,9 +103,9 @@ class TrainingPanel(QWidget):
         self.form = ConfigForm()
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.form)
-        self.start_button = _button("Start", self.start)
-        self.pause_button = _button("Pause", self.toggle_pause, enabled=False)
-        self.stop_button = _button("Stop", self.stop, enabled=False)
+        self.start_button = button("Start", self.start)
+        self.pause_button = button("Pause", self.toggle_pause, enabled=False)
+        self.stop_button = button("Stop", self.stop, enabled=False)
         self.progress = QProgressBar(textVisible=True)
         self.status = QLabel("Ready.", wordWrap=True)
         note = QLabel(SNAPSHOT_NOTE, wordWrap=True)
@@ -360,7 +113,7 @@ class TrainingPanel(QWidget):
         left = QWidget()
         lay = QVBoxLayout(left)
         lay.addWidget(scroll, 1)
-        for w in (_row(self.start_button, self.pause_button, self.stop_button), self.progress, self.status, note):
+        for w in (row(self.start_button, self.pause_button, self.stop_button), self.progress, self.status, note):
             lay.addWidget(w)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -375,7 +128,7 @@ class TrainingPanel(QWidget):
         )
         preview_tab = QWidget()
         pl = QVBoxLayout(preview_tab)
-        pl.addWidget(_button("Preview", self.show_preview))
+        pl.addWidget(button("Preview", self.show_preview))
         pl.addWidget(self.preview, 1)
         self.runs = QListWidget()
         self.runs.itemActivated.connect(self._open_run)
@@ -383,10 +136,10 @@ class TrainingPanel(QWidget):
         rl = QVBoxLayout(runs_tab)
         rl.addWidget(self.runs, 1)
         rl.addWidget(
-            _row(
-                _button("Show curves", lambda: self._open_run(self.runs.currentItem())),
-                _button("Resume", self.resume_selected),
-                _button("Refresh", self.refresh_runs),
+            row(
+                button("Show curves", lambda: self._open_run(self.runs.currentItem())),
+                button("Resume", self.resume_selected),
+                button("Refresh", self.refresh_runs),
             )
         )
         self.log = QPlainTextEdit(readOnly=True)
@@ -667,55 +420,12 @@ class TrainingPanel(QWidget):
         self.tabs.setCurrentIndex(1)
 
 
-def _row(*widgets: QWidget | tuple[QWidget, int]) -> QWidget:
-    """Widgets side by side; a ``(widget, stretch)`` pair takes the spare room."""
-    row = QWidget()
-    lay = QHBoxLayout(row)
-    lay.setContentsMargins(0, 0, 0, 0)
-    for w in widgets:
-        widget, stretch = w if isinstance(w, tuple) else (w, 0)
-        lay.addWidget(widget, stretch)
-    return row
-
-
-def _button(text: str, slot: Callable[[], None], enabled: bool = True) -> QPushButton:
-    button = QPushButton(text)
-    button.setEnabled(enabled)
-    button.clicked.connect(slot)
-    return button
-
-
-def _tool_button(text: str, slot: Callable[[], None]) -> QToolButton:
-    button = QToolButton()
-    button.setText(text)
-    button.clicked.connect(slot)
-    return button
-
-
-def _combo(items: tuple[str, ...]) -> QComboBox:
-    box = QComboBox()
-    box.addItems(list(items))
-    return box
-
-
 def _settings_changed(graph: Graph, cfg: TrainConfig) -> bool:
     """Whether ``cfg`` differs from the settings the design holds (its defaults when it has no section)."""
     try:
         return read_section(graph).to_dict() != cfg.to_dict()
     except ConfigError:
         return True  # a malformed section is replaced by what the form shows
-
-
-def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
-    box = QSpinBox(minimum=low, maximum=high, singleStep=step)
-    box.setValue(value)
-    return box
-
-
-def _dspin(low: float, high: float, value: float, step: float, decimals: int) -> QDoubleSpinBox:
-    box = QDoubleSpinBox(decimals=decimals, minimum=low, maximum=high, singleStep=step)
-    box.setValue(value)
-    return box
 
 
 def create_panel(window: Any) -> TrainingPanel:
