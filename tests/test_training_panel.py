@@ -186,3 +186,54 @@ def test_every_engine_event_is_shown_by_its_own_handler(qtbot, tmp_path):
     assert "Note: from the engine" in log and "Epoch 1/2" in log and "skipped an unreadable image: x.png" in log
     with pytest.raises(TypeError):
         p.show_event(object())  # not an engine event: an error, never a silent no-op
+
+
+#: A fresh interpreter: record which thread first imports torch when Start is clicked, and stop at once.
+_WHO_IMPORTS_TORCH = """
+import importlib.abc, os, sys, threading
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+first = []
+
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not first:
+            first.append(threading.current_thread().name)
+        return None
+
+sys.meta_path.insert(0, Spy())
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+from designer import loads
+from tests.conftest import EXAMPLE
+from widgets.panels.training_panel import TrainingPanel
+
+app = QApplication([])
+graph = loads(EXAMPLE)
+panel = TrainingPanel(lambda: (graph, None), runs_root=sys.argv[1])
+panel.form.samples.setValue(64)
+QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+on_ui_after_click = "torch" in sys.modules and first == ["MainThread"]
+panel.stop()
+panel.shutdown()
+print(first, on_ui_after_click)
+"""
+
+
+@pytest.mark.slow
+def test_start_loads_torch_on_the_training_thread_not_the_window(tmp_path):
+    """Pressing Start froze the window for seconds while torch imported; the trainer is now built off the UI."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _WHO_IMPORTS_TORCH, str(tmp_path / "runs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-2:] == ["['training']", "False"], proc.stdout

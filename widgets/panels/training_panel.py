@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.model.fileformat import dumps, loads
 from designer.model.graph import Graph
 from designer.training.api import (
     CheckpointSaved,
@@ -83,7 +84,10 @@ class TrainingPanel(QWidget):
     ):
         super().__init__(parent)
         self._get_design, self._runs_root, self._write_section = get_design, runs_root, write_section
+        #: The running trainer; None until the training thread has built it (torch loads there, not on the UI).
         self.trainer: Trainer | None = None
+        self._trainer_lock = threading.Lock()
+        self._stop_pending = False
         self._thread: threading.Thread | None = None
         self._queue: collections.deque[Event] = collections.deque()
         #: Called on the training thread with every engine event (the insight dock refreshes from these).
@@ -197,63 +201,84 @@ class TrainingPanel(QWidget):
                 self._write_section(graph, cfg.to_dict())
             else:
                 graph.extra["training"] = cfg.to_dict()
-        from designer.training.engine import Trainer
+        snapshot, runs_root, on_event = dumps(graph), self.runs_root(), self._on_trainer_event
 
-        self._launch(Trainer(graph, cfg, runs_root=self.runs_root(), on_event=self._on_trainer_event))
+        def make() -> Trainer:
+            from designer.training.engine import Trainer
+
+            return Trainer(loads(snapshot), cfg, runs_root=runs_root, on_event=on_event)
+
+        self._launch(make)
 
     def resume_selected(self) -> None:
         item = self.runs.currentItem()
         if item is None or self.is_running:
             return
-        from designer.training.engine import Trainer
-        from designer.training.setup import TrainingError
+        run_dir, on_event = item.data(Qt.ItemDataRole.UserRole), self._on_trainer_event
 
-        try:
-            trainer = Trainer.from_run_dir(item.data(Qt.ItemDataRole.UserRole), on_event=self._on_trainer_event)
-        except (TrainingError, ConfigError, OSError, ValueError) as exc:
-            self._fail_message(str(exc))
-            return
-        self._launch(trainer)
+        def make() -> Trainer:
+            from designer.training.engine import Trainer
+
+            return Trainer.from_run_dir(run_dir, on_event=on_event)
+
+        self._launch(make)
 
     def _on_trainer_event(self, event: Event) -> None:
         self._queue.append(event)
         for listener in list(self.event_listeners):
             listener(event)
 
-    def _launch(self, trainer: Trainer) -> None:
-        self.trainer = trainer
+    def _launch(self, make: Callable[[], Trainer]) -> None:
+        """Build the trainer with ``make`` and run it, both on the training thread: building imports torch."""
+        with self._trainer_lock:
+            self.trainer, self._stop_pending = None, False
         self.curves.clear_data()
         self.progress.setValue(0)
         self.status.setText("Starting…")
         self._set_running(True)
-        self._thread = threading.Thread(target=self._work, args=(trainer,), name="training", daemon=True)
+        self._thread = threading.Thread(target=self._work, args=(make,), name="training", daemon=True)
         self._thread.start()
         self._timer.start()
 
-    def _work(self, trainer: Trainer) -> None:
+    def _work(self, make: Callable[[], Trainer]) -> None:
+        try:
+            trainer = make()
+        except Exception as exc:  # a bad run folder or setting: say it in the panel, as a run failure would be
+            self._queue.append(Failed(str(getattr(exc, "code", "error")), str(exc)))
+            return
+        with self._trainer_lock:
+            self.trainer = trainer
+            if self._stop_pending:
+                trainer.stop()
         try:
             trainer.run()
         except BaseException as exc:
             self._queue.append(Failed("error", f"{type(exc).__name__}: {exc}"))
 
     def toggle_pause(self) -> None:
-        if self.trainer is None or not self.is_running:
+        trainer = self.trainer
+        if trainer is None or not self.is_running:
             return
-        if self.trainer.paused:
-            self.trainer.resume()
+        if trainer.paused:
+            trainer.resume()
         else:
-            self.trainer.pause()
+            trainer.pause()
 
     def stop(self) -> None:
-        if self.trainer is not None and self.is_running:
-            self.trainer.stop()
-            self.status.setText("Stopping after this step…")
+        if not self.is_running:
+            return
+        with self._trainer_lock:
+            if self.trainer is None:
+                self._stop_pending = True  # asked while the thread still builds the trainer
+            else:
+                self.trainer.stop()
+        self.status.setText("Stopping after this step…")
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop a run and wait for its checkpoint (called when the application quits)."""
-        thread, trainer = self._thread, self.trainer
-        if thread is not None and trainer is not None and thread.is_alive():
-            trainer.stop()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self.stop()
             thread.join(timeout)
         self._drain()
 
