@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
@@ -118,3 +119,25 @@ def test_a_missing_libxcb_cursor_is_named_with_the_command_that_installs_it(monk
     assert gui_app.display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
     assert gui_app.display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
     assert gui_app.display_problem({}, "darwin") is None
+
+
+@pytest.mark.slow
+def test_torch_is_preloaded_on_a_background_thread():
+    code = textwrap.dedent("""
+        import importlib.abc, sys, threading
+        first = []
+
+        class Spy(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name in ("torch", "torchvision") and name not in dict(first):
+                    first.append((name, threading.current_thread().name))
+                return None
+
+        sys.meta_path.insert(0, Spy())
+        from widgets.app import preload_torch
+        preload_torch().join()
+        print(sorted(first))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[('torch', 'preload-torch'), ('torchvision', 'preload-torch')]"

@@ -6,6 +6,7 @@ import argparse
 import ctypes.util
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -81,4 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     window = create_window(args.file)
     window.show()
     QTimer.singleShot(0, window.files.offer_recovery)
+    QTimer.singleShot(PRELOAD_DELAY_MS, preload_torch)
     return app.exec()
+
+
+#: Long enough for the window to be painted and usable before the import starts competing for the interpreter.
+PRELOAD_DELAY_MS = 1500
+
+
+def preload_torch() -> threading.Thread:
+    """Import torch and torchvision on a background thread, so the first Start, export or insight is quick.
+
+    The window itself never needs them; a later import on any thread finds them loaded (or waits for this one).
+    """
+
+    def load() -> None:
+        import torch  # noqa: F401  (imported for its side effect: loaded once, here)
+        import torchvision  # noqa: F401  (same)
+
+    thread = threading.Thread(target=load, name="preload-torch", daemon=True)
+    thread.start()
+    return thread
