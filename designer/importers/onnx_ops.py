@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..model.graph import Node, NodeId
+from .onnx_builder import Dim, OnnxGraphBuilder, static_sample_shape
 
 if TYPE_CHECKING:
-    from .onnx_import import _Builder
+    import onnx
 
 
 class Unsupported(Exception):
@@ -20,7 +21,7 @@ class Unsupported(Exception):
 class OpContext:
     """One ONNX node being mapped: its attributes, constant inputs and a way to emit the design node."""
 
-    def __init__(self, builder: _Builder, node: Any):
+    def __init__(self, builder: OnnxGraphBuilder, node: onnx.NodeProto) -> None:
         from onnx import helper
 
         self.builder = builder
@@ -31,6 +32,7 @@ class OpContext:
                 self.attrs[key] = value.decode()
 
     def const(self, index: int) -> np.ndarray | None:
+        """The constant value of input ``index``, or None when it is absent or computed by the network."""
         inputs = self.node.input
         return self.builder.consts.get(inputs[index]) if index < len(inputs) and inputs[index] else None
 
@@ -39,10 +41,12 @@ class OpContext:
         return [self.builder.producer[n] for n in self.builder.data_inputs(self.node)]
 
     def rank(self, index: int = 0) -> int | None:
+        """The number of dimensions of input ``index``, when shape inference knows it."""
         shape = self.builder.shapes.get(self.node.input[index])
         return len(shape) if shape is not None else None
 
-    def out_shape(self) -> list[Any] | None:
+    def out_shape(self) -> list[Dim] | None:
+        """The inferred shape of the first output, when shape inference knows it."""
         return self.builder.shapes.get(self.node.output[0])
 
     def emit(
@@ -53,44 +57,55 @@ class OpContext:
         inputs: list[str] | None = None,
         output: str | None = None,
     ) -> str:
-        from .onnx_import import node_id_for
+        """Add a ``type_name`` node and its weights for this ONNX node; return the design id it was given.
 
+        Args:
+            type_name: the design node type.
+            params: its params, as the file writes them.
+            weights: state_dict entries of the node, by suffix (``weight``, ``bias``, ...).
+            inputs: design ids it reads (default: those computing the ONNX node's data inputs).
+            output: the ONNX value it computes (default: the ONNX node's first output).
+        """
         weight_name = (
             self.node.input[1] if len(self.node.input) > 1 and self.node.input[1] in self.builder.consts else None
         )
-        node_id = node_id_for(self.builder, self.node, weight_name)
+        node_id = self.builder.node_id_for(self.node, weight_name)
         for suffix, array in (weights or {}).items():
             import torch
 
             self.builder.state[f"{node_id}.{suffix}"] = torch.from_numpy(np.array(array, copy=True))
         node = Node(NodeId(node_id), type_name, params, [NodeId(i) for i in (inputs or self.data())])
-        self.builder._add(node, output or self.node.output[0])
+        self.builder.add(node, output or self.node.output[0])
         return node_id
 
 
-def fold(node: Any, consts: dict[str, np.ndarray]) -> bool:
+def fold(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> bool:
     """Evaluate ``node`` with numpy when it is shape arithmetic over constants; return whether it was."""
-    from onnx import helper
-
-    op, ins = node.op_type, [consts.get(n) for n in node.input if n]
-    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if op == "Constant":
-        value = _constant_value(attrs)
-    elif op == "Shape" and node.input[0] in consts:
-        value = np.array(consts[node.input[0]].shape, dtype=np.int64)
-    elif op == "CastLike" and ins and ins[0] is not None:
-        value = ins[0].astype(ins[1].dtype if ins[1] is not None else np.float32)  # data tensors are float32
-    elif any(v is None for v in ins) or op not in _FOLDERS:
-        return False
-    else:
-        value = _FOLDERS[op](ins, attrs)
+    value = _folded_value(node, consts)
     if value is None:
         return False
     consts[node.output[0]] = np.asarray(value)
     return True
 
 
-def _constant_value(attrs: dict[str, Any]) -> Any:
+def _folded_value(node: onnx.NodeProto, consts: dict[str, np.ndarray]) -> np.ndarray | None:
+    from onnx import helper
+
+    op, ins = node.op_type, [consts.get(n) for n in node.input if n]
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if op == "Constant":
+        return _constant_value(attrs)
+    if op == "Shape" and node.input[0] in consts:
+        return np.array(consts[node.input[0]].shape, dtype=np.int64)
+    if op == "CastLike" and ins and ins[0] is not None:
+        return ins[0].astype(ins[1].dtype if ins[1] is not None else np.float32)  # data tensors are float32
+    known = [v for v in ins if v is not None]
+    if len(known) != len(ins) or op not in _FOLDERS:
+        return None
+    return _FOLDERS[op](known, attrs)
+
+
+def _constant_value(attrs: dict[str, Any]) -> np.ndarray | None:
     from onnx import numpy_helper
 
     if "value" in attrs:
@@ -106,7 +121,8 @@ def _constant_value(attrs: dict[str, Any]) -> Any:
     return None
 
 
-_FOLDERS: dict[str, Callable[[list[np.ndarray], dict[str, Any]], Any]] = {
+#: numpy evaluation of the operators that shape arithmetic uses: (constant inputs, attributes) -> output.
+_FOLDERS: dict[str, Callable[[list[np.ndarray], dict[str, Any]], np.ndarray]] = {
     "Identity": lambda v, a: v[0],
     "Cast": lambda v, a: v[0].astype(_onnx_dtype(a["to"])),
     "Expand": lambda v, a: np.broadcast_to(v[0], np.broadcast_shapes(v[0].shape, tuple(v[1]))).copy(),
@@ -118,20 +134,20 @@ _FOLDERS: dict[str, Callable[[list[np.ndarray], dict[str, Any]], Any]] = {
 }
 
 
-def _onnx_dtype(code: int) -> Any:
+def _onnx_dtype(code: int) -> np.dtype[Any]:
     from onnx import helper
 
     return helper.tensor_dtype_to_np_dtype(code)
 
 
-def _pair(values: list[int] | None, default: int) -> Any:
+def _pair(values: list[int] | None, default: int) -> int | list[int]:
     values = list(values) if values is not None else [default, default]
     if len(values) != 2:
         raise Unsupported(f"expects 2 spatial dimensions, has {len(values)}")
     return values[0] if values[0] == values[1] else values
 
 
-def _symmetric_pads(ctx: OpContext) -> Any:
+def _symmetric_pads(ctx: OpContext) -> int | list[int]:
     if ctx.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise Unsupported(f"auto_pad={ctx.attrs['auto_pad']} is not supported; export with explicit pads")
     pads = list(ctx.attrs.get("pads", [0, 0, 0, 0]))
@@ -206,7 +222,7 @@ def _conv_transpose(ctx: OpContext) -> None:
 
 def _batch_norm(ctx: OpContext) -> None:
     scale, bias, mean, var = (ctx.const(i) for i in range(1, 5))
-    if any(v is None for v in (scale, bias, mean, var)):
+    if scale is None or bias is None or mean is None or var is None:
         raise Unsupported("needs constant scale, bias, mean and variance")
     rank = ctx.rank()
     type_name = "BatchNorm2d" if rank == 4 else "BatchNorm1d"
@@ -267,7 +283,10 @@ def _simple(type_name: str, **attr_map: tuple[str, Any]) -> Callable[[OpContext]
 
 
 def _global(type_name: str) -> Callable[[OpContext], None]:
-    return lambda ctx: ctx.emit(type_name, {"output_size": 1})
+    def handle(ctx: OpContext) -> None:
+        ctx.emit(type_name, {"output_size": 1})
+
+    return handle
 
 
 def _softmax(type_name: str) -> Callable[[OpContext], None]:
@@ -287,12 +306,13 @@ def _flatten(ctx: OpContext) -> None:
 
 def _reshape(ctx: OpContext) -> None:
     out, rank = ctx.out_shape(), ctx.rank()
-    if out is None or any(not isinstance(d, int) or d < 1 for d in out[1:]):
+    sample = static_sample_shape(out)
+    if out is None or sample is None:
         raise Unsupported("the output shape after the batch is not static")
     if len(out) == 2 and rank is not None and rank > 2:
         ctx.emit("Flatten", {})
     else:
-        ctx.emit("Reshape", {"shape": [int(d) for d in out[1:]]})
+        ctx.emit("Reshape", {"shape": sample})
 
 
 def _gemm(ctx: OpContext) -> None:
@@ -334,15 +354,14 @@ def _fold_bias(ctx: OpContext, bias: np.ndarray) -> bool:
     """MatMul then Add(constant) is one Linear with a bias: give the Linear its bias instead of a new node."""
     b = ctx.builder
     src = ctx.node.input[0]
-    node_id = b.producer.get(src)
-    node = next((n for n in b.nodes if n.id == node_id), None)
+    node = next((n for n in b.nodes if n.id == b.producer.get(src)), None)
     if node is None or node.type != "Linear" or node.params.get("bias", True) or len(b.consumers.get(src, [])) != 1:
         return False
     node.params.pop("bias")
     import torch
 
-    b.state[f"{node_id}.bias"] = torch.from_numpy(np.array(np.broadcast_to(bias, (node.params["out_features"],))))
-    b.producer[ctx.node.output[0]] = node_id
+    b.state[f"{node.id}.bias"] = torch.from_numpy(np.array(np.broadcast_to(bias, (node.params["out_features"],))))
+    b.producer[ctx.node.output[0]] = node.id
     return True
 
 
@@ -413,6 +432,14 @@ def _reduce_mean(ctx: OpContext) -> None:
     ctx.emit("Flatten", {}, inputs=[pool])
 
 
+def _concat(ctx: OpContext) -> None:
+    ctx.emit("Concat", {} if ctx.attrs.get("axis", 1) == 1 else {"dim": ctx.attrs["axis"]})
+
+
+def _identity(ctx: OpContext) -> None:
+    ctx.emit("Identity", {})
+
+
 def _dropout(ctx: OpContext) -> None:
     ratio = ctx.const(1)
     p = float(ratio) if ratio is not None else float(ctx.attrs.get("ratio", 0.5))
@@ -444,11 +471,11 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "MatMul": _matmul,
     "Add": _binary("Add"),
     "Mul": _binary("Mul"),
-    "Concat": lambda ctx: ctx.emit("Concat", {} if ctx.attrs.get("axis", 1) == 1 else {"dim": ctx.attrs["axis"]}),
+    "Concat": _concat,
     "Resize": _resize,
     "Upsample": _resize,
     "Pad": _pad,
     "Dropout": _dropout,
-    "Identity": lambda ctx: ctx.emit("Identity", {}),
+    "Identity": _identity,
     "ReduceMean": _reduce_mean,
 }

@@ -1,0 +1,139 @@
+"""The design being built from an ONNX graph: its nodes and weights, and which design node computes each ONNX value.
+
+The operator handlers (``onnx_ops``) emit nodes through an ``OnnxGraphBuilder`` and the importer (``onnx_import``)
+drives both; this module imports neither, so the dependency runs one way.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import TYPE_CHECKING, TypeAlias
+
+import numpy as np
+
+from ..analysis.validate import valid_segment
+from ..model.graph import Node, NodeId
+
+if TYPE_CHECKING:
+    import onnx
+    import torch
+
+#: One dimension of an ONNX value's shape: a size, a symbolic name such as ``"batch"``, or unknown.
+Dim: TypeAlias = "int | str | None"
+
+
+class OnnxGraphBuilder:
+    """The design being built from one ONNX model, and what the model says about its values.
+
+    Attributes:
+        graph: the model's ONNX graph.
+        consts: initializers and folded constants, by ONNX value name.
+        shapes: the inferred shape of each ONNX value that has one.
+        consumers: the ONNX nodes that read each value.
+        shape_values: outputs of shape arithmetic on the data (e.g. the batch size): they parametrise design nodes
+            instead of feeding them.
+        nodes: the design nodes emitted so far, in order.
+        state: the design's weights, keyed as its compiled module's state_dict.
+        producer: the design node that computes each ONNX value.
+        taken: the node ids in use.
+    """
+
+    def __init__(self, model: onnx.ModelProto) -> None:
+        from onnx import numpy_helper
+
+        self.graph = model.graph
+        self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in self.graph.initializer}
+        self.shapes = _value_shapes(model)
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self.shape_values: set[str] = set()
+        self.nodes: list[Node] = []
+        self.state: dict[str, torch.Tensor] = {}
+        self.producer: dict[str, NodeId] = {}
+        self.taken: set[str] = set()
+
+    def data_inputs(self, node: onnx.NodeProto) -> list[str]:
+        """The inputs of ``node`` that carry data computed by the network: neither constants nor shapes."""
+        return [n for n in node.input if n and n not in self.consts and n not in self.shape_values]
+
+    def unique(self, base: str) -> str:
+        """``base``, or ``base_<k>``, such that it neither equals nor nests with (``a`` / ``a.b``) a taken id."""
+        base = base or "node"
+        candidate, k = base, 1
+        while (
+            candidate in self.taken
+            or any(t.startswith(candidate + ".") for t in self.taken)
+            or any(candidate.startswith(t + ".") for t in self.taken)
+        ):
+            candidate = f"{base}_{k}"
+            k += 1
+        return candidate
+
+    def add(self, node: Node, output: str) -> None:
+        """Append ``node`` to the design as the producer of the ONNX value ``output``."""
+        self.taken.add(node.id)
+        self.nodes.append(node)
+        self.producer[output] = node.id
+
+    def node_id_for(self, node: onnx.NodeProto, weight: str | None) -> str:
+        """A free design id for ``node``: its weight's module path, else the exporter's module scope, else its name."""
+        candidates = []
+        if weight and weight.endswith(".weight"):
+            candidates.append(weight[: -len(".weight")])
+        scopes = _name_scopes(node)
+        if scopes:
+            candidates.append(".".join(scopes))
+        if node.name.startswith("/"):  # torch's TorchScript exporter: "/<module path>/<Op>"
+            candidates.append(sanitize(node.name.rsplit("/", 1)[0]))
+        elif not node.name.startswith("node_"):  # dynamo's own names ("node_conv2d_1") say nothing a user chose
+            candidates.append(sanitize(node.name or node.output[0]))
+        for candidate in candidates:
+            if candidate and all(valid_segment(s) for s in candidate.split(".")):
+                return self.unique(candidate)
+        return self.unique(f"{node.op_type.lower()}")
+
+
+def static_sample_shape(dims: list[Dim] | None) -> list[int] | None:
+    """The dimensions after the batch when each is a known positive size, else None."""
+    if dims is None:
+        return None
+    sample = [d for d in dims[1:] if isinstance(d, int) and d >= 1]
+    return sample if len(sample) == len(dims[1:]) else None
+
+
+_SEGMENT_FIX = re.compile(r"[^A-Za-z0-9_]")
+
+
+def sanitize(name: str) -> str:
+    """An ONNX name (``/layer1/conv``, ``x:0``) as a dotted design id; empty when nothing of it is usable."""
+    parts = [p for p in re.split(r"[/:]", name) if p]
+    parts = [_SEGMENT_FIX.sub("_", p).strip("_") for p in ".".join(parts).split(".")]
+    parts = [p if p and (p[0].isalpha() or p.isdigit()) else f"n{p}" for p in parts if p]
+    return ".".join(parts)
+
+
+def _value_shapes(model: onnx.ModelProto) -> dict[str, list[Dim]]:
+    shapes: dict[str, list[Dim]] = {}
+    for value in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
+        tensor = value.type.tensor_type
+        if not tensor.HasField("shape"):
+            continue
+        shapes[value.name] = [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tensor.shape.dim
+        ]
+    return shapes
+
+
+def _name_scopes(node: onnx.NodeProto) -> list[str]:
+    """Module path recorded by torch's exporter (``pkg.torch.onnx.name_scopes``), with the op's own name dropped."""
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            try:
+                scopes = [s for s in ast.literal_eval(prop.value) if s]
+            except (ValueError, SyntaxError):
+                return []
+            return scopes[:-1]
+    return []
