@@ -14,6 +14,7 @@ import html
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,14 @@ class _Relay(QObject):
     """Carries a worker's result to the UI thread (a queued signal: the relay lives there)."""
 
     finished = Signal(int, object, float)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a reload found on the worker: the model's node ids and the number of samples to choose from."""
+
+    node_ids: list[str]
+    samples: int
 
 
 class _Job(QRunnable):
@@ -175,23 +184,34 @@ class InsightDock(QWidget):
         self.method_combo.setCurrentIndex(self.method_combo.findData(method))
 
     def reload(self) -> None:
-        """Re-read the design's nodes and the dataset (after a compile or a new dataset), then redraw."""
+        """Re-read the model's nodes and the dataset (after a compile or a new dataset), then redraw.
+
+        Both happen on the worker: compiling a large design, importing torch or drawing the preview dataset takes
+        seconds, and the window must stay responsive meanwhile.
+        """
+
+        def load() -> _Loaded:
+            pair = self.models()
+            if pair is None:
+                return _Loaded([], 0)
+            from designer.insight import Probe
+
+            data = _dataset(self.samples())
+            return _Loaded(Probe(*pair).node_ids(), len(data) if data is not None else 0)
+
+        self._say("Loading the model and its data…")
+        self._submit(load)
+
+    def _apply_loaded(self, loaded: _Loaded) -> None:
         current = self.node_combo.currentData()
         self.node_combo.blockSignals(True)
         self.node_combo.clear()
         self.node_combo.addItem("(default)", None)
-        pair = self.models()
-        if pair is not None:
-            from designer.insight import Probe
-
-            for node_id in Probe(*pair).node_ids():
-                self.node_combo.addItem(node_id, node_id)
-        index = self.node_combo.findData(current)
-        self.node_combo.setCurrentIndex(max(0, index))
+        for node_id in loaded.node_ids:
+            self.node_combo.addItem(node_id, node_id)
+        self.node_combo.setCurrentIndex(max(0, self.node_combo.findData(current)))
         self.node_combo.blockSignals(False)
-        bundle = self.samples()
-        data = _dataset(bundle)
-        self.sample_spin.setMaximum(max(0, len(data) - 1) if data is not None else 0)
+        self.sample_spin.setMaximum(max(0, loaded.samples - 1))
         self._on_sample_changed(self.sample_spin.value())
         self._remember()
 
@@ -272,11 +292,14 @@ class InsightDock(QWidget):
     def refresh(self) -> None:
         """Recompute the current view on a worker (the latest request wins; nothing queues up)."""
         self._remember()
-        pair = self.models()
-        if pair is None:
-            self._say("No compiled model yet: fix the design's errors first.", error=True)
-            return
-        self._submit(self._task(pair, None))
+
+        def compute() -> Any:
+            pair = self.models()  # on the worker: a changed design compiles here
+            if pair is None:
+                return ValueError("No compiled model yet: fix the design's errors first.")
+            return self._task(pair, None)()
+
+        self._submit(compute)
 
     def _task(self, pair: tuple[Any, Any], frozen: Any) -> Callable[[], Any]:
         """What the worker runs: copy the model unless a copy was made already, then compute the chosen view."""
@@ -367,6 +390,9 @@ class InsightDock(QWidget):
     # -- drawing -------------------------------------------------------------------------------------------------------
 
     def _show(self, result: Any, seconds: float) -> None:
+        if isinstance(result, _Loaded):
+            self._apply_loaded(result)
+            return
         self.result = result
         if isinstance(result, Exception):
             self._say(str(result), error=True)
@@ -451,6 +477,10 @@ def _colormap(name: str) -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0, 1, len(stops)), stops)
 
 
+#: Samples of the built-in dataset drawn for an untrained design: enough to pick an example of each class.
+PREVIEW_SAMPLES = 256
+
+
 def create_panel(window: Any) -> InsightDock:
     """The insight dock of the designer window: the model being trained (or the design, untrained), its data, and
     the node selected on the canvas."""
@@ -460,6 +490,7 @@ def create_panel(window: Any) -> InsightDock:
         return panel.trainer if panel is not None else None
 
     compiled: dict[str, Any] = {}  # the untrained design's module, rebuilt only when the design changed
+    previews: dict[tuple[int, ...], Any] = {}  # the untrained design's sample images, by input shape
 
     def models() -> Any:
         trainer = training()
@@ -485,7 +516,12 @@ def create_panel(window: Any) -> InsightDock:
         from designer.training.data import load_data
 
         shape = window.document.analysis.shape(pair[1].input_ids()[0])
-        return load_data("shapes", shape, samples=2000) if shape is not None and len(shape) == 3 else None
+        if shape is None or len(shape) != 3:
+            return None
+        if shape not in previews:  # drawn once per input shape: at 224x224 each sample costs ~20 ms
+            previews.clear()
+            previews[shape] = load_data("shapes", shape, samples=PREVIEW_SAMPLES)
+        return previews[shape]
 
     dock = InsightDock(models, samples)
     panel = getattr(window, "training_panel", None)

@@ -1,0 +1,148 @@
+"""The window never freezes: the longest UI-thread stall while opening the largest template, Start, Stop, export
+and an insight view.
+
+A 2 ms timer on the UI thread records the gap between its ticks while each action runs to its end; a gap is how long
+the window could not repaint or take input. Baseline, measured in the same process: the same timer with nothing to
+do. Target (issue 12): no stall above 100 ms. Run with and without ``--preload`` to see what preloading torch buys:
+without it, the first action that needs torch pays the import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QWidget
+
+from designer.editing.templates import load_template
+from widgets.main_window import MainWindow
+from widgets.panels.dialogs import Dialogs
+
+TARGET_S = 0.100
+
+
+class StallMonitor:
+    """The longest gap between ticks of a fast UI-thread timer, while ``run_until`` waits for a condition."""
+
+    def __init__(self) -> None:
+        self.clock, self.timer, self.longest, self.last = QElapsedTimer(), QTimer(), 0, 0
+        self.timer.setInterval(2)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = self.clock.elapsed()
+        self.longest, self.last = max(self.longest, now - self.last), now
+
+    def run_until(self, action: Callable[[], object], done: Callable[[], bool], timeout_s: float = 120.0) -> float:
+        """Run ``action`` on the UI thread, spin the event loop until ``done()``; the longest stall, in seconds."""
+        app = QApplication.instance()
+        assert app is not None
+        self.clock.start()
+        self.longest = self.last = 0
+        self.timer.start()
+        app.processEvents()
+        action()
+        self._tick()  # the action itself counts as a stall
+        deadline = time.perf_counter() + timeout_s
+        while not done() and time.perf_counter() < deadline:
+            app.processEvents()
+            time.sleep(0.001)
+        self.timer.stop()
+        return self.longest / 1000
+
+
+class BenchDialogs(Dialogs):
+    """Answers without a person: every save goes to the bench's folder."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def save_path(self, parent: QWidget, suggested: str, title: str, file_filter: str) -> str | None:
+        return os.path.join(self.folder, os.path.basename(suggested))
+
+    def error(self, parent: QWidget, title: str, text: str) -> None:
+        print(f"  (error dialog: {title}: {text.splitlines()[0]})")
+
+
+def measure(window: MainWindow, monitor: StallMonitor, out: str) -> list[tuple[str, float]]:
+    """Each action and its longest stall."""
+    results = []
+    resnet = load_template("resnet50")
+    results.append(
+        ("open the ResNet-50 template", monitor.run_until(lambda: window.files.show_graph(resnet), lambda: True))
+    )
+    window.files.show_graph(load_template("small_cnn"))
+    panel = window.training_panel
+    panel.form.samples.setValue(512)
+    panel.form.epochs.setValue(50)
+    results.append(("Start training", monitor.run_until(panel.start_button.click, lambda: panel.trainer is not None)))
+    monitor.run_until(lambda: None, lambda: panel.curves.points("train_step", "loss") != [])
+    results.append(("Stop training", monitor.run_until(panel.stop, lambda: not panel.is_running)))
+    onnx = next(action for action in window.menu_actions.exports if "ONNX" in action.text())
+    exports = window.files.exports
+    results.append(("export ONNX", monitor.run_until(onnx.trigger, lambda: not exports.busy)))
+    dock = _dock(window, "Insight").widget()
+    shown: list[str] = []
+    dock.view_shown.connect(shown.append)
+    results.append(("insight Grad-CAM", monitor.run_until(dock.refresh, lambda: bool(shown))))
+    return results
+
+
+def _dock(window: MainWindow, title: str) -> QDockWidget:
+    return next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == title)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preload", action="store_true", help="preload torch first, as the designer's main() does")
+    args = parser.parse_args()
+    print(
+        f"python {platform.python_version()}, PySide6 {pyside_version}, {os.cpu_count()} CPUs, "
+        f"platform {os.environ['QT_QPA_PLATFORM']}, torch preloaded: {args.preload}"
+    )
+    app = QApplication.instance() or QApplication([])
+    tmp = tempfile.mkdtemp()
+    window = MainWindow(
+        settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat),
+        dialogs=BenchDialogs(tmp),
+        autosave_dir=f"{tmp}/autosave",
+    )
+    window.resize(1600, 1000)
+    window.show()
+    for title in ("Training", "Insight"):
+        _dock(window, title).show()
+        _dock(window, title).raise_()
+    monitor = StallMonitor()
+    loaded = lambda: all(not isinstance(_dock(window, t).widget(), QLabel) for t in ("Training", "Insight"))  # noqa: E731
+    monitor.run_until(lambda: None, loaded)
+    if args.preload:
+        from widgets.app import preload_torch
+
+        preload_torch().join()
+    idle = monitor.run_until(lambda: None, lambda: monitor.clock.elapsed() > 500)
+    print(f"baseline: longest gap of the idle event loop {idle * 1e3:.1f} ms")
+    worst = 0.0
+    for name, stall in measure(window, monitor, tmp):
+        worst = max(worst, stall)
+        print(f"{name}: longest stall {stall * 1e3:.0f} ms ({stall / max(idle, 1e-3):.0f}x idle)")
+    verdict = "within" if worst <= TARGET_S else "OVER"
+    print(f"longest stall {worst * 1e3:.0f} ms: {verdict} the {TARGET_S * 1e3:.0f} ms target")
+    window.training_panel.shutdown()
+    window.files.exports.wait()
+    window.files.autosave.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
