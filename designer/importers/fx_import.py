@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.fx.node import Argument
 from torch.nn import functional as F
 
 from ..layers.registry import get_spec
@@ -20,24 +21,7 @@ from . import ImportResult, ModelImportError, plain
 
 def load_torch_source(kind: str, rest: str, weights: str | None) -> nn.Module:
     """Build the model named by a ``torchvision:`` or ``module:`` source and load local weights into it."""
-    if kind == "torchvision":
-        import torchvision
-
-        try:
-            model = torchvision.models.get_model(rest, weights=None)
-        except (ValueError, KeyError):
-            raise ModelImportError(f"torchvision has no model {rest!r}") from None
-    else:
-        path, _, attr = rest.rpartition(":")
-        if not path:
-            raise ModelImportError(f"module source {rest!r} must be module:<python.path>:<callable>")
-        try:
-            factory = getattr(importlib.import_module(path), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ModelImportError(f"cannot load {path}:{attr}: {exc}") from None
-        model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
-        if not isinstance(model, nn.Module):
-            raise ModelImportError(f"{path}:{attr} did not give an nn.Module but {type(model).__name__}")
+    model = _torchvision_model(rest) if kind == "torchvision" else _factory_model(rest)
     if weights:
         from ..export.checkpoint import read_checkpoint
 
@@ -48,6 +32,31 @@ def load_torch_source(kind: str, rest: str, weights: str | None) -> nn.Module:
                 [f"missing: {k}" for k in missing] + [f"unexpected: {k}" for k in unexpected],
             )
     return model.eval()
+
+
+def _torchvision_model(name: str) -> nn.Module:
+    import torchvision
+
+    try:
+        model: nn.Module = torchvision.models.get_model(name, weights=None)
+    except (ValueError, KeyError):
+        raise ModelImportError(f"torchvision has no model {name!r}") from None
+    return model
+
+
+def _factory_model(rest: str) -> nn.Module:
+    """The module, or what the callable returns, named by ``<python.path>:<attribute>``."""
+    path, _, attr = rest.rpartition(":")
+    if not path:
+        raise ModelImportError(f"module source {rest!r} must be module:<python.path>:<callable>")
+    try:
+        factory = getattr(importlib.import_module(path), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ModelImportError(f"cannot load {path}:{attr}: {exc}") from None
+    model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    if not isinstance(model, nn.Module):
+        raise ModelImportError(f"{path}:{attr} did not give an nn.Module but {type(model).__name__}")
+    return model
 
 
 def import_module(model: nn.Module, input_shape: list[int], name: str = "Imported") -> ImportResult:
@@ -107,40 +116,40 @@ def _check_parity(result: ImportResult, model: nn.Module, input_shape: list[int]
 
 
 #: Functions and methods that map to a node type: target -> (type, params from the call's arguments).
-ArgsMapper = Callable[[tuple, dict], dict[str, Any]]
+ArgsMapper = Callable[[tuple[Argument, ...], dict[str, Argument]], dict[str, Any]]
 
 
 def _dim_arg(key: str, index: int, default: Any) -> ArgsMapper:
     return lambda args, kwargs: {key: kwargs.get(key, args[index] if len(args) > index else default)}
 
 
-def _no_params(args: tuple, kwargs: dict) -> dict[str, Any]:
+def _no_params(args: tuple[Argument, ...], kwargs: dict[str, Argument]) -> dict[str, Any]:
     return {}
 
 
-def _flatten_params(args: tuple, kwargs: dict) -> dict[str, Any]:
+def _flatten_params(args: tuple[Argument, ...], kwargs: dict[str, Argument]) -> dict[str, Any]:
     return {
         "start_dim": kwargs.get("start_dim", args[1] if len(args) > 1 else 0),
         "end_dim": kwargs.get("end_dim", args[2] if len(args) > 2 else -1),
     }
 
 
-def _adaptive_params(args: tuple, kwargs: dict) -> dict[str, Any]:
+def _adaptive_params(args: tuple[Argument, ...], kwargs: dict[str, Argument]) -> dict[str, Any]:
     return {"output_size": plain(kwargs.get("output_size", args[1]))}
 
 
-def _dropout_params(args: tuple, kwargs: dict) -> dict[str, Any]:
+def _dropout_params(args: tuple[Argument, ...], kwargs: dict[str, Argument]) -> dict[str, Any]:
     return {"p": kwargs.get("p", args[1] if len(args) > 1 else 0.5)}
 
 
-def _inplace_params(args: tuple, kwargs: dict) -> dict[str, Any]:
+def _inplace_params(args: tuple[Argument, ...], kwargs: dict[str, Argument]) -> dict[str, Any]:
     return {"inplace": True} if kwargs.get("inplace", args[1] if len(args) > 1 else False) else {}
 
 
 def _positional(*names: str) -> ArgsMapper:
     """Params from a call's arguments after the input, by torch's positional order; only those given are kept."""
 
-    def params(args: tuple, kwargs: dict) -> dict[str, Any]:
+    def params(args: tuple[Argument, ...], kwargs: dict[str, Argument]) -> dict[str, Any]:
         given = dict(zip(names, args[1:])) | {k: v for k, v in kwargs.items() if k in names}
         return {k: plain(v) for k, v in given.items()}
 
@@ -249,8 +258,8 @@ class _Mapper:
         if self.problems:
             after = f" (and {self.downstream} operations that depend on them)" if self.downstream else ""
             raise ModelImportError(f"some operations have no designer node type{after}", self.problems)
-        graph = Graph(name, self.nodes, self.outputs)
-        return graph
+        outputs: list[str] = list(self.outputs)
+        return Graph(name, self.nodes, outputs)
 
     def _emit(
         self, fx_node: fx.Node, node_id: str, type_name: str, params: dict[str, Any], inputs: list[fx.Node]
@@ -277,7 +286,7 @@ class _Mapper:
         self._emit(node, self._unique(node.name), "Input", {"shape": list(self.input_shape)}, [])
 
     def _on_call_module(self, node: fx.Node) -> None:
-        module = self.traced.get_submodule(node.target)
+        module = self.traced.get_submodule(str(node.target))  # a call_module target is the module's path
         type_name = type(module).__name__
         spec = get_spec(type_name)
         if spec is None or not spec.is_module or type(module) is not getattr(nn, type_name, None):
@@ -321,8 +330,7 @@ class _Mapper:
             self.problems.append(f"{what} at {self._where(node)} has no designer node type")
             return
         type_name, to_params = entry
-        args = node.args[0] if type_name == "Concat" else node.args
-        inputs = [a for a in args if isinstance(a, fx.Node)]
+        inputs = [a for a in _operands(node, type_name) if isinstance(a, fx.Node)]
         constants = [
             a
             for a in node.args[1:]
@@ -385,12 +393,16 @@ class _Mapper:
     def _on_output(self, node: fx.Node) -> None:
         result = node.args[0]
         items = list(result) if isinstance(result, (tuple, list)) else [result]
-        items = [field for item in items for field in self.tuples.get(item, [item])]
+        items = [field for item in items for field in self._fields(item)]
         for item in items:
             if isinstance(item, fx.Node) and item in self.ids:
                 self.outputs.append(self.ids[item])
             elif not self.problems:
                 self.problems.append(f"output {item!r} is not a tensor computed by the model")
+
+    def _fields(self, item: Argument) -> list[Argument]:
+        """The values an output stands for: a namedtuple's fields, else the output itself."""
+        return list(self.tuples.get(item, [item])) if isinstance(item, fx.Node) else [item]
 
     @staticmethod
     def _parent(node: fx.Node) -> str:
@@ -404,3 +416,11 @@ class _Mapper:
         parent = self._parent(node).rstrip(".") or "the top level"
         trace = node.stack_trace.strip().splitlines()[-2].strip() if node.stack_trace else ""
         return f"{parent} (fx node '{node.name}'{', ' + trace if trace else ''})"
+
+
+def _operands(node: fx.Node, type_name: str) -> Sequence[Argument]:
+    """The arguments of a call that may be tensors: torch.cat takes its tensors as one sequence."""
+    if type_name != "Concat":
+        return node.args
+    first = node.args[0]
+    return first if isinstance(first, (tuple, list)) else [first]
