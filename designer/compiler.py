@@ -196,7 +196,8 @@ def compile_graph(graph: Graph, seed: int | None = None, analysis: Analysis | No
     module = fx.GraphModule(modules, build_fx_graph(analysis), class_name=class_name(graph.name))
     # GraphModule fills the dotted paths with plain Modules, in depth order; swap in the containers, in file order,
     # so that ``model.layer1[0]`` indexes and the state_dict lists layers as the file does.
-    module._modules.clear()
+    for name in [name for name, _ in module.named_children()]:
+        delattr(module, name)
     for name, child in nest_modules(modules).items():
         module.add_module(name, child)
     return module
