@@ -1,11 +1,9 @@
-"""Exports: standalone Python code, ONNX (checked in onnxruntime), TorchScript, and the ``export`` command."""
+"""Exports: ONNX (checked in onnxruntime), TorchScript, and the ``export`` command (the Python export is
+tests/test_export_python.py)."""
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import os
-import re
 import subprocess
 import sys
 import warnings
@@ -22,12 +20,12 @@ from torch import nn
 from designer import analyze, load
 from designer.cli import main
 from designer.compiler import compile_graph
-from designer.export import ExportError, export_onnx, export_python, export_torchscript, onnx_model, python_source
+from designer.export import ExportError, export_onnx, export_torchscript, onnx_model
 from designer.export.checkpoint import save_checkpoint
 from designer.model.fileformat import save
 from designer.model.graph import Graph
 from tests.helpers import chain, graph
-from tests.test_compiler import ROOT, case_graph, resnet18_graph, templates, zoo_graph
+from tests.test_compiler import ROOT, case_graph, templates, zoo_graph
 
 #: Cases ONNX cannot express (tested for their error below); every other case goes through ONNX.
 ONNX_UNSUPPORTED = [
@@ -71,134 +69,10 @@ def torch_outputs(module: nn.Module, inputs: list[torch.Tensor]) -> list[np.ndar
     return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
 
 
-def layer_repr(module: nn.Module) -> str:
-    """torch's repr of a layer, with per-axis tuples of one value written as that value (``kernel_size=3`` and
-    ``kernel_size=(3, 3)`` build the same pooling layer, but the module keeps what it was given)."""
-    return re.sub(r"\((-?[\d.]+)(?:, \1)+\)", r"\1", repr(module))
-
-
 def jit_load(path: Path) -> torch.jit.ScriptModule:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch marks TorchScript deprecated; still what we export
         return torch.jit.load(str(path))
-
-
-def import_file(path: Path, name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# -- Python -----------------------------------------------------------------------------------------------------------
-
-
-def nested_graph() -> Graph:
-    g = graph(
-        ("img", "Input", {"shape": [3, 8, 8]}, []),
-        ("torch", "Input", {"shape": [4]}, []),
-        ("stem.conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1, "bias": False}, ["img"]),
-        ("layer1.0.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["stem.conv"]),
-        ("layer1.0.bn1", "BatchNorm2d", {}, ["layer1.0.conv1"]),
-        ("layer1.0.add", "Add", {}, ["layer1.0.bn1", "stem.conv", "stem.conv"]),
-        ("layer1.1.conv1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["layer1.0.add"]),
-        ("blocks.3", "ReLU", {}, ["layer1.1.conv1"]),
-        ("blocks.a", "Upsample", {"scale_factor": 2, "mode": "bilinear"}, ["blocks.3"]),
-        ("misc.keys", "ReLU", {}, ["blocks.3"]),
-        ("misc.7", "Identity", {}, ["misc.keys"]),
-        ("features.0", "Conv2d", {"out_channels": 2, "kernel_size": 1}, ["misc.7"]),
-        ("features.1", "ReLU", {}, ["features.0"]),
-        ("cat", "Concat", {}, ["features.1", "blocks.3"]),
-        ("r", "Reshape", {"shape": [6, -1]}, ["cat"]),
-        ("flat", "Flatten", {}, ["cat"]),
-        ("fc", "Linear", {"out_features": 4}, ["flat"]),
-        ("nn", "Mul", {}, ["fc", "torch"]),
-        outputs=["nn", "r", "blocks.a"],
-    )
-    g["stem.conv"].frozen = True
-    g.name = 'nested "groups"'
-    g.extra["description"] = "Dotted ids of every container kind.\nSecond line."
-    return g
-
-
-PY_DESIGNS = [
-    pytest.param(nested_graph, id="nested"),
-    pytest.param(zoo_graph, id="zoo"),
-    pytest.param(resnet18_graph, id="resnet18"),
-]
-
-
-def check_source_shape(source: str, g: Graph) -> ast.ClassDef:
-    """One class, torch-only imports, readable lines; return the class."""
-    tree = ast.parse(source)
-    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    assert {a.name for n in imports if isinstance(n, ast.Import) for a in n.names} <= {"torch"}
-    assert {n.module for n in imports if isinstance(n, ast.ImportFrom)} <= {"torch"}
-    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
-    assert len(classes) == 1 and ast.unparse(classes[0].bases[0]) == "nn.Module"
-    assert [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Assign))] == []
-    assert max(len(line) for line in source.splitlines()) <= 120
-    forward = next(f for f in classes[0].body if isinstance(f, ast.FunctionDef) and f.name == "forward")
-    assert len(forward.body) == len(g) - len(g.input_ids()) + 1  # one line per node, then return
-    return classes[0]
-
-
-@pytest.mark.parametrize("make", PY_DESIGNS)
-def test_python_export_loads_compiled_weights_and_matches(make, tmp_path):
-    g = make()
-    compiled = compile_graph(g, seed=3)
-    path = tmp_path / "model.py"
-    source = export_python(g, path)
-    assert path.read_text() == source
-    cls = check_source_shape(source, g)
-    exported = getattr(import_file(path, cls.name), cls.name)()
-    assert list(exported.state_dict()) == list(compiled.state_dict())
-    exported.load_state_dict(compiled.state_dict(), strict=True)
-    leaves = [(n, m) for n, m in compiled.named_modules() if not list(m.children())]
-    assert [(n, layer_repr(m)) for n, m in leaves] == [(n, layer_repr(exported.get_submodule(n))) for n, _ in leaves]
-    assert [(n, p.requires_grad) for n, p in exported.named_parameters()] == [
-        (n, p.requires_grad) for n, p in compiled.named_parameters()
-    ]
-    inputs = random_inputs(g, 2)
-    for got, want in zip(torch_outputs(exported, inputs), torch_outputs(compiled, inputs), strict=True):
-        assert np.array_equal(got, want)
-
-
-def test_python_export_seeded_construction_matches_compile(tmp_path):
-    g = zoo_graph()
-    export_python(g, tmp_path / "zoo.py")
-    torch.manual_seed(11)
-    exported = import_file(tmp_path / "zoo.py", "zoo").Zoo()
-    compiled = compile_graph(g, seed=11).state_dict()
-    assert all(torch.equal(v, compiled[k]) for k, v in exported.state_dict().items())
-
-
-def test_python_export_is_readable():
-    source = python_source(nested_graph())
-    assert "self.layer1[0].conv1 = nn.Conv2d(4, 4, kernel_size=3, padding=1)" in source
-    assert 'self.blocks["3"] = nn.ReLU()' in source
-    assert "layer1_0_add = layer1_0_bn1 + stem_conv + stem_conv  # [N, 4, 8, 8]" in source
-    assert "def forward(self, img: torch.Tensor, torch_2: torch.Tensor)" in source
-    assert "return nn_2, r, blocks_a" in source
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("path", templates(), ids=[p.stem for p in templates()])
-def test_python_export_of_templates(path, tmp_path):
-    g = load(path)
-    out = tmp_path / "model.py"
-    cls = check_source_shape(export_python(g, out), g)
-    # On the meta device: the keys, shapes and layer settings are what is checked, not 100M random weights.
-    with torch.device("meta"):
-        compiled = compile_graph(g)
-        exported = getattr(import_file(out, path.stem), cls.name)()
-        exported.load_state_dict(compiled.state_dict(), strict=True)
-        outs = exported(*[torch.empty(1, *analyze(g).shape(i)) for i in g.input_ids()])
-    assert [layer_repr(m) for m in compiled.modules() if not list(m.children())] == [
-        layer_repr(m) for m in exported.modules() if not list(m.children())
-    ]
-    outs = outs if isinstance(outs, tuple) else (outs,)
-    assert [tuple(o.shape[1:]) for o in outs] == [analyze(g).shape(o) for o in g.output_ids()]
 
 
 # -- ONNX -------------------------------------------------------------------------------------------------------------

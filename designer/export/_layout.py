@@ -10,7 +10,7 @@ _OPEN, _CLOSE = "([{", ")]}"
 
 def fit(code: str, indent: str, comment: str = "") -> list[str]:
     """``code`` as one line if it fits, else wrapped at the first bracket that holds a top-level comma (or at its
-    last bracket)::
+    last bracket); calls go one per line, other items as many as fit::
 
         cat = torch.cat(
             [a, b, c,
@@ -23,29 +23,28 @@ def fit(code: str, indent: str, comment: str = "") -> list[str]:
     if len(line) <= WIDTH or group is None:
         return [line]
     start, end = group
-    inner = indent + "    "
-    lines = [indent + code[: start + 1]]
-    row = ""
     contents = code[start + 1 : end]
     items = _split(contents)
     lone = len(items) == 1 and not contents.rstrip().endswith(",")  # f(x) wraps without a comma; (x,) keeps it
-    for item in items:
-        piece = item if lone else item + ","
-        if len(inner) + len(piece) > WIDTH:
-            if row:
-                lines.append(inner + row)
-                row = ""
-            lines.extend(fit(piece, inner))
-        elif row and len(inner) + len(row) + 1 + len(piece) > WIDTH:
+    lines = [indent + code[: start + 1], *_rows([i if lone else i + "," for i in items], indent + "    ")]
+    tail = code[end:]
+    return [*lines, f"{indent}{tail}  # {comment}" if comment else indent + tail]
+
+
+def _rows(pieces: list[str], inner: str) -> list[str]:
+    """The wrapped items: a call (a module, in a Sequential) on a line of its own, others packed to the width."""
+    calls = any(ch in _OPEN for piece in pieces for ch in piece)
+    lines: list[str] = []
+    row = ""
+    for piece in pieces:
+        if row and (calls or len(inner) + len(row) + 1 + len(piece) > WIDTH):
             lines.append(inner + row)
-            row = piece
+            row = ""
+        if len(inner) + len(piece) > WIDTH:
+            lines.extend(fit(piece, inner))
         else:
             row = f"{row} {piece}" if row else piece
-    if row:
-        lines.append(inner + row)
-    tail = code[end:]
-    lines.append(f"{indent}{tail}  # {comment}" if comment else indent + tail)
-    return lines
+    return lines + ([inner + row] if row else [])
 
 
 def _scan(code: str) -> Iterator[tuple[int, str, int]]:
