@@ -11,6 +11,7 @@ from designer.layers.registry import list_specs
 from designer.model import fileformat
 from designer.model.graph import Graph
 from designer.model.params import MAX_SIZE
+from widgets import theme
 from widgets.document.document import Document
 from widgets.panels.inspector import Inspector
 from widgets.panels.param_editors import ChoiceEditor, IntEditor, IntsEditor, OptionalEditor, PaddingEditor
@@ -123,5 +124,5 @@ def test_a_bad_file_value_is_shown_red_not_crashing(qtbot):
     qtbot.addWidget(inspector)
     inspector.set_document(doc)
     inspector.show_node("c")
-    assert "#D32F2F" in inspector.editors["out_channels"].styleSheet()
+    assert theme.ERROR_HEX in inspector.editors["out_channels"].styleSheet()
     assert "out_channels" in inspector.problems.text()

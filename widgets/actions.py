@@ -6,13 +6,15 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
 from .document.export_runner import EXPORT_KINDS
+from .theme import CHOICES
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
+    from .theming import ThemeController
 
 Key = QKeySequence.StandardKey
 
@@ -99,7 +101,7 @@ class WindowActions:
 
     def _build_view_menu(self) -> None:
         w = self.window
-        menu = w.menuBar().addMenu("&View")
+        menu = self.view_menu = w.menuBar().addMenu("&View")
         self.zoom_in = self._action("Zoom &In", lambda: w.view.zoom_by(1.25), Key.ZoomIn)
         self.zoom_out = self._action("Zoom &Out", lambda: w.view.zoom_by(0.8), Key.ZoomOut)
         self.fit = self._action("&Fit to View", w.view.fit_to_view, "Ctrl+0", "Show the whole design")
@@ -113,6 +115,19 @@ class WindowActions:
         self.panels_menu = menu.addMenu("&Panels")
         for dock in w.findChildren(QDockWidget):
             self.panels_menu.addAction(dock.toggleViewAction())
+
+    def add_theme_menu(self, themes: ThemeController) -> None:
+        """View > Theme: system, light or dark, one checked."""
+        menu = self.view_menu.addMenu("&Theme")
+        group = QActionGroup(menu)
+        self.themes: dict[str, QAction] = {}
+        for choice in CHOICES:
+            action = self._action(choice.capitalize(), functools.partial(themes.apply, choice))
+            action.setCheckable(True)
+            group.addAction(action)
+            menu.addAction(action)
+            self.themes[choice] = action
+        themes.changed.connect(lambda: self.themes[themes.choice].setChecked(True))
 
     def _build_design_menu(self) -> None:
         edit = self.window.edit

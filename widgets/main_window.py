@@ -31,6 +31,7 @@ from .panels.inspector import Inspector
 from .panels.palette import Palette
 from .panels.problems_dock import ProblemsDock
 from .panels.summary_dock import SummaryDock
+from .theming import ThemeController
 
 APP_NAME = "CNN Designer"
 Area = Qt.DockWidgetArea
@@ -87,7 +88,11 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         self._restore_layout()
         self.menu_actions.snap.setChecked(self.scene.snap_to_grid)
+        self.themes = ThemeController(self)
+        self.themes.changed.connect(self._on_theme_changed)
+        self.menu_actions.add_theme_menu(self.themes)
         self.files.show_graph(untitled_graph())
+        self.themes.apply(self.themes.saved_choice())
         if load_panels:
             self._install_panels()
 
@@ -239,6 +244,13 @@ class MainWindow(QMainWindow):
         for label in (self.status_params, self.status_macs, self.status_valid, self.status_saved):
             label.setContentsMargins(8, 0, 8, 0)
             self.statusBar().addPermanentWidget(label)
+
+    def _on_theme_changed(self) -> None:
+        self.scene.restyle()
+        self.view.viewport().update()
+        self.layer_palette.restyle()
+        if self.document is not None:  # every view that writes coloured text (status, problems, inspector) rewrites it
+            self.document.analysis_changed.emit(self.document.analysis)
 
     def _restore_layout(self) -> None:
         geometry: Any = self.settings.value("window/geometry")

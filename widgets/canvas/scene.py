@@ -69,6 +69,18 @@ class GraphScene(QGraphicsScene):
                 self._add_edge_item(src, node.id, i)
         self._on_analysis(document.analysis)
 
+    def restyle(self) -> None:
+        """Repaint every item in the current theme's colours (texts, tooltips and the background)."""
+        self.setBackgroundBrush(theme.BACKGROUND)
+        for item in self.nodes.values():
+            item.key = None
+        for edges in self._inputs.values():
+            for edge in edges:
+                edge.key = None
+        if self._analysis is not None:
+            self._on_analysis(self._analysis)
+        self.update()
+
     def clear_document(self) -> None:
         """Unsubscribe from the document and drop every item."""
         if self.document is not None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBo
 from designer.training.events import EpochEnded, Event, RunStarted, StepEnded
 
 from .. import theme
+from .plot_style import style_plots
 
 if TYPE_CHECKING:
     from torch import nn
@@ -136,6 +137,7 @@ class InsightDock(QWidget):
         for w in (QLabel("Node"), self.node_combo, self.method_combo, QLabel("Class"), self.class_spin, self.live):
             mid.addWidget(w)
         self.stack = QStackedWidget()
+        self.pages: list[pg.GraphicsLayoutWidget] = []
         self.stack.addWidget(self._image_page())
         self.stack.addWidget(self._scatter_page())
         self.status = QLabel("Choose a sample, a node and a method.")
@@ -162,13 +164,22 @@ class InsightDock(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), interactive=False, width=14)
         self.colorbar.setImageItem(self.values_item)
         page.addItem(self.colorbar)
+        style_plots(page)
+        self.pages.append(page)
         return page
 
     def _scatter_page(self) -> QWidget:
         page = pg.GraphicsLayoutWidget()
         self.scatter_plot = page.addPlot()
         self.scatter_plot.addLegend()
+        style_plots(page)
+        self.pages.append(page)
         return page
+
+    def restyle(self) -> None:
+        """Redraw the plots' frames in the current theme."""
+        for page in self.pages:
+            style_plots(page)
 
     # -- inputs from outside -----------------------------------------------------------------------------------------
 
@@ -529,6 +540,7 @@ def create_panel(window: Any) -> InsightDock:
         panel.event_listeners.append(dock.on_training_event)
         panel.run_started.connect(lambda _run: dock.reload())
     window.document_changed.connect(lambda _document: dock.reload())
+    window.themes.changed.connect(dock.restyle)
     window.scene.selectionChanged.connect(lambda: _follow_selection(window, dock))
     return dock
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QFont, QPalette
+from PySide6.QtWidgets import QApplication, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from designer.editing import catalog
 
@@ -14,6 +14,7 @@ from .. import theme
 from ..canvas.view import PALETTE_MIME
 
 _KEY_ROLE = Qt.ItemDataRole.UserRole
+_GROUP_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class PaletteTree(QTreeWidget):
@@ -64,14 +65,22 @@ class Palette(QWidget):
                 group = groups[entry.group] = QTreeWidgetItem(self.tree, [entry.group])
                 group.setFont(0, bold)
                 group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                group.setForeground(0, QBrush(theme.category_color(entry.group).darker(115)))
+                group.setData(0, _GROUP_ROLE, entry.group)
             item = QTreeWidgetItem(group, [entry.text])
             item.setData(0, _KEY_ROLE, entry.key)
             item.setToolTip(0, entry.doc)
             item.setStatusTip(0, entry.doc)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setForeground(0, QBrush(QColor(theme.TEXT)))
         self.tree.expandAll()
+        self.restyle()
+
+    def restyle(self) -> None:
+        """Colour the group headers in their category's accent, made readable on the tree's background."""
+        # The application's palette: a theme change sets it at once, the tree's own copy follows only later.
+        base = QApplication.palette().color(QPalette.ColorRole.Base)
+        for group in self.groups():
+            accent = theme.category_color(group.data(0, _GROUP_ROLE))
+            group.setForeground(0, QBrush(theme.readable(accent, base)))
 
     def groups(self) -> list[QTreeWidgetItem]:
         """The group header items, in display order."""

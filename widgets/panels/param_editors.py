@@ -29,8 +29,6 @@ from designer.model.params import MAX_SIZE, Kind, Param
 
 from .. import theme
 
-_PROBLEM_SHEET = f"QSpinBox, QDoubleSpinBox, QLineEdit, QComboBox {{ border: 1px solid {theme.ERROR_HEX}; }}"
-
 
 class ParamEditor(QWidget):
     """Base: a row widget editing one parameter."""
@@ -62,7 +60,8 @@ class ParamEditor(QWidget):
 
     def set_problem(self, message: str | None) -> None:
         """Mark the editor red with the problem as tooltip (None clears it)."""
-        sheet = _PROBLEM_SHEET if message else ""
+        sheet = f"QSpinBox, QDoubleSpinBox, QLineEdit, QComboBox {{ border: 1px solid {theme.ERROR_HEX}; }}"
+        sheet = sheet if message else ""
         if sheet != self.styleSheet():  # restyling is costly; most refreshes change nothing
             self.setStyleSheet(sheet)
         if message:

@@ -10,7 +10,6 @@ from designer.analysis.validate import Analysis
 
 from .. import theme
 
-_COLORS = {"error": theme.ERROR_HEX, "warning": theme.WARNING_TEXT_HEX, "info": theme.INFO_HEX}
 _SYMBOLS = {"error": "✖ error", "warning": "▲ warning", "info": "● info"}
 
 
@@ -45,7 +44,7 @@ class ProblemsDock(QWidget):
         for d in analysis.diagnostics:
             sev = d.severity.value
             item = QTreeWidgetItem([_SYMBOLS.get(sev, sev), d.node_id or "(design)", d.message, d.hint])
-            item.setForeground(0, QBrush(QColor(_COLORS.get(sev, theme.TEXT.name()))))
+            item.setForeground(0, QBrush(QColor(_severity_color(sev))))
             item.setToolTip(2, f"{d.message}\n[{d.code}]" + (f"\nhint: {d.hint}" if d.hint else ""))
             item.setToolTip(3, d.hint)
             item.setData(0, Qt.ItemDataRole.UserRole, d.node_id)
@@ -58,3 +57,9 @@ class ProblemsDock(QWidget):
         node_id = item.data(0, Qt.ItemDataRole.UserRole)
         if node_id:
             self.node_clicked.emit(node_id)
+
+
+def _severity_color(severity: str) -> str:
+    """The current theme's text colour for a severity (read at each refresh: the theme may have changed)."""
+    colors = {"error": theme.ERROR_HEX, "warning": theme.WARNING_TEXT_HEX, "info": theme.INFO_HEX}
+    return colors.get(severity, theme.TEXT.name())

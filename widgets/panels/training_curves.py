@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QWidget
 
 from designer.training.api import metric_series
 
+from .plot_style import style_plots
+
 
 class CurvesView(pg.GraphicsLayoutWidget):
     """Loss and accuracy against the step: training per step (raw and smoothed) and per epoch, validation per epoch.
@@ -46,6 +48,7 @@ class CurvesView(pg.GraphicsLayoutWidget):
                 item.setClipToView(True)
                 self.curves[(name, metric)] = item
         self.acc_plot.setYRange(0, 1, padding=0.02)
+        style_plots(self)
         self.clear_data()
 
     def clear_data(self, total_steps: int = 100) -> None:

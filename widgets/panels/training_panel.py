@@ -50,6 +50,7 @@ from designer.training.api import (
 from designer.training.config import ConfigError
 from designer.training.events import format_duration, unhandled
 
+from .plot_style import style_plots
 from .training_curves import CurvesView
 from .training_form import ConfigForm, button, row
 
@@ -461,5 +462,6 @@ def create_panel(window: Any) -> TrainingPanel:
 
     panel = TrainingPanel(design, write_section=lambda graph, section: window.document.set_extra("training", section))
     window.document_changed.connect(lambda _document: panel.refresh_from_design())
+    window.themes.changed.connect(lambda: style_plots(panel.curves))
     window.training_panel = panel
     return panel
