@@ -143,12 +143,26 @@ def reentrant_graph() -> Graph:
     )
 
 
+def side_graph() -> Graph:
+    """A branch nothing uses (the compiled design still runs it) and a group fed by two values."""
+    return graph(
+        ("x", "Input", {"shape": [3]}, []),
+        ("y", "Input", {"shape": [3]}, []),
+        ("m.a", "Linear", {"out_features": 3}, ["x"]),
+        ("m.add", "Add", {}, ["m.a", "y"]),
+        ("unused.fc", "Linear", {"out_features": 2}, ["m.add"]),
+        ("fc", "Linear", {"out_features": 2}, ["m.add"]),
+        outputs=["fc"],
+    )
+
+
 PY_DESIGNS = [
     pytest.param(nested_graph, id="nested"),
     pytest.param(zoo_graph, id="zoo"),
     pytest.param(resnet18_graph, id="resnet18"),
     pytest.param(unet_graph, id="unet"),
     pytest.param(reentrant_graph, id="reentrant"),
+    pytest.param(side_graph, id="side"),
 ]
 
 
@@ -195,6 +209,8 @@ def test_python_export_is_readable():
 def test_python_export_calls_members_of_a_group_that_is_not_one_call():
     source = python_source(reentrant_graph())
     assert "enc_a = self.enc.a(x)" in source and "enc_relu_1 = self.enc.relu(enc_relu)" in source
+    source = python_source(side_graph())
+    assert "m = self.m(x, y)" in source and "\n        self.unused.fc(m)  # [N, 2]\n" in source
 
 
 def block_classes(model: nn.Module, source: str) -> Counter[str]:
@@ -297,7 +313,7 @@ def test_python_export_of_mirrors_loads_torchvision_weights(name, tmp_path):
 def test_generated_code_passes_pyflakes(tmp_path):
     for path in templates():
         (tmp_path / f"{path.stem}.py").write_text(python_source(load(path)))
-    for make in (nested_graph, zoo_graph, unet_graph, reentrant_graph):
+    for make in (nested_graph, zoo_graph, unet_graph, reentrant_graph, side_graph):
         (tmp_path / f"{make.__name__}.py").write_text(python_source(make()))
     ruff = Path(sys.executable).with_name("ruff")
     result = subprocess.run(

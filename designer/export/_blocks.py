@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._calls import Call, py, same
-from ._forward import BODY, ForwardWriter, safe_name
+from ._forward import BODY, ForwardWriter, safe_name, used_values
 from ._layout import WIDTH, fit
 from ._model import ColumnWriter, Model
 from ._params import NO_DEFAULT, WILD, Expr, Param, Path, Signature
@@ -68,7 +68,8 @@ def _assign(name: str, value: str) -> str:
 def _forward(model: Model, cls: BlockClass, flags: dict[int, str]) -> list[str]:
     base = cls.base
     names = ["x"] if len(base.inputs) == 1 else [f"x{k + 1}" for k in range(len(base.inputs))]
-    writer = ForwardWriter(model, base, dict(zip(base.inputs, names)), comments=len(cls.instances) == 1)
+    used = used_values(base.steps, base.outputs)
+    writer = ForwardWriter(model, base, dict(zip(base.inputs, names)), len(cls.instances) == 1, used)
     steps = base.steps
     optional = {i: (pos, steps[i].via if steps[i].node_id is None else flags[i]) for i, pos in cls.optional.items()}
     n_out = len(base.outputs)

@@ -42,11 +42,16 @@ def access(model: Model, scope: Unit, path: str) -> str:
     return expr
 
 
+def used_values(steps: Iterable[Step], returned: Iterable[NodeId]) -> set[NodeId]:
+    """The values a forward reads again: step inputs and what it returns."""
+    return {x for s in steps for x in s.inputs} | set(returned)
+
+
 class ForwardWriter:
     """Writes a scope's steps, naming each value once."""
 
-    def __init__(self, model: Model, scope: Unit, args: dict[NodeId, str], comments: bool):
-        self.model, self.scope, self.comments = model, scope, comments
+    def __init__(self, model: Model, scope: Unit, args: dict[NodeId, str], comments: bool, used: set[NodeId]):
+        self.model, self.scope, self.comments, self.used = model, scope, comments, used
         self.var: dict[NodeId, str] = dict(args)
         self.names: dict[fx.Node, str] = {}
         for node_id, name in args.items():
@@ -74,11 +79,13 @@ class ForwardWriter:
                 if step.unit is None
                 else (f"{instead} if self.{flag} is None else {value}")
             )
+        comment = ", ".join(self._shape(out) for out in step.outputs) if self.comments else ""
+        if not self.used.intersection(step.outputs):  # computed as the compiled design does, but used by nothing
+            return fit(value, indent, comment)
         targets = [self._new_name(step, out) for out in step.outputs]
         for out, name in zip(step.outputs, targets):
             self.var[out] = name
             self.names.setdefault(self.model.env[out], name)
-        comment = ", ".join(self._shape(out) for out in step.outputs) if self.comments else ""
         return fit(f"{', '.join(targets)} = {value}", indent, comment)
 
     def returns(self, node_ids: list[NodeId], indent: str = BODY) -> list[str]:

@@ -166,6 +166,7 @@ def _connect(tree: Tree, analysis: Analysis) -> None:
         ordered = sorted(unit.members, key=tree.pos.__getitem__)
         unit.inputs = list(dict.fromkeys(s for n in ordered for s in graph[n].inputs if s not in unit.members))
         unit.outputs = [n for n in ordered if n in outputs or any(c not in unit.members for c in consumers[n])]
+        unit.outputs = [unit.node_id] if unit.node_id else unit.outputs  # a layer gives its value, used or not
         _classify(unit, consumers)
     for unit in tree.root.walk():
         if unit is tree.root or (unit.kind == CLASS and unit.callable):

@@ -17,7 +17,7 @@ from ..model.fileformat import write_atomic
 from ..model.graph import Graph, NodeId
 from ._blocks import block_class, body_lines
 from ._common import checked_analysis
-from ._forward import BODY, ForwardWriter, access, shape_text
+from ._forward import BODY, ForwardWriter, access, shape_text, used_values
 from ._layout import WIDTH, fit
 from ._model import Model, value_column
 from ._naming import name_classes
@@ -133,7 +133,7 @@ def _forward(model: Model, graph: Graph) -> list[str]:
     steps = model.tree.root.steps
     needed = _needed(model, main)
     head = [s for s in steps if not aux or any(o in needed for o in s.outputs)]
-    writer = ForwardWriter(model, model.tree.root, args, comments=True)
+    writer = ForwardWriter(model, model.tree.root, args, True, used_values(steps, graph.output_ids()))
     params = "".join(f", {a}: torch.Tensor" for a in args.values())
     lines = fit(f"def forward(self{params}) -> {_returns(len(main), len(graph.output_ids()) if aux else 0)}:", "    ")
     lines += writer.steps(head)
