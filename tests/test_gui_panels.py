@@ -51,3 +51,25 @@ def test_training_settings_are_an_undoable_edit(make_window, example_file, qtbot
     assert doc.graph.extra["training"]["epochs"] == 2 and doc.is_modified
     doc.undo_stack.undo()
     assert "training" not in doc.graph.extra and not doc.is_modified
+
+
+def test_at_1280x800_no_dock_scrolls_sideways_or_cuts_a_label(make_window, example_file, qtbot):  # noqa: F811  (the fixture imported above)
+    from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel
+
+    window = make_window(load_panels=True)
+    assert window.files.open_file(example_file)
+    window.resize(1280, 800)
+    window.show()
+    problems = []
+    for dock in window.findChildren(QDockWidget):
+        _show(window, dock.windowTitle())
+        qtbot.waitUntil(lambda d=dock: not isinstance(d.widget(), QLabel), timeout=20_000)
+        qtbot.wait(50)
+        for area in dock.findChildren(QAbstractScrollArea):
+            if area.isVisible() and area.horizontalScrollBar().isVisible():
+                problems.append(f"{dock.windowTitle()}: {type(area).__name__} scrolls sideways")
+        for widget in dock.findChildren(QAbstractButton) + dock.findChildren(QLabel):
+            wraps = isinstance(widget, QLabel) and widget.wordWrap()
+            if widget.isVisible() and not wraps and widget.sizeHint().width() > widget.width() + 1:
+                problems.append(f"{dock.windowTitle()}: {widget.text()!r} is cut")
+    assert problems == []

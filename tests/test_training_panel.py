@@ -153,7 +153,7 @@ def test_preview_shows_augmented_samples(qtbot, panel):
     panel.show_preview()
     grid = panel.preview_array
     assert grid.ndim == 3 and grid.shape[2] == 3 and not panel.preview.pixmap().isNull()
-    assert panel.tabs.currentIndex() == 1
+    assert panel.tabs.currentWidget() is panel.preview_tab
 
 
 def test_every_engine_event_is_shown_by_its_own_handler(qtbot, tmp_path):

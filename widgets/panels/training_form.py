@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
@@ -57,7 +58,7 @@ class ConfigForm(QWidget):
         for label, w in (
             ("Shapes samples", self.samples),
             ("Validation share", self.val_split),
-            ("Augmentation", row(*self.aug.values())),
+            ("Augmentation", grid(list(self.aug.values()), columns=3)),
             ("Rotation (°)", self.rotation),
             ("Colour jitter", self.color_jitter),
         ):
@@ -210,4 +211,14 @@ def spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
 def dspin(low: float, high: float, value: float, step: float, decimals: int) -> QDoubleSpinBox:
     box = QDoubleSpinBox(decimals=decimals, minimum=low, maximum=high, singleStep=step)
     box.setValue(value)
+    return box
+
+
+def grid(widgets: list[QWidget], columns: int) -> QWidget:
+    """Widgets in rows of ``columns`` (check boxes that would not fit one row of a narrow dock)."""
+    box = QWidget()
+    layout = QGridLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for i, w in enumerate(widgets):
+        layout.addWidget(w, i // columns, i % columns)
     return box

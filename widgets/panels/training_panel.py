@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QScrollArea,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -105,33 +104,30 @@ class TrainingPanel(QWidget):
         self.refresh_from_design()
 
     def _build(self) -> None:
+        # Settings and curves are tabs, not side by side: a dock beside the canvas is ~600 px wide, too narrow for
+        # both (the form scrolled sideways at 1400x860). The controls and progress stay visible under the tabs.
         self.form = ConfigForm()
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(self.form)
+        self.settings_scroll = QScrollArea(widgetResizable=True)
+        self.settings_scroll.setWidget(self.form)
+        self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.start_button = button("Start", self.start)
         self.pause_button = button("Pause", self.toggle_pause, enabled=False)
         self.stop_button = button("Stop", self.stop, enabled=False)
         self.progress = QProgressBar(textVisible=True)
         self.status = QLabel("Ready.", wordWrap=True)
         note = QLabel(SNAPSHOT_NOTE, wordWrap=True)
-        note.setStyleSheet("color: gray")
-        left = QWidget()
-        lay = QVBoxLayout(left)
-        lay.addWidget(scroll, 1)
+        note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self._build_tabs(), 1)
         for w in (row(self.start_button, self.pause_button, self.stop_button), self.progress, self.status, note):
             lay.addWidget(w)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(self._build_tabs())
-        splitter.setStretchFactor(1, 1)
-        QVBoxLayout(self).addWidget(splitter)
 
     def _build_tabs(self) -> QTabWidget:
         self.curves = CurvesView()
         self.preview = QLabel(
             "Press Preview to see augmented training samples.", alignment=Qt.AlignmentFlag.AlignCenter
         )
-        preview_tab = QWidget()
+        self.preview_tab = preview_tab = QWidget()
         pl = QVBoxLayout(preview_tab)
         pl.addWidget(button("Preview", self.show_preview))
         pl.addWidget(self.preview, 1)
@@ -149,7 +145,13 @@ class TrainingPanel(QWidget):
         )
         self.log = QPlainTextEdit(readOnly=True)
         self.tabs = QTabWidget()
-        for w, title in ((self.curves, "Curves"), (preview_tab, "Augmentation"), (runs_tab, "Runs"), (self.log, "Log")):
+        for w, title in (
+            (self.settings_scroll, "Settings"),
+            (self.curves, "Curves"),
+            (preview_tab, "Augmentation"),
+            (runs_tab, "Runs"),
+            (self.log, "Log"),
+        ):
             self.tabs.addTab(w, title)
         return self.tabs
 
@@ -284,6 +286,8 @@ class TrainingPanel(QWidget):
         self._drain()
 
     def _set_running(self, running: bool) -> None:
+        if running:
+            self.tabs.setCurrentWidget(self.curves)
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
@@ -443,7 +447,7 @@ class TrainingPanel(QWidget):
         h, w, _ = grid.shape
         image = QImage(grid.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
         self.preview.setPixmap(QPixmap.fromImage(image))
-        self.tabs.setCurrentIndex(1)
+        self.tabs.setCurrentWidget(self.preview_tab)
 
 
 def _settings_changed(graph: Graph, cfg: TrainConfig) -> bool:
