@@ -78,7 +78,7 @@ def test_module_names_become_node_ids():
     assert result.graph["flatten"].type == "Flatten"
 
 
-class _Custom(nn.Module):
+class UserNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8))
@@ -106,10 +106,10 @@ class _Unmappable(nn.Module):
 def test_user_module_factory(tmp_path, monkeypatch):
     (tmp_path / "my_models.py").write_text(
         textwrap.dedent("""
-        from tests.test_import import _Custom
+        from tests.test_import import UserNet
 
         def build():
-            return _Custom()
+            return UserNet()
     """),
         encoding="utf-8",
     )
