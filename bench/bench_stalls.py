@@ -111,7 +111,7 @@ def main() -> int:
         f"python {platform.python_version()}, PySide6 {pyside_version}, {os.cpu_count()} CPUs, "
         f"platform {os.environ['QT_QPA_PLATFORM']}, torch preloaded: {args.preload}"
     )
-    app = QApplication.instance() or QApplication([])
+    QApplication.instance() or QApplication([])
     tmp = tempfile.mkdtemp()
     window = MainWindow(
         settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat),
