@@ -32,8 +32,10 @@ def randomize_norms(module: nn.Module) -> nn.Module:
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.2)
+                if m.running_mean is not None and m.running_var is not None:  # None: track_running_stats=False
+                    m.running_mean.normal_(0, 0.2)
+                    m.running_var.uniform_(0.5, 1.5)
+                if m.affine:
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.normal_(0, 0.2)
     return module.eval()

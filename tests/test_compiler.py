@@ -160,8 +160,16 @@ def templates() -> list[Path]:
 
 
 #: Hand-built designs for the whole-design checks; the templates join them as they land in templates/.
+#: Templates small enough to build in the fast tier; the others run in make test's slow tier.
+FAST_TEMPLATES = {"small_cnn", "lenet5_28", "fashion_mnist_gap"}
+
 DESIGNS = [pytest.param(resnet18_graph, id="resnet18"), pytest.param(zoo_graph, id="zoo")] + [
-    pytest.param(lambda path=path: load(path), id=f"template:{path.stem}") for path in templates()
+    pytest.param(
+        lambda path=path: load(path),
+        id=f"template:{path.stem}",
+        marks=[] if path.stem in FAST_TEMPLATES else [pytest.mark.slow],
+    )
+    for path in templates()
 ]
 
 

@@ -127,6 +127,7 @@ def test_onnx_refuses_what_it_cannot_express(type_, params, shape, tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.slow
 def test_onnx_refuses_a_repeated_output_and_an_opset_it_cannot_write(tmp_path):
     g = chain([4], ("Linear", {"out_features": 2}))
     g.set_outputs(["n1", "n1"])
@@ -140,6 +141,7 @@ def test_onnx_refuses_a_repeated_output_and_an_opset_it_cannot_write(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.slow
 def test_onnx_converter_failure_is_located_at_its_node(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_model, "onnx_problems", lambda analysis: [])  # let the converter itself fail
     g = chain([2, 7, 7], ("Conv2d", {"out_channels": 2, "kernel_size": 1}), ("AdaptiveMaxPool2d", {"output_size": 3}))
@@ -156,7 +158,7 @@ def test_onnx_converter_failure_is_located_at_its_node(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "g, how",
     [
-        pytest.param(zoo_graph(), "scripted", id="zoo"),
+        pytest.param(zoo_graph(), "scripted", id="zoo", marks=pytest.mark.slow),
         pytest.param(case_graph(*UNSCRIPTABLE), "traced", id="traced"),
     ],
 )

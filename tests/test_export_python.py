@@ -31,7 +31,7 @@ from designer.model.graph import Graph
 from tests.helpers import graph, randomize_norms
 from tests.test_compiler import resnet18_graph, templates, zoo_graph
 from tests.test_export import random_inputs, unet_graph
-from tests.test_templates import HEAVY, MIRRORS, SMALL_SIDE
+from tests.test_templates import MIRRORS, SMALL_SIDE
 
 
 def import_file(path: Path, name: str) -> Any:
@@ -89,12 +89,6 @@ def check_same_layers(exported: nn.Module, compiled: nn.Module) -> None:
         assert sibling != name and ours[sibling] == theirs[name]
         assert not list(compiled.get_submodule(name).parameters())
     assert {n: r for n, r in theirs.items() if n in ours} == ours
-
-
-def norms_randomized(module: nn.Module) -> nn.Module:
-    """``randomize_norms`` where every BatchNorm keeps running statistics (the zoo has one that does not)."""
-    norms = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
-    return randomize_norms(module) if all(m.running_mean is not None for m in norms) else module.eval()
 
 
 def outputs(module: nn.Module, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:
@@ -169,7 +163,7 @@ PY_DESIGNS = [
 @pytest.mark.parametrize("make", PY_DESIGNS)
 def test_python_export_loads_compiled_weights_and_matches(make, tmp_path):
     g = make()
-    compiled = norms_randomized(compile_graph(g, seed=3))
+    compiled = randomize_norms(compile_graph(g, seed=3))
     exported, source = exported_model(g, tmp_path)
     assert (tmp_path / "model.py").read_text() == source
     assert list(exported.state_dict()) == list(compiled.state_dict())
@@ -239,6 +233,7 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     assert len(methods(source, "ResNet18")["forward"].splitlines()) < 15
 
 
+@pytest.mark.slow
 def test_densenet121_reads_like_torchvision(tmp_path):
     model, source = exported_model(load_template("densenet121"), tmp_path)
     counts = block_classes(model, source)
@@ -249,6 +244,7 @@ def test_densenet121_reads_like_torchvision(tmp_path):
     assert [len(list(b.children())) for b in model.modules() if type(b).__name__ == block] == [6, 12, 24, 16]
 
 
+@pytest.mark.slow
 def test_googlenet_returns_its_auxiliary_outputs_in_training_mode_only(tmp_path):
     g = load_template("googlenet")
     g.set_param("input", "shape", [3, 96, 96])
@@ -277,11 +273,14 @@ def small_template(name: str) -> Graph:
     return g
 
 
-def _slow_if_heavy(names: list[str]) -> list[Any]:
-    return [pytest.param(n, marks=[pytest.mark.slow] if n in HEAVY else []) for n in names]
+#: Templates the fast tier exports; make test's slow tier exports every one.
+FAST_TEMPLATES = {"small_cnn", "lenet5_28", "resnet18"}
 
 
-@pytest.mark.parametrize("name", _slow_if_heavy([p.stem for p in templates()]))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(p.stem, marks=[] if p.stem in FAST_TEMPLATES else [pytest.mark.slow]) for p in templates()],
+)
 def test_python_export_of_templates_matches_the_compiled_design(name, tmp_path):
     g = small_template(name)
     compiled = randomize_norms(compile_graph(g, seed=1))
@@ -296,7 +295,8 @@ def test_python_export_of_templates_matches_the_compiled_design(name, tmp_path):
     assert [tuple(o.shape[1:]) for o in got] == [analyze(g).shape(o) for o in g.output_ids()[:main]]
 
 
-@pytest.mark.parametrize("name", _slow_if_heavy(list(MIRRORS)))
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MIRRORS))
 def test_python_export_of_mirrors_loads_torchvision_weights(name, tmp_path):
     builder, kwargs, _ = MIRRORS[name]
     torch.manual_seed(0)
@@ -310,6 +310,7 @@ def test_python_export_of_mirrors_loads_torchvision_weights(name, tmp_path):
     torch.testing.assert_close(outputs(model.eval(), x), outputs(reference, x), atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_generated_code_passes_pyflakes(tmp_path):
     for path in templates():
         (tmp_path / f"{path.stem}.py").write_text(python_source(load(path)))
@@ -367,6 +368,7 @@ def _random_block(
     return add("relu_1", "ReLU", {}, y), width
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
 def test_python_export_of_random_designs_matches_the_compiled_design(seed, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -99,12 +100,14 @@ def _exercise(text: str) -> None:
     json.dumps(summary.to_json(analysis, batch_size=2))
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(projects())
 def test_arbitrary_content_never_raises(data):
     _exercise(json.dumps(data))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(JSON)
 def test_arbitrary_json_never_raises(value):

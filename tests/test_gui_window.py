@@ -238,6 +238,7 @@ def test_unreadable_file_opens_nothing_and_says_why(window, tmp_path):
     assert "newer" in window.dialogs.errors[0]
 
 
+@pytest.mark.slow
 def test_every_template_opens_without_diagnostics(make_window):
     w = make_window()
     for info in list_templates():

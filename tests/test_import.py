@@ -40,7 +40,7 @@ def _parity(result, model, input_shape, n_outputs=1):
         ("resnet18", [3, 64, 64]),
         ("mobilenet_v2", [3, 64, 64]),
         ("squeezenet1_1", [3, 96, 96]),
-        ("alexnet", [3, 96, 96]),
+        pytest.param("alexnet", [3, 96, 96], marks=pytest.mark.slow),
         ("mobilenet_v3_small", [3, 64, 64]),
     ],
 )
@@ -168,6 +168,7 @@ def _reference_design():
     )
 
 
+@pytest.mark.slow  # the first ONNX export of a process loads the exporter: seconds, for the slow tier
 @pytest.mark.parametrize("exporter", ["designer", "torchscript", "dynamo"])
 def test_onnx_round_trip_gives_the_same_design_numbers_and_outputs(tmp_path, exporter):
     g = _reference_design()
@@ -300,6 +301,7 @@ def test_cli_import_writes_design_and_checkpoint(tmp_path, capsys):
     assert err.startswith("torchvision:no_such_model: ")
 
 
+@pytest.mark.slow
 def test_cli_import_with_local_weights(tmp_path, capsys):
     torch.manual_seed(3)
     model = torchvision.models.resnet18(weights=None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 PROBE = """
@@ -41,6 +43,7 @@ print(len(names), qt)
 """
 
 
+@pytest.mark.slow
 def test_no_module_of_the_core_brings_qt_or_the_views():
     """Importing any core module leaves Qt unloaded (``make lint``'s import contract checks the source as well)."""
     proc = subprocess.run(

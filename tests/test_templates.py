@@ -123,7 +123,8 @@ def _torchvision(name: str) -> nn.Module:
         return getattr(torchvision.models, builder)(weights=None, **kwargs)
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in MIRRORS])
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MIRRORS))
 def test_mirror_equals_torchvision(name):
     torch.manual_seed(0)
     reference = _torchvision(name)

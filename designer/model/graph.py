@@ -72,7 +72,7 @@ class Graph:
     on ``self.events`` and then ``changed``. Each mutator has an exact inverse, which is what undo is built on.
     """
 
-    def __init__(self, name: str = "Untitled", nodes: list[Node] | None = None, outputs: list[str] | None = None):
+    def __init__(self, name: str = "Untitled", nodes: list[Node] | None = None, outputs: Sequence[str] | None = None):
         self.name = name
         self._nodes: dict[NodeId, Node] = {}
         self.outputs: list[NodeId] | None = [NodeId(o) for o in outputs] if outputs is not None else None

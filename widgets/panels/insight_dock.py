@@ -114,6 +114,7 @@ class InsightDock(QWidget):
         self.sample_spin.setRange(0, 0)
         self.sample_spin.setToolTip("validation sample; or drop an image file here")
         self.sample_info = QLabel("no sample")
+        self.sample_info.setWordWrap(True)  # "class 9 (bar)" must not be cut in a narrow dock
         self.node_combo = QComboBox()
         self.node_combo.setToolTip("the node to look at (follows the canvas selection)")
         self.method_combo = QComboBox()
