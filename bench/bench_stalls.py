@@ -140,6 +140,7 @@ def main() -> int:
     print(f"longest stall {worst * 1e3:.0f} ms: {verdict} the {TARGET_S * 1e3:.0f} ms target")
     window.training_panel.shutdown()
     window.files.exports.wait()
+    window.files.exports.close()
     window.files.autosave.close()
     return 0
 

@@ -15,7 +15,7 @@ from torch import fx, nn
 from .analysis.validate import Analysis, analyze
 from .layers.graph_ops import GraphOp
 from .model import diagnostics as dg
-from .model.diagnostics import Diagnostic
+from .model.diagnostics import Diagnostic, DiagnosticsError
 from .model.graph import Graph, NodeId
 
 #: Container kinds of a dotted-id group: children 0..n-1 make a ``ModuleList`` (``model.layer1[0]``), other numeric
@@ -23,13 +23,12 @@ from .model.graph import Graph, NodeId
 LIST, DICT, MODULE = "list", "dict", "module"
 
 
-class CompileError(Exception):
+class CompileError(DiagnosticsError):
     """The design has errors; ``diagnostics`` lists them (each names its node)."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = diagnostics
         lines = [str(d) for d in diagnostics if d.is_error]
-        super().__init__("the design has errors:\n  " + "\n  ".join(lines))
+        super().__init__(diagnostics, "the design has errors:\n  " + "\n  ".join(lines))
 
 
 @dataclass

@@ -279,3 +279,19 @@ def test_cli_options_that_do_not_apply_exit_2(design, tmp_path, capsys):
 def test_cli_parser_does_not_import_torch():
     code = "import sys; from designer.cli import build_parser; build_parser(); sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_export_and_compile_errors_cross_a_process_boundary_with_their_diagnostics():
+    """Exports run in a worker process: what it raises is pickled, and must arrive whole."""
+    import pickle
+
+    from designer.compiler import CompileError
+    from designer.model import diagnostics as dg
+    from designer.model.diagnostics import DesignError
+
+    problem = dg.error("export.onnx_unsupported", "ONNX cannot express this", "pool", "use AdaptiveAvgPool2d")
+    for error in (ExportError([problem]), CompileError([problem])):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and copy.diagnostics == [problem] and str(copy) == str(error)
+    design = pickle.loads(pickle.dumps(DesignError("param.range", "too big", "make it smaller", 1)))
+    assert (design.code, design.message, design.hint, design.port) == ("param.range", "too big", "make it smaller", 1)

@@ -15,6 +15,8 @@ from widgets.main_window import MainWindow
 from widgets.panels import dialogs as dlg
 from widgets.panels.param_editors import IntsEditor, ListEditor
 
+from .helpers import graph
+
 
 class ScriptedDialogs(dlg.Dialogs):
     """Answers every question from a script and records what was asked; never opens a modal dialog."""
@@ -71,6 +73,7 @@ def make_window(qtbot, tmp_path):
     yield make
     for window in made:
         window.files.exports.wait()
+        window.files.exports.close()
         window.files.autosave.close()
         window.scene.clear_document()
 
@@ -335,6 +338,27 @@ def test_export_runs_off_the_ui_thread_and_reports(window, tmp_path, qtbot):
         assert window.files.export(kind)
     assert target.exists() and "Exported" in window.statusBar().currentMessage()
     QApplication.processEvents()
+
+
+@pytest.mark.slow
+def test_an_export_the_format_refuses_is_reported_from_the_worker_naming_the_node(make_window, tmp_path, qtbot):
+    """The export runs in another process; its refusal still arrives as the window's message, node included."""
+    from widgets.document.export_runner import EXPORT_KINDS
+
+    window = make_window()
+    window.files.show_graph(
+        graph(
+            ("x", "Input", {"shape": [2, 7, 7]}, []),
+            ("pool", "AdaptiveMaxPool2d", {"output_size": 3}, ["x"]),
+        )
+    )
+    window.dialogs.paths = [str(tmp_path / "m.onnx")]
+    kind = next(k for k in EXPORT_KINDS if k.key == "onnx")
+    with qtbot.waitSignal(window.files.exports.failed, timeout=120_000) as failed:
+        assert window.files.export(kind)
+    what, message = failed.args
+    assert what == "ONNX" and "pool" in message and "ONNX" in message
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_lazy_panels_are_made_when_first_shown(make_window):

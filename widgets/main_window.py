@@ -275,5 +275,6 @@ class MainWindow(QMainWindow):
             return
         self.save_layout()
         self.files.autosave.close()
+        self.files.exports.close()
         self.scene.clear_document()  # drop the items now, not in whatever order interpreter shutdown picks
         event.accept()

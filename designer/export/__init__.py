@@ -25,6 +25,7 @@ __all__ = [
     "ExportError",
     "export",
     "export_onnx",
+    "export_project",
     "export_python",
     "export_torchscript",
     "python_source",
@@ -73,6 +74,13 @@ def export(
         return f"TorchScript module ({how})"
     save_checkpoint(path, graph, module)
     return "designer checkpoint (weights and design)"
+
+
+def export_project(project_json: str, path: str, fmt: str) -> str:
+    """``export`` of a design given as project-file text: what a worker process receives (text pickles cheaply)."""
+    from ..model.fileformat import loads
+
+    return export(loads(project_json), path, fmt)
 
 
 def python_class(graph: Graph) -> str:

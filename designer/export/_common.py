@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..analysis.validate import Analysis, analyze
 from ..model import diagnostics as dg
-from ..model.diagnostics import Diagnostic
+from ..model.diagnostics import Diagnostic, DiagnosticsError
 from ..model.graph import Graph
 
 if TYPE_CHECKING:
@@ -19,12 +19,11 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-class ExportError(Exception):
+class ExportError(DiagnosticsError):
     """An export failed; ``diagnostics`` say why, naming the node where there is one."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = diagnostics
-        super().__init__("; ".join(str(d) for d in diagnostics))
+        super().__init__(diagnostics, "; ".join(str(d) for d in diagnostics))
 
 
 def fail(code: str, message: str, node_id: str | None = None, hint: str = "") -> ExportError:

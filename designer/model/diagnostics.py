@@ -67,3 +67,20 @@ class DesignError(Exception):
         self.message = message
         self.hint = hint
         self.port = port
+
+    def __reduce__(self) -> tuple[type[DesignError], tuple[str, str, str, int | None]]:
+        return (type(self), (self.code, self.message, self.hint, self.port))
+
+
+class DiagnosticsError(Exception):
+    """An operation refused for the reasons in ``diagnostics``.
+
+    It pickles with them: exports run in a worker process, and the window must still name the node.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic], message: str):
+        super().__init__(message)
+        self.diagnostics = list(diagnostics)
+
+    def __reduce__(self) -> tuple[type[DiagnosticsError], tuple[list[Diagnostic]]]:
+        return (type(self), (self.diagnostics,))  # subclasses take the diagnostics alone and word the message

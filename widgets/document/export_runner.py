@@ -1,11 +1,16 @@
-"""Runs an export (ONNX, TorchScript, PyTorch code) on a worker thread, so the window stays responsive.
+"""Runs an export (ONNX, TorchScript, PyTorch code) in a worker process, so the window stays responsive.
 
-torch is imported there, on first use, never at start-up.
+A process, not a thread: torch's exporters hold the interpreter for hundreds of milliseconds at a time (imports,
+tracing), and a thread doing that freezes the window as surely as the UI thread would. The worker is started on the
+first export (it imports torch then, not the window) and kept for the next ones.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
@@ -31,11 +36,11 @@ EXPORT_KINDS = (
 )
 
 
-def run_export(kind: ExportKind, graph: Graph, path: str) -> str:
-    """Write the export (imports torch); return designer.export's one-line description of what was written."""
-    from designer.export import export
+def export_in_worker(project_json: str, path: str, fmt: str) -> str:
+    """What the worker process runs (importing torch there): ``designer.export.export_project``."""
+    from designer.export import export_project
 
-    return export(graph, path, kind.key)
+    return export_project(project_json, path, fmt)
 
 
 class ExportRunner(QObject):
@@ -48,6 +53,7 @@ class ExportRunner(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._thread: threading.Thread | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     @property
     def busy(self) -> bool:
@@ -58,22 +64,32 @@ class ExportRunner(QObject):
         """Export a snapshot of ``graph`` to ``path``; False if an export is already running."""
         if self.busy:
             return False
-        snapshot = fileformat.loads(fileformat.dumps(graph))  # the user may keep editing while it runs
-        self._thread = threading.Thread(
-            target=self._run, args=(kind, snapshot, path), daemon=True, name=f"export-{kind.key}"
-        )
+        if self._pool is None:  # spawn, not fork: a forked Qt application is not safe to run on
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        future = self._pool.submit(export_in_worker, fileformat.dumps(graph), path, kind.key)  # a snapshot
+        self._thread = threading.Thread(target=self._wait, args=(kind, path, future), daemon=True, name="export")
         self._thread.start()
         return True
+
+    def close(self) -> None:
+        """Stop the worker process (the window is closing); a running export is abandoned."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the running export ends (tests, shutdown)."""
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _run(self, kind: ExportKind, graph: Graph, path: str) -> None:
+    def _wait(self, kind: ExportKind, path: str, future: Future[str]) -> None:
         what = kind.text.rstrip("…")
         try:
-            description = run_export(kind, graph, path)
+            description = future.result()
+        except BrokenProcessPool:
+            self._pool = None  # the next export starts a new worker
+            self.failed.emit(what, "the export process stopped unexpectedly (out of memory?); nothing was written")
+            return
         except Exception as exc:
             self.failed.emit(what, _message(exc))
             return
