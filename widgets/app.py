@@ -91,13 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 PRELOAD_DELAY_MS = 1500
 
 
-#: What the first Start, export or insight would otherwise import while the window waits: a thread that imports
-#: holds the interpreter for the length of each extension's loading (0.2-0.8 s each, measured), stalling the UI.
-PRELOADED = ("torch", "torchvision", "torch.export", "torch.onnx", "onnx", "onnxruntime", "onnxscript")
+#: What the first Start or insight would otherwise import while the window waits: a thread that imports holds the
+#: interpreter for the length of each extension's loading (0.2-0.8 s each, measured), stalling the UI. Exports run
+#: in their own process and load the exporters there.
+PRELOADED = ("torch", "torchvision")
 
 
 def preload_torch() -> threading.Thread:
-    """Import torch, torchvision and the export stack on a background thread, once the window is up.
+    """Import torch and torchvision on a background thread, once the window is up.
 
     The window itself never needs them; a later import on any thread finds them loaded (or waits for this one).
     """
