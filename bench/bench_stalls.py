@@ -124,7 +124,10 @@ def main() -> int:
         _dock(window, title).show()
         _dock(window, title).raise_()
     monitor = StallMonitor()
-    loaded = lambda: all(not isinstance(_dock(window, t).widget(), QLabel) for t in ("Training", "Insight"))  # noqa: E731
+
+    def loaded() -> bool:  # a lazy dock shows a "Loading…" label until its panel is made
+        return all(not isinstance(_dock(window, t).widget(), QLabel) for t in ("Training", "Insight"))
+
     monitor.run_until(lambda: None, loaded)
     if args.preload:
         from widgets.app import preload_torch

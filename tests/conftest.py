@@ -36,6 +36,35 @@ def example_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Make designer windows with settings, autosave and dialogs of their own (nothing modal, nothing shared)."""
+    from PySide6.QtCore import QSettings  # here, not at the top: the core tests run without Qt
+
+    from widgets.main_window import MainWindow
+
+    from .gui_helpers import ScriptedDialogs
+
+    made = []
+
+    def make(**options):
+        options.setdefault("settings", QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        options.setdefault("dialogs", ScriptedDialogs())
+        options.setdefault("autosave_dir", tmp_path / "autosave")
+        options.setdefault("load_panels", False)
+        window = MainWindow(**options)
+        qtbot.addWidget(window)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.files.exports.wait()
+        window.files.exports.close()
+        window.files.autosave.close()
+        window.scene.clear_document()
+
+
 @pytest.fixture(autouse=True)
 def _seeded_random_state() -> None:
     """Every test starts from the same random state, so a test that draws random weights is not flaky.

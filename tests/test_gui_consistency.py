@@ -19,7 +19,6 @@ from widgets.canvas.view import PALETTE_MIME
 from widgets.main_window import MainWindow
 
 from .conftest import EXAMPLE
-from .test_gui_window import make_window  # noqa: F401  (a fixture: pytest finds it by name in this module)
 
 Action = Callable[[MainWindow, int], None]
 
@@ -156,7 +155,7 @@ def assert_views_equal_a_fresh_analysis(window: MainWindow) -> None:
 
 
 @pytest.fixture
-def window_for_all_examples(make_window) -> MainWindow:  # noqa: F811  (the fixture imported above)
+def window_for_all_examples(make_window) -> MainWindow:
     """One window, made once per test run: hypothesis runs every example inside the same test call."""
     return make_window()
 

@@ -7,8 +7,6 @@ from PySide6.QtWidgets import QDockWidget
 from widgets.panels.insight_dock import InsightDock
 from widgets.panels.training_panel import TrainingPanel
 
-from .test_gui_window import make_window  # noqa: F401  (a fixture: pytest finds it by name in this module)
-
 
 def _show(window, title):
     window.show()
@@ -18,7 +16,7 @@ def _show(window, title):
     return dock
 
 
-def test_docks_load_on_first_show_and_follow_the_canvas(make_window, example_file, qtbot):  # noqa: F811  (the fixture imported above)
+def test_docks_load_on_first_show_and_follow_the_canvas(make_window, example_file, qtbot):
     window = make_window(load_panels=True)
     assert window.files.open_file(example_file)
     training = _show(window, "Training")
@@ -32,7 +30,7 @@ def test_docks_load_on_first_show_and_follow_the_canvas(make_window, example_fil
     qtbot.waitUntil(lambda: dock.result is not None, timeout=30_000)
 
 
-def test_training_settings_are_an_undoable_edit(make_window, example_file, qtbot):  # noqa: F811  (the fixture imported above)
+def test_training_settings_are_an_undoable_edit(make_window, example_file, qtbot):
     window = make_window(load_panels=True)
     assert window.files.open_file(example_file)
     training = _show(window, "Training")
@@ -53,7 +51,7 @@ def test_training_settings_are_an_undoable_edit(make_window, example_file, qtbot
     assert "training" not in doc.graph.extra and not doc.is_modified
 
 
-def test_at_1280x800_no_dock_scrolls_sideways_or_cuts_a_label(make_window, example_file, qtbot):  # noqa: F811  (the fixture imported above)
+def test_at_1280x800_no_dock_scrolls_sideways_or_cuts_a_label(make_window, example_file, qtbot):
     from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel
 
     window = make_window(load_panels=True)

@@ -47,7 +47,7 @@ def test_the_window_opens_without_importing_torch():
 
 
 def _options(tmp_path, dialogs=None):
-    from tests.test_gui_window import ScriptedDialogs
+    from tests.gui_helpers import ScriptedDialogs
 
     return {
         "settings": QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
@@ -81,7 +81,7 @@ def test_main_without_a_file_opens_the_default_template(qtbot, tmp_path):
 
 
 def test_main_with_an_unreadable_file_says_why_and_shows_the_default(qtbot, tmp_path):
-    from tests.test_gui_window import ScriptedDialogs
+    from tests.gui_helpers import ScriptedDialogs
 
     dialogs = ScriptedDialogs()
     window = gui_app.create_window(tmp_path / "missing.json", **_options(tmp_path, dialogs))

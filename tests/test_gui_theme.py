@@ -14,7 +14,6 @@ from widgets import theme
 from widgets.main_window import MainWindow
 
 from .conftest import EXAMPLE
-from .test_gui_window import make_window  # noqa: F401  (a fixture: pytest finds it by name in this module)
 
 #: The example with one error, so the status bar, Problems and a node show the error colour.
 BROKEN = EXAMPLE.replace('"out_features": 10}, "inputs": ["flat"]', '"out_features": 10}, "inputs": ["conv1"]')
@@ -58,7 +57,7 @@ def cells(view: QAbstractItemView, rows: int = 12) -> list[tuple[str, QRect]]:
     return out
 
 
-def _window_with_error(make_window, choice: str) -> MainWindow:  # noqa: F811  (the fixture imported above)
+def _window_with_error(make_window, choice: str) -> MainWindow:
     window = make_window()
     window.resize(1280, 800)
     window.show()
@@ -70,7 +69,7 @@ def _window_with_error(make_window, choice: str) -> MainWindow:  # noqa: F811  (
     return window
 
 
-def test_the_theme_is_chosen_in_the_view_menu_and_kept_in_the_settings(make_window):  # noqa: F811
+def test_the_theme_is_chosen_in_the_view_menu_and_kept_in_the_settings(make_window):
     window = make_window()
     assert window.menu_actions.themes["system"].isChecked() and not theme.current.dark
     window.menu_actions.themes["dark"].trigger()
@@ -83,7 +82,7 @@ def test_the_theme_is_chosen_in_the_view_menu_and_kept_in_the_settings(make_wind
     assert theme.current is theme.LIGHT and window.settings.value("view/theme") == "light"
 
 
-def test_system_follows_a_dark_desktop(make_window):  # noqa: F811
+def test_system_follows_a_dark_desktop(make_window):
     QApplication.instance().setPalette(theme.application_palette(theme.DARK))
     window = make_window()
     assert window.themes.choice == "system" and theme.current is theme.DARK
@@ -91,7 +90,7 @@ def test_system_follows_a_dark_desktop(make_window):  # noqa: F811
 
 
 @pytest.mark.parametrize("choice", ["light", "dark"])
-def test_every_text_is_readable_in_both_themes(make_window, choice):  # noqa: F811
+def test_every_text_is_readable_in_both_themes(make_window, choice):
     """WCAG AA (4.5:1) between each rendered text and its background, and for every text colour the canvas uses."""
     window = _window_with_error(make_window, choice)
     assert "error" in window.status_valid.text()
@@ -131,7 +130,7 @@ def test_every_text_is_readable_in_both_themes(make_window, choice):  # noqa: F8
     assert theme.contrast(fill, theme.NODE_FILL) < 1.2, "the node is drawn with the theme's fill"
 
 
-def test_plots_follow_the_theme(make_window, qtbot):  # noqa: F811
+def test_plots_follow_the_theme(make_window, qtbot):
     from widgets.panels.plot_style import style_plots
     from widgets.panels.training_curves import CurvesView
 

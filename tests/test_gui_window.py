@@ -18,66 +18,6 @@ from widgets.panels.param_editors import IntsEditor, ListEditor
 from .helpers import graph
 
 
-class ScriptedDialogs(dlg.Dialogs):
-    """Answers every question from a script and records what was asked; never opens a modal dialog."""
-
-    def __init__(self) -> None:
-        self.save_answer = dlg.DISCARD
-        self.paths: list[str | None] = []
-        self.recover = True
-        self.template: tuple[str, bool] | None = None
-        self.asked: list[str] = []
-        self.errors: list[str] = []
-
-    def ask_save_changes(self, parent, name):
-        self.asked.append(name)
-        return self.save_answer
-
-    def error(self, parent, title, text):
-        self.errors.append(text)
-
-    def info(self, parent, title, text):
-        self.asked.append(text)
-
-    def open_path(self, parent, directory):
-        return self.paths.pop(0)
-
-    def save_path(self, parent, directory, title="", file_filter=""):
-        return self.paths.pop(0)
-
-    def ask_recover(self, parent, text):
-        self.asked.append(text)
-        return self.recover
-
-    def ask_text(self, parent, title, label, text=""):
-        return self.paths.pop(0)
-
-    def choose_template(self, parent):
-        return self.template
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    made = []
-
-    def make(**options) -> MainWindow:
-        options.setdefault("settings", QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-        options.setdefault("dialogs", ScriptedDialogs())
-        options.setdefault("autosave_dir", tmp_path / "autosave")
-        options.setdefault("load_panels", False)
-        window = MainWindow(**options)
-        qtbot.addWidget(window)
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.files.exports.wait()
-        window.files.exports.close()
-        window.files.autosave.close()
-        window.scene.clear_document()
-
-
 @pytest.fixture
 def window(make_window, example_file) -> MainWindow:
     w = make_window()
