@@ -321,3 +321,28 @@ def test_checkpoint_helper_is_the_one_the_cli_uses(tmp_path):
     g = _reference_design()
     save_checkpoint(tmp_path / "c.pt", g, designer.compile(g, seed=0))
     assert designer.dumps(load_checkpoint(tmp_path / "c.pt")[0]) == designer.dumps(g)
+
+
+@pytest.mark.slow
+def test_an_onnx_file_with_a_fixed_batch_of_one_imports(tmp_path):
+    """torch.onnx.export without dynamic axes fixes the batch at 1; the import check fed 2 samples and failed with
+    onnxruntime's raw error. A stem named like the block it precedes (``block``, ``block.conv``) used to hang."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = nn.Conv2d(3, 4, 3)
+            self.inner = nn.Sequential(nn.ReLU(), nn.Conv2d(4, 2, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(self.block(x)).flatten(1)
+
+    model = Net().eval()
+    path = tmp_path / "fixed.onnx"
+    torch.onnx.export(model, (torch.randn(1, 3, 8, 8),), str(path), dynamo=False, do_constant_folding=False)
+    result = import_source(f"onnx:{path}")
+    assert any("match onnxruntime" in note for note in result.notes)
+    design = designer.compile(result.graph).eval()
+    design.load_state_dict(result.state_dict, strict=True)
+    x = torch.randn(1, 3, 8, 8)
+    torch.testing.assert_close(design(x), model(x), atol=1e-5, rtol=1e-5)

@@ -39,6 +39,15 @@ def test_unique_avoids_taken_and_enclosing_ids():
     assert b.unique("") == "node"
 
 
+def test_unique_renames_the_level_a_taken_id_encloses():
+    """``block`` taken, ``block.inner`` wanted: a suffix at the end stays inside ``block``, so it goes on ``block``."""
+    b = _builder()
+    b.add(Node(NodeId("block"), "ReLU"), "r")
+    assert b.unique("block.inner") == "block_1.inner"
+    b.add(Node(NodeId("block_1"), "ReLU"), "s")
+    assert b.unique("block.inner.conv") == "block_2.inner.conv"
+
+
 def test_add_records_the_producer_of_an_onnx_value():
     b = _builder()
     b.add(Node(NodeId("relu"), "ReLU"), "y")

@@ -68,9 +68,21 @@ class OnnxGraphBuilder:
             or any(t.startswith(candidate + ".") for t in self.taken)
             or any(candidate.startswith(t + ".") for t in self.taken)
         ):
-            candidate = f"{base}_{k}"
+            candidate = self._renamed(base, k)
             k += 1
         return candidate
+
+    def _renamed(self, base: str, k: int) -> str:
+        """``base`` with the ``k``-th suffix on the level that clashes: on the taken id it would nest under, if any.
+
+        A suffix at the end cannot help when a taken id encloses ``base`` (``block`` taken, ``block.inner`` wanted:
+        ``block.inner_1`` is still inside ``block``); that is where a densenet export made the importer loop forever.
+        """
+        parts = base.split(".")
+        for i in range(1, len(parts)):
+            if ".".join(parts[:i]) in self.taken:
+                return ".".join([*parts[: i - 1], f"{parts[i - 1]}_{k}", *parts[i:]])
+        return f"{base}_{k}"
 
     def add(self, node: Node, output: str) -> None:
         """Append ``node`` to the design as the producer of the ONNX value ``output``."""

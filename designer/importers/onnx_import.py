@@ -163,10 +163,18 @@ def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[
     except CompileError as exc:
         raise ModelImportError("the imported design does not validate", [str(d) for d in exc.diagnostics]) from None
     design.load_state_dict(result.state_dict, strict=True)
-    rng = np.random.default_rng(0)
-    feeds = {name: rng.standard_normal((2, *shape)).astype(np.float32) for name, shape in input_shapes.items()}
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    want = session.run(None, feeds)
+    # Two samples catch a batch dimension mixed into the features; a file exported with a fixed batch takes only that.
+    fixed = {i.name: i.shape[0] for i in session.get_inputs() if i.shape and isinstance(i.shape[0], int)}
+    rng = np.random.default_rng(0)
+    feeds = {
+        name: rng.standard_normal((fixed.get(name, 2), *shape)).astype(np.float32)
+        for name, shape in input_shapes.items()
+    }
+    try:
+        want = session.run(None, feeds)
+    except Exception as exc:  # onnxruntime's error classes have no stable public import path
+        raise ModelImportError(f"onnxruntime cannot run the file to check the import: {exc}") from None
     with torch.no_grad():
         got = design(*[torch.from_numpy(v) for v in feeds.values()])
     got = got if isinstance(got, tuple) else (got,)
