@@ -67,6 +67,9 @@ def test_data_inputs_leave_out_constants_and_shapes():
     [
         (_node("/features/relu/Relu", "['', 'features', 'relu']"), "stem.weight", "stem"),
         (_node("node_relu_1", "['', 'features', 'relu_1']"), None, "features"),
+        (_node("node_relu_1", "['', 'layer1', '0', 'relu', 'relu_1']"), None, "layer1.0.relu"),
+        # newer torch records each level's full path: joining them gave layer1.layer1.0.layer1.0.relu
+        (_node("node_relu_1", "['', 'layer1', 'layer1.0', 'layer1.0.relu', 'relu_1']"), None, "layer1.0.relu"),
         (_node("/features/relu/Relu"), "w_not_a_path", "features.relu"),
         (_node("node_relu_1"), None, "relu"),
         (_node("my_relu"), None, "my_relu"),

@@ -63,14 +63,18 @@ class OnnxGraphBuilder:
         """``base``, or ``base_<k>``, such that it neither equals nor nests with (``a`` / ``a.b``) a taken id."""
         base = base or "node"
         candidate, k = base, 1
-        while (
-            candidate in self.taken
-            or any(t.startswith(candidate + ".") for t in self.taken)
-            or any(candidate.startswith(t + ".") for t in self.taken)
-        ):
+        while self.clashes(candidate):
             candidate = self._renamed(base, k)
             k += 1
         return candidate
+
+    def clashes(self, candidate: str) -> bool:
+        """Whether ``candidate`` is taken, or nests with a taken id (``a`` and ``a.b`` cannot both be nodes)."""
+        return (
+            candidate in self.taken
+            or any(t.startswith(candidate + ".") for t in self.taken)
+            or any(candidate.startswith(t + ".") for t in self.taken)
+        )
 
     def _renamed(self, base: str, k: int) -> str:
         """``base`` with the ``k``-th suffix on the level that clashes: on the taken id it would nest under, if any.
@@ -95,17 +99,18 @@ class OnnxGraphBuilder:
         candidates = []
         if weight and weight.endswith(".weight"):
             candidates.append(weight[: -len(".weight")])
-        scopes = _name_scopes(node)
-        if scopes:
-            candidates.append(".".join(scopes))
-        if node.name.startswith("/"):  # torch's TorchScript exporter: "/<module path>/<Op>"
-            candidates.append(sanitize(node.name.rsplit("/", 1)[0]))
+        scope = _scope_path(node)
+        if node.name.startswith("/") and not scope:  # torch's TorchScript exporter: "/<module path>/<Op>"
+            scope = module_path([sanitize(level) for level in node.name.split("/")[1:-1]])
+        if scope:
+            # An operation inside a module's forward (a residual add) has that module's path, which its
+            # submodules already use as a group: then it becomes a child of it, named for what it does.
+            candidates += [scope, f"{scope}.{node.op_type.lower()}"]
         elif not node.name.startswith("node_"):  # dynamo's own names ("node_conv2d_1") say nothing a user chose
             candidates.append(sanitize(node.name or node.output[0]))
-        for candidate in candidates:
-            if candidate and all(valid_segment(s) for s in candidate.split(".")):
-                return self.unique(candidate)
-        return self.unique(f"{node.op_type.lower()}")
+        usable = [c for c in candidates if c and all(valid_segment(s) for s in c.split("."))]
+        free = next((c for c in usable if not self.clashes(c)), None)
+        return free or self.unique(usable[0] if usable else node.op_type.lower())
 
 
 def static_sample_shape(dims: list[Dim] | None) -> list[int] | None:
@@ -139,13 +144,26 @@ def _value_shapes(model: onnx.ModelProto) -> dict[str, list[Dim]]:
     return shapes
 
 
-def _name_scopes(node: onnx.NodeProto) -> list[str]:
-    """Module path recorded by torch's exporter (``pkg.torch.onnx.name_scopes``), with the op's own name dropped."""
+def module_path(levels: list[str]) -> str:
+    """The dotted module path of a list of scope levels, whichever way the exporter wrote them.
+
+    Older exporters give one name per level (``layer1``, ``0``, ``relu``); newer ones the full path of each level
+    (``layer1``, ``layer1.0``, ``layer1.0.relu``). Both give ``layer1.0.relu``; joining the second kind gave
+    ``layer1.layer1.0.layer1.0.relu``.
+    """
+    path = ""
+    for level in (lv for lv in levels if lv):
+        path = level if path and level.startswith(path + ".") else f"{path}.{level}" if path else level
+    return path
+
+
+def _scope_path(node: onnx.NodeProto) -> str:
+    """The module path torch's exporter recorded (``pkg.torch.onnx.name_scopes``), the op's own name dropped."""
     for prop in node.metadata_props:
         if prop.key == "pkg.torch.onnx.name_scopes":
             try:
-                scopes = [s for s in ast.literal_eval(prop.value) if s]
+                scopes = [str(s) for s in ast.literal_eval(prop.value)]
             except (ValueError, SyntaxError):
-                return []
-            return scopes[:-1]
-    return []
+                return ""
+            return module_path(scopes[:-1])
+    return ""
