@@ -27,6 +27,11 @@ shape_env state_dict to to_empty to_folder train training type xpu zero_grad
 """.split()
 )
 
+#: Names the generated code needs for itself: ``self`` (a submodule called so shadows the module in the compiled
+#: forward: "'Tensor' object has no attribute ...") and ``torch`` (a submodule called so hides the torch module from
+#: TorchScript's compiler). Both were accepted by the validator and failed at compile or export.
+RESERVED_NAMES = frozenset({"self", "torch"})
+
 _SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[0-9]+")
 
 #: A Linear fed by Flatten with more input features than this is worth a warning: the map was not reduced.
@@ -135,7 +140,7 @@ def _check_ids(graph: Graph, out: list[Diagnostic]) -> None:
             seg = bad[0]
             why = (
                 "is a reserved name"
-                if seg in MODULE_ATTRS or keyword.iskeyword(seg)
+                if seg in MODULE_ATTRS or seg in RESERVED_NAMES or keyword.iskeyword(seg)
                 else "must be a name (letters, digits, _) or a number"
             )
             fixed = ".".join(re.sub(r"\W", "_", s).lstrip("_") or "n" for s in node_id.split("."))
@@ -145,7 +150,7 @@ def _check_ids(graph: Graph, out: list[Diagnostic]) -> None:
                     f"node id '{node_id}': part '{seg}' {why}",
                     node_id,
                     f"rename it, e.g. to '{fixed}_'"
-                    if fixed in ids or seg in MODULE_ATTRS
+                    if fixed in ids or seg in MODULE_ATTRS or seg in RESERVED_NAMES
                     else f"rename it, e.g. to '{fixed}'",
                 )
             )
@@ -165,7 +170,12 @@ def _check_ids(graph: Graph, out: list[Diagnostic]) -> None:
 
 def valid_segment(seg: str) -> bool:
     """Whether ``seg`` can be one dotted part of a node id: an identifier that no ``nn.Module`` attribute shadows."""
-    return bool(_SEGMENT.fullmatch(seg)) and seg not in MODULE_ATTRS and not keyword.iskeyword(seg)
+    return (
+        bool(_SEGMENT.fullmatch(seg))
+        and seg not in MODULE_ATTRS
+        and seg not in RESERVED_NAMES
+        and not keyword.iskeyword(seg)
+    )
 
 
 def _check_structure(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic]) -> None:
