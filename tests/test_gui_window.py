@@ -328,3 +328,20 @@ def test_an_edit_from_the_palette_refreshes_every_view_without_a_further_edit(wi
     assert new in nodes
     assert "error" in window.status_valid.text()
     assert window.scene.nodes[new].content.state == "error"
+
+
+def test_a_big_design_opens_as_an_overview_and_collapse_expand_all_refit(make_window):
+    window = make_window()
+    window.resize(1280, 800)
+    window.show()
+    assert window.files.apply_template("resnet50")
+    scene, view = window.scene, window.view
+    assert scene.collapsed == {"layer1", "layer2", "layer3", "layer4"}
+    assert set(scene.groups) == scene.collapsed and not scene.nodes["layer1.0.conv1"].isVisible()
+    overview_zoom = view.zoom
+    window.menu_actions.expand_all.trigger()
+    assert not scene.collapsed and scene.nodes["layer1.0.conv1"].isVisible()
+    assert view.zoom < overview_zoom, "expanded, the whole design is taller and Expand All fits it again"
+    window.menu_actions.collapse_all.trigger()
+    assert view.zoom == pytest.approx(overview_zoom)
+    assert window.files.apply_template("small_cnn") and not scene.collapsed, "a small design opens expanded"

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
 from designer.analysis.summary import totals as design_totals
 from designer.analysis.validate import Analysis
+from designer.editing.layout import overview_groups
 from designer.editing.node_text import fmt_count
 
 from . import theme
@@ -169,6 +170,9 @@ class MainWindow(QMainWindow):
         document.path_changed.connect(self._on_path_changed)
         document.analysis_changed.connect(self._on_analysis)
         self.scene.set_document(document)
+        self.scene.collapsed = overview_groups(document.graph)  # a big design opens as an overview of its groups
+        if self.scene.collapsed:
+            self.scene.sync_groups()
         self.inspector.set_document(document)
         self._on_analysis(document.analysis)
         self.update_title()

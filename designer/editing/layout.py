@@ -86,3 +86,17 @@ def bounding_box(positions: Positions) -> tuple[float, float, float, float]:
     xs = [p[0] for p in positions.values()]
     ys = [p[1] for p in positions.values()]
     return (min(xs), min(ys), max(xs), max(ys))
+
+
+#: A design with more nodes than this opens with its top-level groups collapsed, so the first view is an overview.
+OVERVIEW_NODES = 60
+
+
+def top_level_groups(graph: Graph) -> set[str]:
+    """The first parts of dotted ids (``layer1`` of ``layer1.0.conv1``): the groups Collapse All folds."""
+    return {nid.split(".")[0] for nid in graph.ids() if "." in nid}
+
+
+def overview_groups(graph: Graph) -> set[str]:
+    """What to collapse when a design opens: its top-level groups if it is big, else nothing."""
+    return top_level_groups(graph) if len(graph) > OVERVIEW_NODES else set()

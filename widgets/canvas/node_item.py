@@ -55,6 +55,7 @@ class NodeItem(QGraphicsItem):
         #: What the content was last computed from (the scene skips unchanged nodes).
         self.key: object = None
         self.dragging = False
+        self._host: NodeHost | None = None  # the scene, once the item is in one that follows node moves
         flags = QGraphicsItem.GraphicsItemFlag
         self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable | flags.ItemSendsGeometryChanges)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -103,15 +104,18 @@ class NodeItem(QGraphicsItem):
             paint_box(painter, self.color, self.content, selected)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        # Called for every change of every item (thousands when a design opens), so the scene's kind is looked up
+        # once, when the item joins a scene, not on each move (a protocol check costs microseconds).
         kind = QGraphicsItem.GraphicsItemChange
-        host = self.scene()
-        if not isinstance(host, NodeHost):
-            return value
-        if change == kind.ItemPositionChange and self.dragging and host.snap_to_grid:
-            g = theme.GRID
-            return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
-        if change == kind.ItemPositionHasChanged:
-            host.node_moved(self)
+        if change == kind.ItemSceneHasChanged:
+            host = self.scene()
+            self._host = host if isinstance(host, NodeHost) else None
+        elif self._host is not None:
+            if change == kind.ItemPositionChange and self.dragging and self._host.snap_to_grid:
+                g = theme.GRID
+                return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
+            if change == kind.ItemPositionHasChanged:
+                self._host.node_moved(self)
         # QGraphicsItem.itemChange returns value unchanged; calling it through PySide6 leaks references to None
         # (a refcount bug that crashed on large scenes), so return the value ourselves.
         return value
@@ -125,9 +129,8 @@ class NodeItem(QGraphicsItem):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        host = self.scene()
-        if isinstance(host, NodeHost):
-            host.item_double_clicked(self)
+        if self._host is not None:
+            self._host.item_double_clicked(self)
 
 
 def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False) -> None:

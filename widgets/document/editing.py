@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from designer.editing import catalog
 from designer.editing.clipboard import MIME_TYPE
+from designer.editing.layout import top_level_groups
 
 from ..canvas.group_item import GroupItem
 from ..canvas.node_item import NodeItem
@@ -152,17 +153,18 @@ class EditController:
                 self.scene.expand(item.node_id)
 
     def collapse_all(self) -> None:
-        """Collapse every top-level group (``layer1``, ``layer2``, ...)."""
+        """Collapse every top-level group (``layer1``, ``layer2``, ...) and show the whole design."""
         doc = self._document()
         if doc is None:
             return
-        for prefix in dict.fromkeys(nid.split(".")[0] for nid in doc.graph.ids() if "." in nid):
-            self.scene.collapsed.add(prefix)
+        self.scene.collapsed |= top_level_groups(doc.graph)
         self.scene.sync_groups()
+        self.window.view.fit_to_view()
 
     def expand_all(self) -> None:
-        """Expand every collapsed group."""
+        """Expand every collapsed group and show the whole design."""
         self.scene.expand_all()
+        self.window.view.fit_to_view()
 
     def auto_layout(self) -> None:
         """Lay the design out in layers and show all of it."""
