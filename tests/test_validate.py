@@ -241,7 +241,7 @@ def test_errors_do_not_cascade_downstream():
         ("_private", "graph.bad_id"),
         ("class", "graph.bad_id"),
         ("self", "graph.bad_id"),
-        ("block.torch", "graph.bad_id"),
+        ("block.self", "graph.bad_id"),
     ],
 )
 def test_ids_must_make_module_names(bad_id, code):

@@ -27,10 +27,9 @@ shape_env state_dict to to_empty to_folder train training type xpu zero_grad
 """.split()
 )
 
-#: Names the generated code needs for itself: ``self`` (a submodule called so shadows the module in the compiled
-#: forward: "'Tensor' object has no attribute ...") and ``torch`` (a submodule called so hides the torch module from
-#: TorchScript's compiler). Both were accepted by the validator and failed at compile or export.
-RESERVED_NAMES = frozenset({"self", "torch"})
+#: Names the generated code needs for itself: a node called ``self`` shadows the module in the compiled forward
+#: ("'Tensor' object has no attribute ..."); the validator accepted it and compiling failed.
+RESERVED_NAMES = frozenset({"self"})
 
 _SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[0-9]+")
 
