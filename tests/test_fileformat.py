@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
@@ -209,3 +210,36 @@ def test_docs_list_every_layer_type():
     docs = open(fileformat.__file__.rsplit("designer", 1)[0] + "docs/format.md", encoding="utf-8").read()
     missing = [t for t in list_types() if f"| `{t}` |" not in docs]
     assert missing == [], f"docs/format.md lacks {missing}"
+
+
+def test_saving_through_a_symlink_replaces_the_target_and_keeps_the_link_and_permissions(tmp_path, example_text):
+    real = tmp_path / "designs" / "real.json"
+    real.parent.mkdir()
+    real.write_text(example_text, encoding="utf-8")
+    os.chmod(real, 0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    graph = loads(example_text)
+    graph.set_name("renamed")
+    save(graph, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert load(real).name == "renamed" and real.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in real.parent.iterdir()) == ["real.json"], "no temporary file is left"
+
+
+def test_an_interrupted_saves_temporary_file_is_cleaned_by_the_next_save_or_open(tmp_path, example_text):
+    target = tmp_path / "design.json"
+    target.write_text(example_text, encoding="utf-8")
+    stale, fresh = tmp_path / ".design.json.k1ll3d.tmp", tmp_path / ".design.json.running.tmp"
+    other = tmp_path / ".other.json.k1ll3d.tmp"
+    for leftover in (stale, fresh, other):
+        leftover.write_bytes(b"{half a design")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    load(target)
+    assert not stale.exists() and fresh.exists(), "an old leftover goes; a young one may be a save in progress"
+    assert other.exists(), "only the leftovers of this file"
+    os.utime(fresh, (hour_ago, hour_ago))
+    save(loads(example_text), target)
+    assert not fresh.exists()

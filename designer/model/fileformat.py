@@ -3,11 +3,13 @@ content (content problems become diagnostics); unknown fields survive a load and
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ def load(path: str | os.PathLike[str], error_handler: ErrorHandler | None = None
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
+    remove_stale_temps(os.path.realpath(path))
     foreign = foreign_kind(data, path)
     if foreign is not None:
         what, todo = foreign
@@ -325,9 +328,18 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> None:
     write_atomic(path, dumps(graph).encode("utf-8"))
 
 
+#: A temporary file of an interrupted save is removed by the next save or open once it is this old (seconds);
+#: younger ones may belong to a save still running in another process.
+STALE_TEMP_S = 60.0
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one, never a mix."""
-    target = Path(path)
+    """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one, never a mix.
+
+    Through a symbolic link the file it points to is replaced and the link kept; the file keeps its permissions.
+    """
+    target = Path(os.path.realpath(path))
+    remove_stale_temps(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -342,3 +354,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(target: str | os.PathLike[str]) -> None:
+    """Delete what interrupted saves of ``target`` left beside it (``.<name>.<random>.tmp``, older than a minute)."""
+    target = Path(target)
+    now = time.time()
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if now - leftover.stat().st_mtime > STALE_TEMP_S:
+                leftover.unlink()
+        except OSError:  # gone already, or a folder we may read but not write: nothing to clean then
+            pass
