@@ -321,3 +321,23 @@ def test_explanations_fill_in_the_numbers():
     lines = analyze(g).info["n1"].explain()
     assert "H_out = floor((28 + 2*1 - 1*(3-1) - 1) / 2) + 1 = 14" in lines
     assert "params = k_h*k_w*C_in/groups*C_out + C_out = 3*3*64/1*128 + 128 = 73,856" in lines
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), 1e308])
+def test_an_enormous_number_in_any_parameter_is_a_diagnostic_not_a_crash(value):
+    """A 400-digit integer overflowed float() while the range message was written: a traceback, not a diagnostic."""
+    from designer.layers.registry import list_specs
+    from designer.model.params import Kind
+
+    numeric = (Kind.INT, Kind.FLOAT, Kind.PAIR, Kind.OPT_INT, Kind.OPT_PAIR)
+    checked = 0
+    for spec in list_specs():
+        for p in spec.params:
+            if p.kind not in numeric or spec.name == "Input":
+                continue
+            g = chain([3, 8, 8], (spec.name, {p.name: value}))
+            errors = [d.code for d in validate(g) if d.node_id == "n1" and d.is_error]  # raises nothing
+            if isinstance(value, int):  # no integer parameter or float of a layer goes that far
+                assert errors, f"{spec.name}.{p.name}={value!r} was accepted"
+            checked += 1
+    assert checked > 40

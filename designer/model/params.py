@@ -85,7 +85,9 @@ def required() -> Any:
 
 
 def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
+    if isinstance(x, int):  # float() of a 400-digit integer overflows; such a value is shown by its size
+        return str(x) if x.bit_length() <= 64 else f"a {len(str(abs(x)))}-digit number"
+    return str(int(x)) if x.is_integer() else str(x)
 
 
 _KIND_TEXT = {
@@ -125,7 +127,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_num(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))  # isfinite(10**400) overflows
 
 
 def _bounds_text(low: float | None, high: float | None) -> str:
@@ -161,7 +163,12 @@ def _read_float(p: Param, v: Any) -> float:
     if not _is_num(v):
         raise _bad_type(p, v)
     _check_range(p, v)
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an integer beyond any float
+        raise DesignError(
+            "param.range", f"parameter '{p.name}' is {_num(v)}, beyond any float", hint=f"set {p.name} to a number"
+        ) from None
 
 
 def _read_bool(p: Param, v: Any) -> bool:
