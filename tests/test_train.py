@@ -537,3 +537,37 @@ def test_the_trainer_state_is_the_one_the_run_advanced_and_resumed(tmp_path):
     assert again.resuming and again.state.step == 0  # nothing is read before run()
     assert isinstance(again.run(), Finished) and again.state.step == 10 and again.state.epoch == 2
     assert again.state.best_accuracy == runs.read_json(tmp_path / "run" / "status.json")["best_val_accuracy"]
+
+
+def test_a_diverging_loss_stops_the_run_naming_the_step_and_the_learning_rate(tmp_path):
+    """lr=1e9 trained on at a loss of 1e31 without a word (issue 13); a loss 1e4 times its first value now stops."""
+
+    def blow_up(trainer, e):
+        if isinstance(e, RunStarted):
+            trainer.model.register_forward_hook(
+                lambda m, a, out: out * 1e9 if m.training and trainer.state.step >= 7 else out
+            )
+
+    _, result, _ = run(tiny(), tmp_path, trainer_hook=blow_up)
+    assert isinstance(result, Failed) and result.code == "loss.diverged", result
+    assert "by step 8" in result.message and "learning rate" in result.message
+    assert "lower the learning rate" in result.hint and "last good checkpoint" in result.hint
+    assert result.checkpoint == str(tmp_path / "run" / "last.pt")
+
+
+def test_a_run_that_fails_before_any_checkpoint_does_not_promise_one(tmp_path):
+    def poison(trainer, e):
+        if isinstance(e, RunStarted):
+            trainer.model.register_forward_hook(lambda m, a, out: out * float("nan") if m.training else out)
+
+    _, result, _ = run(tiny(), tmp_path, trainer_hook=poison)
+    assert isinstance(result, Failed) and result.code == "loss.nonfinite"
+    assert "no checkpoint was written" in result.hint and result.checkpoint is None
+
+
+def test_divergence_is_measured_against_the_first_loss():
+    from designer.training.loop import diverged
+
+    assert not diverged(None, 1e30), "nothing to compare with before the first report"
+    assert not diverged(2.3, 2.3e4) and diverged(2.3, 2.3e4 + 1)
+    assert diverged(0.0, 1.0), "a first loss of zero still gives a finite bound"

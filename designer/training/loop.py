@@ -8,7 +8,7 @@ from typing import Literal
 
 import torch
 
-from . import distributed
+from . import distributed, runs
 from .control import Clock, RunControl
 from .events import EpochEnded, Note, Paused, Resumed, StepEnded
 from .outputs import RunOutputs
@@ -37,6 +37,7 @@ class TrainingLoop:
         self._w_correct = torch.zeros((), dtype=torch.long, device=device)
         self._w_n = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        self._first_loss: float | None = None  # the first reported loss: what divergence is measured against
         self._rate: float | None = None
         self._val_time: float | None = None
         self._mark = 0.0
@@ -114,7 +115,7 @@ class TrainingLoop:
         if n == 0:
             return
         loss, acc = float(self._w_loss) / n, float(self._w_correct) / n
-        self._check_finite(loss)
+        self._check_loss(loss)
         rate = self._measure_rate(n)
         st.epoch_sums[0] += loss * n
         st.epoch_sums[1] += acc * n
@@ -127,18 +128,38 @@ class TrainingLoop:
         self.outputs.row("step", st, elapsed, train_loss=loss, train_acc=acc, lr=lr, samples_per_s=rate)
         self.outputs.emit(event)
 
-    def _check_finite(self, loss: float) -> None:
+    def _check_loss(self, loss: float) -> None:
+        """Stop the run when the loss is no longer finite, or has grown far beyond its first value (diverged)."""
         s, finite = self.session, math.isfinite(loss)
+        grown = finite and diverged(self._first_loss, loss)
         if s.dist.enabled:  # every rank stops together, or the healthy ones would wait for the failed one
             finite = not distributed.any_true(not finite, s.dist, s.device)
-        if finite:
+            grown = distributed.any_true(grown, s.dist, s.device)
+        if finite and not grown:
+            if self._first_loss is None:
+                self._first_loss = loss
             return
-        bad = int(self._bad_step) if s.log_every > 1 else self.state.step
+        step, epoch, lr = self.state.step, self.state.epoch + 1, self._lr()
+        kept = self._kept_checkpoint()
+        if not finite:
+            bad = int(self._bad_step) if s.log_every > 1 else step
+            raise TrainingError(
+                "loss.nonfinite",
+                f"the training loss became {loss} at step {bad} (epoch {epoch}, learning rate {lr:g})",
+                f"lower the learning rate (e.g. {lr / 10:g}), or train in fp32; {kept}",
+            )
         raise TrainingError(
-            "loss.nonfinite",
-            f"the training loss became {loss} at step {bad} (epoch {self.state.epoch + 1})",
-            f"lower the learning rate (now {s.config.lr:g}), or train in fp32; the last good checkpoint is kept",
+            "loss.diverged",
+            f"the training loss grew from {self._first_loss:.4g} to {loss:.4g} by step {step} (epoch {epoch}, "
+            f"learning rate {lr:g}): the run diverged",
+            f"lower the learning rate (e.g. {lr / 10:g}) or warm it up (the one-cycle schedule does); {kept}",
         )
+
+    def _kept_checkpoint(self) -> str:
+        folder = self.outputs.folder
+        if folder is not None and (folder / runs.LAST).exists():
+            return f"the last good checkpoint, {runs.LAST}, is kept"
+        return "no checkpoint was written before it"
 
     def _measure_rate(self, n: int) -> float:
         """Samples per second since the last report, smoothed over reports."""
@@ -243,3 +264,12 @@ class TrainingLoop:
     def _save(self, best: bool) -> None:
         self.state.elapsed_s = self.elapsed()
         self.outputs.checkpoint(self.state, best)
+
+
+#: A loss this many times its first value means the run diverged (issue 13: 1e4).
+DIVERGENCE_FACTOR = 1e4
+
+
+def diverged(first: float | None, loss: float) -> bool:
+    """Whether ``loss`` has grown past ``DIVERGENCE_FACTOR`` times the run's first reported loss."""
+    return first is not None and loss > DIVERGENCE_FACTOR * max(first, 1e-6)
