@@ -75,7 +75,7 @@ class BenchDialogs(Dialogs):
         print(f"  (error dialog: {title}: {text.splitlines()[0]})")
 
 
-def measure(window: MainWindow, monitor: StallMonitor, out: str) -> list[tuple[str, float]]:
+def measure(window: MainWindow, monitor: StallMonitor) -> list[tuple[str, float]]:
     """Each action and its longest stall."""
     results = []
     resnet = load_template("resnet50")
@@ -136,7 +136,7 @@ def main() -> int:
     idle = monitor.run_until(lambda: None, lambda: monitor.clock.elapsed() > 500)
     print(f"baseline: longest gap of the idle event loop {idle * 1e3:.1f} ms")
     worst = 0.0
-    for name, stall in measure(window, monitor, tmp):
+    for name, stall in measure(window, monitor):
         worst = max(worst, stall)
         print(f"{name}: longest stall {stall * 1e3:.0f} ms ({stall / max(idle, 1e-3):.0f}x idle)")
     verdict = "within" if worst <= TARGET_S else "OVER"

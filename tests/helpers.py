@@ -39,3 +39,21 @@ def randomize_norms(module: nn.Module) -> nn.Module:
                     m.weight.uniform_(0.5, 1.5)
                     m.bias.normal_(0, 0.2)
     return module.eval()
+
+
+#: Python source that, run first in a fresh interpreter, records in ``first`` (module name -> thread name) which
+#: thread first imports each module named in ``WATCHED`` (define that set before this source).
+IMPORT_SPY = """
+import importlib.abc, sys, threading
+first = {}
+
+
+class _ImportSpy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in WATCHED and name not in first:
+            first[name] = threading.current_thread().name
+        return None
+
+
+sys.meta_path.insert(0, _ImportSpy())
+"""

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 
 from tests.conftest import ROOT
+from tests.helpers import IMPORT_SPY
 from widgets import app as gui_app
 
 _NO_TORCH = textwrap.dedent("""
@@ -123,21 +124,11 @@ def test_a_missing_libxcb_cursor_is_named_with_the_command_that_installs_it(monk
 
 @pytest.mark.slow
 def test_torch_is_preloaded_on_a_background_thread():
-    code = textwrap.dedent("""
-        import importlib.abc, sys, threading
-        first = []
-
-        class Spy(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name in ("torch", "torchvision") and name not in dict(first):
-                    first.append((name, threading.current_thread().name))
-                return None
-
-        sys.meta_path.insert(0, Spy())
-        from widgets.app import preload_torch
-        preload_torch().join()
-        print(sorted(first))
-    """)
+    code = (
+        'WATCHED = {"torch", "torchvision"}\n'
+        + IMPORT_SPY
+        + "from widgets.app import preload_torch\npreload_torch().join()\nprint(sorted(first.items()))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     expected = [("torch", "preload-torch"), ("torchvision", "preload-torch")]

@@ -22,7 +22,7 @@ from designer.training.api import (
     read_metrics,
 )
 from designer.training.runs import metric_series
-from tests.helpers import chain
+from tests.helpers import IMPORT_SPY, chain
 from tests.test_data import write_folder
 from widgets.panels.training_panel import SNAPSHOT_NOTE, TrainingPanel
 
@@ -189,18 +189,14 @@ def test_every_engine_event_is_shown_by_its_own_handler(qtbot, tmp_path):
 
 
 #: A fresh interpreter: record which thread first imports torch when Start is clicked, and stop at once.
-_WHO_IMPORTS_TORCH = """
-import importlib.abc, os, sys, threading
+_WHO_IMPORTS_TORCH = (
+    """
+import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-first = []
-
-class Spy(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" and not first:
-            first.append(threading.current_thread().name)
-        return None
-
-sys.meta_path.insert(0, Spy())
+WATCHED = {"torch"}
+"""
+    + IMPORT_SPY
+    + """
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -213,11 +209,12 @@ graph = loads(EXAMPLE)
 panel = TrainingPanel(lambda: (graph, None), runs_root=sys.argv[1])
 panel.form.samples.setValue(64)
 QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-on_ui_after_click = "torch" in sys.modules and first == ["MainThread"]
+on_ui_after_click = "torch" in sys.modules and first.get("torch") == "MainThread"
 panel.stop()
 panel.shutdown()
-print(first, on_ui_after_click)
+print(first.get("torch"), on_ui_after_click)
 """
+)
 
 
 @pytest.mark.slow
@@ -236,4 +233,4 @@ def test_start_loads_torch_on_the_training_thread_not_the_window(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split()[-2:] == ["['training']", "False"], proc.stdout
+    assert proc.stdout.split()[-2:] == ["training", "False"], proc.stdout

@@ -33,7 +33,6 @@ class ThemeController(QObject):
         self._system_palette = QPalette(app.palette())
         self._system_style = app.style().name()
         self.choice = "system"
-        self._forced = False
         # A desktop switching between light and dark while the designer runs: follow it when the choice is "system".
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_color_scheme_changed)
 
@@ -46,22 +45,21 @@ class ThemeController(QObject):
         """Use ``choice`` ("system", "light" or "dark") from now on, remember it, and repaint."""
         if choice not in theme.CHOICES:
             raise ValueError(f"unknown theme {choice!r}; choose one of {', '.join(theme.CHOICES)}")
+        forced_before = self.choice != "system"
         self.choice = choice
         self.window.settings.setValue(SETTINGS_KEY, choice)
         if choice == "system":
-            if self._forced:  # back from a forced theme: the desktop's look as it was at start
+            if forced_before:  # back from a forced theme: the desktop's look as it was at start
                 self._app.setStyle(self._system_style)
                 self._app.setPalette(self._system_palette)
-                self._forced = False
             colors = theme.DARK if theme.system_is_dark(self._app.palette()) else theme.LIGHT
         else:
             colors = theme.THEMES[choice]
             self._app.setStyle("Fusion")  # the one style that draws every role of a palette it is given
             self._app.setPalette(theme.application_palette(colors))
-            self._forced = True
         theme.use(colors)
         self.changed.emit()
 
     def _on_color_scheme_changed(self) -> None:
-        if self.choice == "system" and not self._forced:
+        if self.choice == "system":
             self.apply("system")

@@ -138,9 +138,10 @@ class InsightDock(QWidget):
         for w in (QLabel("Node"), self.node_combo, self.method_combo, QLabel("Class"), self.class_spin, self.live):
             mid.addWidget(w)
         self.stack = QStackedWidget()
-        self.pages: list[pg.GraphicsLayoutWidget] = []
-        self.stack.addWidget(self._image_page())
-        self.stack.addWidget(self._scatter_page())
+        self.pages = [self._image_page(), self._scatter_page()]
+        for page in self.pages:
+            self.stack.addWidget(page)
+        self.restyle()
         self.status = QLabel("Choose a sample, a node and a method.")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
@@ -155,7 +156,7 @@ class InsightDock(QWidget):
         self.class_spin.valueChanged.connect(lambda _v: self.refresh())
         self.live.toggled.connect(lambda _on: self._remember())
 
-    def _image_page(self) -> QWidget:
+    def _image_page(self) -> pg.GraphicsLayoutWidget:
         page = pg.GraphicsLayoutWidget()
         self.viewbox = page.addViewBox(lockAspect=True, invertY=True)
         self.base_item = pg.ImageItem(axisOrder="row-major")
@@ -165,16 +166,12 @@ class InsightDock(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), interactive=False, width=14)
         self.colorbar.setImageItem(self.values_item)
         page.addItem(self.colorbar)
-        style_plots(page)
-        self.pages.append(page)
         return page
 
-    def _scatter_page(self) -> QWidget:
+    def _scatter_page(self) -> pg.GraphicsLayoutWidget:
         page = pg.GraphicsLayoutWidget()
         self.scatter_plot = page.addPlot()
         self.scatter_plot.addLegend()
-        style_plots(page)
-        self.pages.append(page)
         return page
 
     def restyle(self) -> None:
