@@ -1,0 +1,225 @@
+"""The design's wiring: unknown types and inputs, arity, cycles and evaluation order, and whole-graph lints."""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING
+
+from ..layers.registry import fmt_int
+from ..model import diagnostics as dg
+from ..model.diagnostics import Diagnostic
+from ..model.graph import Graph, Node, NodeId
+
+if TYPE_CHECKING:
+    from .validate import NodeInfo
+
+#: A Linear fed by Flatten with more input features than this is worth a warning: the map was not reduced.
+FLATTEN_WARN_FEATURES = 32_768
+
+
+def check_structure(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic]) -> None:
+    from ..layers.registry import list_types
+
+    for node in graph:
+        spec = info[node.id].spec
+        if spec is None:
+            import difflib
+
+            close = difflib.get_close_matches(node.type, list_types(), n=1)
+            out.append(
+                dg.error(
+                    "node.unknown_type",
+                    f"node '{node.id}' has unknown type '{node.type}'",
+                    node.id,
+                    f"did you mean '{close[0]}'?" if close else "use one of the palette's layer types",
+                )
+            )
+            continue
+        for port, src in enumerate(node.inputs):
+            if src not in graph:
+                out.append(
+                    dg.error(
+                        "graph.unknown_input",
+                        f"{node.type} '{node.id}' reads from '{src}', which does not exist",
+                        node.id,
+                        "connect an existing node or remove this input",
+                        port,
+                    )
+                )
+            elif src == node.id:
+                out.append(
+                    dg.error(
+                        "graph.cycle",
+                        f"{node.type} '{node.id}' reads its own output",
+                        node.id,
+                        "remove the self-connection",
+                        port,
+                    )
+                )
+        low, high = spec.arity
+        n = len(node.inputs)
+        if n < low:
+            want = f"{low} or more" if high is None else str(low)
+            out.append(
+                dg.error(
+                    "graph.missing_input",
+                    f"{node.type} '{node.id}' needs {want} input(s), has {n}",
+                    node.id,
+                    "connect the output of the previous layer to it",
+                )
+            )
+        elif high is not None and n > high:
+            what = "no inputs" if high == 0 else f"{high} input" + ("s" if high > 1 else "")
+            hint = (
+                "remove the extra connections; to merge branches use Add or Concat"
+                if high
+                else "an Input takes no connections; remove them"
+            )
+            out.append(dg.error("graph.extra_input", f"{node.type} '{node.id}' takes {what}, has {n}", node.id, hint))
+    if graph.outputs is not None:
+        for oid in graph.outputs:
+            if oid not in graph:
+                out.append(
+                    dg.error(
+                        "graph.unknown_output",
+                        f"output '{oid}' is not a node of the design",
+                        None,
+                        "remove it from outputs or add the node",
+                    )
+                )
+
+
+def topological_order(graph: Graph, out: list[Diagnostic]) -> list[NodeId]:
+    """Kahn's algorithm, always taking the ready node that comes first in the file; cycles are reported."""
+    ids = graph.ids()
+    index = {nid: i for i, nid in enumerate(ids)}
+    deps = {n.id: {s for s in n.inputs if s in index and s != n.id} for n in graph}
+    users: dict[NodeId, list[NodeId]] = {nid: [] for nid in ids}
+    for nid, srcs in deps.items():
+        for s in srcs:
+            users[s].append(nid)
+    waiting = {nid: len(srcs) for nid, srcs in deps.items()}
+    ready = [index[nid] for nid in ids if waiting[nid] == 0]
+    heapq.heapify(ready)
+    order: list[NodeId] = []
+    while ready:
+        nid = ids[heapq.heappop(ready)]
+        order.append(nid)
+        for user in users[nid]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, index[user])
+    if len(order) < len(ids):
+        stuck = [nid for nid in ids if waiting[nid] > 0]
+        cycle = _find_cycle(stuck, deps)[::-1]  # found by following inputs; show it in dataflow direction
+        path = " -> ".join(cycle + cycle[:1])
+        for nid in stuck:
+            on = nid in cycle
+            out.append(
+                dg.error(
+                    "graph.cycle",
+                    f"'{nid}' is on a cycle: {path}" if on else f"'{nid}' depends on a cycle ({path})",
+                    nid,
+                    "remove one connection of the cycle; feedback loops cannot be built"
+                    if on
+                    else "break the cycle upstream",
+                )
+            )
+    return order
+
+
+def _find_cycle(stuck: list[NodeId], deps: dict[NodeId, set[NodeId]]) -> list[NodeId]:
+    stuck_set = set(stuck)
+    path: list[NodeId] = []
+    seen: dict[NodeId, int] = {}
+    nid = stuck[0]
+    while nid not in seen:
+        seen[nid] = len(path)
+        path.append(nid)
+        nid = next(s for s in sorted(deps[nid]) if s in stuck_set)
+    return path[seen[nid] :]
+
+
+# -- whole graph ----------------------------------------------------------------------------------------------------
+
+
+def check_graph(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic]) -> None:
+    if len(graph) == 0:
+        out.append(dg.warning("graph.empty", "the design has no nodes", None, "add an Input from the palette"))
+        return
+    if not graph.input_ids():
+        out.append(
+            dg.error(
+                "graph.no_input",
+                "the design has no Input node",
+                None,
+                "add an Input with the sample shape, e.g. [3, 224, 224]",
+            )
+        )
+    users = graph.consumers()
+    outputs = set(graph.output_ids())
+    for node in graph:
+        used = bool(users[node.id])
+        if (
+            not used
+            and not node.inputs
+            and node.type != "Input"
+            or (node.type == "Input" and not used and node.id not in outputs)
+        ):
+            out.append(
+                dg.warning(
+                    "graph.dangling",
+                    f"{node.type} '{node.id}' is not connected to anything",
+                    node.id,
+                    "connect it or delete it",
+                )
+            )
+        elif not used and node.id not in outputs:
+            out.append(
+                dg.warning(
+                    "graph.unused_output",
+                    f"{node.type} '{node.id}' is computed but nothing uses it and it is not an output",
+                    node.id,
+                    "connect it, add it to outputs, or delete it",
+                )
+            )
+        _lint_node(node, info, users, out)
+
+
+def _lint_node(
+    node: Node, info: dict[NodeId, NodeInfo], users: dict[NodeId, list[NodeId]], out: list[Diagnostic]
+) -> None:
+    ni = info[node.id]
+    if ni.ctx is None:
+        return
+    if node.type == "Linear" and node.inputs and info[node.inputs[0]].node.type == "Flatten":
+        features = ni.ctx.p["in_features"]
+        if features > FLATTEN_WARN_FEATURES:
+            flat = info[node.inputs[0]]
+            src_shape = flat.ctx.x0 if flat.ctx else ()
+            cheaper = src_shape[0] * ni.ctx.p["out_features"] + ni.ctx.p["out_features"] if src_shape else 0
+            out.append(
+                dg.warning(
+                    "cost.large_linear",
+                    f"Linear '{node.id}' takes {fmt_int(features)} flattened features from "
+                    f"'{flat.node.id}' and costs {fmt_int(ni.params)} parameters",
+                    node.id,
+                    f"reduce the map first: AdaptiveAvgPool2d(1) before the Flatten would make it "
+                    f"{fmt_int(cheaper)} parameters"
+                    if cheaper
+                    else "reduce the map before the Flatten",
+                )
+            )
+    if ni.ctx.p.get("inplace") and node.inputs:
+        src = node.inputs[0]
+        others = [u for u in users.get(src, []) if u != node.id]
+        if others:
+            out.append(
+                dg.warning(
+                    "graph.inplace_shared",
+                    f"{node.type} '{node.id}' works in place on '{src}', which "
+                    f"'{others[0]}' also reads: it would see the modified values",
+                    node.id,
+                    "set inplace=false",
+                )
+            )
