@@ -201,17 +201,7 @@ class Trainer:
         return Placement(self.dist, device, precision, amp)
 
     def _load_data(self, info: ModelInfo) -> DataBundle:
-        cfg = self.config
-        bundle = load_data(
-            cfg.data,
-            info.input_shape,
-            val_split=cfg.val_split,
-            seed=cfg.seed,
-            augment=Augment.from_dict(cfg.augment),
-            samples=cfg.samples,
-            download=cfg.download,
-            normalize=cfg.normalize,
-        )
+        bundle = load_run_data(self.config, info.input_shape)
         check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec))
         return bundle
 
@@ -297,6 +287,20 @@ class Trainer:
             self.on_event(event)
         except Exception as exc:  # a broken listener must not end the run it listens to
             self.callback_errors.append(exc)
+
+
+def load_run_data(cfg: TrainConfig, input_shape: tuple[int, ...]) -> DataBundle:
+    """The samples a run with ``cfg`` trains and validates on (the window loads the same ones to explain the model)."""
+    return load_data(
+        cfg.data,
+        input_shape,
+        val_split=cfg.val_split,
+        seed=cfg.seed,
+        augment=Augment.from_dict(cfg.augment),
+        samples=cfg.samples,
+        download=cfg.download,
+        normalize=cfg.normalize,
+    )
 
 
 def _record(config: TrainConfig, session: Session, bundle: DataBundle) -> dict[str, Any]:
