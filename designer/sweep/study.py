@@ -1,0 +1,153 @@
+"""Opening an Optuna study: the storage (an SQLite file by default, any database URL, or a journal file), the
+seeded sampler and the pruner. Optuna is imported inside the functions: reading a design never needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import optuna
+
+#: ``--objective`` names: the epoch metric each reads and the direction that is better.
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "val_acc": ("val_accuracy", "max"),
+    "val_loss": ("val_loss", "min"),
+    "train_acc": ("train_accuracy", "max"),
+    "train_loss": ("train_loss", "min"),
+}
+PRUNERS = ("median", "halving", "none")
+STORAGE_FILE = "study.db"
+JOURNAL_PREFIX = "journal:"
+#: Seconds an SQLite connection waits for another worker's write lock before giving up.
+SQLITE_TIMEOUT_S = 60
+
+
+class SweepError(Exception):
+    """A sweep that cannot start: ``code`` is stable (``sweep.storage``), the message says why for a person."""
+
+    def __init__(self, code: str, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """Which study to open, where, and how it samples and prunes."""
+
+    name: str
+    storage: str
+    objective: str = "val_acc"
+    direction: str | None = None
+    pruner: str = "median"
+    seed: int = 0
+
+    @property
+    def metric(self) -> str:
+        """The ``EpochEnded`` field the objective reads."""
+        return OBJECTIVES[self.objective][0]
+
+    @property
+    def resolved_direction(self) -> str:
+        """``max`` or ``min``: as given, else what suits the objective."""
+        return self.direction or OBJECTIVES[self.objective][1]
+
+
+def default_storage(folder: str | os.PathLike[str]) -> str:
+    """The embedded default: an SQLite file in the sweep folder (nothing to start, one file to copy)."""
+    return f"sqlite:///{Path(folder).resolve() / STORAGE_FILE}"
+
+
+def public_url(url: str) -> str:
+    """``url`` without a password, for files and tables that others read."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An SQLite, PostgreSQL or MySQL URL as an RDB storage; ``journal:PATH`` as a journal file (for network file
+    systems where SQLite's locks are unreliable)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if url.startswith(JOURNAL_PREFIX):
+        return JournalStorage(JournalFileBackend(url[len(JOURNAL_PREFIX) :]))
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Several workers on one SQLite file take turns to write; the default five seconds are too short a wait.
+        kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except ImportError as exc:
+        raise SweepError(
+            "sweep.storage", f"storage {public_url(url)}: {exc}", "install the database's driver"
+        ) from None
+    except Exception as exc:  # SQLAlchemy's errors: a bad URL, a server that does not answer
+        raise SweepError(
+            "sweep.storage",
+            f"cannot open storage {public_url(url)}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            "check the URL (sqlite:///FILE, postgresql://USER:PASS@HOST/DB, mysql://..., journal:FILE)",
+        ) from None
+
+
+def make_sampler(seed: int, number: int = 0) -> optuna.samplers.BaseSampler:
+    """TPE seeded per trial (``seed + number``): rerunning reproduces the values, and workers draw apart."""
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed + number, n_startup_trials=5)
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """``median``: stop a trial whose epoch metric is worse than the median of earlier trials at that epoch;
+    ``halving``: successive halving over epochs; ``none``."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(spec: StudySpec) -> optuna.Study:
+    """Create the study, or join it when another worker (or an earlier run) made it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = make_storage(spec.storage)
+    direction: Literal["maximize", "minimize"] = "maximize" if spec.resolved_direction == "max" else "minimize"
+    try:
+        study = optuna.create_study(
+            study_name=spec.name,
+            storage=storage,
+            sampler=make_sampler(spec.seed),
+            pruner=make_pruner(spec.pruner),
+            direction=direction,
+            load_if_exists=True,
+        )
+    except Exception as exc:  # SQLAlchemy or the journal: a storage that refuses to be written
+        raise SweepError("sweep.storage", f"cannot open study {spec.name!r}: {exc}") from None
+    if study.direction.name.lower() != direction:
+        raise SweepError(
+            "sweep.direction",
+            f"study {spec.name!r} already exists and is to {study.direction.name.lower()}, not {direction}",
+            "give the same --direction, or another --study name",
+        )
+    study.set_user_attr("objective", spec.objective)
+    return study
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """How much each searched value explains the objective (Optuna's fANOVA); empty until enough trials ended."""
+    import optuna
+
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 2 or not any(t.params for t in complete):
+        return {}
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except (RuntimeError, ValueError):  # all trials with the same values: nothing to explain
+        return {}
