@@ -132,6 +132,27 @@ def test_many_shapes_are_drawn_chunk_by_chunk_without_gaps():
     assert (flat.max(axis=1) - flat.min(axis=1) > 60).all()  # every sample has a shape on its background
 
 
+def test_one_channel_shapes_are_light_on_a_dark_ground():
+    # As MNIST's digits: the shape's ink is brighter than its background in every sample, so a network of odd
+    # activations and average pooling (LeNet) need not learn each feature twice, once per polarity.
+    images, labels = make_shapes(300, (28, 28), 1, seed=2)
+    for img, lab in zip(images[:, 0].astype(int), labels):
+        ground = np.median(img[[0, -1], :])  # the top and bottom rows: never inside a shape's bounding circle
+        bright, dark = (img > ground + 60).sum(), (img < ground - 60).sum()  # ink, or pixel noise (sigma <= 20)
+        assert bright > 10 * max(dark, 1), SHAPE_CLASSES[lab]
+
+
+def test_shapes_can_draw_their_first_classes_only():
+    images, labels = make_shapes(60, (16, 16), 1, seed=0, classes=3)
+    assert np.bincount(labels).tolist() == [20, 20, 20]
+    b = load_data("shapes:2", (3, 16, 16), samples=40)
+    assert b.classes == ["circle", "square"] and str(b.spec) == "shapes:2"
+    assert set(b.train.labels.tolist()) == {0, 1}
+    for bad in (1, 11):
+        with pytest.raises(ValueError, match="2 to 10 classes"):
+            make_shapes(10, (8, 8), 1, classes=bad)
+
+
 # -- specs and splits -------------------------------------------------------------------------------------------------
 
 
@@ -140,7 +161,8 @@ def test_parse_spec():
     assert parse_spec("mnist:/data").root == "/data"
     assert parse_spec("fashion-mnist:/d").kind == "fashion-mnist"
     assert str(parse_spec("folder:/x/y")) == "folder:/x/y"
-    for bad in ("imagenet:/x", "mnist", "folder:"):
+    assert parse_spec("shapes:3").shape_classes == 3 and parse_spec("shapes").shape_classes == 10
+    for bad in ("imagenet:/x", "mnist", "folder:", "shapes:1", "shapes:11", "shapes:x"):
         with pytest.raises(DataError) as err:
             parse_spec(bad)
         assert err.value.code == "data.bad_spec"

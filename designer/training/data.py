@@ -55,14 +55,20 @@ class DataError(Exception):
 class DataSpec:
     """A parsed ``--data`` value.
 
-    One of ``shapes``, ``mnist:ROOT``, ``fashion-mnist:ROOT``, ``cifar10:ROOT``, ``folder:PATH``.
+    One of ``shapes``, ``shapes:N`` (its first N classes), ``mnist:ROOT``, ``fashion-mnist:ROOT``, ``cifar10:ROOT``,
+    ``folder:PATH``.
     """
 
     kind: str
     root: str = ""
 
     def __str__(self) -> str:
-        return self.kind if self.kind == "shapes" else f"{self.kind}:{self.root}"
+        return self.kind if self.kind == "shapes" and not self.root else f"{self.kind}:{self.root}"
+
+    @property
+    def shape_classes(self) -> int:
+        """Classes drawn by the built-in dataset: all ten, or the first N of ``shapes:N``."""
+        return int(self.root) if self.root else len(SHAPE_CLASSES)
 
 
 def parse_spec(text: str) -> DataSpec:
@@ -74,10 +80,17 @@ def parse_spec(text: str) -> DataSpec:
         raise DataError(
             "data.bad_spec",
             f"unknown dataset {text!r}",
-            "use shapes, mnist:ROOT, fashion-mnist:ROOT, cifar10:ROOT or folder:PATH",
+            "use shapes, shapes:N, mnist:ROOT, fashion-mnist:ROOT, cifar10:ROOT or folder:PATH",
         )
     if kind != "shapes" and not root:
         raise DataError("data.bad_spec", f"dataset {kind!r} needs a folder: {kind}:PATH")
+    root = root.strip() if kind == "shapes" else root
+    if kind == "shapes" and root and not (root.isdigit() and 2 <= int(root) <= len(SHAPE_CLASSES)):
+        raise DataError(
+            "data.bad_spec",
+            f"shapes:{root}: the built-in dataset has 2 to {len(SHAPE_CLASSES)} classes",
+            "use shapes (all ten) or shapes:N for its first N classes, e.g. shapes:2",
+        )
     return DataSpec(kind, root)
 
 
@@ -301,8 +314,9 @@ def _in_memory(
     if spec.kind == "shapes":
         if channels not in (1, 3):
             raise _channels_error(spec, "1 or 3", channels)
-        drawn, drawn_labels = make_shapes(samples, size, channels, seed)
-        return torch.from_numpy(drawn), torch.from_numpy(drawn_labels), list(SHAPE_CLASSES), []
+        k = spec.shape_classes
+        drawn, drawn_labels = make_shapes(samples, size, channels, seed, classes=k)
+        return torch.from_numpy(drawn), torch.from_numpy(drawn_labels), list(SHAPE_CLASSES[:k]), []
     images, labels, classes = _torchvision_set(spec, download)
     notes: list[str] = []
     if images.shape[1] != channels:

@@ -15,6 +15,7 @@ from ..analysis.validate import analyze
 from ..compiler import compile_graph
 from ..model.graph import Graph
 from .config import TrainConfig
+from .shapes import SHAPE_CLASSES
 
 
 class TrainingError(Exception):
@@ -105,8 +106,14 @@ def check_classes(outputs: int, output_id: str, classes: list[str], data: str) -
         "data.classes_mismatch",
         f"the design outputs {outputs} value(s) from '{output_id}'; "
         f"dataset {data} has {len(classes)} classes ({shown})",
-        f"set the output layer '{output_id}' to {len(classes)} features",
+        f"set the output layer '{output_id}' to {len(classes)} features"
+        + (f", or train on the first {outputs} shapes: data shapes:{outputs}" if _shapes_fit(data, outputs) else ""),
     )
+
+
+def _shapes_fit(data: str, outputs: int) -> bool:
+    """True when the built-in dataset could give a design with ``outputs`` scores as many classes."""
+    return data.partition(":")[0] == "shapes" and 2 <= outputs <= len(SHAPE_CLASSES)
 
 
 def freeze(model: nn.Module, graph: Graph) -> list[str]:

@@ -116,7 +116,8 @@ class ConfigForm(QWidget):
     def config(self) -> TrainConfig:
         """The form's settings (settings the form does not show are kept from the last ``set_config``)."""
         kind = self.data_kind.currentText()
-        data = kind if kind == "shapes" else f"{kind}:{self.data_root.text().strip()}"
+        root = self.data_root.text().strip()
+        data = f"{kind}:{root}" if root or kind != "shapes" else kind  # shapes:N draws its first N classes
         augment: dict[str, Any] = {k: True for k, box in self.aug.items() if box.isChecked()}
         if self.rotation.value():
             augment["rotation"] = self.rotation.value()
