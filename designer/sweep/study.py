@@ -4,8 +4,10 @@ seeded sampler and the pruner. Optuna is imported inside the functions: reading 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +27,8 @@ STORAGE_FILE = "study.db"
 JOURNAL_PREFIX = "journal:"
 #: Seconds an SQLite connection waits for another worker's write lock before giving up.
 SQLITE_TIMEOUT_S = 60
+#: Tries to open a database storage whose tables another worker may be creating at the same moment.
+STORAGE_ATTEMPTS = 5
 
 
 class SweepError(Exception):
@@ -70,7 +74,6 @@ def public_url(url: str) -> str:
 def make_storage(url: str) -> optuna.storages.BaseStorage:
     """An SQLite, PostgreSQL or MySQL URL as an RDB storage; ``journal:PATH`` as a journal file (for network file
     systems where SQLite's locks are unreliable)."""
-    import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     if url.startswith(JOURNAL_PREFIX):
@@ -80,7 +83,7 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         # Several workers on one SQLite file take turns to write; the default five seconds are too short a wait.
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return _rdb_storage(url, kwargs)
     except ImportError as exc:
         raise SweepError(
             "sweep.storage", f"storage {public_url(url)}: {exc}", "install the database's driver"
@@ -93,11 +96,28 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         ) from None
 
 
+def _rdb_storage(url: str, engine_kwargs: dict[str, Any]) -> optuna.storages.RDBStorage:
+    import optuna
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except (IntegrityError, OperationalError):
+            # Workers started together race to create the tables; the loser finds them made on its next try.
+            if attempt == STORAGE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def make_sampler(seed: int, number: int = 0) -> optuna.samplers.BaseSampler:
-    """TPE seeded per trial (``seed + number``): rerunning reproduces the values, and workers draw apart."""
+    """TPE seeded per trial from ``(seed, number)``: rerunning reproduces the values, and workers draw apart."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=seed + number, n_startup_trials=5)
+    # A hash rather than seed + number: studies with seeds 0 and 1 must not draw the same values shifted by one.
+    trial_seed = int.from_bytes(hashlib.sha256(f"{seed}:{number}".encode()).digest()[:4], "little")
+    return optuna.samplers.TPESampler(seed=trial_seed, n_startup_trials=5)
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
