@@ -236,6 +236,15 @@ def test_guided_backprop_passes_only_positive_gradients():
     got = insight.saliency(relu_net, x, "2", 0, guided=True, reduce=False).values
     # unit 1 has a negative gradient (blocked), unit 2 a negative input (blocked by the ReLU)
     np.testing.assert_array_equal(got[0], [1.0, 0.0, 0.0, 3.0])
+    # Deconvnet (Zeiler and Fergus): the backward ReLU passes the positive gradients whatever the forward input was,
+    # so unit 2 comes through; an in-place ReLU must not put its forward mask back.
+    for inplace in (False, True):
+        relu_net[1] = nn.ReLU(inplace=inplace)
+        got = insight.deconvnet(relu_net, x, "2", 0, reduce=False).values
+        np.testing.assert_array_equal(got[0], [1.0, 0.0, 2.0, 3.0])
+    # and plain saliency passes the negative gradient of unit 1 back, the ReLU's mask blocking unit 2
+    got = insight.saliency(relu_net, x, "2", 0, reduce=False).values
+    np.testing.assert_array_equal(got[0], [1.0, 1.0, 0.0, 3.0])
 
 
 def test_first_layer_filters_come_back_as_the_kernels_set():

@@ -27,6 +27,7 @@ NODES = {
     "gradcam": "c2",
     "saliency": None,
     "guided": None,
+    "deconvnet": None,
     "occlusion": None,
     "maximize": "c2",
 }

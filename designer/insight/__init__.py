@@ -15,6 +15,7 @@ from .live import RefreshThrottle, ShadowCopy, snapshot
 from .maps import (
     Heatmap,
     conv_nodes,
+    deconvnet,
     feature_maps,
     filters,
     grad_cam,
@@ -58,6 +59,7 @@ __all__ = [
     "confusion_view",
     "conv_nodes",
     "dataset_view",
+    "deconvnet",
     "embed",
     "encode_png",
     "evaluate",

@@ -115,16 +115,19 @@ def saliency(
     graph: Graph | None = None,
     guided: bool = False,
     reduce: bool = True,
+    deconvnet: bool = False,
 ) -> Heatmap:
     """|d score / d input|, the maximum over channels (``reduce=False`` keeps ``(C, H, W)``).
 
     The score is unit ``target`` of ``node_id`` (default: the class scores, predicted class); for a feature map it is
     the mean of channel ``target``. ``guided=True`` is guided backpropagation: every ReLU passes back only positive
-    gradients, and only where its input was positive.
+    gradients, and only where its input was positive. ``deconvnet=True`` is Zeiler and Fergus's deconvnet: every ReLU
+    passes back the positive gradients wherever they are, whatever its input was.
     """
     probe = Probe(module, graph)
     xb = as_batch(x, module).requires_grad_(True)
-    with prepared(module), _guided(module, guided):
+    gate = _DeconvGate if deconvnet else _GuidedGate if guided else None
+    with prepared(module), _relu_backward(module, gate):
         scores, node_id, seen = _unit_source(probe, xb, node_id)
         target = _target(scores, target)
         score = unit_score(scores, target, node_id)[0]
@@ -144,6 +147,19 @@ def guided_backprop(
 ) -> Heatmap:
     """Guided backpropagation (Springenberg et al. 2015); ``saliency(..., guided=True)``."""
     return saliency(module, x, node_id, target, graph=graph, guided=True, reduce=reduce)
+
+
+def deconvnet(
+    module: nn.Module,
+    x: Any,
+    node_id: str | None = None,
+    target: int | None = None,
+    *,
+    graph: Graph | None = None,
+    reduce: bool = True,
+) -> Heatmap:
+    """The deconvnet view (Zeiler and Fergus 2014); ``saliency(..., deconvnet=True)``."""
+    return saliency(module, x, node_id, target, graph=graph, deconvnet=True, reduce=reduce)
 
 
 def occlusion(
@@ -257,15 +273,49 @@ class _GuidedGate(torch.autograd.Function):
         return gated
 
 
-class _guided:
-    """Route every ReLU's backward pass through ``_GuidedGate`` while active (when ``on``)."""
+class _DeconvGate(torch.autograd.Function):
+    """ReLU forward; backward lets through the positive gradients, ignoring where the input was negative."""
 
-    def __init__(self, module: nn.Module, on: bool):
-        self.relus = [m for m in module.modules() if isinstance(m, nn.ReLU)] if on else []
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return grad.clamp(min=0)
+
+
+class _relu_backward:
+    """While active, every ReLU's backward pass is ``gate``'s (None: autograd's own)."""
+
+    def __init__(self, module: nn.Module, gate: type[torch.autograd.Function] | None):
+        self.relus = [m for m in module.modules() if isinstance(m, nn.ReLU)] if gate is not None else []
+        self.gate = gate
         self.handles: list[Any] = []
+        self.inputs: dict[int, torch.Tensor] = {}
 
     def __enter__(self) -> None:
-        self.handles = [m.register_forward_hook(lambda _m, _i, out: _GuidedGate.apply(out)) for m in self.relus]
+        for m in self.relus:
+            if self.gate is _DeconvGate:
+                self.handles.append(m.register_forward_pre_hook(self._keep_input))
+                self.handles.append(m.register_forward_hook(self._deconv))
+            else:
+                self.handles.append(m.register_forward_hook(self._guided))
+
+    def _keep_input(self, m: nn.Module, inputs: tuple[torch.Tensor, ...]) -> Any:
+        # The deconvnet gate replaces the ReLU and takes its input, so that no mask of the forward pass reaches the
+        # backward one; an in-place ReLU gets a copy to overwrite.
+        self.inputs[id(m)] = inputs[0]
+        return (inputs[0].clone(),) if getattr(m, "inplace", False) else None
+
+    def _deconv(self, m: nn.Module, _inputs: Any, _out: torch.Tensor) -> torch.Tensor:
+        gated: torch.Tensor = _DeconvGate.apply(self.inputs.pop(id(m)))
+        return gated
+
+    @staticmethod
+    def _guided(_m: nn.Module, _inputs: Any, out: torch.Tensor) -> torch.Tensor:
+        gated: torch.Tensor = _GuidedGate.apply(out)  # after the ReLU: its output tells where the input was positive
+        return gated
 
     def __exit__(self, *exc: object) -> None:
         for h in self.handles:

@@ -23,11 +23,12 @@ METHODS = {
     "gradcam": "Grad-CAM",
     "saliency": "Saliency",
     "guided": "Guided backprop",
+    "deconvnet": "Deconvnet",
     "occlusion": "Occlusion",
     "maximize": "Activation maximisation",
 }
 #: Methods that need an input sample (filters and maximisation do not).
-NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "occlusion"})
+NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion"})
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,13 @@ def _attribution(
             cmap="inferno",
             alpha=0.5,
         )
-    if method in ("saliency", "guided"):
-        h = saliency(module, x, node_id, o.target, graph=graph, guided=method == "guided")
-        word = "guided backprop" if method == "guided" else "saliency |d score / d input|"
+    if method in ("saliency", "guided", "deconvnet"):
+        h = saliency(
+            module, x, node_id, o.target, graph=graph, guided=method == "guided", deconvnet=method == "deconvnet"
+        )
+        word = {"guided": "guided backprop", "deconvnet": "deconvnet (Zeiler & Fergus)"}.get(
+            method, "saliency |d score / d input|"
+        )
         return View(
             f"{word} for {_unit(node_id, h.target, classes)}",
             values=h.values,
