@@ -106,6 +106,8 @@ def test_a_sweep_finds_the_learning_rate_the_toy_problem_wants_and_each_trial_is
         model = compile_graph(design)
         assert t.user_attrs["params"] == sum(p.numel() for p in model.parameters())
         assert (run_dir / runs.BEST).exists() and runs.list_runs(folder)  # a run like any other
+    assert main(["runs", str(folder), "--best", "--sort", "val_loss"]) == 0
+    assert capsys.readouterr().out.strip() == str(folder / f"trial-{best.number:04d}" / runs.PROJECT)
     # TensorBoard scalars, one writer per trial in its run folder, the epoch's numbers as metrics.csv has them.
     assert sorted(Path(w.log_dir).parent.name for w in FakeWriter.made) == [f"trial-{k:04d}" for k in range(3)]
     for w, t in zip(sorted(FakeWriter.made, key=lambda w: w.log_dir), trials):
