@@ -39,7 +39,7 @@ MODULE_SPECS = [s for s in SPECS if s.is_module]
 
 
 def _signature(spec: LayerSpec) -> inspect.Signature:
-    return inspect.signature(getattr(torch.nn, spec.name))
+    return inspect.signature(spec.module_class())
 
 
 def test_registry_lists_every_type_once():
@@ -61,8 +61,11 @@ def test_entry_is_described(spec: LayerSpec):
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_modules_are_torch_classes_and_ops_are_not(spec: LayerSpec):
     if spec.is_module:
-        cls = getattr(torch.nn, spec.name, None)
+        cls = spec.module_class()
         assert isinstance(cls, type) and issubclass(cls, torch.nn.Module) and cls.__name__ == spec.name
+        # torch's own class where torch has one; designer.modules holds only what torch.nn lacks
+        assert cls.__module__ == "designer.modules" or getattr(torch.nn, spec.name) is cls
+        assert cls.__module__ != "designer.modules" or not hasattr(torch.nn, spec.name)
     else:
         assert isinstance(spec, GraphOp)
         assert spec.category in {"Input/Output", "Merge", "Reshape"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..model.params import Kind, Param
-from .registry import Ctx, LayerSpec, Shape, feature_dim, fmt_shape, register
+from .registry import Ctx, LayerSpec, Shape, feature_dim, fmt_int, fmt_shape, register
 
 _INPLACE = Param("inplace", Kind.BOOL, False, doc="overwrite the input tensor to save memory")
 
@@ -40,6 +40,60 @@ _activation("Hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)", _INPLACE)
 _activation("Hardsigmoid", "relu6(x + 3) / 6", _INPLACE)
 _activation("Sigmoid", "1 / (1 + exp(-x)): squashes to (0, 1)")
 _activation("Tanh", "tanh(x): squashes to (-1, 1)")
+_activation("Mish", "x * tanh(softplus(x)) (YOLOv4, some timm models)", _INPLACE)
+_activation(
+    "Softplus",
+    "log(1 + exp(beta * x)) / beta: a smooth ReLU",
+    Param("beta", Kind.FLOAT, 1.0, doc="sharpness of the bend"),
+    Param("threshold", Kind.FLOAT, 20.0, doc="above beta * x > threshold the output is x itself"),
+)
+
+
+@register
+class Hardtanh(_Activation):
+    name = "Hardtanh"
+    doc = "x clipped to [min_val, max_val] (ReLU6 is Hardtanh(0, 6))"
+    params = (
+        Param("min_val", Kind.FLOAT, -1.0, doc="lower clip value"),
+        Param("max_val", Kind.FLOAT, 1.0, doc="upper clip value"),
+        _INPLACE,
+    )
+
+    def shape(self, ctx: Ctx) -> Shape:
+        low, high = ctx.p["min_val"], ctx.p["max_val"]
+        if not high > low:
+            raise ctx.fail(
+                "param.order",
+                f"{ctx.who}: max_val ({high!r}) must be greater than min_val ({low!r})",
+                "swap them, or set max_val above min_val",
+            )
+        return ctx.x0
+
+
+@register
+class PReLU(_Activation):
+    name = "PReLU"
+    doc = "x for x > 0, a * x otherwise, with a learned slope a (one, or one per channel)"
+    params = (
+        Param("num_parameters", Kind.INT, 1, doc="learned slopes: 1, or the number of channels"),
+        Param("init", Kind.FLOAT, 0.25, doc="initial slope"),
+    )
+
+    def shape(self, ctx: Ctx) -> Shape:
+        n, c = ctx.p["num_parameters"], ctx.x0[0]
+        if n not in (1, c):
+            raise ctx.fail(
+                "param.num_parameters",
+                f"{ctx.who}: num_parameters={n} is neither 1 nor the {c} channels of its input from '{ctx.src[0]}'",
+                f"set num_parameters to 1 (one slope) or {c} (one per channel)",
+            )
+        return ctx.x0
+
+    def weights(self, ctx: Ctx) -> dict[str, Shape]:
+        return {"weight": (ctx.p["num_parameters"],)}
+
+    def explain(self, ctx: Ctx, out: Shape) -> list[str]:
+        return [f"output = input = {fmt_shape(out)}", f"params = num_parameters = {fmt_int(ctx.p['num_parameters'])}"]
 
 
 class _SoftmaxLike(LayerSpec):

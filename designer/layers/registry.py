@@ -77,10 +77,14 @@ class LayerSpec:
 
     def build(self, ctx: Ctx) -> nn.Module:
         """The torch module for this node (imports torch)."""
+        return self.module_class()(**self.torch_kwargs(ctx))
+
+    def module_class(self) -> type[nn.Module]:
+        """The class ``build`` instantiates: ``torch.nn.<name>``, or one of ``designer.modules`` (imports torch)."""
         from torch import nn
 
-        module: nn.Module = getattr(nn, self.name)(**self.torch_kwargs(ctx))
-        return module
+        cls: type[nn.Module] = getattr(nn, self.name)
+        return cls
 
     def torch_kwargs(self, ctx: Ctx) -> dict[str, Any]:
         """Constructor arguments: every declared parameter, pairs as tuples."""
