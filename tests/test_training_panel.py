@@ -57,12 +57,12 @@ def test_start_live_points_then_stop(qtbot, panel, tmp_path):
     assert SNAPSHOT_NOTE.startswith("Training uses a copy")
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
     assert panel.is_running and not panel.start_button.isEnabled() and not panel.form.isEnabled()
-    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 5, timeout=60_000)
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 5, timeout=120_000)
     assert panel.progress.value() >= 5 and "samples/s" in panel.status.text()
     assert len(panel.curves.points("train_smooth", "loss")) >= 5
     panel.graph.set_param("n1", "out_channels", 8)  # an edit during the run does not reach it
     qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
     assert isinstance(panel.last_event, Finished) and panel.last_event.status == "stopped"
     assert panel.trainer.model_state_dict()["n1.weight"].shape[0] == 4
     assert panel.graph.extra["training"]["epochs"] == 40 and panel.graph.extra["training"]["device"] == "cpu"
@@ -75,18 +75,18 @@ def test_start_live_points_then_stop(qtbot, panel, tmp_path):
     stopped_at = panel.last_event.step
     panel.form.epochs.setValue(1)  # the form does not matter to a resume: the run keeps its own settings
     panel.resume_selected()
-    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > stopped_at + 2, timeout=60_000)
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > stopped_at + 2, timeout=120_000)
     assert panel.curves.points("train_step", "loss")[:stopped_at] == pytest.approx(
         metric_series(rows, "step", "train_loss")[1]
     )
     panel.stop()
-    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
     assert panel.last_event.status == "stopped" and panel.last_event.step > stopped_at
 
 
 def test_pause_and_resume_buttons(qtbot, panel):
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 2, timeout=60_000)
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 2, timeout=120_000)
     qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: panel.pause_button.text() == "Resume", timeout=30_000)
     assert "Paused at step" in panel.status.text() and panel.trainer.paused
@@ -96,7 +96,7 @@ def test_pause_and_resume_buttons(qtbot, panel):
     qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > paused_at + 2, timeout=30_000)
     qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
     assert panel.last_event.status == "stopped"
 
 
@@ -104,7 +104,7 @@ def test_a_short_run_completes_with_epoch_points(qtbot, panel):
     panel.form.samples.setValue(120)
     panel.form.epochs.setValue(2)
     panel.start()
-    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
     assert isinstance(panel.last_event, Finished) and panel.last_event.status == "completed"
     assert len(panel.curves.points("val_epoch", "acc")) == 2
     assert "Completed after 2 epoch(s)" in panel.status.text()
@@ -119,7 +119,7 @@ def test_a_failing_run_is_reported_and_the_panel_stays_usable(qtbot, tmp_path):
     qtbot.addWidget(p)
     p.form.set_config(TrainConfig(data=f"folder:{folder}", device="cpu", epochs=1))
     p.start()
-    qtbot.waitUntil(lambda: not p.is_running and p.start_button.isEnabled(), timeout=60_000)
+    qtbot.waitUntil(lambda: not p.is_running and p.start_button.isEnabled(), timeout=120_000)
     assert isinstance(p.last_event, Failed) and p.last_event.code == "data.classes_mismatch"
     assert "Failed" in p.status.text() and "2 classes" in p.log.toPlainText()
     # The settings went through the window's callback (its undo stack), not straight into the graph.
@@ -188,10 +188,10 @@ def test_every_engine_event_is_shown_by_its_own_handler(qtbot, tmp_path):
         p.show_event(object())  # not an engine event: an error, never a silent no-op
 
 
-#: A fresh interpreter: record which thread first imports torch when Start is clicked, and stop at once.
+#: A fresh interpreter: click Start, time the click, and see whether this process ever imports torch for the run.
 _WHO_IMPORTS_TORCH = (
     """
-import os
+import os, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 WATCHED = {"torch"}
 """
@@ -208,18 +208,19 @@ app = QApplication([])
 graph = loads(EXAMPLE)
 panel = TrainingPanel(lambda: (graph, None), runs_root=sys.argv[1])
 panel.form.samples.setValue(64)
+t0 = time.perf_counter()
 QTest.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-on_ui_after_click = "torch" in sys.modules and first.get("torch") == "MainThread"
+click_s = time.perf_counter() - t0
 panel.stop()
-panel.shutdown()
-print(first.get("torch"), on_ui_after_click)
+panel.shutdown(120)
+print(first.get("torch"), panel.last_event.status, panel.trainer.pid != os.getpid(), f"{click_s:.3f}")
 """
 )
 
 
 @pytest.mark.slow
-def test_start_loads_torch_on_the_training_thread_not_the_window(tmp_path):
-    """Pressing Start froze the window for seconds while torch imported; the trainer is now built off the UI."""
+def test_start_trains_in_another_process_and_the_window_never_loads_torch(tmp_path):
+    """Pressing Start froze the window for seconds while torch imported; the run now imports it in its own process."""
     import subprocess
     import sys
 
@@ -233,4 +234,7 @@ def test_start_loads_torch_on_the_training_thread_not_the_window(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split()[-2:] == ["training", "False"], proc.stdout
+    who, status, elsewhere, click_s = proc.stdout.split()[-4:]
+    assert (who, status, elsewhere) == ("None", "stopped", "True"), proc.stdout
+    # Start spawns the process from a thread: the click itself takes ~10 ms (a second here allows for a loaded CI).
+    assert float(click_s) < 1.0, proc.stdout

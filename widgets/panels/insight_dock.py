@@ -495,6 +495,7 @@ def create_panel(window: Any) -> InsightDock:
     the node selected on the canvas."""
 
     def training() -> Any:
+        """The training panel's latest run (a ``RemoteRun``: its model is compiled here with the run's weights)."""
         panel = getattr(window, "training_panel", None)
         return panel.trainer if panel is not None else None
 
@@ -503,8 +504,9 @@ def create_panel(window: Any) -> InsightDock:
 
     def models() -> Any:
         trainer = training()
-        if trainer is not None and trainer.model is not None:
-            return trainer.model, trainer.graph
+        model = trainer.model if trainer is not None else None  # read once: each read asks the run for new weights
+        if model is not None:
+            return model, trainer.graph
         document = window.document
         if document is None or not document.analysis.ok:
             return None

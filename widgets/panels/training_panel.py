@@ -1,17 +1,17 @@
 """The training panel: a settings form, Start / Pause / Stop, live loss and accuracy curves, and past runs.
 
-Training runs on a Python thread (torch releases the GIL in its kernels); its events go into a queue that a timer
-drains ten times a second, so a fast run cannot flood the window. The run trains a snapshot of the design taken at
-Start. Nothing here imports torch until a run or a preview starts.
+Training runs in a child process (``designer.training.remote.RemoteRun``), so a crash in torch, a segfault or the
+OOM killer ends the run with a message while the window and the unsaved design stay. Its events go into a queue that a
+timer drains five times a second, so a fast run cannot flood the window. The run trains a snapshot of the design taken
+at Start. Nothing here imports torch: the run does in its own process, a preview in this one when asked for.
 """
 
 from __future__ import annotations
 
 import collections
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPalette, QPixmap
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.model.fileformat import dumps, loads
+from designer.model.fileformat import dumps
 from designer.model.graph import Graph
 from designer.training.api import (
     CheckpointSaved,
@@ -46,15 +46,14 @@ from designer.training.api import (
     read_metrics,
     read_section,
 )
+from designer.training.child import RunRequest
 from designer.training.config import ConfigError
 from designer.training.events import format_duration, unhandled
+from designer.training.remote import RemoteRun
 
 from .plot_style import style_plots
 from .training_curves import CurvesView
 from .training_form import ConfigForm, button, row
-
-if TYPE_CHECKING:
-    from designer.training.engine import Trainer
 
 DesignGetter = Callable[[], "tuple[Graph, str | None] | Graph"]
 SNAPSHOT_NOTE = (
@@ -84,13 +83,10 @@ class TrainingPanel(QWidget):
     ):
         super().__init__(parent)
         self._get_design, self._runs_root, self._write_section = get_design, runs_root, write_section
-        #: The running trainer; None until the training thread has built it (torch loads there, not on the UI).
-        self.trainer: Trainer | None = None
-        self._trainer_lock = threading.Lock()
-        self._stop_pending = False
-        self._thread: threading.Thread | None = None
+        #: The latest run, in its child process (kept after it ends: its model and data are the insight dock's).
+        self.trainer: RemoteRun | None = None
         self._queue: collections.deque[Event] = collections.deque()
-        #: Called on the training thread with every engine event (the insight dock refreshes from these).
+        #: Called on the UI thread with every engine event, after the panel shows it (the insight dock follows these).
         self.event_listeners: list[Callable[[Event], None]] = []
         self.last_event: Event | None = None
         self._latest_step: StepEnded | None = None
@@ -187,7 +183,7 @@ class TrainingPanel(QWidget):
 
     @property
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.trainer is not None and self.trainer.running
 
     def start(self) -> None:
         """Train a snapshot of the current design with the form's settings."""
@@ -204,59 +200,23 @@ class TrainingPanel(QWidget):
                 self._write_section(graph, cfg.to_dict())
             else:
                 graph.extra["training"] = cfg.to_dict()
-        snapshot, runs_root, on_event = dumps(graph), self.runs_root(), self._on_trainer_event
-
-        def make() -> Trainer:
-            from designer.training.engine import Trainer
-
-            return Trainer(loads(snapshot), cfg, runs_root=runs_root, on_event=on_event)
-
-        self._launch(make)
+        self._launch(RunRequest.new(dumps(graph), cfg.to_dict(), str(self.runs_root())))
 
     def resume_selected(self) -> None:
         item = self.runs.currentItem()
         if item is None or self.is_running:
             return
-        run_dir, on_event = item.data(Qt.ItemDataRole.UserRole), self._on_trainer_event
+        self._launch(RunRequest.resume(str(item.data(Qt.ItemDataRole.UserRole))))
 
-        def make() -> Trainer:
-            from designer.training.engine import Trainer
-
-            return Trainer.from_run_dir(run_dir, on_event=on_event)
-
-        self._launch(make)
-
-    def _on_trainer_event(self, event: Event) -> None:
-        self._queue.append(event)
-        for listener in list(self.event_listeners):
-            listener(event)
-
-    def _launch(self, make: Callable[[], Trainer]) -> None:
-        """Build the trainer with ``make`` and run it, both on the training thread: building imports torch."""
-        with self._trainer_lock:
-            self.trainer, self._stop_pending = None, False
+    def _launch(self, request: RunRequest) -> None:
+        """Run ``request`` in a new child process; it imports torch there, so the window goes on meanwhile."""
         self.curves.clear_data()
         self.progress.setValue(0)
         self.status.setText("Starting…")
         self._set_running(True)
-        self._thread = threading.Thread(target=self._work, args=(make,), name="training", daemon=True)
-        self._thread.start()
+        self.trainer = RemoteRun(request, self._queue.append)
+        self.trainer.start()
         self._timer.start()
-
-    def _work(self, make: Callable[[], Trainer]) -> None:
-        try:
-            trainer = make()
-        except Exception as exc:  # a bad run folder or setting: say it in the panel, as a run failure would be
-            self._queue.append(Failed(str(getattr(exc, "code", "error")), str(exc)))
-            return
-        with self._trainer_lock:
-            self.trainer = trainer
-            if self._stop_pending:
-                trainer.stop()
-        try:
-            trainer.run()
-        except BaseException as exc:
-            self._queue.append(Failed("error", f"{type(exc).__name__}: {exc}"))
 
     def toggle_pause(self) -> None:
         trainer = self.trainer
@@ -268,21 +228,15 @@ class TrainingPanel(QWidget):
             trainer.pause()
 
     def stop(self) -> None:
-        if not self.is_running:
+        if self.trainer is None or not self.is_running:
             return
-        with self._trainer_lock:
-            if self.trainer is None:
-                self._stop_pending = True  # asked while the thread still builds the trainer
-            else:
-                self.trainer.stop()
+        self.trainer.stop()
         self.status.setText("Stopping after this step…")
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop a run and wait for its checkpoint (called when the application quits)."""
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            self.stop()
-            thread.join(timeout)
+        if self.trainer is not None:
+            self.trainer.close(timeout)
         self._drain()
 
     def _set_running(self, running: bool) -> None:
@@ -297,11 +251,16 @@ class TrainingPanel(QWidget):
     # -- events, on the UI thread -------------------------------------------------------------------------------------
 
     def _drain(self) -> None:
-        # Every Qt call may wait for the training thread to hand back the GIL, so step events only gather data
-        # here and the widgets are set once per drain, from the latest step.
+        # Step events only gather data here; the widgets are set once per drain, from the latest step.
         self._latest_step = None
         while self._queue:
-            self.show_event(self._queue.popleft())
+            event = self._queue.popleft()
+            self.show_event(event)
+            for listener in list(self.event_listeners):
+                try:
+                    listener(event)
+                except Exception as exc:  # a view that cannot follow the run must not stop the panel showing it
+                    self._say(f"A view could not follow the run: {type(exc).__name__}: {exc}")
         e = self._latest_step
         if e is not None:
             self.progress.setValue(e.step)
