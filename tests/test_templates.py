@@ -107,7 +107,8 @@ def test_template_files_are_what_the_generator_writes(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize("name", NAMES)
 def test_template_validates_clean_and_is_described(name):
     graph = load_template(name)
-    assert designer.analyze(graph).diagnostics == []
+    problems = [d for d in designer.analyze(graph).diagnostics if not d.code.startswith("advice.")]
+    assert problems == []  # the design advice that fires is listed in test_advice_templates.py
     description = graph.extra.get("description", "")
     assert len(description) > 150 and graph.name
     size = "x".join(map(str, _input_shape(graph)))
