@@ -253,6 +253,24 @@ class Document(QObject):
             for nid in doomed:
                 self.push(cmd.RemoveNodeCommand(self.graph, nid))
 
+    def replace_node(self, node_id: str, layers: Sequence[tuple[str, dict[str, Any]]], text: str) -> list[NodeId]:
+        """Replace a one-input node by a chain of layers, as one step; the last keeps the id, so its readers read it."""
+        old = self.graph[node_id]
+        index, (x, y) = self.graph.index_of(node_id), old.pos or self._free_spot()
+        ids = [self.graph.unique_id(f"{node_id}_{k}") for k in range(1, len(layers))] + [old.id]
+        nodes, src = [], old.inputs[:1]
+        for k, (nid, (type_, params)) in enumerate(zip(ids, layers)):
+            node = Node(nid, type_, dict(params), list(src), pos=(x, y + k * ROW_STEP), frozen=old.frozen)
+            node.lr_mult, src = old.lr_mult, [nid]
+            nodes.append(node)
+        nodes[-1].extra = dict(old.extra)
+        with self.macro(text):
+            self._make_room(node_id, rows=len(layers) - 1)
+            self.push(cmd.RemoveNodeCommand(self.graph, node_id))
+            for k, node in enumerate(nodes):
+                self.push(cmd.AddNodeCommand(self.graph, node, index + k))
+        return [n.id for n in nodes]
+
     # -- values ---------------------------------------------------------------------------------------------------
 
     def set_param(self, node_id: str, name: str, value: Any, merge: bool = False) -> None:

@@ -1,5 +1,6 @@
 """The inspector: the selected node's id, parameters (editors built from the schema), training fields, shapes,
-counts, formulas and problems. Every edit goes through the document; the display follows the analysis."""
+counts, formulas, problems and, for a Conv2d, alternatives. Every edit goes through the document; the display
+follows the analysis."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from designer.model.graph import Node
 from designer.model.params import Kind, Param
 
 from .. import theme
+from .alternatives_box import AlternativesBox
 from .param_editors import FloatSpinBox, OptionalEditor, ParamEditor, make_editor
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ class Inspector(QScrollArea):
         #: The selected node's parameter editors, and the labels of the parameters it infers, by parameter name.
         self.editors: dict[str, ParamEditor] = {}
         self.inferred_labels: dict[str, QLabel] = {}
+        self.alternatives: AlternativesBox | None = None
         self._show_empty("Select a node to see and edit its parameters.")
 
     # -- wiring ---------------------------------------------------------------------------------------------------
@@ -120,6 +123,9 @@ class Inspector(QScrollArea):
         self.formulas = self._text_box(layout, "Formulas")
         self.formulas.setFont(theme.font(11, mono=True))
         self.problems = self._text_box(layout, "Problems")
+        self.alternatives = AlternativesBox(self.document) if node.type == "Conv2d" and self.document else None
+        if self.alternatives is not None:
+            layout.addWidget(self.alternatives)
         layout.addStretch(1)
         self.setWidget(body)
 
@@ -212,6 +218,8 @@ class Inspector(QScrollArea):
         box, sheet = self.problems.parentWidget(), f"QGroupBox {{ color: {theme.ERROR_HEX}; }}" if diags else ""
         if box is not None and box.styleSheet() != sheet:
             box.setStyleSheet(sheet)
+        if self.alternatives is not None:
+            self.alternatives.refresh(analysis, node.id)
 
     # -- edits ----------------------------------------------------------------------------------------------------
 
