@@ -108,13 +108,22 @@ class WindowActions:
         self.snap = self._action("&Snap to Grid", lambda: setattr(w.scene, "snap_to_grid", self.snap.isChecked()))
         self.snap.setCheckable(True)
         self.snap.setChecked(w.scene.snap_to_grid)
+        self.wrap_columns = self._action(
+            "&Wrap Tall Designs", self._toggle_wrap, tip="Fit lays a design taller than the window out in columns"
+        )
+        self.wrap_columns.setCheckable(True)
+        self.wrap_columns.setChecked(w.scene.wrap_columns)
         menu.addActions([self.zoom_in, self.zoom_out, self.fit])
         menu.addSeparator()
-        menu.addAction(self.snap)
+        menu.addActions([self.snap, self.wrap_columns])
         menu.addSeparator()
         self.panels_menu = menu.addMenu("&Panels")
         for dock in w.findChildren(QDockWidget):
             self.panels_menu.addAction(dock.toggleViewAction())
+
+    def _toggle_wrap(self) -> None:
+        self.window.scene.wrap_columns = self.wrap_columns.isChecked()
+        self.window.view.fit_to_view()
 
     def add_theme_menu(self, themes: ThemeController) -> None:
         """View > Theme: system, light or dark, one checked."""

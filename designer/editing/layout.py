@@ -6,6 +6,7 @@ Pure Python (no Qt), so it is cheap to test; positions are node centres in scene
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from designer.model.graph import Graph, NodeId
 
@@ -98,5 +99,118 @@ def top_level_groups(graph: Graph) -> set[str]:
 
 
 def overview_groups(graph: Graph) -> set[str]:
-    """What to collapse when a design opens: its top-level groups if it is big, else nothing."""
-    return top_level_groups(graph) if len(graph) > OVERVIEW_NODES else set()
+    """What to collapse when a design opens: nothing if it is small, else its top-level groups, refined.
+
+    A group holding more than half the design (DenseNet's ``features``) would make the overview one box: it is
+    replaced by its own sub-groups (``features.denseblock1``, ...), its loose members shown, as long as the overview
+    stays within ``OVERVIEW_BOXES`` boxes.
+    """
+    if len(graph) <= OVERVIEW_NODES:
+        return set()
+    ids = [str(i) for i in graph.ids()]
+    collapsed = top_level_groups(graph)
+    while True:
+        biggest = max(collapsed, key=lambda p: _member_count(ids, p), default=None)
+        if biggest is None or 2 * _member_count(ids, biggest) <= len(ids):
+            return collapsed
+        refined = (collapsed - {biggest}) | _child_groups(ids, biggest)
+        if refined == collapsed - {biggest} or _shown_count(ids, refined) > OVERVIEW_BOXES:
+            return collapsed
+        collapsed = refined
+
+
+#: The most boxes an opening overview shows (when refining a group would show more, it stays collapsed).
+OVERVIEW_BOXES = 40
+
+
+def _member_count(ids: list[str], prefix: str) -> int:
+    head = prefix + "."
+    return sum(1 for i in ids if i.startswith(head))
+
+
+def _child_groups(ids: list[str], prefix: str) -> set[str]:
+    """The next level of groups inside ``prefix`` (``features.denseblock1`` of ``features.denseblock1.x.conv``)."""
+    depth = prefix.count(".") + 2
+    return {".".join(i.split(".")[:depth]) for i in ids if i.startswith(prefix + ".") and i.count(".") >= depth}
+
+
+def _shown_count(ids: list[str], collapsed: set[str]) -> int:
+    """How many boxes show with ``collapsed`` folded: one per outermost collapsed group, one per other node."""
+    shown = set()
+    for i in ids:
+        parts = i.split(".")
+        outer = next((".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) in collapsed), i)
+        shown.add(outer)
+    return len(shown)
+
+
+#: Room between two wrapped columns of a long design (skip edges bow out to the right of their column).
+WRAP_GAP = 150.0
+#: Never more columns than this, however tall the design.
+MAX_COLUMNS = 12
+
+
+def wrap_breaks(
+    rows: dict[float, int],
+    width: float,
+    view: tuple[float, float],
+    enough: float = 1.0,
+    margin: float = 80.0,
+    preferred: AbstractSet[float] = frozenset(),
+) -> list[float]:
+    """Where to cut a tall design into side-by-side columns so it fills a view of ``view`` (width, height) pixels.
+
+    Args:
+        rows: the y of each row of boxes, with how many boxes the row has.
+        width: how wide the design is (scene pixels, boxes included).
+        enough: a zoom at which the uncut design is readable enough: it is then left whole.
+        preferred: rows where a cut is best (where a group of blocks begins).
+
+    Returns:
+        The y of the first row of each column after the first (empty: one column). Columns are cut between rows,
+        preferably where a group begins, else where a single box stands (a chain, not the middle of parallel branches).
+    """
+    ys = sorted(rows)
+    if len(ys) < 2 or view[0] <= 0 or view[1] <= 0:
+        return []
+
+    def zoom(breaks: list[float]) -> float:
+        height = max(_band_heights(ys, breaks)) + margin
+        return min(1.0, view[0] / ((len(breaks) + 1) * (width + WRAP_GAP)), view[1] / height)
+
+    best: list[float] = []
+    whole = best_zoom = zoom(best)
+    if whole >= enough:
+        return []
+    for k in range(2, min(MAX_COLUMNS, len(ys)) + 1):
+        breaks = _balanced_breaks(ys, rows, k, preferred)
+        z = zoom(breaks)
+        if z > best_zoom * 1.02:
+            best, best_zoom = breaks, z
+    return best if best_zoom > whole * 1.15 else []
+
+
+def _balanced_breaks(ys: list[float], rows: dict[float, int], k: int, preferred: AbstractSet[float]) -> list[float]:
+    """``k - 1`` cut rows near equal shares, moved up to three rows to a preferred row or where a single box stands."""
+    n, breaks, last = len(ys), [], 0
+    for i in range(1, k):
+        ideal = round(i * n / k)
+        near = sorted(
+            range(max(last + 1, ideal - 3), min(n, ideal + 4)),
+            key=lambda j: (ys[j] not in preferred, rows[ys[j]] != 1, abs(j - ideal)),
+        )
+        if near:
+            last = near[0]
+            breaks.append(ys[last])
+    return breaks
+
+
+def _band_heights(ys: list[float], breaks: list[float]) -> list[float]:
+    """The height of each column (first row to last row, plus one row step)."""
+    bounds = [ys[0], *breaks]
+    heights = []
+    for i, start in enumerate(bounds):
+        end = bounds[i + 1] if i + 1 < len(bounds) else None
+        inside = [y for y in ys if y >= start and (end is None or y < end)]
+        heights.append(inside[-1] - inside[0] + ROW_STEP if inside else 0.0)
+    return heights

@@ -8,7 +8,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle, QStyleOptionGraphicsItem, QWidget
 
+from designer.editing.layout import WRAP_GAP
+
 from .. import theme
+from .lod import FULL_ZOOM, draw_text, lod_of
 
 
 class EdgeLabelItem(QGraphicsItem):
@@ -35,15 +38,15 @@ class EdgeLabelItem(QGraphicsItem):
         return self._rect
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        if not self.text or option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
-            return
+        if not self.text or lod_of(painter) < FULL_ZOOM:
+            return  # its text would be under the minimum size on screen, and an empty tag is noise
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(theme.ERROR if self.error else theme.NODE_BORDER, 0.8))
         painter.setBrush(theme.LABEL_FILL)
         painter.drawRoundedRect(self._rect, 4, 4)
         painter.setFont(theme.fonts()["label"])
         painter.setPen(theme.ERROR if self.error else theme.LABEL_TEXT)
-        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+        draw_text(painter, self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -135,7 +138,22 @@ def edge_path(start: QPointF, end: QPointF) -> QPainterPath:
     elif dy >= 0:
         k = max(dy * 0.5, 20.0)
         path.cubicTo(QPointF(start.x(), start.y() + k), QPointF(end.x(), end.y() - k), end)
+    elif dx > theme.NODE_WIDTH:
+        _to_next_column(path, start, end)
     else:
         k = max(-dy * 0.4, 80.0)
         path.cubicTo(QPointF(start.x() + 40, start.y() + k), QPointF(end.x() - 40, end.y() - k), end)
     return path
+
+
+def _to_next_column(path: QPainterPath, start: QPointF, end: QPointF) -> None:
+    """An edge into a column to the right (a design wrapped into columns): down, across, up the gap, into the top."""
+    gap_x = end.x() - theme.NODE_WIDTH / 2 - WRAP_GAP / 2
+    below, above = start.y() + 30, end.y() - 30
+    path.cubicTo(QPointF(start.x(), below), QPointF(start.x(), below), QPointF(start.x() + 20, below))
+    path.lineTo(QPointF(gap_x - 20, below))
+    path.quadTo(QPointF(gap_x, below), QPointF(gap_x, below - 20))
+    path.lineTo(QPointF(gap_x, above + 20))
+    path.quadTo(QPointF(gap_x, above), QPointF(gap_x + 20, above))
+    path.lineTo(QPointF(end.x() - 20, above))
+    path.cubicTo(QPointF(end.x(), above), QPointF(end.x(), above), end)

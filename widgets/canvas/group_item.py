@@ -7,6 +7,7 @@ from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyleOptionGraphicsItem, QWidget
 
 from .. import theme
+from .lod import FULL_ZOOM, lod_of, paint_overview_lines
 from .node_item import NodeContent, NodeItem, paint_block, paint_box
 
 
@@ -23,8 +24,15 @@ class GroupItem(NodeItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
+        lod = lod_of(painter)
+        if lod < FULL_ZOOM:
             paint_block(painter, self.color, self.content.state, selected)
+            paint_overview_lines(
+                painter,
+                QRectF(-theme.NODE_WIDTH / 2, -theme.NODE_HEIGHT / 2, theme.NODE_WIDTH, theme.NODE_HEIGHT),
+                self.overview_lines(),
+                lod,
+            )
             return
         w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -33,6 +41,11 @@ class GroupItem(NodeItem):
         for k in (2, 1):  # two offset outlines suggest a stack of layers
             painter.drawRoundedRect(QRectF(-w / 2 + 4 * k, -h / 2 - 4 * k, w, h), 7, 7)
         paint_box(painter, self.color, self.content, selected, dashed=True)
+
+    def overview_lines(self) -> list[tuple[str, bool]]:
+        """Zoomed out: the group's name, what it outputs and its parameter count."""
+        c = self.content
+        return [(c.title, True), ("→ " + c.shape.rsplit("→ ", 1)[-1], False), (c.params, False)]
 
     def boundingRect(self) -> QRectF:
         return super().boundingRect().adjusted(0, -10, 10, 0)

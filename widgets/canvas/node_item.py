@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyle, QStyleOptionGraphicsItem, QWidget
 
 from .. import theme
+from .lod import FULL_ZOOM, SMALLEST_BOX_FONT_PX, draw_text, lod_of, paint_overview_lines
 from .port_item import INPUT, OUTPUT, PortItem
 
 if TYPE_CHECKING:
@@ -98,10 +100,16 @@ class NodeItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
+        lod = lod_of(painter)
+        if lod < FULL_ZOOM:
             paint_block(painter, self.color, self.content.state, selected)
+            paint_overview_lines(painter, _box_rect(), self.overview_lines(), lod)
         else:
             paint_box(painter, self.color, self.content, selected)
+
+    def overview_lines(self) -> list[tuple[str, bool]]:
+        """What the box says when zoomed out, at a constant size on screen: its name, then its output shape."""
+        return [(self.content.title, True), (self.content.shape, False)]
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
         # Called for every change of every item (thousands when a design opens), so the scene's kind is looked up
@@ -109,7 +117,8 @@ class NodeItem(QGraphicsItem):
         kind = QGraphicsItem.GraphicsItemChange
         if change == kind.ItemSceneHasChanged:
             host = self.scene()
-            self._host = host if isinstance(host, NodeHost) else None
+            # hasattr, not isinstance: a runtime protocol check costs ~0.5 ms, paid by every box of a design opening
+            self._host = cast(NodeHost, host) if hasattr(host, "node_moved") else None
         elif self._host is not None:
             if change == kind.ItemPositionChange and self.dragging and self._host.snap_to_grid:
                 g = theme.GRID
@@ -136,7 +145,7 @@ class NodeItem(QGraphicsItem):
 def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False) -> None:
     """Draw a node box (shared with collapsed group boxes): shadow, body, category accent and three text lines."""
     w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
-    rect = QRectF(-w / 2, -h / 2, w, h)
+    rect = _box_rect()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(theme.SHADOW)
@@ -155,13 +164,17 @@ def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, 
 
 
 def paint_block(painter: QPainter, color: QColor, state: str, selected: bool) -> None:
-    """Far zoomed out, text is unreadable: a plain box in the category colour (and much faster to draw)."""
-    w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
-    fill = QColor(color)
-    fill.setAlpha(90)
+    """Zoomed out, the box's small texts would be unreadable: a plain box in the category colour (fast to draw)."""
+    rect = _box_rect()
     painter.setPen(_border_pen(state, selected, False) if selected or state != OK else QPen(color, 2))
-    painter.setBrush(fill)
-    painter.drawRect(QRectF(-w / 2, -h / 2, w, h))
+    painter.setBrush(theme.NODE_FILL)
+    painter.drawRect(rect)
+    painter.fillRect(QRectF(rect.left(), rect.top(), 10, rect.height()), color)
+
+
+def _box_rect() -> QRectF:
+    w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
+    return QRectF(-w / 2, -h / 2, w, h)
 
 
 def _rect_path(rect: QRectF) -> QPainterPath:
@@ -192,30 +205,38 @@ def _paint_texts(painter: QPainter, rect: QRectF, color: QColor, c: NodeContent)
     painter.setFont(f["title"])
     painter.setPen(theme.TEXT)
     title = QFontMetricsF(f["title"]).elidedText(c.title, Qt.TextElideMode.ElideLeft, width)
-    painter.drawText(QRectF(left, rect.top() + 3, width, 17), Qt.AlignmentFlag.AlignVCenter, title)
+    draw_text(painter, QRectF(left, rect.top() + 3, width, 17), Qt.AlignmentFlag.AlignVCenter, title)
     type_text = c.type_name + (" ❄" if c.frozen else "")
     painter.setFont(f["type"])
     type_w = QFontMetricsF(f["type"]).horizontalAdvance(type_text)
     painter.setPen(color.darker(125))
-    painter.drawText(QRectF(right - type_w, rect.top() + 23, type_w + 1, 18), Qt.AlignmentFlag.AlignVCenter, type_text)
+    draw_text(
+        painter, QRectF(right - type_w, rect.top() + 23, type_w + 1, 18), Qt.AlignmentFlag.AlignVCenter, type_text
+    )
     painter.setFont(f["param"])
     painter.setPen(theme.TEXT_MUTED)
     params = QFontMetricsF(f["param"]).elidedText(c.params, Qt.TextElideMode.ElideRight, width - type_w - 6)
-    painter.drawText(QRectF(left, rect.top() + 23, width - type_w - 6, 18), Qt.AlignmentFlag.AlignVCenter, params)
+    draw_text(painter, QRectF(left, rect.top() + 23, width - type_w - 6, 18), Qt.AlignmentFlag.AlignVCenter, params)
     painter.setFont(f["shape"])
     painter.setPen(theme.ERROR if c.state == ERROR else theme.SHAPE_TEXT)
     tag = 28 if c.is_output else 0
     shape = QFontMetricsF(f["shape"]).elidedText(c.shape, Qt.TextElideMode.ElideRight, width - tag)
-    painter.drawText(QRectF(left, rect.top() + 41, width - tag, 18), Qt.AlignmentFlag.AlignVCenter, shape)
+    draw_text(painter, QRectF(left, rect.top() + 41, width - tag, 18), Qt.AlignmentFlag.AlignVCenter, shape)
     if c.is_output:
         _paint_output_tag(painter, rect)
 
 
 def _paint_output_tag(painter: QPainter, rect: QRectF) -> None:
-    tag = QRectF(rect.right() - 30, rect.bottom() - 17, 24, 12)
+    tag = QRectF(rect.right() - 32, rect.bottom() - 18, 27, 14)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(theme.TAG_FILL)
     painter.drawRoundedRect(tag, 3, 3)
     painter.setPen(theme.TAG_TEXT)
-    painter.setFont(theme.fonts()["tag"])
-    painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, "OUT")
+    painter.setFont(_tag_font())
+    draw_text(painter, tag, Qt.AlignmentFlag.AlignCenter, "OUT")
+
+
+@functools.cache
+def _tag_font() -> QFont:
+    """Theme's tag font is 8 px: at the zoom where boxes are drawn in full it would fall under the 9 px minimum."""
+    return theme.font(int(SMALLEST_BOX_FONT_PX), bold=True)

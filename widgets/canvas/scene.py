@@ -16,14 +16,16 @@ from designer.model.graph import Node
 from .. import theme
 from . import scene_content as sc
 from .edge_item import EdgeItem
+from .frames import FrameSet
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
+from .scene_display import DisplayScene
 
 if TYPE_CHECKING:
     from ..document.document import Document
 
 
-class GraphScene(QGraphicsScene):
+class GraphScene(DisplayScene):
     """Items for one document; they change only in the ``_on_<event>`` handlers and on analysis updates."""
 
     node_activated = Signal(str)
@@ -40,8 +42,7 @@ class GraphScene(QGraphicsScene):
         self._outputs: dict[str, list[EdgeItem]] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._analysis: Analysis | None = None
-        #: (bottom y, height) in model coordinates of each shown collapsed group: what is below moves up by height.
-        self._shifts: list[tuple[float, float]] = []
+        self.frames = FrameSet(self)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme.BACKGROUND)
 
@@ -62,12 +63,18 @@ class GraphScene(QGraphicsScene):
         for name, handler in self._handlers.items():
             getattr(document.graph.events, name).connect(handler)
         document.analysis_changed.connect(self._on_analysis)
-        for node in document.graph:
-            self._add_node_item(node)
-        for node in document.graph:
-            for i, src in enumerate(node.inputs):
-                self._add_edge_item(src, node.id, i)
+        self.placing = True
+        try:
+            for node in document.graph:
+                self._add_node_item(node)
+            for node in document.graph:
+                for i, src in enumerate(node.inputs):
+                    self._add_edge_item(src, node.id, i)
+        finally:
+            self.placing = False
+        self.route_all()
         self._on_analysis(document.analysis)
+        self.frames.schedule()
 
     def restyle(self) -> None:
         """Repaint every item in the current theme's colours (texts, tooltips and the background)."""
@@ -90,10 +97,11 @@ class GraphScene(QGraphicsScene):
         self.document = None
         self._handlers = {}
         self.clear()
+        self.frames.clear()
         self.nodes, self.groups, self._inputs, self._outputs = {}, {}, {}, {}
         self.collapsed = set()
         self._analysis = None
-        self._shifts = []
+        self.reset_display()
 
     # -- graph events ---------------------------------------------------------------------------------------------
 
@@ -104,6 +112,7 @@ class GraphScene(QGraphicsScene):
         for edge in self._outputs.get(node.id, []):
             self._route(edge)
         self._sync_groups_if_needed(node.id)
+        self.frames.schedule()
 
     def _on_node_removed(self, node: Node, index: int) -> None:
         for edge in self._inputs.pop(node.id, []):
@@ -114,6 +123,7 @@ class GraphScene(QGraphicsScene):
         for edge in self._outputs.get(node.id, []):
             self._route(edge)
         self._sync_groups_if_needed(node.id)
+        self.frames.schedule()
 
     def _on_node_renamed(self, old: str, new: str) -> None:
         item = self.nodes.pop(old)
@@ -126,6 +136,7 @@ class GraphScene(QGraphicsScene):
                     setattr(edge, attr, new)
         if self.collapsed:
             self.sync_groups()
+        self.frames.schedule()
 
     def _on_edge_added(self, src: str, dst: str, index: int) -> None:
         self._add_edge_item(src, dst, index)
@@ -177,6 +188,12 @@ class GraphScene(QGraphicsScene):
                     edge.set_state(*sc.edge_state(graph, analysis, edge.src, dst, i, diags))
         for prefix, box in self.groups.items():
             box.set_content(sc.group_content(graph, prefix, box.members, analysis, by_node))
+        self.frames.schedule()
+
+    @property
+    def analysis(self) -> Analysis | None:
+        """The analysis the items show."""
+        return self._analysis
 
     # -- items ----------------------------------------------------------------------------------------------------
 
@@ -194,8 +211,9 @@ class GraphScene(QGraphicsScene):
         self._outputs.setdefault(src, []).append(edge)
         self.addItem(edge)
         self.addItem(edge.label)
-        for e in self._inputs[dst]:
-            self._route(e)
+        if not self.placing:
+            for e in self._inputs[dst]:
+                self._route(e)
         return edge
 
     def _remove_edge_item(self, edge: EdgeItem) -> None:
@@ -204,6 +222,9 @@ class GraphScene(QGraphicsScene):
 
     def node_moved(self, item: NodeItem) -> None:
         """Called by a node or group box whose position changed: follow with its edges (and its group box)."""
+        self.frames.schedule()
+        if self.placing:
+            return
         if isinstance(item, GroupItem):
             for member in item.members:
                 self._route_node_edges(member)
@@ -214,6 +235,21 @@ class GraphScene(QGraphicsScene):
         for edge in self._inputs.get(node_id, []):
             self._route(edge)
         for edge in self._outputs.get(node_id, []):
+            self._route(edge)
+
+    def route_all(self) -> None:
+        """Route every edge again (after boxes moved in bulk)."""
+        for edges in self._inputs.values():
+            for edge in edges:
+                self._route(edge)
+
+    def route_nodes(self, node_ids: list[str]) -> None:
+        """Route the edges of these nodes again, each edge once."""
+        if len(node_ids) * 2 > len(self.nodes):
+            self.route_all()
+            return
+        edges = {id(e): e for n in node_ids for e in self._inputs.get(n, []) + self._outputs.get(n, [])}
+        for edge in edges.values():
             self._route(edge)
 
     def _route(self, edge: EdgeItem) -> None:
@@ -295,47 +331,7 @@ class GraphScene(QGraphicsScene):
                 item.setSelected(False)
             item.setVisible(not hidden)
         self._place_all()
-        for edges in self._inputs.values():
-            for edge in edges:
-                self._route(edge)
-
-    # -- display positions: collapsed groups close up the rows they hid ------------------------------------------
-
-    def display_pos(self, pos: tuple[float, float] | None) -> QPointF:
-        """Where a node at model position ``pos`` is drawn: moved up by the height of collapsed groups above it."""
-        if pos is None:
-            return QPointF(0, 0)
-        x, y = pos
-        return QPointF(x, y - sum(h for bottom, h in self._shifts if bottom < y))
-
-    def model_pos(self, point: QPointF) -> tuple[float, float]:
-        """The model position drawn at ``point`` (inverse of ``display_pos``, for drops)."""
-        y = point.y()
-        extra = sum(h for bottom, h in self._shifts if self.display_pos((0.0, bottom - h)).y() < y)
-        return (point.x(), y + extra)
-
-    def _place_all(self) -> None:
-        """Recompute the shifts and put every item where its model position is drawn."""
-        assert self.document is not None
-        graph = self.document.graph
-        shifts = []
-        for box in self.groups.values():
-            ys = [pos[1] for m in box.members if m in graph and (pos := graph[m].pos) is not None]
-            if ys:
-                shifts.append((max(ys), max(ys) - min(ys)))
-        self._shifts = sorted(shifts)
-        for nid, item in self.nodes.items():
-            target = self.display_pos(graph[nid].pos) if nid in graph else item.pos()
-            if item.pos() != target:
-                item.setPos(target)
-        for box in self.groups.values():
-            self._place_group(box)
-
-    def _place_group(self, box: GroupItem) -> None:
-        """A group box sits where its topmost member is drawn."""
-        top = min((self.nodes[m] for m in box.members if m in self.nodes), key=lambda i: (i.y(), i.x()), default=None)
-        if top is not None and box.pos() != top.pos():
-            box.setPos(top.pos())
+        self.route_all()  # edges into and out of groups change ends or visibility, moved or not
 
     def item_double_clicked(self, item: NodeItem) -> None:
         """A double-click expands a group box, or activates a node (the window shows it in the inspector)."""

@@ -13,19 +13,22 @@ from PySide6.QtGui import (
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QMenu, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QMenu, QWidget
 
 from designer.editing import catalog
 
 from .. import theme
+from .group_frame import GroupFrameItem
 from .group_item import GroupItem
 from .interactions.base import Interaction
 from .interactions.edge_drag import EdgeDragInteraction
 from .interactions.move import MoveInteraction
 from .interactions.pan import PanInteraction
 from .interactions.rubber_band import RubberBandInteraction
+from .minimap import Minimap
 from .node_item import NodeItem
 from .port_item import OUTPUT, PortItem
 from .scene import GraphScene
@@ -56,6 +59,7 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
+        self.minimap = Minimap(self)
 
     # -- zoom -----------------------------------------------------------------------------------------------------
 
@@ -82,7 +86,10 @@ class GraphView(QGraphicsView):
         self.zoom_changed.emit(self.zoom)
 
     def fit_to_view(self) -> None:
-        """Show every node, at most at 100 %."""
+        """Show every node, at most at 100 %; a design much taller than the view is first wrapped into columns."""
+        if self.graph_scene.document is not None:
+            size = self.viewport().size()
+            self.graph_scene.rewrap((float(size.width()), float(size.height())))
         rect = self.graph_scene.items_rect()
         if rect.isNull():
             return
@@ -93,6 +100,11 @@ class GraphView(QGraphicsView):
             self.zoom_by(MIN_ZOOM / self.zoom)
         self.centerOn(rect.center() if self.zoom > MIN_ZOOM * 1.01 else QPointF(rect.center().x(), rect.top()))
         self.zoom_changed.emit(self.zoom)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.minimap.place()
+        self.minimap.schedule()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
@@ -109,10 +121,14 @@ class GraphView(QGraphicsView):
 
     # -- mouse ----------------------------------------------------------------------------------------------------
 
+    def item_at(self, point: QPoint) -> QGraphicsItem | None:
+        """The topmost item under ``point`` that takes clicks: group frames only label what lies beneath them."""
+        return next((i for i in self.items(point) if not isinstance(i, GroupFrameItem)), None)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._interaction is not None:
             return
-        item = self.itemAt(event.position().toPoint())
+        item = self.item_at(event.position().toPoint())
         button = event.button()
         if button == Qt.MouseButton.MiddleButton:
             self._interaction = PanInteraction(self, event)
@@ -148,7 +164,7 @@ class GraphView(QGraphicsView):
         if self.context_menu_factory is None:
             return
         pos = self.mapToScene(event.pos())
-        item = self.itemAt(event.pos())
+        item = self.item_at(event.pos())
         while item is not None and not isinstance(item, NodeItem):
             item = item.parentItem()
         if item is not None and not item.isSelected():
@@ -198,7 +214,7 @@ class GraphView(QGraphicsView):
         kind, name = catalog.parse_key(key)
         point = event.position().toPoint()
         x, y = self.graph_scene.model_pos(self.mapToScene(point))
-        target = self.itemAt(point)
+        target = self.item_at(point)
         while target is not None and not isinstance(target, NodeItem):
             target = target.parentItem()
         after = target.node_id if target is not None and not isinstance(target, GroupItem) else None
