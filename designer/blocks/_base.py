@@ -171,7 +171,11 @@ class Builder:
         return self.shapes[NodeId(node_id)]
 
     def input(self, child: str, shape: Sequence[int]) -> NodeId:
-        return self.add(child, "Input", [], shape=list(shape))
+        """Add an Input node of ``shape`` (nothing to infer: its shape is its parameter)."""
+        node = Node(self.id(child), "Input", {"shape": list(shape)}, [])
+        self.shapes[node.id] = tuple(shape)
+        self.nodes.append(node)
+        return node.id
 
     def add(self, child: str, type_: str, inputs: str | Sequence[str], **params: Any) -> NodeId:
         """Add one node ``prefix.child`` reading ``inputs``; return its id."""
