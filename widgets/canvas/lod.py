@@ -85,11 +85,20 @@ def paint_overview_lines(painter: QPainter, rect: QRectF, lines: list[tuple[str,
     top = rect.center().y() - len(shown) * line_h / 2
     width = rect.width() - 2 * pad
     for i, (text, bold) in enumerate(shown):
-        font = screen_font(lod, bold, OVERVIEW_TEXT_PX if bold else OVERVIEW_DETAIL_PX)
-        painter.setFont(font)
-        elided = QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+        font, elided = _fitting(text, bold, width, lod)
         if len(elided) < min(len(text), 6):  # "l…2" names nothing
             continue
+        painter.setFont(font)
         row = QRectF(rect.left() + pad, top + i * line_h, width, line_h)
         draw_text(painter, row, Qt.AlignmentFlag.AlignCenter, elided)
     return len(shown)
+
+
+def _fitting(text: str, bold: bool, width: float, lod: float) -> tuple[QFont, str]:
+    """The line's font, shrunk down to the minimum size before the text is elided, and the text as it fits."""
+    font = screen_font(lod, bold, OVERVIEW_TEXT_PX if bold else OVERVIEW_DETAIL_PX)
+    if QFontMetricsF(font).horizontalAdvance(text) > width:
+        font = screen_font(lod, bold, MIN_TEXT_PX)
+        if text.startswith("→ ") and QFontMetricsF(font).horizontalAdvance(text) > width:
+            text = text[2:]  # the arrow says "output"; the numbers say more
+    return font, QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideMiddle, width)
