@@ -37,6 +37,8 @@ class OnnxGraphBuilder:
         state: the design's weights, keyed as its compiled module's state_dict.
         producer: the design node that computes each ONNX value.
         taken: the node ids in use.
+        containers: the module paths that enclose other modules' paths.
+        absorbed: ONNX nodes (by ``id``) that a design node emitted for an earlier one already computes.
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:
@@ -54,6 +56,8 @@ class OnnxGraphBuilder:
         self.state: dict[str, torch.Tensor] = {}
         self.producer: dict[str, NodeId] = {}
         self.taken: set[str] = set()
+        self.containers = _containers(self.graph)
+        self.absorbed: set[int] = set()
 
     def data_inputs(self, node: onnx.NodeProto) -> list[str]:
         """The inputs of ``node`` that carry data computed by the network: neither constants nor shapes."""
@@ -94,23 +98,42 @@ class OnnxGraphBuilder:
         self.nodes.append(node)
         self.producer[output] = node.id
 
-    def node_id_for(self, node: onnx.NodeProto, weight: str | None) -> str:
-        """A free design id for ``node``: its weight's module path, else the exporter's module scope, else its name."""
+    def node_id_for(self, node: onnx.NodeProto, weight: str | None, suffix: str = "") -> str:
+        """A free design id for ``node``: its weight's module path, else the exporter's module scope, else its name.
+
+        ``suffix`` tells apart the design nodes one ONNX node becomes (a Split's slices).
+        """
         candidates = []
         if weight and weight.endswith(".weight"):
-            candidates.append(weight[: -len(".weight")])
-        scope = _scope_path(node)
-        if node.name.startswith("/") and not scope:  # torch's TorchScript exporter: "/<module path>/<Op>"
-            scope = module_path([sanitize(level) for level in node.name.split("/")[1:-1]])
+            candidates.append(weight[: -len(".weight")] + suffix)
+        scope = node_scope(node)
         if scope:
-            # An operation inside a module's forward (a residual add) has that module's path, which its
-            # submodules already use as a group: then it becomes a child of it, named for what it does.
-            candidates += [scope, f"{scope}.{node.op_type.lower()}"]
+            # An operation inside a module's forward (a residual add, DenseNet's concat) has that module's path,
+            # which its submodules use as a group: then it becomes a child of it, named for what it does.
+            op = f"{scope}.{node.op_type.lower()}{suffix}"
+            candidates += [op] if scope in self.containers else [scope + suffix, op]
         elif not node.name.startswith("node_"):  # dynamo's own names ("node_conv2d_1") say nothing a user chose
-            candidates.append(sanitize(node.name or node.output[0]))
+            candidates.append(sanitize(node.name or node.output[0]) + suffix)
         usable = [c for c in candidates if c and all(valid_segment(s) for s in c.split("."))]
         free = next((c for c in usable if not self.clashes(c)), None)
-        return free or self.unique(usable[0] if usable else node.op_type.lower())
+        return free or self.unique(usable[0] if usable else node.op_type.lower() + suffix)
+
+
+def node_scope(node: onnx.NodeProto) -> str:
+    """The module path the exporter recorded for ``node``: dynamo's name scopes, or the legacy ``/a/b/Op`` name."""
+    scope = _scope_path(node)
+    if node.name.startswith("/") and not scope:  # torch's TorchScript exporter: "/<module path>/<Op>"
+        scope = module_path([sanitize(level) for level in node.name.split("/")[1:-1]])
+    return scope
+
+
+def _containers(graph: onnx.GraphProto) -> set[str]:
+    """Module paths that enclose another node's module path: groups, whose own operations become children."""
+    found: set[str] = set()
+    for node in graph.node:
+        parts = node_scope(node).split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return found
 
 
 def static_sample_shape(dims: list[Dim] | None) -> list[int] | None:
@@ -148,12 +171,18 @@ def module_path(levels: list[str]) -> str:
     """The dotted module path of a list of scope levels, whichever way the exporter wrote them.
 
     Older exporters give one name per level (``layer1``, ``0``, ``relu``); newer ones the full path of each level
-    (``layer1``, ``layer1.0``, ``layer1.0.relu``). Both give ``layer1.0.relu``; joining the second kind gave
-    ``layer1.layer1.0.layer1.0.relu``.
+    (``layer1``, ``layer1.0``, ``layer1.0.relu``); the TorchScript exporter also names a level by its path inside
+    the previous one's parent (``features.1``, ``conv``, ``conv.0``, ``conv.0.0`` in MobileNetV2). All give one path
+    (``layer1.0.relu``, ``features.1.conv.0.0``); joining them gave ``layer1.layer1.0.layer1.0.relu``.
     """
-    path = ""
+    path, parent, last = "", "", ""
     for level in (lv for lv in levels if lv):
-        path = level if path and level.startswith(path + ".") else f"{path}.{level}" if path else level
+        if last and level.startswith(last + "."):
+            path = f"{parent}.{level}" if parent else level  # the level restates the previous one and goes deeper
+        else:
+            parent = path
+            path = f"{path}.{level}" if path else level
+        last = level
     return path
 
 

@@ -7,6 +7,7 @@ into the Flatten/Reshape it computes. Anything else is named with its ONNX node 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,7 +15,9 @@ import numpy as np
 from ..model.graph import Graph, Node, NodeId
 from . import ImportResult, ModelImportError
 from .onnx_builder import OnnxGraphBuilder, sanitize, static_sample_shape
-from .onnx_ops import OPS, OpContext, Unsupported, fold
+from .onnx_context import OpContext, Unsupported, constant_value
+from .onnx_fold import FoldError, fold_constants
+from .onnx_ops import OPS
 
 if TYPE_CHECKING:
     import onnx
@@ -65,13 +68,17 @@ def import_onnx(path: str) -> ImportResult:
 def _load(path: str) -> onnx.ModelProto:
     import onnx
 
+    if not Path(path).is_file():
+        raise ModelImportError(f"cannot read {path}: no such file")
     try:
         model = onnx.load(path)
-        return onnx.shape_inference.infer_shapes(model)
-    except FileNotFoundError:
-        raise ModelImportError(f"cannot read {path}: no such file") from None
     except Exception as exc:
         raise ModelImportError(f"cannot read {path} as ONNX: {exc}") from None
+    try:
+        folded = fold_constants(model)
+    except FoldError as exc:
+        raise ModelImportError(f"onnxruntime cannot load {path}: {exc}") from None
+    return onnx.shape_inference.infer_shapes(folded)
 
 
 class _Importer:
@@ -89,7 +96,10 @@ class _Importer:
         self._inputs()
         skip = self._shape_only_nodes()
         for node in self.graph.node:
-            if fold(node, b.consts):
+            if node.op_type == "Constant":
+                b.consts[node.output[0]] = constant_value(node)
+                continue
+            if id(node) in b.absorbed:
                 continue
             if id(node) in skip:
                 b.shape_values.update(node.output)

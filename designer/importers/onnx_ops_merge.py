@@ -1,0 +1,75 @@
+"""ONNX operators that combine tensors or apply a weight matrix: Add, Mul, Sum, Concat, Gemm and MatMul."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .onnx_context import OpContext, Unsupported
+
+
+def binary(type_name: str) -> Callable[[OpContext], None]:
+    """``Add`` / ``Mul`` of two computed tensors, broadcasting as torch does (SE gates, residuals)."""
+
+    def handle(ctx: OpContext) -> None:
+        consts = [ctx.const(i) for i in range(2)]
+        if type_name == "Add" and consts[1] is not None and _fold_bias(ctx, consts[1]):
+            return
+        if any(c is not None for c in consts):
+            raise Unsupported("an operand is a constant; only tensors computed by the network can be merged")
+        ctx.emit(type_name, {})
+
+    return handle
+
+
+def variadic_sum(ctx: OpContext) -> None:
+    """``Sum`` of any number of tensors (Caffe2's residual merges): one Add over them all."""
+    if any(ctx.const(i) is not None for i in range(len(ctx.node.input))):
+        raise Unsupported("an operand is a constant; only tensors computed by the network can be summed")
+    ctx.emit("Add" if len(ctx.node.input) > 1 else "Identity", {})
+
+
+def _fold_bias(ctx: OpContext, bias: np.ndarray) -> bool:
+    """MatMul then Add(constant) is one Linear with a bias: give the Linear its bias instead of a new node."""
+    b = ctx.builder
+    src = ctx.node.input[0]
+    node = next((n for n in b.nodes if n.id == b.producer.get(src)), None)
+    if node is None or node.type != "Linear" or node.params.get("bias", True) or len(b.consumers.get(src, [])) != 1:
+        return False
+    if bias.size not in (1, node.params["out_features"]):
+        return False
+    node.params.pop("bias")
+    import torch
+
+    b.state[f"{node.id}.bias"] = torch.from_numpy(np.array(np.broadcast_to(bias, (node.params["out_features"],))))
+    b.producer[ctx.node.output[0]] = node.id
+    return True
+
+
+def concat(ctx: OpContext) -> None:
+    ctx.emit("Concat", {} if ctx.attrs.get("axis", 1) == 1 else {"dim": ctx.attrs["axis"]})
+
+
+def gemm(ctx: OpContext) -> None:
+    """``alpha * A @ op(B) + beta * C`` with a constant B and C is a Linear whose weight and bias carry the scales."""
+    w, c = ctx.const(1), ctx.const(2)
+    if w is None or w.ndim != 2 or ctx.attrs.get("transA", 0):
+        raise Unsupported("only alpha * x @ op(W) + beta * C with a constant W (transA=0) maps to Linear")
+    if len(ctx.node.input) > 2 and ctx.node.input[2] and c is None:
+        raise Unsupported("C is computed by the network; only a constant bias maps to Linear")
+    alpha, beta = float(ctx.attrs.get("alpha", 1.0)), float(ctx.attrs.get("beta", 1.0))
+    weight = (w if ctx.attrs.get("transB", 0) else w.T) * np.float32(alpha)
+    weights = {"weight": weight.astype(w.dtype)}
+    if c is not None:
+        if c.size not in (1, weight.shape[0]):
+            raise Unsupported(f"C has shape {list(c.shape)}; only a bias per output feature maps to Linear")
+        weights["bias"] = (np.broadcast_to(c.reshape(-1), weight.shape[:1]) * np.float32(beta)).astype(c.dtype)
+    ctx.emit("Linear", {"out_features": int(weight.shape[0])} | ({} if c is not None else {"bias": False}), weights)
+
+
+def matmul(ctx: OpContext) -> None:
+    w = ctx.const(1)
+    if w is None or w.ndim != 2:
+        raise Unsupported("only a product with a constant 2-D matrix maps to Linear")
+    ctx.emit("Linear", {"out_features": int(w.shape[1]), "bias": False}, {"weight": w.T})
