@@ -53,13 +53,22 @@ def panel(qtbot, tmp_path):
     p.shutdown()
 
 
-def test_start_live_points_then_stop(qtbot, panel, tmp_path):
+def test_start_live_points_pause_resume_stop_and_resume_the_run(qtbot, panel, tmp_path):
+    """One run through every control (each run starts a process that imports torch: ~3 s)."""
     assert SNAPSHOT_NOTE.startswith("Training uses a copy")
     qtbot.mouseClick(panel.start_button, Qt.LeftButton)
     assert panel.is_running and not panel.start_button.isEnabled() and not panel.form.isEnabled()
     qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 5, timeout=120_000)
     assert panel.progress.value() >= 5 and "samples/s" in panel.status.text()
     assert len(panel.curves.points("train_smooth", "loss")) >= 5
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.pause_button.text() == "Resume", timeout=30_000)
+    assert "Paused at step" in panel.status.text() and panel.trainer.paused
+    paused_at = len(panel.curves.points("train_step", "loss"))
+    qtbot.wait(300)
+    assert len(panel.curves.points("train_step", "loss")) == paused_at
+    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > paused_at + 2, timeout=30_000)
     panel.graph.set_param("n1", "out_channels", 8)  # an edit during the run does not reach it
     qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
@@ -82,22 +91,6 @@ def test_start_live_points_then_stop(qtbot, panel, tmp_path):
     panel.stop()
     qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
     assert panel.last_event.status == "stopped" and panel.last_event.step > stopped_at
-
-
-def test_pause_and_resume_buttons(qtbot, panel):
-    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) >= 2, timeout=120_000)
-    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: panel.pause_button.text() == "Resume", timeout=30_000)
-    assert "Paused at step" in panel.status.text() and panel.trainer.paused
-    paused_at = len(panel.curves.points("train_step", "loss"))
-    qtbot.wait(300)
-    assert len(panel.curves.points("train_step", "loss")) == paused_at
-    qtbot.mouseClick(panel.pause_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: len(panel.curves.points("train_step", "loss")) > paused_at + 2, timeout=30_000)
-    qtbot.mouseClick(panel.stop_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=120_000)
-    assert panel.last_event.status == "stopped"
 
 
 def test_a_short_run_completes_with_epoch_points(qtbot, panel):
