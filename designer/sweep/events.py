@@ -64,5 +64,13 @@ class SweepEnded:
     best_run_dir: str | None
 
 
-SweepEvent = SweepStarted | TrialStarted | TrialEnded | TrialProgress | SweepEnded
+@dataclass(frozen=True)
+class SweepFailed:
+    """The sweep could not start or its process died: ``code`` is stable (``search.invalid``, ``sweep.died``)."""
+
+    code: str
+    message: str
+
+
+SweepEvent = SweepStarted | TrialStarted | TrialEnded | TrialProgress | SweepEnded | SweepFailed
 SweepCallback = Callable[[SweepEvent], None]
