@@ -15,7 +15,19 @@ from .common import EXIT_UNREADABLE
 
 #: One module per sub-command, each adding itself through ``register(subparsers)``. They must not import torch at
 #: module level: the parser is built for every command, including ``validate``, which never imports torch.
-COMMAND_MODULES = ("validate", "summary", "export", "import_", "train", "insight", "sweep", "runs", "diff", "profile")
+COMMAND_MODULES = (
+    "validate",
+    "summary",
+    "export",
+    "import_",
+    "train",
+    "insight",
+    "sweep",
+    "runs",
+    "diff",
+    "profile",
+    "lr_find",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,6 +64,10 @@ class TrainConfig:
     init_weights: str | None = None
     #: Report training metrics every N steps; 0 picks 1 on CPU and 10 on GPUs (each report waits for the device).
     log_every: int = 0
+    #: Epochs (fractions allowed: 0.1 is a tenth of the first) over which the learning rate rises linearly from 0.
+    warmup_epochs: float = 0.0
+    #: Scale the gradients down to this total norm before each step; 0 is off.
+    clip_grad_norm: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, so that a file keeps meaning the same run if defaults change."""
@@ -108,7 +112,7 @@ class TrainConfig:
                 raise ConfigError(key, f"must be at least 1, not {getattr(self, key)}")
         if not self.lr > 0:
             raise ConfigError("lr", f"must be positive, not {self.lr}")
-        for key in ("weight_decay", "momentum", "step_size", "log_every"):
+        for key in ("weight_decay", "momentum", "step_size", "log_every", "warmup_epochs", "clip_grad_norm"):
             if getattr(self, key) < 0:
                 raise ConfigError(key, f"must not be negative, not {getattr(self, key)}")
         if not 0.0 <= self.val_split < 1.0:

@@ -15,6 +15,7 @@ from .outputs import RunOutputs
 from .session import Loaders, Session
 from .setup import TrainingError, set_train_mode
 from .state import RunState
+from .stepping import backward_and_step, warmup_factor, warmup_steps
 
 Ending = Literal["completed", "stopped"]
 
@@ -41,6 +42,7 @@ class TrainingLoop:
         self._rate: float | None = None
         self._val_time: float | None = None
         self._mark = 0.0
+        self._warm = 1.0  # the warm-up's factor on the learning rate at the last step
 
     def run(self) -> Ending:
         """Train the remaining epochs; ``stopped`` when asked to stop (a checkpoint of that step is saved)."""
@@ -89,14 +91,8 @@ class TrainingLoop:
             out = s.wrapped(x)
             loss = s.loss_fn(out, y)
         t.optimizer.zero_grad(set_to_none=True)
-        # torch.autograd.backward(loss) is loss.backward(), whose own signature torch leaves unannotated.
-        if t.scaler.is_enabled():
-            torch.autograd.backward(t.scaler.scale(loss))
-            t.scaler.step(t.optimizer)
-            t.scaler.update()
-        else:
-            torch.autograd.backward(loss)
-            t.optimizer.step()
+        self._warm = warmup_factor(self.state.step, warmup_steps(s.config.warmup_epochs, s.steps_per_epoch))
+        backward_and_step(t.optimizer, t.scaler, loss, s.config.clip_grad_norm, self._warm)
         if s.per_step_schedule and t.scheduler is not None:
             t.scheduler.step()
         n = len(y)
@@ -173,7 +169,7 @@ class TrainingLoop:
     def _lr(self) -> float:
         """The base learning rate (the first group's, without its node's multiplier)."""
         group = self.session.trainables.optimizer.param_groups[0]
-        return float(group["lr"]) / float(group.get("lr_mult", 1.0))
+        return float(group["lr"]) / float(group.get("lr_mult", 1.0)) * self._warm
 
     def _eta(self) -> float:
         s, st = self.session, self.state
