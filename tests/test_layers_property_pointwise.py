@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
-from hypothesis import strategies as st
+from typing import Any
 
-from tests.layer_harness import DIM, FLOAT, INPLACE, MAP_RANKS, P, module_case, run_property
+import pytest
+import torch
+from hypothesis import strategies as st
+from torch import nn
+from torchvision import ops
+
+from designer.compiler import compile_graph
+from tests.helpers import chain
+from tests.layer_harness import ANY_RANKS, DIM, FLOAT, INPLACE, MAP_RANKS, REFERENCES, P, module_case, run_property
+
+
+def _stochastic_depth(params: dict[str, Any], xs: list[torch.Tensor]) -> tuple[nn.Module, torch.Tensor]:
+    module = ops.StochasticDepth(**params)
+    return module, module(xs[0])
+
+
+REFERENCES["StochasticDepth"] = _stochastic_depth
 
 
 def _activation(type_: str, **optional: st.SearchStrategy) -> st.SearchStrategy:
@@ -30,6 +45,9 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Softplus": _activation("Softplus", beta=FLOAT, threshold=st.floats(-5, 30)),
     "Hardtanh": _activation("Hardtanh", min_val=FLOAT, max_val=FLOAT, **INPLACE),
     "PReLU": _activation("PReLU", num_parameters=st.one_of(st.just(1), st.integers(1, 16)), init=st.floats(-1, 1)),
+    "StochasticDepth": module_case(
+        "StochasticDepth", {"p": P, "mode": st.sampled_from(["row", "batch", "rows"])}, ranks=ANY_RANKS
+    ),
     "Softmax": _activation("Softmax", dim=DIM),
     "LogSoftmax": _activation("LogSoftmax", dim=DIM),
 }
@@ -49,3 +67,17 @@ EDGES = [
 @pytest.mark.parametrize("type_name", list(STRATEGIES))
 def test_layer_agrees_with_torch(type_name: str):
     run_property(type_name, STRATEGIES[type_name], EXAMPLES.get(type_name, 30), EDGES)
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_drops_what_torchvisions_drops(mode: str):
+    """Same seed, same samples dropped and the same scaling in training; the input itself in evaluation."""
+    module = compile_graph(chain([3, 4, 4], ("StochasticDepth", {"p": 0.5, "mode": mode})), seed=0).n1
+    reference = ops.StochasticDepth(0.5, mode)
+    x = torch.randn(16, 3, 4, 4)
+    torch.manual_seed(7)
+    got = module.train()(x)
+    torch.manual_seed(7)
+    torch.testing.assert_close(got, reference.train()(x), rtol=0, atol=0)
+    assert 0 < int((got == 0).all(dim=(1, 2, 3)).sum()) < 16 or mode == "batch"
+    assert torch.equal(module.eval()(x), x)

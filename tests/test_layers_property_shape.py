@@ -10,7 +10,17 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-from tests.layer_harness import BATCH, DIM, FLAT_RANKS, REFERENCES, Case, module_case, run_property, sample_shape
+from tests.layer_harness import (
+    ANY_RANKS,
+    BATCH,
+    DIM,
+    FLAT_RANKS,
+    REFERENCES,
+    Case,
+    module_case,
+    run_property,
+    sample_shape,
+)
 
 
 def _input(params: dict[str, Any], xs: list[torch.Tensor]) -> tuple[None, torch.Tensor]:
@@ -26,8 +36,18 @@ def _concat(params: dict[str, Any], xs: list[torch.Tensor]) -> tuple[None, torch
     return None, torch.cat(xs, dim=params.get("dim", 1))
 
 
+def _slice(params: dict[str, Any], xs: list[torch.Tensor]) -> tuple[None, torch.Tensor]:
+    step = params.get("step", 1)
+    return None, torch.ops.aten.slice.Tensor(
+        xs[0], params.get("dim", 1), params.get("start", 0), params.get("end"), step
+    )
+
+
 REFERENCES.update(
     {
+        "Permute": lambda params, xs: (None, torch.permute(xs[0], params["dims"])),
+        "Slice": _slice,
+        "Mean": lambda params, xs: (None, torch.mean(xs[0], params["dim"], keepdim=params.get("keepdim", False))),
         "Input": _input,
         "Add": _fold(torch.add),
         "Mul": _fold(torch.mul),
@@ -86,6 +106,23 @@ def _reshape(draw: Any) -> Case:
     return Case("Reshape", {"shape": target}, (shape,))
 
 
+@st.composite
+def _permute(draw: Any) -> Case:
+    """Mostly an order of every dimension with the batch first, some written from the end; sometimes any list."""
+    shape = draw(sample_shape(ANY_RANKS))
+    rank = len(shape) + 1
+    if draw(st.integers(0, 3)):
+        dims = [0, *draw(st.permutations(range(1, rank)))]
+        if draw(st.booleans()):
+            dims = [d - rank if draw(st.booleans()) else d for d in dims]
+    else:
+        dims = draw(st.lists(DIM, min_size=rank - 1, max_size=rank + 1))
+    return Case("Permute", {"dims": dims}, (shape,))
+
+
+_INDEX = st.integers(-20, 20)
+_SLICE = {"dim": DIM, "start": _INDEX, "end": st.one_of(st.none(), _INDEX), "step": st.integers(-1, 4)}
+
 _INPUT = st.builds(lambda s: Case("Input", {"shape": s}, ()), st.lists(st.integers(-1, 6), min_size=1, max_size=4))
 
 STRATEGIES: dict[str, st.SearchStrategy] = {
@@ -94,13 +131,19 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     ),
     "Flatten": module_case("Flatten", {}, {"start_dim": DIM, "end_dim": DIM}),
     "Input": _INPUT,
+    "Permute": _permute(),
+    "Slice": module_case("Slice", {}, _SLICE),
+    "Mean": module_case(
+        "Mean", {"dim": st.lists(DIM, min_size=1, max_size=3)}, {"keepdim": st.booleans()}, ranks=ANY_RANKS
+    ),
+    "ChannelShuffle": module_case("ChannelShuffle", {"groups": st.integers(1, 8)}),
     "Add": _elementwise("Add"),
     "Mul": _elementwise("Mul"),
     "Concat": _concat_case(),
     "Reshape": _reshape(),
 }
 
-EXAMPLES = {"Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80}
+EXAMPLES = {"Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 80, "Permute": 60, "Mean": 60}
 
 EDGES = [
     ("Flatten", {"start_dim": 2, "end_dim": 1}, [(2, 3, 4)]),
@@ -123,6 +166,20 @@ EDGES = [
     ("Reshape", {"shape": [2, 12]}, [(3, 4, 2)]),
     ("Input", {"shape": [3, 0, 4]}, []),
     ("Linear", {"out_features": 3}, [(2, 4, 4)]),
+    ("Permute", {"dims": [0, 2, 3, 1]}, [(8, 5, 6)]),  # ConvNeXt's channels-last
+    ("Permute", {"dims": [0, -1, 1, 2]}, [(8, 5, 6)]),
+    ("Permute", {"dims": [1, 0, 2, 3]}, [(8, 5, 6)]),  # moves the batch
+    ("Permute", {"dims": [0, 1, 1, 2]}, [(8, 5, 6)]),
+    ("Slice", {"start": 4, "end": 8}, [(8, 5, 6)]),  # ShuffleNet's second chunk
+    ("Slice", {"start": 8}, [(8, 5, 6)]),  # nothing left
+    ("Slice", {"start": -3, "end": -1, "step": 2}, [(8, 5, 6)]),
+    ("Slice", {"dim": 0}, [(8, 5, 6)]),
+    ("Mean", {"dim": [2, 3]}, [(8, 5, 6)]),  # global average pooling
+    ("Mean", {"dim": [-1, -2], "keepdim": True}, [(8, 5, 6)]),
+    ("Mean", {"dim": [2, -2]}, [(8, 5, 6)]),  # the same dimension twice
+    ("Mean", {"dim": [1, 2, 3]}, [(8, 5, 6)]),  # everything: one value per sample
+    ("ChannelShuffle", {"groups": 3}, [(8, 5, 6)]),
+    ("ChannelShuffle", {"groups": 2}, [(8,)]),  # torch needs more than 2 dimensions
 ]
 
 

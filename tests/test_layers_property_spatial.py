@@ -64,6 +64,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "AdaptiveMaxPool2d": module_case("AdaptiveMaxPool2d", {"output_size": _ADAPTIVE}, ranks=MAP_RANKS),
     "Upsample": _upsample(),
     "ZeroPad2d": module_case("ZeroPad2d", {"padding": _PAD4}),
+    "PixelShuffle": module_case("PixelShuffle", {"upscale_factor": st.integers(1, 4)}, ranks=MAP_RANKS),
 }
 
 #: Layers with many interacting parameters get more draws.
@@ -116,6 +117,9 @@ EDGES = [
     ("ZeroPad2d", {"padding": [-2, 3, 0, 0]}, [(1, 2, 2)]),  # crops all, then pads: torch allows it
     # Regression: torch crops the negative sides before padding: 4 - 2 fits a width of 1, the crop of 2 does not.
     ("ZeroPad2d", {"padding": [4, -2, 3, 1]}, [(3, 1, 1)]),
+    ("PixelShuffle", {"upscale_factor": 2}, [(16, 3, 5)]),
+    ("PixelShuffle", {"upscale_factor": 3}, [(9, 2, 2)]),
+    ("PixelShuffle", {"upscale_factor": 2}, [(6, 3, 3)]),
 ]
 
 

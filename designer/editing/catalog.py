@@ -42,6 +42,11 @@ STARTING_PARAMS: dict[str, dict[str, Any]] = {
     "Reshape": {"shape": [-1]},
     "ZeroPad2d": {"padding": 1},
     "Upsample": {"scale_factor": 2},
+    "Permute": {"dims": [0, 2, 3, 1]},
+    "Mean": {"dim": [2, 3]},
+    "ChannelShuffle": {"groups": 2},
+    "PixelShuffle": {"upscale_factor": 2},
+    "StochasticDepth": {"p": 0.1, "mode": "row"},
 }
 
 #: Short id stems, so new nodes read like hand-written ones (conv1, bn1, relu1).
@@ -62,6 +67,10 @@ ID_STEMS = {
     "Dropout2d": "drop",
     "ZeroPad2d": "pad",
     "Upsample": "up",
+    "ChannelShuffle": "shuffle",
+    "PixelShuffle": "pixelshuffle",
+    "LayerNorm2d": "ln",
+    "StochasticDepth": "droppath",
     "Input": "input",
 }
 
@@ -130,6 +139,7 @@ def _fallback(p: Param) -> Any:
         Kind.SHAPE: [3, 32, 32],
         Kind.TARGET_SHAPE: [-1],
         Kind.INTS: [1],
+        Kind.DIMS: [1],
     }.get(p.kind, low)
 
 

@@ -62,8 +62,8 @@ def layer_call(analysis: Analysis, node_id: NodeId, module: nn.Module) -> Call:
         ExportError: the node builds something that is not a ``torch.nn`` layer.
     """
     info = analysis.info[node_id]
-    cls = type(module)
-    if getattr(nn, cls.__name__, None) is not cls or info.spec is None or info.ctx is None:
+    cls: Any = type(module)  # a class is hashable (lru_cache below), which mypy cannot see through type[Module]
+    if not (is_torch_layer(cls) or is_own_layer(cls)) or info.spec is None or info.ctx is None:
         raise fail(
             "export.python_layer",
             f"{info.node.type} '{node_id}' builds a {cls.__qualname__}, which is not "
@@ -74,7 +74,18 @@ def layer_call(analysis: Analysis, node_id: NodeId, module: nn.Module) -> Call:
     params = [(n, p) for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"]
     params = [(n, p) for n, p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     defaults = {n: p.default for n, p in params if p.default is not inspect.Parameter.empty}
-    return Call(f"nn.{cls.__name__}", kwargs, defaults, tuple(n for n, _ in params))
+    callee = f"nn.{cls.__name__}" if is_torch_layer(cls) else cls.__name__
+    return Call(callee, kwargs, defaults, tuple(n for n, _ in params))
+
+
+def is_torch_layer(cls: type[nn.Module]) -> bool:
+    """A class of ``torch.nn``, written as ``nn.<name>``."""
+    return getattr(nn, cls.__name__, None) is cls
+
+
+def is_own_layer(cls: type[nn.Module]) -> bool:
+    """A class of ``designer.modules``: the export writes its source into the file and calls it by name."""
+    return cls.__module__ == "designer.modules"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -35,6 +35,8 @@ class Expressions:
         """The Python expression an fx node computes."""
         if node.op == "call_method":
             return f"{self.operand(node.args[0])}.{node.target}({self._args(node.args[1:], node.kwargs)})"
+        if node.op == "call_function" and node.target is operator.getitem:
+            return f"{self.operand(node.args[0])}[{_index(node.args[1])}]"
         if node.op == "call_function" and node.target in _BINARY:
             left, right = node.args
             chained = isinstance(left, fx.Node) and left not in self.names and left.target is node.target
@@ -65,6 +67,17 @@ class Expressions:
         parts = [self.literal(a) for a in args]
         parts += [f"{k}={self.literal(v)}" for k, v in (kwargs or {}).items()]
         return ", ".join(parts)
+
+
+def _index(index: Any) -> str:
+    """A subscript as written in Python: ``:, 2:8:2``."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return ", ".join(_slice(p) if isinstance(p, slice) else py(p) for p in parts)
+
+
+def _slice(s: slice) -> str:
+    text = ":".join("" if v is None else py(v) for v in (s.start, s.stop))
+    return text if s.step is None else f"{text}:{py(s.step)}"
 
 
 def _qualified(fn: Callable[..., Any]) -> str:

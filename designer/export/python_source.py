@@ -8,6 +8,7 @@ the compiled module's (``<node id>.<tensor>``), so trained weights load into it 
 
 from __future__ import annotations
 
+import inspect
 import os
 import textwrap
 
@@ -16,6 +17,7 @@ from ..compiler import RESERVED_NAMES, argument_names, class_name
 from ..model.fileformat import write_atomic
 from ..model.graph import Graph, NodeId
 from ._blocks import block_class, body_lines
+from ._calls import is_own_layer
 from ._common import checked_analysis
 from ._forward import BODY, ForwardWriter, access, shape_text, used_values
 from ._layout import WIDTH, fit
@@ -39,14 +41,25 @@ def python_source(graph: Graph, analysis: Analysis | None = None) -> str:
         ExportError: a layer has no plain ``torch.nn`` constructor to write.
     """
     analysis = checked_analysis(graph, analysis)
-    name = class_name(graph.name)
     model = Model(analysis)
-    name_classes(model.written_classes(), {name, *RESERVED_NAMES}, lambda n: analysis.graph[n].type)
+    own = _own_layer_classes(model)
+    name = class_name(graph.name)
+    while name in own:  # a design named "layer scale" must not replace the LayerScale it uses
+        name += "Model"
+    name_classes(model.written_classes(), {name, *own, *RESERVED_NAMES}, lambda n: analysis.graph[n].type)
     lines = [*_module_doc(graph, analysis, name), "", "import torch", "from torch import nn"]
+    for source in own.values():
+        lines += ["", "", *source.rstrip().splitlines()]
     for cls in model.written_classes():
         lines += ["", "", *block_class(model, cls)]
     lines += ["", "", *_model_class(model, graph, name)]
     return "\n".join(lines) + "\n"
+
+
+def _own_layer_classes(model: Model) -> dict[str, str]:
+    """The source of each ``designer.modules`` class the design uses, by name, in the order first used."""
+    used = {type(m).__name__: type(m) for m in model.modules.values() if is_own_layer(type(m))}
+    return {n: inspect.getsource(cls) for n, cls in used.items()}
 
 
 def aux_outputs(graph: Graph) -> list[NodeId]:

@@ -1,11 +1,14 @@
-"""Normalisation layers: batch, layer, group and local response normalisation."""
+"""Normalisation layers: batch, layer (also over channels), group and local response normalisation; layer scale."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model.params import Kind, Param, required
 from .registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
+
+if TYPE_CHECKING:
+    from torch import nn
 
 _EPS = Param("eps", Kind.FLOAT, 1e-5, low=0, doc="added to the variance for numerical stability")
 _AFFINE = Param("affine", Kind.BOOL, True, doc="learn a scale and a shift per channel")
@@ -133,3 +136,50 @@ class LocalResponseNorm(LayerSpec):
         Param("beta", Kind.FLOAT, 0.75, doc="exponent"),
         Param("k", Kind.FLOAT, 1.0, doc="additive constant"),
     )
+
+
+@register
+class LayerNorm2d(LayerNorm):
+    name = "LayerNorm2d"
+    doc = "Layer normalisation over the channels at each position of a feature map (ConvNeXt)"
+    ranks = (3,)
+    params = (
+        Param("normalized_shape", Kind.INTS, inferred=True, doc="[channels] (taken from the incoming shape)"),
+        _EPS,
+        Param("elementwise_affine", Kind.BOOL, True, doc="learn a scale (and shift) per channel"),
+        Param("bias", Kind.BOOL, True, doc="learn the shift too"),
+    )
+
+    def inferred(self, ctx: Ctx) -> dict[str, Any]:
+        return {"normalized_shape": (ctx.x0[0],)}
+
+    def module_class(self) -> type[nn.Module]:
+        from ..modules import LayerNorm2d as cls
+
+        return cls
+
+
+@register
+class LayerScale(LayerSpec):
+    name = "LayerScale"
+    category = "Normalization"
+    doc = "Multiplies each channel by a learned factor, started small (ConvNeXt's layer_scale)"
+    ranks = (3,)
+    params = (
+        Param("dim", Kind.INT, inferred=True, doc="channels (taken from the incoming shape)"),
+        Param("init_values", Kind.FLOAT, 1e-5, doc="initial factor of every channel"),
+    )
+
+    def inferred(self, ctx: Ctx) -> dict[str, Any]:
+        return {"dim": ctx.x0[0]}
+
+    def weights(self, ctx: Ctx) -> dict[str, Shape]:
+        return {"weight": (ctx.p["dim"], 1, 1)}
+
+    def explain(self, ctx: Ctx, out: Shape) -> list[str]:
+        return [f"output = input = {fmt_shape(out)}", f"params = C = {fmt_int(ctx.p['dim'])}"]
+
+    def module_class(self) -> type[nn.Module]:
+        from ..modules import LayerScale as cls
+
+        return cls

@@ -1,9 +1,14 @@
-"""Shape-preserving layers: activations, dropout, identity."""
+"""Shape-preserving layers: activations, dropout, stochastic depth, identity."""
 
 from __future__ import annotations
 
-from ..model.params import Kind, Param
+from typing import TYPE_CHECKING
+
+from ..model.params import Kind, Param, required
 from .registry import Ctx, LayerSpec, Shape, feature_dim, fmt_int, fmt_shape, register
+
+if TYPE_CHECKING:
+    from torch import nn
 
 _INPLACE = Param("inplace", Kind.BOOL, False, doc="overwrite the input tensor to save memory")
 
@@ -138,6 +143,22 @@ class Dropout2d(LayerSpec):
     doc = "Zeroes whole random channels with probability p during training"
     ranks = (3,)
     params = (_P, _INPLACE)
+
+
+@register
+class StochasticDepth(LayerSpec):
+    name = "StochasticDepth"
+    category = "Regularization"
+    doc = "Drops a residual branch for random samples (row) or the whole batch during training (drop path)"
+    params = (
+        Param("p", Kind.FLOAT, required(), low=0, high=1, doc="probability of dropping the branch"),
+        Param("mode", Kind.CHOICE, required(), choices=("row", "batch"), doc="drop per sample, or for the batch"),
+    )
+
+    def module_class(self) -> type[nn.Module]:
+        from ..modules import StochasticDepth as cls
+
+        return cls
 
 
 @register

@@ -32,6 +32,7 @@ class Kind(str, enum.Enum):
     SHAPE = "shape"  # [3, 224, 224]: positive sizes
     TARGET_SHAPE = "target_shape"  # [16, -1]: Reshape target, one -1 allowed
     INTS = "ints"  # normalized_shape
+    DIMS = "dims"  # [0, 2, 3, 1]: dimension indices, batch = 0, negative from the end (Permute, Mean)
 
 
 _REQUIRED = object()
@@ -106,6 +107,7 @@ _KIND_TEXT = {
     Kind.SHAPE: "a list of positive integers",
     Kind.TARGET_SHAPE: "a list of positive integers with at most one -1",
     Kind.INTS: "a list of positive integers",
+    Kind.DIMS: "a list of dimension indices",
 }
 
 
@@ -281,4 +283,5 @@ _READERS = {
     Kind.SHAPE: _read_shape,
     Kind.TARGET_SHAPE: _read_target_shape,
     Kind.INTS: _read_shape,
+    Kind.DIMS: _read_shape,
 }

@@ -335,6 +335,7 @@ _FACTORIES: dict[Kind, Callable[[Param], ParamEditor]] = {
     Kind.SHAPE: ListEditor,
     Kind.TARGET_SHAPE: ListEditor,
     Kind.INTS: ListEditor,
+    Kind.DIMS: ListEditor,
 }
 
 
