@@ -132,3 +132,18 @@ def test_a_minimap_for_designs_taller_than_two_screens_moves_the_view(make_windo
     assert abs(centre.x() - wanted.x()) < 5 and abs(centre.y() - wanted.y()) < 5
     shown = minimap.visible_rect()
     assert shown.contains(QPointF(target)), "the outline follows the view"
+
+
+def test_hidden_blocks_get_their_boxes_when_shown(make_window):
+    window = open_window(make_window)
+    window.files.apply_template("resnet50")
+    scene, graph = window.scene, window.document.graph
+    assert len(scene.nodes) < 20 < len(graph), "opening made only the boxes it shows"
+    scene.select_node("layer2.1.conv1")
+    members = [n for n in graph.ids() if n.startswith("layer2.")]
+    assert scene.selected_node_ids() == members, "a selected group box stands for all of its members"
+    window.reveal_node("layer3.2.conv2")
+    item = scene.nodes["layer3.2.conv2"]
+    assert item.isVisible() and item.isSelected()
+    assert item.content.shape == "→ 256×14×14" and item.content.type_name == "Conv2d"
+    assert scene.nodes["layer4.0.conv1"].isVisible() is False, "asked for, a hidden block's box stays hidden"

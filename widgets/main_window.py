@@ -170,10 +170,7 @@ class MainWindow(QMainWindow):
         document.undo_stack.cleanChanged.connect(self._on_clean_changed)
         document.path_changed.connect(self._on_path_changed)
         document.analysis_changed.connect(self._on_analysis)
-        self.scene.set_document(document)
-        self.scene.collapsed = overview_groups(document.graph)  # a big design opens as an overview of its groups
-        if self.scene.collapsed:
-            self.scene.sync_groups()
+        self.scene.set_document(document, overview_groups(document.graph))  # a big design opens as an overview
         self.inspector.set_document(document)
         self._on_analysis(document.analysis)
         self.update_title()
@@ -234,7 +231,7 @@ class MainWindow(QMainWindow):
 
     def reveal_node(self, node_id: str) -> None:
         """Select and centre a node, expanding the collapsed groups that hide it."""
-        if node_id not in self.scene.nodes:
+        if self.document is None or node_id not in self.document.graph:
             return
         while (prefix := self.scene.collapsed_ancestor(node_id)) is not None:
             self.scene.expand(prefix)

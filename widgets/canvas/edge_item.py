@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -30,7 +31,7 @@ class EdgeLabelItem(QGraphicsItem):
             return
         self.prepareGeometryChange()
         self.text, self.error = text, error
-        width = QFontMetricsF(theme.fonts()["label"]).horizontalAdvance(text)
+        width = _label_metrics().horizontalAdvance(text)
         self._rect = QRectF(0, -8, width + 8, 16) if text else QRectF()
         self.update()
 
@@ -115,6 +116,12 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(color))
         painter.drawPolygon(_arrow(self._end, self._angle))
+
+
+@functools.cache
+def _label_metrics() -> QFontMetricsF:
+    """Made once: building font metrics for each of a big design's labels is a visible part of opening it."""
+    return QFontMetricsF(theme.fonts()["label"])
 
 
 def _arrow(tip: QPointF, angle: float, size: float = 7.0) -> QPolygonF:

@@ -28,7 +28,8 @@ class PortItem(QGraphicsItem):
         self._hover = False
         self._highlight = False
         self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.CrossCursor if side == OUTPUT else Qt.CursorShape.ArrowCursor)
+        if side == OUTPUT:  # an input keeps the default arrow (a cursor per port is a cost when a design opens)
+            self.setCursor(Qt.CursorShape.CrossCursor)
         y = theme.NODE_HEIGHT / 2 if side == OUTPUT else -theme.NODE_HEIGHT / 2
         self.setPos(0, y)
         self.setZValue(2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Signal
@@ -25,6 +26,21 @@ if TYPE_CHECKING:
     from ..document.document import Document
 
 
+class NodeItems(dict[str, NodeItem]):
+    """The node boxes made so far, by id. A member of a collapsed group gets its box when first asked for
+    (``nodes[id]``) or shown: a big design opens on a few group boxes without making its hundreds of hidden ones."""
+
+    def __init__(self, make: Callable[[str], NodeItem | None]):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, node_id: str) -> NodeItem:
+        item = self._make(node_id)
+        if item is None:
+            raise KeyError(node_id)
+        return item
+
+
 class GraphScene(DisplayScene):
     """Items for one document; they change only in the ``_on_<event>`` handlers and on analysis updates."""
 
@@ -34,7 +50,7 @@ class GraphScene(DisplayScene):
         super().__init__(parent)
         self.document: Document | None = None
         self.snap_to_grid = True
-        self.nodes: dict[str, NodeItem] = {}
+        self.nodes = NodeItems(self._make_hidden_item)
         self.groups: dict[str, GroupItem] = {}
         #: Collapsed group prefixes (view state, not part of the design).
         self.collapsed: set[str] = set()
@@ -48,8 +64,8 @@ class GraphScene(DisplayScene):
 
     # -- wiring ---------------------------------------------------------------------------------------------------
 
-    def set_document(self, document: Document) -> None:
-        """Show ``document`` and follow its graph events from now on."""
+    def set_document(self, document: Document, collapsed: AbstractSet[str] = frozenset()) -> None:
+        """Show ``document``, with the groups ``collapsed`` as one box each, and follow its graph events from now on."""
         self.clear_document()
         self.document = document
         self._handlers = {
@@ -63,17 +79,23 @@ class GraphScene(DisplayScene):
         for name, handler in self._handlers.items():
             getattr(document.graph.events, name).connect(handler)
         document.analysis_changed.connect(self._on_analysis)
+        # Items are added with the scene's spatial index off and indexed once after: adding them to a live BSP tree
+        # one by one is a large part of opening a big design.
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.collapsed = set(collapsed)
         self.placing = True
         try:
             for node in document.graph:
-                self._add_node_item(node)
+                if self.collapsed_ancestor(node.id) is None:  # hidden members get a box when first shown
+                    self._add_node_item(node)
             for node in document.graph:
                 for i, src in enumerate(node.inputs):
                     self._add_edge_item(src, node.id, i)
         finally:
             self.placing = False
-        self.route_all()
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._on_analysis(document.analysis)
+        self.sync_groups()  # places the boxes and routes every edge once
         self.frames.schedule()
 
     def restyle(self) -> None:
@@ -98,7 +120,7 @@ class GraphScene(DisplayScene):
         self._handlers = {}
         self.clear()
         self.frames.clear()
-        self.nodes, self.groups, self._inputs, self._outputs = {}, {}, {}, {}
+        self.nodes, self.groups, self._inputs, self._outputs = NodeItems(self._make_hidden_item), {}, {}, {}
         self.collapsed = set()
         self._analysis = None
         self.reset_display()
@@ -118,17 +140,19 @@ class GraphScene(DisplayScene):
         for edge in self._inputs.pop(node.id, []):
             self._outputs[edge.src].remove(edge)
             self._remove_edge_item(edge)
-        item = self.nodes.pop(node.id)
-        self.removeItem(item)
+        item = self.nodes.pop(node.id, None)
+        if item is not None:
+            self.removeItem(item)
         for edge in self._outputs.get(node.id, []):
             self._route(edge)
         self._sync_groups_if_needed(node.id)
         self.frames.schedule()
 
     def _on_node_renamed(self, old: str, new: str) -> None:
-        item = self.nodes.pop(old)
-        item.node_id = new
-        self.nodes[new] = item
+        item = self.nodes.pop(old, None)
+        if item is not None:
+            item.node_id = new
+            self.nodes[new] = item
         for table, attr in ((self._inputs, "dst"), (self._outputs, "src")):
             if old in table:
                 table[new] = table.pop(old)
@@ -149,11 +173,11 @@ class GraphScene(DisplayScene):
             self._route(e)
 
     def _on_field_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
-        if name != "pos" or node_id not in self.nodes:
+        if name != "pos":
             return
         if self.collapsed and self.collapsed_ancestor(node_id) is not None:
             self._place_all()  # a hidden member moved: the group's extent, hence every shift, may change
-        else:
+        elif node_id in self.nodes:
             self.nodes[node_id].setPos(self.display_pos(new))
 
     def _on_analysis(self, analysis: Analysis) -> None:
@@ -165,7 +189,10 @@ class GraphScene(DisplayScene):
         outputs = set(graph.output_ids())
         shapes: dict[str, tuple[int, ...] | None] = {nid: info.shape for nid, info in analysis.info.items()}
         for node in graph:
-            item, info, diags = self.nodes[node.id], analysis.info.get(node.id), by_node.get(node.id, [])
+            item = self.nodes.get(node.id)
+            if item is None:
+                continue  # hidden in a collapsed group, not made yet: made with its content when shown
+            info, diags = analysis.info.get(node.id), by_node.get(node.id, [])
             key = (
                 node.id,
                 node.label,
@@ -203,6 +230,18 @@ class GraphScene(DisplayScene):
         self.nodes[node.id] = item
         self.addItem(item)
         item.setPos(self.display_pos(node.pos))
+        return item
+
+    def _make_hidden_item(self, node_id: str) -> NodeItem | None:
+        """The box of a node not shown so far (a member of a collapsed group), made now with its content."""
+        if self.document is None or node_id not in self.document.graph:
+            return None
+        node, analysis = self.document.graph[node_id], self._analysis
+        item = self._add_node_item(node)
+        if analysis is not None:
+            diags = [d for d in analysis.diagnostics if d.node_id == node_id]
+            item.set_content(sc.node_content(node, analysis, diags, set(self.document.graph.output_ids())))
+        item.setVisible(self.collapsed_ancestor(node_id) is None)
         return item
 
     def _add_edge_item(self, src: str, dst: str, index: int) -> EdgeItem:
@@ -267,10 +306,8 @@ class GraphScene(DisplayScene):
 
     def visible_item(self, node_id: str) -> NodeItem | None:
         """The item that shows ``node_id``: its own box, or the box of the collapsed group it is hidden in."""
+        prefix = self.collapsed_ancestor(node_id) if self.collapsed else None
         item = self.nodes.get(node_id)
-        if item is None or not self.collapsed:
-            return item
-        prefix = self.collapsed_ancestor(node_id)
         return self.groups.get(prefix, item) if prefix else item
 
     def collapsed_ancestor(self, node_id: str) -> str | None:
@@ -316,13 +353,16 @@ class GraphScene(DisplayScene):
             if prefix not in shown:
                 self.removeItem(self.groups.pop(prefix))
         by_node = sc.diagnostics_by_node(self._analysis) if self._analysis is not None else {}
+        for shown_id in graph.ids():
+            if shown_id not in self.nodes and self.collapsed_ancestor(shown_id) is None:
+                self._make_hidden_item(shown_id)  # a member of a group just expanded
         for prefix in shown:
             members = sc.group_members(graph, prefix)
             box = self.groups.get(prefix)
             if box is None:
                 box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
                 self.addItem(box)
-                box.setSelected(any(self.nodes[m].isSelected() for m in members))
+                box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
             box.members = members
             box.set_content(sc.group_content(graph, prefix, members, self._analysis, by_node))
         for nid, item in self.nodes.items():
@@ -350,7 +390,7 @@ class GraphScene(DisplayScene):
                 chosen.update(item.members)
             elif isinstance(item, NodeItem):
                 chosen.add(item.node_id)
-        return [nid for nid in self.nodes if nid in chosen]
+        return [nid for nid in self.document.graph.ids() if nid in chosen] if self.document is not None else []
 
     def selected_edges(self) -> list[tuple[str, int]]:
         """Selected connections as (dst, input index)."""

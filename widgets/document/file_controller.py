@@ -107,8 +107,7 @@ class FileController(QObject):
             return True
         if not self.maybe_save():
             return False
-        self.show_graph(graph)
-        self.window.view.fit_to_view()
+        self.show_graph(graph)  # which fits the view
         return True
 
     # -- saving ---------------------------------------------------------------------------------------------------
