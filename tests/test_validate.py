@@ -235,13 +235,18 @@ def test_errors_do_not_cascade_downstream():
 @pytest.mark.parametrize(
     "bad_id, code",
     [
-        ("conv-1", "graph.bad_id"),
+        ("conv-", "graph.bad_id"),
         ("forward", "graph.bad_id"),
         ("layer1..conv", "graph.bad_id"),
         ("_private", "graph.bad_id"),
         ("class", "graph.bad_id"),
         ("self", "graph.bad_id"),
         ("block.self", "graph.bad_id"),
+        ("training", "graph.bad_id"),
+        ("cuda", "graph.bad_id"),
+        ("stage.to", "graph.bad_id"),
+        ("x\ud800", "graph.bad_id"),
+        (".".join(f"a{i}" for i in range(1000)), "graph.id_too_deep"),  # a RecursionError in the compiler (issue 13)
     ],
 )
 def test_ids_must_make_module_names(bad_id, code):
@@ -252,6 +257,24 @@ def test_ids_must_make_module_names(bad_id, code):
 def test_node_id_cannot_also_be_a_group():
     g = graph(("x", "Input", {"shape": [4]}, []), ("block", "ReLU", {}, ["x"]), ("block.act", "ReLU", {}, ["block"]))
     assert errors(g) == [("graph.id_conflict", "block")]
+
+
+def test_the_deepest_allowed_id_compiles():
+    from designer.analysis.ids import MAX_ID_DEPTH
+    from designer.compiler import compile_graph
+
+    deep = ".".join(f"g{i}" for i in range(MAX_ID_DEPTH))
+    g = graph(("x", "Input", {"shape": [4]}, []), (deep, "ReLU", {}, ["x"]))
+    assert errors(g) == [] and compile_graph(g).get_submodule(deep) is not None
+    too_deep = graph(("x", "Input", {"shape": [4]}, []), (deep + ".more", "ReLU", {}, ["x"]))
+    assert errors(too_deep) == [("graph.id_too_deep", deep + ".more")]
+
+
+def test_a_model_must_return_something():
+    """An empty 'outputs' list validated, then exported a model returning () (issue 13)."""
+    empty = graph(("x", "Input", {"shape": [4]}, []), ("r", "ReLU", {}, ["x"]), outputs=[])
+    assert ("graph.no_output", None) in errors(empty)
+    assert ("graph.no_output", None) in errors(graph(("x", "Input", {"shape": [4]}, [])))
 
 
 def test_no_input_node():

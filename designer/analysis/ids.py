@@ -32,9 +32,26 @@ RESERVED_NAMES = frozenset({"self"})
 _SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[0-9]+")
 
 
+#: Groups nest at most this deep: torchvision's deepest module paths have 5 parts, while torch, the exporters and
+#: Python's recursion limit give out somewhere past a few hundred (a 1000-part id was a RecursionError at compile).
+MAX_ID_DEPTH = 32
+
+
 def check_ids(graph: Graph, out: list[Diagnostic]) -> None:
+    """Report ids that cannot be module paths: bad or reserved parts, too deep, or a node that is also a group."""
     ids = set(graph.ids())
     for node_id in graph.ids():
+        depth = node_id.count(".") + 1
+        if depth > MAX_ID_DEPTH:
+            out.append(
+                dg.error(
+                    "graph.id_too_deep",
+                    f"node id '{node_id[:60]}...' nests {depth} groups deep; at most {MAX_ID_DEPTH} are allowed",
+                    node_id,
+                    f"use at most {MAX_ID_DEPTH - 1} dots in an id (e.g. 'stage1.block2.conv')",
+                )
+            )
+            continue
         bad = [s for s in node_id.split(".") if not valid_segment(s)]
         if bad:
             seg = bad[0]

@@ -158,6 +158,8 @@ def check_graph(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic
         )
     users = graph.consumers()
     outputs = set(graph.output_ids())
+    if not outputs:
+        out.append(_no_output(graph))
     for node in graph:
         used = bool(users[node.id])
         if (
@@ -184,6 +186,24 @@ def check_graph(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic
                 )
             )
         _lint_node(node, info, users, out)
+
+
+def _no_output(graph: Graph) -> Diagnostic:
+    """A model must return something: an empty ``outputs`` list, or a design of Inputs alone, would export and train a
+    model whose forward returns an empty tuple."""
+    if graph.outputs is not None:
+        return dg.error(
+            "graph.no_output",
+            "'outputs' is an empty list: the model would return nothing",
+            None,
+            "list the node(s) the model returns, or remove 'outputs' to return every node nothing reads",
+        )
+    return dg.error(
+        "graph.no_output",
+        "the design computes nothing: it has only Input nodes",
+        None,
+        "add a layer after the Input",
+    )
 
 
 def _lint_node(

@@ -9,6 +9,7 @@ from ..model import diagnostics as dg
 from ..model.diagnostics import DesignError, Diagnostic
 from ..model.graph import Graph, Node, NodeId
 from .advice import advise
+from .budgets import budget_warnings
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
 from .structure import check_graph, check_structure, topological_order
 
@@ -101,6 +102,7 @@ def analyze(graph: Graph) -> Analysis:
     for node_id in order:
         _infer_node(info[node_id], info, out)
     check_graph(graph, info, out)
+    out.extend(budget_warnings(info.values()))
     out.extend(advise(graph, info, out))
     rank = {nid: i for i, nid in enumerate(graph.ids())}
     out.sort(key=lambda d: (not d.is_error, rank.get(NodeId(d.node_id), -1) if d.node_id else -1))

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..analysis.budgets import over_limit
 from ..analysis.validate import Analysis, analyze
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic, DiagnosticsError
@@ -32,12 +33,16 @@ def fail(code: str, message: str, node_id: str | None = None, hint: str = "") ->
 
 
 def checked_analysis(graph: Graph, analysis: Analysis | None = None) -> Analysis:
-    """The design's analysis; raise ``CompileError`` (from the compiler) if the design has errors."""
+    """The design's analysis; raise ``CompileError`` (from the compiler) if the design has errors or would not fit in
+    the memory available."""
     from ..compiler import CompileError
 
     analysis = analysis or analyze(graph)
     if not analysis.ok:
         raise CompileError(analysis.diagnostics)
+    too_big = over_limit(analysis.info.values(), "exporting the model")
+    if too_big:
+        raise CompileError(too_big)
     return analysis
 
 

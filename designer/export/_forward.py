@@ -38,7 +38,7 @@ def access(model: Model, scope: Unit, path: str) -> str:
             expr += f".{name}"
         else:
             expr = f'getattr({expr}, "{name}")'
-        unit = next(c for c in unit.children if c.name == name)
+        unit = unit.child(name)
     return expr
 
 

@@ -70,6 +70,13 @@ class Unit:
         """The last part of the path: the child's name in its parent."""
         return self.path.rpartition(".")[2]
 
+    def child(self, name: str) -> Unit:
+        """The child called ``name``; indexed, since a flat design has one unit per layer under the root."""
+        index: dict[str, Unit] | None = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.children):
+            index = self.__dict__["_index"] = {c.name: c for c in self.children}
+        return index[name]
+
     def relative(self, path: str) -> str:
         """``path`` below this unit (``layer1.0.conv1`` below ``layer1.0`` is ``conv1``)."""
         return path[len(self.path) + 1 :] if self.path else path

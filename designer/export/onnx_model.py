@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ..analysis.budgets import ONNX_MAX_BYTES
 from ..analysis.validate import Analysis
 from ..compiler import compile_graph
 from ..model import diagnostics as dg
@@ -44,8 +45,6 @@ DEFAULT_OPSET = 18
 TRACE_BATCH = 2
 #: Largest accepted difference between onnxruntime and torch, relative to the output's scale (at least 1).
 TOLERANCE = 1e-4
-#: Protocol buffers cap a message at 2 GB; we write one self-contained file, so the float32 weights must fit.
-MAX_BYTES = 2**31 - 2**26
 
 
 def export_onnx(
@@ -96,7 +95,7 @@ def onnx_problems(analysis: Analysis) -> list[Diagnostic]:
                 "remove the repeated id from outputs",
             )
         )
-    if analysis.total_params * 4 > MAX_BYTES:
+    if analysis.total_params * 4 > ONNX_MAX_BYTES:
         out.append(
             dg.error(
                 "export.onnx_too_large",

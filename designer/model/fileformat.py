@@ -111,7 +111,24 @@ def loads(text: str, error_handler: ErrorHandler | None = None) -> Graph:
         ) from None
     except (RecursionError, ValueError) as exc:
         raise FormatError(f"not valid JSON: {exc}") from None
+    if _SURROGATE.search(text):
+        _check_encodable(data)
     return from_dict(data, error_handler)
+
+
+#: A ``\ud800``-style escape or a raw surrogate: the only ways a lone surrogate gets into parsed JSON.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
+
+def _check_encodable(data: Any) -> None:
+    """Refuse text that cannot be written back as UTF-8 (a lone surrogate), here rather than at the next save."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("utf-8", "backslashreplace").decode("ascii")
+        raise FormatError(
+            f"a string holds {bad}, half of a UTF-16 surrogate pair, which is not text; correct it in a text editor"
+        ) from None
 
 
 def _no_constant(name: str) -> Any:

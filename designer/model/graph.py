@@ -110,7 +110,9 @@ class Graph:
         users: dict[NodeId, list[NodeId]] = {nid: [] for nid in self._nodes}
         for node in self._nodes.values():
             for src in node.inputs:
-                if src in users and node.id not in users[src]:
+                # a node reading one source twice is listed once; checking only the last entry keeps this linear
+                # (a scan of the list was quadratic for an Input that feeds 20k branches)
+                if src in users and (not users[src] or users[src][-1] != node.id):
                     users[src].append(node.id)
         return users
 

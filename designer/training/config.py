@@ -6,6 +6,7 @@ No torch here: the panel's form and the CLI's flags read and write it without lo
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,12 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 NORMALIZATIONS = ("auto", "imagenet", "none")
 SECTION = "training"
+#: Far past any learning rate that trains, and inside float32, in which the optimisers step (1e300 was a traceback).
+MAX_LR = 1e30
+#: DataLoader workers beyond this many per CPU only cost memory and start-up time.
+WORKERS_PER_CPU, MIN_WORKER_CAP = 4, 8
+#: Sizes beyond any run on one machine: the shapes dataset holds ``samples`` images in memory, a batch is one tensor.
+MAX_BATCH, MAX_SAMPLES, MAX_EPOCHS = 1 << 20, 1 << 26, 1 << 20
 
 
 class ConfigError(ValueError):
@@ -110,8 +117,9 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "samples"):
             if getattr(self, key) < 1:
                 raise ConfigError(key, f"must be at least 1, not {getattr(self, key)}")
-        if not self.lr > 0:
-            raise ConfigError("lr", f"must be positive, not {self.lr}")
+        if not 0 < self.lr <= MAX_LR:
+            raise ConfigError("lr", f"must be positive and at most {MAX_LR:g}, not {self.lr:g}")
+        _check_machine(self)
         for key in ("weight_decay", "momentum", "step_size", "log_every", "warmup_epochs", "clip_grad_norm"):
             if getattr(self, key) < 0:
                 raise ConfigError(key, f"must not be negative, not {getattr(self, key)}")
@@ -121,6 +129,19 @@ class TrainConfig:
             raise ConfigError("label_smoothing", f"must be in [0, 1), not {self.label_smoothing}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
             raise ConfigError("nesterov", "needs the sgd optimizer with a positive momentum")
+
+
+def _check_machine(cfg: TrainConfig) -> None:
+    """Counts that this machine cannot serve: ``workers: 1000000`` would start forking before anything failed."""
+    cpus = os.cpu_count() or 1
+    most = max(MIN_WORKER_CAP, WORKERS_PER_CPU * cpus)
+    if cfg.workers > most:
+        raise ConfigError("workers", f"{cfg.workers} is more than this machine's {cpus} CPUs can use (at most {most})")
+    if cfg.workers < -1:
+        raise ConfigError("workers", f"must be -1 (automatic) or a count, not {cfg.workers}")
+    for key, most in (("batch_size", MAX_BATCH), ("samples", MAX_SAMPLES), ("epochs", MAX_EPOCHS)):
+        if getattr(cfg, key) > most:
+            raise ConfigError(key, f"must be at most {most:,}, not {getattr(cfg, key):,}")
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -167,7 +167,7 @@ class Trainer:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=where.device.type != "cpu")
         torch.manual_seed(cfg.seed)
-        info = build_model(self.graph, cfg.seed)
+        info = build_model(self.graph, cfg.seed, cfg.batch_size, cfg.samples if cfg.data == "shapes" else 0)
         bundle = self.bundle = self._load_data(info)
         notes = list(bundle.notes)
         if cfg.init_weights and not self.resuming:

@@ -11,8 +11,10 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from ..analysis.budgets import over_limit
 from ..analysis.validate import analyze
 from ..compiler import compile_graph
+from ..layers.registry import prod
 from ..model.graph import Graph
 from .config import TrainConfig
 from .shapes import SHAPE_CLASSES
@@ -67,8 +69,9 @@ class ModelInfo:
     has_conv: bool
 
 
-def build_model(graph: Graph, seed: int) -> ModelInfo:
-    """Compile the design for training: exactly one Input and one output of shape ``(classes,)``."""
+def build_model(graph: Graph, seed: int, batch: int = 1, data_samples: int = 0) -> ModelInfo:
+    """Compile the design for training: exactly one Input and one output of shape ``(classes,)``, and a model,
+    ``batch`` and ``data_samples`` generated samples that fit in the memory available (checked before building)."""
     analysis = analyze(graph)
     if not analysis.ok:
         raise TrainingError(
@@ -92,6 +95,10 @@ def build_model(graph: Graph, seed: int) -> ModelInfo:
             "classifier gives one score per class, shape [classes]",
             "end the design with Flatten and Linear(out_features=classes)",
         )
+    sample = analysis.shape(inputs[0]) or ()
+    too_big = over_limit(analysis.info.values(), "training", batch, True, data_samples * prod(sample) * 4)
+    if too_big:
+        raise TrainingError(too_big[0].code, too_big[0].message, too_big[0].hint)
     model = compile_graph(graph, seed=seed, analysis=analysis)
     has_conv = any("Conv" in type(m).__name__ for m in model.modules())
     return ModelInfo(model, tuple(analysis.shape(inputs[0]) or ()), int(shape[0]), outputs[0], has_conv)
