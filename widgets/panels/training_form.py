@@ -67,19 +67,27 @@ class ConfigForm(QWidget):
     def _add_optimizer_rows(self, form: QFormLayout) -> None:
         self.optimizer = combo(OPTIMIZERS)
         self.lr = dspin(1e-6, 10.0, 1e-3, 1e-4, 6)
+        self.find_lr_button = tool_button("Find…", lambda: None)
+        self.find_lr_button.setToolTip("learning-rate range test: plot the loss against the learning rate")
         self.momentum = dspin(0, 0.999, 0.9, 0.01, 3)
         self.nesterov = QCheckBox("Nesterov")
         self.weight_decay = dspin(0, 1, 0, 1e-4, 6)
         self.schedule = combo(SCHEDULES)
         self.label_smoothing = dspin(0, 0.9, 0, 0.05, 2)
+        self.warmup_epochs = dspin(0, 1000, 0, 0.1, 2)
+        self.warmup_epochs.setToolTip("epochs over which the learning rate rises linearly from 0 (0.1: a tenth of one)")
+        self.clip_grad_norm = dspin(0, 1e6, 0, 0.5, 3)
+        self.clip_grad_norm.setToolTip("scale the gradients down to this total norm before each step (0: off)")
         for label, w in (
             ("Optimiser", self.optimizer),
-            ("Learning rate", self.lr),
+            ("Learning rate", row((self.lr, 1), self.find_lr_button)),
             ("Momentum (SGD)", self.momentum),
             ("", self.nesterov),
             ("Weight decay", self.weight_decay),
             ("LR schedule", self.schedule),
             ("Label smoothing", self.label_smoothing),
+            ("Warm-up (epochs)", self.warmup_epochs),
+            ("Clip gradient norm", self.clip_grad_norm),
         ):
             form.addRow(label, w)
 
@@ -136,6 +144,8 @@ class ConfigForm(QWidget):
             weight_decay=self.weight_decay.value(),
             schedule=self.schedule.currentText(),
             label_smoothing=self.label_smoothing.value(),
+            warmup_epochs=self.warmup_epochs.value(),
+            clip_grad_norm=self.clip_grad_norm.value(),
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             seed=self.seed.value(),
@@ -161,6 +171,8 @@ class ConfigForm(QWidget):
             "momentum",
             "weight_decay",
             "label_smoothing",
+            "warmup_epochs",
+            "clip_grad_norm",
             "epochs",
             "batch_size",
             "seed",

@@ -51,6 +51,7 @@ from designer.training.config import ConfigError
 from designer.training.events import format_duration, unhandled
 from designer.training.remote import RemoteRun
 
+from .lr_find_dialog import LrFindDialog
 from .plot_style import style_plots
 from .training_curves import CurvesView
 from .training_form import ConfigForm, button, row
@@ -103,6 +104,8 @@ class TrainingPanel(QWidget):
         # Settings and curves are tabs, not side by side: a dock beside the canvas is ~600 px wide, too narrow for
         # both (the form scrolled sideways at 1400x860). The controls and progress stay visible under the tabs.
         self.form = ConfigForm()
+        self.form.find_lr_button.clicked.connect(self.find_lr)
+        self.lr_dialog: LrFindDialog | None = None
         self.settings_scroll = QScrollArea(widgetResizable=True)
         self.settings_scroll.setWidget(self.form)
         self.settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -201,6 +204,19 @@ class TrainingPanel(QWidget):
             else:
                 graph.extra["training"] = cfg.to_dict()
         self._launch(RunRequest.new(dumps(graph), cfg.to_dict(), str(self.runs_root())))
+
+    def find_lr(self) -> None:
+        """Open the learning-rate range test on a snapshot of the design, with the form's settings."""
+        try:
+            cfg = self.form.config()
+        except ConfigError as exc:
+            self._fail_message(str(exc))
+            return
+        if self.lr_dialog is not None:
+            self.lr_dialog.close()
+        graph, _ = self.design()
+        self.lr_dialog = LrFindDialog(graph, cfg, self.form.lr.setValue, self)
+        self.lr_dialog.show()
 
     def resume_selected(self) -> None:
         item = self.runs.currentItem()
