@@ -85,8 +85,11 @@ class InsightDock(QWidget):
     def __init__(self, models: ModelProvider, samples: SampleProvider, parent: QWidget | None = None):
         super().__init__(parent)
         from designer.insight import RefreshThrottle, ShadowCopy
+        from designer.insight.worker import InsightWorker
 
         self.models, self.samples = models, samples
+        #: Renders occlusion and maximisation in a worker process, whose crash the window survives.
+        self.renderer = InsightWorker()
         self.throttle = RefreshThrottle(LIVE_BUDGET)
         self._shadow = ShadowCopy()
         self.pool = QThreadPool(self)
@@ -322,6 +325,7 @@ class InsightDock(QWidget):
 
         def run() -> Any:
             from designer import insight
+            from designer.insight.worker import HEAVY_METHODS
 
             model = frozen if frozen is not None else snapshot(module)
             method, sample = settings["method"], settings["sample"]
@@ -334,9 +338,8 @@ class InsightDock(QWidget):
                 )
             if sample is None and method in insight.NEEDS_SAMPLE:
                 raise insight.InsightError(None, "pick a sample or drop an image file on the dock")
-            return insight.render(
-                method, model, sample, settings["node"], graph=graph, options=options, classes=classes
-            )
+            render = self.renderer.render if method in HEAVY_METHODS else insight.render
+            return render(method, model, sample, settings["node"], graph=graph, options=options, classes=classes)
 
         return run
 
