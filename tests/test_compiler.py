@@ -94,6 +94,8 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("Upsample", {"size": [5, 7], "mode": "bilinear", "align_corners": True}, [2, 3, 3]),
     ("Upsample", {"scale_factor": [1.5, 2], "mode": "bicubic"}, [2, 4, 4]),
     ("Upsample", {"scale_factor": 2, "mode": "nearest-exact"}, [2, 3, 3]),
+    ("Upsample", {"size": [2, 3], "mode": "area"}, [2, 5, 7]),
+    ("Upsample", {"scale_factor": 1.5, "mode": "bilinear", "recompute_scale_factor": True}, [2, 3, 5]),
     ("ZeroPad2d", {"padding": [1, 2, 0, -1]}, [2, 4, 4]),
     ("ZeroPad2d", {"padding": 1}, [4, 4]),
     ("Reshape", {"shape": [2, -1]}, [4, 3]),

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 import torch
 from hypothesis import strategies as st
+from torchvision.models.shufflenetv2 import InvertedResidual
 
+from designer.compiler import compile_graph
+from tests.helpers import graph, randomize_norms
 from tests.layer_harness import (
     ANY_RANKS,
     BATCH,
@@ -186,3 +189,34 @@ EDGES = [
 @pytest.mark.parametrize("type_name", list(STRATEGIES))
 def test_layer_agrees_with_torch(type_name: str):
     run_property(type_name, STRATEGIES[type_name], EXAMPLES.get(type_name, 30), EDGES)
+
+
+def test_slice_concat_and_channel_shuffle_rebuild_a_shufflenet_unit():
+    """torchvision's ShuffleNetV2 unit (chunk in two, one branch, concat, shuffle) as Slices and a ChannelShuffle:
+    its state_dict loads strictly and the outputs agree."""
+    conv = {"kernel_size": 1, "bias": False}
+    design = graph(
+        ("x", "Input", {"shape": [8, 6, 6]}, []),
+        ("x1", "Slice", {"end": 4}, ["x"]),
+        ("x2", "Slice", {"start": 4}, ["x"]),
+        ("branch2.0", "Conv2d", {"out_channels": 4, **conv}, ["x2"]),
+        ("branch2.1", "BatchNorm2d", {}, ["branch2.0"]),
+        ("branch2.2", "ReLU", {}, ["branch2.1"]),
+        (
+            "branch2.3",
+            "Conv2d",
+            {**conv, "out_channels": 4, "kernel_size": 3, "padding": 1, "groups": 4},
+            ["branch2.2"],
+        ),
+        ("branch2.4", "BatchNorm2d", {}, ["branch2.3"]),
+        ("branch2.5", "Conv2d", {"out_channels": 4, **conv}, ["branch2.4"]),
+        ("branch2.6", "BatchNorm2d", {}, ["branch2.5"]),
+        ("branch2.7", "ReLU", {}, ["branch2.6"]),
+        ("cat", "Concat", {}, ["x1", "branch2.7"]),
+        ("shuffle", "ChannelShuffle", {"groups": 2}, ["cat"]),
+    )
+    reference = randomize_norms(InvertedResidual(8, 8, 1))
+    model = compile_graph(design).eval()
+    model.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 8, 6, 6)
+    torch.testing.assert_close(model(x), reference(x))

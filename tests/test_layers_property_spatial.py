@@ -34,7 +34,7 @@ _ADAPTIVE = st.one_of(st.integers(0, 8), st.lists(st.one_of(st.none(), st.intege
 _SCALE = st.one_of(
     st.floats(0.05, 3), st.sampled_from([0.5, 1.5, 2, 2.5]), st.lists(st.floats(0.05, 3), min_size=2, max_size=2)
 )
-_MODE = st.sampled_from(["nearest", "nearest-exact", "bilinear", "bicubic", "linear", "trilinear"])
+_MODE = st.sampled_from(["nearest", "nearest-exact", "bilinear", "bicubic", "area", "linear", "trilinear"])
 
 
 @st.composite
@@ -50,6 +50,8 @@ def _upsample(draw: Any) -> Case:
         params["scale_factor"] = draw(_SCALE)
     if which == "neither" and draw(st.booleans()):
         params.update(size=None, scale_factor=None)
+    if draw(st.integers(0, 3)) == 0:
+        params["recompute_scale_factor"] = draw(st.one_of(st.none(), st.booleans()))
     return Case("Upsample", params, (shape,))
 
 
@@ -112,6 +114,11 @@ EDGES = [
     ("Upsample", {"scale_factor": 0.2}, [(1, 4, 6)]),  # floor(4 * 0.2) = 0
     # Regression: the explanation rounded the factor (:g), so its formula gave 9 where the size is 8.
     ("Upsample", {"scale_factor": [2.9999999, 0.6666666666]}, [(1, 3, 3)]),
+    ("Upsample", {"scale_factor": 0.5, "mode": "area", "align_corners": False}, [(1, 4, 4)]),
+    ("Upsample", {"scale_factor": 0.6, "mode": "area"}, [(1, 5, 7)]),
+    ("Upsample", {"scale_factor": 1.5, "mode": "bicubic", "recompute_scale_factor": True}, [(1, 3, 5)]),
+    ("Upsample", {"size": 4, "mode": "bilinear", "recompute_scale_factor": True}, [(1, 3, 3)]),
+    ("Upsample", {"size": 4, "mode": "bilinear", "recompute_scale_factor": False}, [(1, 3, 3)]),
     ("ZeroPad2d", {"padding": -1}, [(1, 3, 3)]),
     ("ZeroPad2d", {"padding": -2}, [(1, 3, 3)]),
     ("ZeroPad2d", {"padding": [-2, 3, 0, 0]}, [(1, 2, 2)]),  # crops all, then pads: torch allows it

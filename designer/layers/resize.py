@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..model.params import MAX_SIZE, Kind, Param, required
@@ -26,10 +27,16 @@ class Upsample(LayerSpec):
             "mode",
             Kind.CHOICE,
             "nearest",
-            choices=("nearest", "nearest-exact", "bilinear", "bicubic", "linear", "trilinear"),
-            doc="interpolation",
+            choices=("nearest", "nearest-exact", "bilinear", "bicubic", "area", "linear", "trilinear"),
+            doc="interpolation ('area' averages each output's share of the input)",
         ),
         Param("align_corners", Kind.OPT_BOOL, None, doc="align corner pixels (interpolating modes only)"),
+        Param(
+            "recompute_scale_factor",
+            Kind.OPT_BOOL,
+            None,
+            doc="interpolate with the factor the rounded output size implies, not the one given (scale_factor only)",
+        ),
     )
 
     def shape(self, ctx: Ctx) -> Shape:
@@ -51,6 +58,12 @@ class Upsample(LayerSpec):
                 "param.align_corners",
                 f"{ctx.who}: align_corners applies only to interpolating modes, not '{p['mode']}'",
                 "remove align_corners or use mode='bilinear'",
+            )
+        if p["recompute_scale_factor"] and p["size"] is not None:
+            raise ctx.fail(
+                "param.recompute_scale_factor",
+                f"{ctx.who}: recompute_scale_factor applies only to scale_factor, not to an explicit size",
+                "remove recompute_scale_factor, or give scale_factor instead of size",
             )
         c, h, w = ctx.x0
         if p["size"] is not None:
@@ -76,7 +89,10 @@ class Upsample(LayerSpec):
 
     def window(self, ctx: Ctx) -> tuple[tuple[int, int], tuple[float, float]]:
         out = self.shape(ctx)
-        return (1, 1), (ctx.x0[1] / out[1], ctx.x0[2] / out[2])
+        jump = (ctx.x0[1] / out[1], ctx.x0[2] / out[2])
+        if ctx.p["mode"] == "area":  # each output averages its share of the input, as adaptive average pooling
+            return (math.ceil(jump[0]), math.ceil(jump[1])), jump
+        return (1, 1), jump
 
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         p = ctx.p
