@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import keyword
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -145,7 +146,7 @@ def argument_names(graph: Graph) -> dict[NodeId, str]:
 
 def python_name(node_id: str, taken: set[str], reserved: Iterable[str] = RESERVED_NAMES) -> str:
     """A valid Python identifier for a node id, not in ``taken`` nor ``reserved``."""
-    base = node_id.replace(".", "_")
+    base = re.sub(r"\W", "_", node_id)  # dots of groups, and the '-' of RegNet's ``block1-0``
     if not base.isidentifier() or keyword.iskeyword(base):
         base = "n_" + base
     name, k = base, 2

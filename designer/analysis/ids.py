@@ -29,7 +29,9 @@ shape_env state_dict to to_empty to_folder train training type xpu zero_grad
 #: ("'Tensor' object has no attribute ..."); the validator accepted it and compiling failed.
 RESERVED_NAMES = frozenset({"self"})
 
-_SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[0-9]+")
+#: A name, or a number; names may join words with '-' as torchvision's RegNet names its blocks (``block1-0``), so
+#: that an imported model keeps its module names and its state_dict keys.
+_SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*|[0-9]+")
 
 
 #: Groups nest at most this deep: torchvision's deepest module paths have 5 parts, while torch, the exporters and
@@ -58,7 +60,7 @@ def check_ids(graph: Graph, out: list[Diagnostic]) -> None:
             why = (
                 "is a reserved name"
                 if seg in MODULE_ATTRS or seg in RESERVED_NAMES or keyword.iskeyword(seg)
-                else "must be a name (letters, digits, _) or a number"
+                else "must be a name (letters, digits, _, inner -) or a number"
             )
             fixed = ".".join(re.sub(r"\W", "_", s).lstrip("_") or "n" for s in node_id.split("."))
             out.append(

@@ -35,11 +35,12 @@ class ImportResult:
 
 
 def import_source(source: str, input_shape: list[int] | None = None, weights: str | None = None) -> ImportResult:
-    """Import ``torchvision:<name>``, ``module:<python.path>:<callable>`` or ``onnx:<file>``.
+    """Import ``torchvision:<name>``, ``timm:<name>``, ``module:<python.path>:<callable>`` or ``onnx:<file>``.
 
     Args:
         source: what to import.
-        input_shape: sample shape without the batch (default [3, 224, 224] for torch sources; ONNX files declare it).
+        input_shape: sample shape without the batch (default: the model's own, [3, 224, 224] for most torch
+            sources; ONNX files declare it).
         weights: a local state_dict or designer checkpoint to load into a torch source before importing.
     """
     kind, _, rest = source.partition(":")
@@ -49,13 +50,14 @@ def import_source(source: str, input_shape: list[int] | None = None, weights: st
         if weights:
             raise ModelImportError("--weights applies to torch sources; an ONNX file carries its own weights")
         return import_onnx(rest)
-    if kind in ("torchvision", "module") and rest:
-        from .fx_import import import_module, load_torch_source
+    if kind in ("torchvision", "timm", "module") and rest:
+        from .fx_import import default_input_shape, import_module, load_torch_source
 
         model = load_torch_source(kind, rest, weights)
-        return import_module(model, input_shape or [3, 224, 224], name=rest.rsplit(":", 1)[-1])
+        shape = input_shape or default_input_shape(kind, rest, model)
+        return import_module(model, shape, name=rest.rsplit(":", 1)[-1])
     raise ModelImportError(
-        f"unknown source {source!r}: use torchvision:<model>, module:<path>:<callable> or onnx:<file>"
+        f"unknown source {source!r}: use torchvision:<model>, timm:<model>, module:<path>:<callable> or onnx:<file>"
     )
 
 
