@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from designer.layers.registry import LayerSpec
 
 OK, WARNING, ERROR = "ok", "warning", "error"
+_F = QGraphicsItem.GraphicsItemFlag
+#: Combined once: or-ing Qt enums runs Python code, paid by every box of a big design.
+_FLAGS = _F.ItemIsSelectable | _F.ItemIsMovable | _F.ItemSendsGeometryChanges
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,7 @@ class NodeItem(QGraphicsItem):
         self.key: object = None
         self.dragging = False
         self._host: NodeHost | None = None  # the scene, once the item is in one that follows node moves
-        flags = QGraphicsItem.GraphicsItemFlag
-        self.setFlags(flags.ItemIsSelectable | flags.ItemIsMovable | flags.ItemSendsGeometryChanges)
+        self.setFlags(_FLAGS)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
         self.input_port = (

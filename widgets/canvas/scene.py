@@ -234,15 +234,33 @@ class GraphScene(DisplayScene):
 
     def _make_hidden_item(self, node_id: str) -> NodeItem | None:
         """The box of a node not shown so far (a member of a collapsed group), made now with its content."""
-        if self.document is None or node_id not in self.document.graph:
-            return None
-        node, analysis = self.document.graph[node_id], self._analysis
-        item = self._add_node_item(node)
-        if analysis is not None:
-            diags = [d for d in analysis.diagnostics if d.node_id == node_id]
-            item.set_content(sc.node_content(node, analysis, diags, set(self.document.graph.output_ids())))
-        item.setVisible(self.collapsed_ancestor(node_id) is None)
-        return item
+        return self._make_hidden_items([node_id]).get(node_id)
+
+    def _make_hidden_items(self, node_ids: list[str]) -> dict[str, NodeItem]:
+        """The boxes of nodes not shown so far, made with their content; their edges are routed by the caller."""
+        if self.document is None:
+            return {}
+        graph, analysis = self.document.graph, self._analysis
+        outputs = set(graph.output_ids())
+        by_node = sc.diagnostics_by_node(analysis) if analysis is not None else {}
+        made = {}
+        placing, self.placing = self.placing, True
+        bulk = len(node_ids) > 20
+        if bulk:  # as when a design opens: index the new boxes once, not one by one
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        try:
+            for node_id in node_ids:
+                if node_id not in graph:
+                    continue
+                item = made[node_id] = self._add_node_item(graph[node_id])
+                if analysis is not None:
+                    item.set_content(sc.node_content(graph[node_id], analysis, by_node.get(node_id, []), outputs))
+                item.setVisible(self.collapsed_ancestor(node_id) is None)
+        finally:
+            self.placing = placing
+            if bulk:
+                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        return made
 
     def _add_edge_item(self, src: str, dst: str, index: int) -> EdgeItem:
         edge = EdgeItem(src, dst)
@@ -353,9 +371,9 @@ class GraphScene(DisplayScene):
             if prefix not in shown:
                 self.removeItem(self.groups.pop(prefix))
         by_node = sc.diagnostics_by_node(self._analysis) if self._analysis is not None else {}
-        for shown_id in graph.ids():
-            if shown_id not in self.nodes and self.collapsed_ancestor(shown_id) is None:
-                self._make_hidden_item(shown_id)  # a member of a group just expanded
+        self._make_hidden_items(  # members of groups just expanded
+            [n for n in graph.ids() if n not in self.nodes and self.collapsed_ancestor(n) is None]
+        )
         for prefix in shown:
             members = sc.group_members(graph, prefix)
             box = self.groups.get(prefix)
