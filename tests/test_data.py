@@ -23,6 +23,7 @@ from designer.training.data import (
     parse_spec,
     preview_grid,
 )
+from designer.training.shapes import make_scenes, make_shape_targets
 
 # -- writers for the on-disk layouts (also used by the engine tests) ---------------------------------------------------
 
@@ -151,6 +152,39 @@ def test_shapes_can_draw_their_first_classes_only():
     for bad in (1, 11):
         with pytest.raises(ValueError, match="2 to 10 classes"):
             make_shapes(10, (8, 8), 1, classes=bad)
+
+
+def test_shape_targets_are_the_same_images_with_masks_and_boxes():
+    images, labels = make_shapes(40, (24, 24), 1, seed=7)
+    t = make_shape_targets(40, (24, 24), 1, seed=7)
+    assert np.array_equal(t.images, images) and np.array_equal(t.labels, labels)
+    for img, lab, mask, box in zip(t.images[:, 0].astype(int), t.labels, t.masks, t.boxes[:, 0]):
+        assert set(np.unique(mask)) == {0, lab + 1}  # the ground and this image's class, nothing else
+        ground = np.median(img[mask == 0])
+        assert img[mask > 0].mean() > ground + 40  # the mask is where the ink is
+        ys, xs = np.nonzero(mask)
+        assert box.tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]  # tight, x1 and y1 exclusive
+    assert t.box_labels[:, 0].tolist() == t.labels.tolist()
+
+
+def test_scenes_hold_several_separate_shapes_with_a_box_each():
+    a = make_scenes(300, (48, 48), 3, seed=4, max_objects=4)
+    b = make_scenes(300, (48, 48), 3, seed=4, max_objects=4)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.boxes, b.boxes)
+    count = (a.box_labels >= 0).sum(axis=1)
+    assert count.min() == 1 and count.max() == 4 and len(set(count.tolist())) == 4
+    for mask, boxes, labels in zip(a.masks, a.boxes, a.box_labels):
+        present = labels >= 0
+        assert np.all(boxes[~present] == 0)
+        for (x0, y0, x1, y1), lab in zip(boxes[present].astype(int), labels[present]):
+            assert 0 <= x0 < x1 <= 48 and 0 <= y0 < y1 <= 48
+            assert (mask[y0:y1, x0:x1] == lab + 1).any()
+    # Separate shapes: each keeps every pixel it covers (an overlap would give some to a later shape), so the box
+    # around its instance pixels is the box drawn from its own coverage.
+    for instances, boxes, labels in zip(a.instances, a.boxes, a.box_labels):
+        for k in np.flatnonzero(labels >= 0):
+            ys, xs = np.nonzero(instances == k + 1)
+            assert boxes[k].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
 # -- specs and splits -------------------------------------------------------------------------------------------------
