@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "diff",
     "profile",
     "lr_find",
+    "evaluate",
 )
 
 
