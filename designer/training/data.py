@@ -126,6 +126,15 @@ class Augment:
                 f"unknown augmentation {sorted(unknown)[0]!r}",
                 "use " + ", ".join(cls.__dataclass_fields__),
             )
+        for key, value in data.items():
+            default = cls.__dataclass_fields__[key].default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            else:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 360
+            if not ok:
+                want = "true or false" if isinstance(default, bool) else "a number from 0 to 360"
+                raise DataError("data.bad_augment", f"augmentation {key!r} must be {want}, not {value!r}")
         return cls(**data)
 
 
@@ -382,7 +391,8 @@ def _split(n: int, val_split: float, seed: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def _stats(sample: torch.Tensor, normalize: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    channels = sample.shape[1] if sample.ndim == 4 else 3
+    # [N, C, H, W] images, or an empty [0, C] for a folder: a folder of 1-channel images got 3 means (issue 13)
+    channels = sample.shape[1] if sample.ndim in (2, 4) else 3
     if normalize == "none":
         return (0.0,) * channels, (1.0,) * channels
     if normalize == "imagenet":
@@ -442,6 +452,14 @@ def _scan_folder(root: Path, classes: list[str] | None = None) -> tuple[list[str
     ]
     if not samples:
         raise DataError("data.empty", f"no image files under {root}")
+    labelled = {label for _, label in samples}
+    empty = [c for c in found if c in index and index[c] not in labelled]
+    if empty:  # it would silently become a class that no sample has
+        raise DataError(
+            "data.empty_class",
+            f"class folder {root / empty[0]} has no images",
+            "add images to it or remove the folder",
+        )
     return classes, samples
 
 

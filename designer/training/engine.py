@@ -8,6 +8,7 @@ The trainer owns the run's ``RunState`` and hands it, with the ``Session`` it se
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from pathlib import Path
@@ -142,6 +143,8 @@ class Trainer:
             return self._fail(exc.code, exc.message, exc.hint)
         except ConfigError as exc:
             return self._fail(exc.code, str(exc))
+        except OSError as exc:  # a full disk or a read-only run folder: one line, not three chained tracebacks
+            return self._fail(*self._io_problem(exc))
         except Exception as exc:  # a run must never take its caller (the designer window) down with it
             if _is_oom(exc):
                 b = self.config.batch_size
@@ -251,19 +254,35 @@ class Trainer:
         self._emit(event)
         return event
 
+    def _io_problem(self, exc: OSError) -> tuple[str, str, str]:
+        """(code, message, hint) for an OSError: the run folder cannot be written, or a file cannot be read."""
+        what = exc.strerror or str(exc)
+        name = os.fspath(exc.filename) if exc.filename else ""
+        folder = str(self.run_dir) if self.run_dir else ""
+        if folder and os.path.abspath(name).startswith(os.path.abspath(folder)):
+            return (
+                "io.write_failed",
+                f"cannot write the run folder {folder}: {what} ({os.path.basename(name)})",
+                "free some space or choose another folder (--out), then resume",
+            )
+        return "io.error", f"{what}: {name}" if name else what, "check that the file exists and can be read"
+
     def _fail(self, code: str, message: str, hint: str = "", details: str = "") -> Failed:
         last = self.run_dir / runs.LAST if self.run_dir else None
         checkpoint = str(last) if last is not None and last.exists() else None
         if self.dist.is_main and self.run_dir is not None and (self.run_dir / runs.CONFIG).exists():
-            runs.write_status(
-                self.run_dir,
-                "failed",
-                epoch=self.state.epoch,
-                step=self.state.step,
-                code=code,
-                message=message,
-                best_val_accuracy=self.state.best_accuracy,
-            )
+            try:
+                runs.write_status(
+                    self.run_dir,
+                    "failed",
+                    epoch=self.state.epoch,
+                    step=self.state.step,
+                    code=code,
+                    message=message,
+                    best_val_accuracy=self.state.best_accuracy,
+                )
+            except OSError:  # the folder refuses even this small write: the event still says why
+                pass
         run_dir = str(self.run_dir) if self.run_dir else None
         event = Failed(code, message, hint, self.state.step, run_dir, checkpoint, details)
         self._emit(event)

@@ -127,8 +127,12 @@ def save_checkpoint(path: Path, state: RunState, contents: CheckpointContents, b
     write_checkpoint(path, contents.graph, t.model, extra)
     if best_copy is not None:
         tmp = best_copy.with_name(f".{best_copy.name}.tmp")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, best_copy)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, best_copy)
+        except BaseException:  # a full disk left an orphan .best.pt.tmp (issue 13)
+            tmp.unlink(missing_ok=True)
+            raise
     return path
 
 
