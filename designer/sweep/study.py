@@ -102,13 +102,30 @@ def _rdb_storage(url: str, engine_kwargs: dict[str, Any]) -> optuna.storages.RDB
 
     for attempt in range(STORAGE_ATTEMPTS):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            if url.startswith("sqlite"):
+                _write_ahead(storage)
+            return storage
         except (IntegrityError, OperationalError):
             # Workers started together race to create the tables; the loser finds them made on its next try.
             if attempt == STORAGE_ATTEMPTS - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _write_ahead(storage: optuna.storages.RDBStorage) -> None:
+    """SQLite in write-ahead-log mode, synced at checkpoints: a trial's dozen small writes cost half the time, and
+    readers (the Runs view) no longer wait for writers. Workers on one machine share it safely; on a network file
+    system use ``journal:FILE`` or a database server instead."""
+    from sqlalchemy import event
+
+    def on_connect(connection: Any, record: Any) -> None:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    event.listen(storage.engine, "connect", on_connect)
+    storage.engine.dispose()  # the connections opened while creating the tables reopen with the pragmas
 
 
 def make_sampler(seed: int, number: int = 0) -> optuna.samplers.BaseSampler:
