@@ -84,6 +84,20 @@ def test_two_linear_layers_through_dropout():
     assert advice(fixed) == []
 
 
+def test_a_linear_branch_off_a_map_read_elsewhere_is_not_a_stack():
+    # SE-ResNet: the SE gate's fc1 reads bn3 (through the pooling) with no activation between, but bn3 also feeds
+    # the block's output, so fc1 is a branch of its own, not a second half of one linear map.
+    g = graph(
+        ("x", "Input", {"shape": [8, 6, 6]}, []),
+        ("conv", "Conv2d", {"out_channels": 8, "kernel_size": 1}, ["x"]),
+        ("pool", "AdaptiveAvgPool2d", {"output_size": 1}, ["conv"]),
+        ("fc1", "Conv2d", {"out_channels": 8, "kernel_size": 1}, ["pool"]),
+        ("gate", "Sigmoid", {}, ["fc1"]),
+        ("mul", "Mul", {}, ["conv", "gate"]),
+    )
+    assert advice(g) == []
+
+
 def test_factorisations_are_linear_on_purpose():
     separable = chain(
         [8, 8, 8],

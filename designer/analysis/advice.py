@@ -214,6 +214,8 @@ def _linear_stack(design: _Design) -> Iterator[Diagnostic]:
             prev = design.source(prev)
         if prev is None or prev.node.type not in WEIGHTED or _separable(prev, ni) or _low_rank(prev, ni):
             continue
+        if any(len(design.users.get(n.node.id, [])) > 1 for n in (prev, *between)):
+            continue  # the first map's output is read elsewhere too (an SE gate's input): it is not wasted
         via = f" (only {', '.join(f'{b.node.type} {b.node.id!r}' for b in reversed(between))})" if between else ""
         last = between[0].node.id if between else prev.node.id
         yield dg.warning(
