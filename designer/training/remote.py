@@ -10,11 +10,13 @@ when first asked for, so the insight views explain the model being trained. When
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing
 import signal
 import threading
 import time
+import weakref
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +72,7 @@ class RemoteRun:
 
     def start(self) -> None:
         """Start the run; the process is spawned on the reader thread, so this returns at once."""
+        _stop_at_exit(self)
         self._reader.start()
 
     @property
@@ -207,7 +210,11 @@ class RemoteRun:
         finally:
             for end in self._child_ends:  # the child's ends: with them closed here, its death reads as an end of file
                 end.close()
-        self._receive_all()
+        try:
+            self._receive_all()
+        except Exception as exc:  # a message that cannot be read: a run that cannot be followed is ended
+            self._ending = f"the training process sent what could not be read ({type(exc).__name__}: {exc})"
+            self._process.kill()
         self._process.join(EXIT_GRACE_S)
         if self._process.exitcode is None:  # it sent its last event but hangs on its way out
             self._process.kill()
@@ -252,6 +259,23 @@ class RemoteRun:
             checkpoint = str(last) if last.exists() else None
         run_dir = str(self.run_dir) if self.run_dir is not None else None
         return Failed(code, message, hint, self._step, run_dir, checkpoint)
+
+
+_running: weakref.WeakSet[RemoteRun] = weakref.WeakSet()
+
+
+def _stop_at_exit(run: RemoteRun) -> None:
+    """Stop ``run`` if this interpreter exits first: multiprocessing's exit handler waits for the process, which
+    would otherwise train to its last epoch (ours runs first: registered after it, and exit handlers run in reverse)."""
+    if not _running:
+        atexit.unregister(_stop_all)
+        atexit.register(_stop_all)
+    _running.add(run)
+
+
+def _stop_all() -> None:
+    for run in list(_running):
+        run.stop()
 
 
 def crash_reason(exitcode: int | None) -> tuple[str, str, str]:

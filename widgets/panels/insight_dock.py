@@ -2,10 +2,11 @@
 
 Pick a sample (a validation image, or an image file dropped on the dock), a node (or ``set_node`` from the canvas
 selection) and a method; the picture follows. Every computation runs on a ``QThreadPool`` worker against a frozen copy
-of the model, so neither the window nor a running training waits for it. During training, ``on_training_event``
-(called on the training thread with the engine's events) refreshes the view under a ``RefreshThrottle``: its copies
-and computations take at most ``LIVE_BUDGET`` of the time, which keeps training within 5 % of its speed
-(``bench/bench_insight.py`` measures it). Dataset views (confusion matrix, mistakes, embedding) refresh each epoch.
+of the model, so neither the window nor a running training waits for it; occlusion and maximisation run in a worker
+process (``designer.insight.worker``), so a crash in them costs one picture, not the window. During training,
+``on_training_event`` (called by the training panel with the run's events) refreshes the view under a
+``RefreshThrottle``: its copies and computations take at most ``LIVE_BUDGET`` of the time (``bench/bench_insight.py``
+measures it). Dataset views (confusion matrix, mistakes, embedding) refresh each epoch.
 """
 
 from __future__ import annotations
@@ -372,7 +373,7 @@ class InsightDock(QWidget):
     # -- training ------------------------------------------------------------------------------------------------------
 
     def on_training_event(self, event: Event) -> None:
-        """Feed the training engine's events here, on the training thread; cheap unless a refresh is due."""
+        """Feed the training engine's events here (from any thread); cheap unless a refresh is due."""
         if isinstance(event, RunStarted):
             self.throttle.reset()
         elif isinstance(event, StepEnded):
