@@ -12,13 +12,7 @@ import sys
 from dataclasses import asdict
 
 from .common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, SubCommands, open_design, report
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+from .summary import positive_int
 
 
 def register(subparsers: SubCommands) -> None:
@@ -28,10 +22,10 @@ def register(subparsers: SubCommands) -> None:
     p = subparsers.add_parser("profile", help="per-layer parameters, mult-adds, memory and measured time")
     p.add_argument("file")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when there is one)")
-    p.add_argument("--batch-size", type=_positive, default=8, help="samples per timed step (default 8)")
-    p.add_argument("--repeats", type=_positive, default=5, help="timed steps; each layer's median is shown")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="samples per timed step (default 8)")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed steps; each layer's median is shown")
     p.add_argument("--sort", choices=sorted(METRICS), default="time", help="rank layers by this (default: time)")
-    p.add_argument("--top", type=_positive, help="show only the N costliest layers")
+    p.add_argument("--top", type=positive_int, help="show only the N costliest layers")
     p.add_argument("--no-time", action="store_true", help="count only: no torch, nothing run")
     p.add_argument("--json", action="store_true", help="print every layer's figures as JSON")
     p.set_defaults(run=cmd_profile)

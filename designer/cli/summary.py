@@ -8,7 +8,8 @@ import json
 from .common import EXIT_INVALID, EXIT_OK, SubCommands, open_design, report
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
@@ -20,7 +21,7 @@ def register(subparsers: SubCommands) -> None:
     p = subparsers.add_parser("summary", help="per-layer output shapes, parameters and mult-adds")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--batch-size", type=_positive, default=1, help="batch size for mult-adds and memory")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="batch size for mult-adds and memory")
     p.add_argument("--explain", action="store_true", help="print the shape and parameter formulas under each row")
     p.set_defaults(run=cmd_summary)
 
