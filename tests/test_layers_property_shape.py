@@ -146,7 +146,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Reshape": _reshape(),
 }
 
-EXAMPLES = {"Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 80, "Permute": 60, "Mean": 60}
+EXAMPLES = {"Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 50}
 
 EDGES = [
     ("Flatten", {"start_dim": 2, "end_dim": 1}, [(2, 3, 4)]),
