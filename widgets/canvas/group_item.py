@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QStyle, QStyleOptionGraphicsItem, QWidget
 
 from .. import theme
 from .lod import FULL_ZOOM, lod_of, paint_overview_lines
-from .node_item import NodeContent, NodeItem, paint_block, paint_box
+from .node_item import NodeContent, NodeItem, overview_rect, paint_block, paint_box
 
 
 class GroupItem(NodeItem):
@@ -27,12 +27,7 @@ class GroupItem(NodeItem):
         lod = lod_of(painter)
         if lod < FULL_ZOOM:
             paint_block(painter, self.color, self.content.state, selected)
-            paint_overview_lines(
-                painter,
-                QRectF(-theme.NODE_WIDTH / 2, -theme.NODE_HEIGHT / 2, theme.NODE_WIDTH, theme.NODE_HEIGHT),
-                self.overview_lines(),
-                lod,
-            )
+            paint_overview_lines(painter, overview_rect(), self.overview_lines(), lod)
             return
         w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -89,6 +89,7 @@ def paint_overview_lines(painter: QPainter, rect: QRectF, lines: list[tuple[str,
         if len(elided) < min(len(text), 6):  # "l…2" names nothing
             continue
         painter.setFont(font)
+        painter.setPen(theme.TEXT if bold else theme.TEXT_MUTED)  # the theme's checked text colours on NODE_FILL
         row = QRectF(rect.left() + pad, top + i * line_h, width, line_h)
         draw_text(painter, row, Qt.AlignmentFlag.AlignCenter, elided)
     return len(shown)

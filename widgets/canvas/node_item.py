@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from designer.layers.registry import LayerSpec
 
 OK, WARNING, ERROR = "ok", "warning", "error"
+_STRIP = 10.0  # width of a zoomed-out box's category strip
 _F = QGraphicsItem.GraphicsItemFlag
 #: Combined once: or-ing Qt enums runs Python code, paid by every box of a big design.
 _FLAGS = _F.ItemIsSelectable | _F.ItemIsMovable | _F.ItemSendsGeometryChanges
@@ -105,7 +106,7 @@ class NodeItem(QGraphicsItem):
         lod = lod_of(painter)
         if lod < FULL_ZOOM:
             paint_block(painter, self.color, self.content.state, selected)
-            paint_overview_lines(painter, _box_rect(), self.overview_lines(), lod)
+            paint_overview_lines(painter, overview_rect(), self.overview_lines(), lod)
         else:
             paint_box(painter, self.color, self.content, selected)
 
@@ -171,7 +172,12 @@ def paint_block(painter: QPainter, color: QColor, state: str, selected: bool) ->
     painter.setPen(_border_pen(state, selected, False) if selected or state != OK else QPen(color, 2))
     painter.setBrush(theme.NODE_FILL)
     painter.drawRect(rect)
-    painter.fillRect(QRectF(rect.left(), rect.top(), 10, rect.height()), color)
+    painter.fillRect(QRectF(rect.left(), rect.top(), _STRIP, rect.height()), color)
+
+
+def overview_rect() -> QRectF:
+    """Where a zoomed-out box writes its lines: right of the category strip ``paint_block`` draws."""
+    return _box_rect().adjusted(_STRIP, 0, 0, 0)
 
 
 def _box_rect() -> QRectF:
