@@ -90,7 +90,7 @@ def import_module(model: nn.Module, input_shape: list[int], name: str = "Importe
     _propagate_shapes(traced, input_shape)
     mapper = FxMapper(traced, input_shape, type(model).__name__)
     graph = mapper.run(name)
-    state = _renamed({k: v.detach().clone() for k, v in model.state_dict().items()}, mapper.renames)
+    state = _renamed({k: v.detach().clone() for k, v in model.state_dict().items()}, mapper.renames, mapper.keys)
     result = ImportResult(graph, state)
     _check_parity(result, model.eval(), input_shape)
     if any(n.frozen for n in graph):
@@ -137,12 +137,17 @@ def _propagate_shapes(traced: fx.GraphModule, input_shape: list[int]) -> None:
         traced.train(training)
 
 
-def _renamed(state: dict[str, torch.Tensor], renames: dict[str, str]) -> dict[str, torch.Tensor]:
-    """State keys of modules that became nodes under another id (``bn1.act`` -> ``bn1_act``), moved there."""
-    if not renames:
-        return state
+def _renamed(
+    state: dict[str, torch.Tensor], renames: dict[str, str], keys: dict[str, tuple[str, tuple[int, ...]]]
+) -> dict[str, torch.Tensor]:
+    """State keys of modules that became nodes under another id (``bn1.act`` -> ``bn1_act``), moved there; tensor
+    attributes held by a node (``layer_scale`` -> ``layer_scale.weight``) moved and shaped as the node holds them."""
     out = {}
     for key, value in state.items():
+        if key in keys:
+            new_key, shape = keys[key]
+            out[new_key] = value.reshape(shape)
+            continue
         parts = key.split(".")
         for k in range(len(parts) - 1, 0, -1):
             prefix = ".".join(parts[:k])

@@ -46,10 +46,14 @@ class Step:
 
 
 def layer_type(module: nn.Module) -> str | None:
-    """The layer type whose torch module is exactly ``type(module)``."""
-    name = type(module).__name__
-    spec = get_spec(name)
-    return name if spec is not None and spec.is_module and type(module) is getattr(nn, name, None) else None
+    """The layer type whose torch module is exactly ``type(module)`` (``torch.nn``'s, or ``designer.modules``')."""
+    spec = get_spec(type(module).__name__)
+    if spec is None or not spec.is_module:
+        return None
+    try:
+        return spec.name if type(module) is spec.module_class() else None
+    except AttributeError:  # a type built otherwise (its own ``build``)
+        return None
 
 
 def base_layer_type(module: nn.Module) -> str | None:
@@ -205,15 +209,12 @@ def _drop_path(module: nn.Module) -> list[Step]:
     p = float(getattr(module, "p", getattr(module, "drop_prob", 0.0)))
     if p == 0:
         return []
-    mode = getattr(module, "mode", "row")
-    return [Step("", "StochasticDepth", {"p": p, "mode": mode} if mode != "row" else {"p": p})]
+    return [Step("", "StochasticDepth", {"p": p, "mode": getattr(module, "mode", "row")})]
 
 
 def _channel_layer_norm(module: nn.Module) -> list[Step]:
     """ConvNeXt's LayerNorm over the channels of an NCHW map (a LayerNorm subclass that permutes around it)."""
-    eps = float(getattr(module, "eps", 1e-6))
-    channels = int(getattr(module, "normalized_shape", [0])[0])
-    return [Step("", "LayerNorm2d", {"num_channels": channels, "eps": eps}, module)]
+    return [Step("", "LayerNorm2d", module_params(module, "LayerNorm2d"), module)]
 
 
 _RECIPES: dict[str, Callable[[nn.Module], list[Step]]] = {

@@ -25,7 +25,7 @@ from .fx_calls import (
 )
 from .fx_leaves import LEAF_INPUT, Step, Unsupported, expand, from_sizes
 from .fx_problems import Problems
-from .fx_tensor import map_getitem, map_mean, map_permute, map_reshape, map_split
+from .fx_tensor import fold_channel_shuffles, map_getitem, map_mean, map_permute, map_reshape, map_split
 
 _NOT_A_LAYER = "not a CNN layer the designer has; rewrite it with supported layers"
 
@@ -46,6 +46,10 @@ class FxMapper:
         self.tuples: dict[fx.Node, list[fx.Node]] = {}
         self.called: set[str] = set()
         self.renames: dict[str, str] = {}
+        #: Tensor attributes that became a node's tensor: model state key -> (design state key, shape there).
+        self.keys: dict[str, tuple[str, tuple[int, ...]]] = {}
+        #: Reshapes of tensor attributes (``self.gamma.reshape(1, -1, 1, 1)``) -> the attribute.
+        self.attr_of: dict[fx.Node, fx.Node] = {}
         #: Splits and chunks, mapped when their parts are taken: (input, dim, [start, end) of each part).
         self.parts: dict[fx.Node, tuple[fx.Node, int, list[tuple[int, int]]]] = {}
         self.taken = {".".join(name.split(".")[:k]) for name, _ in traced.named_modules() for k in range(1, 99)}
@@ -55,7 +59,7 @@ class FxMapper:
             getattr(self, f"_on_{node.op}")(node)
         if self.problems:
             raise ModelImportError(self.problems.headline(), self.problems.lines())
-        return Graph(name, self.nodes, list(self.outputs))
+        return Graph(name, fold_channel_shuffles(self.nodes), list(self.outputs))
 
     # -- emitting -------------------------------------------------------------------------------------------------
 
@@ -227,6 +231,25 @@ class FxMapper:
         if not all(u.op in ("call_method", "call_function") for u in node.users):
             self.refuse(node, "Tensor.size", _NOT_A_LAYER)
 
+    def attribute(self, node: fx.Node) -> fx.Node | None:
+        """The tensor attribute ``node`` reads (``get_attr``, or a reshape of one), if it reads one."""
+        return node if node.op == "get_attr" else self.attr_of.get(node)
+
+    def _layer_scale(self, node: fx.Node, inputs: list[fx.Node]) -> bool:
+        """``gamma * x`` with one factor per channel of x (ConvNeXt's ``layer_scale``): a LayerScale node holding
+        the attribute's tensor."""
+        tensors = [a for a in inputs if self.attribute(a) is None]
+        attr = next(a for a in map(self.attribute, inputs) if a is not None)
+        shape = self.shape_of(tensors[0]) if len(tensors) == 1 == len(inputs) - 1 else None
+        value = self.traced.get_parameter(str(attr.target)) if shape is not None and len(shape) == 4 else None
+        if value is None or shape is None or value.numel() != shape[1] or get_spec("LayerScale") is None:
+            return False
+        nid = self.emit(node, self._unique(str(attr.target)), "LayerScale", {}, tensors)
+        if nid is not None:
+            self.nodes[-1].frozen = not value.requires_grad
+            self.keys[str(attr.target)] = (f"{nid}.weight", (shape[1], 1, 1))
+        return True
+
     def _map_call(self, node: fx.Node, entry: tuple[str, ArgsMapper] | None, what: str) -> None:
         if entry is None or get_spec(entry[0]) is None:
             self.refuse(node, what, _NOT_A_LAYER)
@@ -235,11 +258,12 @@ class FxMapper:
         first = node.args[0] if node.args else None
         operands = list(first) if type_name == "Concat" and isinstance(first, (tuple, list)) else list(node.args)
         inputs = [a for a in operands if isinstance(a, fx.Node)]
-        attrs = [a for a in inputs if a.op == "get_attr"]
+        attrs = [str(a.target) for a in map(self.attribute, inputs) if a is not None]
+        if attrs and type_name == "Mul" and self._layer_scale(node, inputs):
+            return
         if attrs:
-            self.refuse(
-                node, f"{what} of tensor attribute '{attrs[0].target}'", "hold the tensor in a layer instead", root=True
-            )
+            name = attrs[0].rsplit(".", 1)[-1]  # the same attribute of every block shares one line
+            self.refuse(node, f"{what} of tensor attribute '{name}'", "hold the tensor in a layer instead", root=True)
             return
         constants = [a for a in operands[1:] if type_name in ("Add", "Mul") and not isinstance(a, fx.Node)]
         if constants or not inputs:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from torch import fx
 
 from ..layers.registry import get_spec
+from ..model.graph import Node
 
 if TYPE_CHECKING:
     from .fx_mapper import FxMapper
@@ -28,7 +29,10 @@ def map_reshape(m: FxMapper, node: fx.Node, what: str) -> None:
     [N, features], a Reshape for another shape, a Mean over size-1 dims when only the batch is left."""
     src = node.args[0]
     before, after = m.shape_of(src), m.shape_of(node)
-    if not isinstance(src, fx.Node) or before is None or after is None or not after or after[0] != before[0]:
+    attr = m.attribute(src) if isinstance(src, fx.Node) else None
+    if attr is not None:
+        m.attr_of[node] = attr  # a parameter shaped to broadcast: read where it is used
+    elif not isinstance(src, fx.Node) or before is None or after is None or not after or after[0] != before[0]:
         m.refuse(node, what, "changes the batch dimension; a design keeps each sample apart")
     elif after == before:
         m.alias(node, src)
@@ -135,3 +139,35 @@ def _slice(m: FxMapper, node: fx.Node, src: fx.Node, dim: int, start: int, end: 
     params |= ({"dim": dim} if dim != 1 else {}) | ({"end": end} if end is not None else {})
     params |= {"step": step} if step != 1 else {}
     m.emit(node, m.local_id(node, "slice"), "Slice", params, [src])
+
+
+def fold_channel_shuffles(nodes: list[Node]) -> list[Node]:
+    """ShuffleNet's ``view(n, g, c // g, h, w)``, ``transpose(1, 2)``, ``view(n, c, h, w)``: one ChannelShuffle
+    node (under the last one's id), which holds no sizes and so fits any input size."""
+    if get_spec("ChannelShuffle") is None:
+        return nodes
+    users: dict[str, list[Node]] = {}
+    for n in nodes:
+        for src in n.inputs:
+            users.setdefault(src, []).append(n)
+    by_id = {n.id: n for n in nodes}
+    gone: set[str] = set()
+    for n in nodes:
+        permute = by_id.get(n.inputs[0]) if n.type == "Reshape" and n.inputs else None
+        split = by_id.get(permute.inputs[0]) if permute is not None and permute.type == "Permute" else None
+        if split is None or split.type != "Reshape" or permute is None or not _is_shuffle(split, permute, n):
+            continue
+        if len(users.get(split.id, [])) == 1 and len(users.get(permute.id, [])) == 1:
+            n.type, n.params, n.inputs = "ChannelShuffle", {"groups": split.params["shape"][0]}, list(split.inputs)
+            gone |= {split.id, permute.id}
+    return [n for n in nodes if n.id not in gone]
+
+
+def _is_shuffle(split: Node, permute: Node, merge: Node) -> bool:
+    shape, back = split.params["shape"], merge.params["shape"]
+    return (
+        len(shape) == 4
+        and permute.params["dims"] == [0, 2, 1, 3, 4]
+        and len(back) == 3
+        and back == [shape[0] * shape[1], shape[2], shape[3]]
+    )
