@@ -1,10 +1,11 @@
-"""The window never freezes: the longest UI-thread stall while opening the largest template, Start, Stop, export
-and an insight view.
+"""The window never freezes: the longest UI-thread stall while opening the largest template, expanding and
+collapsing its groups, Start, Stop, export and an insight view.
 
 A 2 ms timer on the UI thread records the gap between its ticks while each action runs to its end; a gap is how long
 the window could not repaint or take input. Baseline, measured in the same process: the same timer with nothing to
-do. Target (issue 12): no stall above 100 ms. Run with and without ``--preload`` to see what preloading torch buys:
-without it, the first action that needs torch pays the import.
+do. The UI thread's CPU time in the action is printed too: on a machine shared with other work, the gaps also count
+time the thread waited for a core. Target (issue 12): no stall above 100 ms. Run with and without ``--preload`` to
+see what preloading torch buys: without it, the first action that needs torch pays the import.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class StallMonitor:
 
     def __init__(self) -> None:
         self.clock, self.timer, self.longest, self.last = QElapsedTimer(), QTimer(), 0, 0
+        #: UI-thread CPU seconds of the last run: on a shared machine a stall also counts other processes' time.
+        self.cpu = 0.0
         self.timer.setInterval(2)
         self.timer.timeout.connect(self._tick)
 
@@ -52,7 +55,9 @@ class StallMonitor:
         self.longest = self.last = 0
         self.timer.start()
         app.processEvents()
+        cpu = time.thread_time()
         action()
+        self.cpu = time.thread_time() - cpu
         self._tick()  # the action itself counts as a stall
         deadline = time.perf_counter() + timeout_s
         while not done() and time.perf_counter() < deadline:
@@ -75,27 +80,32 @@ class BenchDialogs(Dialogs):
         print(f"  (error dialog: {title}: {text.splitlines()[0]})")
 
 
-def measure(window: MainWindow, monitor: StallMonitor) -> list[tuple[str, float]]:
-    """Each action and its longest stall."""
+def measure(window: MainWindow, monitor: StallMonitor) -> list[tuple[str, float, float]]:
+    """Each action, its longest stall and the UI thread's CPU time spent in the action itself."""
     results = []
+
+    def run(name: str, action: Callable[[], object], done: Callable[[], bool]) -> None:
+        results.append((name, monitor.run_until(action, done), monitor.cpu))
+
     resnet = load_template("resnet50")
-    results.append(
-        ("open the ResNet-50 template", monitor.run_until(lambda: window.files.show_graph(resnet), lambda: True))
-    )
+    run("open the ResNet-50 template", lambda: window.files.show_graph(resnet), lambda: True)
+    actions = window.menu_actions
+    run("Expand All of ResNet-50", actions.expand_all.trigger, lambda: True)
+    run("Collapse All of ResNet-50", actions.collapse_all.trigger, lambda: True)
     window.files.show_graph(load_template("small_cnn"))
     panel = window.training_panel
     panel.form.samples.setValue(512)
     panel.form.epochs.setValue(50)
-    results.append(("Start training", monitor.run_until(panel.start_button.click, lambda: panel.trainer is not None)))
+    run("Start training", panel.start_button.click, lambda: panel.trainer is not None)
     monitor.run_until(lambda: None, lambda: panel.curves.points("train_step", "loss") != [])
-    results.append(("Stop training", monitor.run_until(panel.stop, lambda: not panel.is_running)))
+    run("Stop training", panel.stop, lambda: not panel.is_running)
     onnx = next(action for action in window.menu_actions.exports if "ONNX" in action.text())
     exports = window.files.exports
-    results.append(("export ONNX", monitor.run_until(onnx.trigger, lambda: not exports.busy)))
+    run("export ONNX", onnx.trigger, lambda: not exports.busy)
     dock = _dock(window, "Insight").widget()
     shown: list[str] = []
     dock.view_shown.connect(shown.append)
-    results.append(("insight Grad-CAM", monitor.run_until(dock.refresh, lambda: bool(shown))))
+    run("insight Grad-CAM", dock.refresh, lambda: bool(shown))
     return results
 
 
@@ -136,9 +146,12 @@ def main() -> int:
     idle = monitor.run_until(lambda: None, lambda: monitor.clock.elapsed() > 500)
     print(f"baseline: longest gap of the idle event loop {idle * 1e3:.1f} ms")
     worst = 0.0
-    for name, stall in measure(window, monitor):
+    for name, stall, cpu in measure(window, monitor):
         worst = max(worst, stall)
-        print(f"{name}: longest stall {stall * 1e3:.0f} ms ({stall / max(idle, 1e-3):.0f}x idle)")
+        print(
+            f"{name}: longest stall {stall * 1e3:.0f} ms ({stall / max(idle, 1e-3):.1f}x idle), "
+            f"UI-thread CPU in the action {cpu * 1e3:.0f} ms ({cpu / TARGET_S:.2f}x the target)"
+        )
     verdict = "within" if worst <= TARGET_S else "OVER"
     print(f"longest stall {worst * 1e3:.0f} ms: {verdict} the {TARGET_S * 1e3:.0f} ms target")
     window.training_panel.shutdown()
