@@ -52,7 +52,12 @@ class FaultInjector:
         monkeypatch.setattr(os, "open", guarded_os_open)
         monkeypatch.setattr(os, "replace", guarded(real_replace))
         monkeypatch.setattr(os, "rename", guarded(real_rename))
-        monkeypatch.setattr(os, "mkdir", guarded(real_mkdir))
+
+        def guarded_mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+            self.check(path)
+            real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "mkdir", guarded_mkdir)
 
     def check(self, path: Any) -> None:
         """Raise the fault if ``path`` is one of the files it covers."""

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ..model.fileformat import ProjectError
-from .common import EXIT_UNREADABLE
+from .common import EXIT_UNREADABLE, last_resort
 
 #: One module per sub-command, each adding itself through ``register(subparsers)``. They must not import torch at
 #: module level: the parser is built for every command, including ``validate``, which never imports torch.
@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last net: one line and an exit code, never a traceback (issue 13)
+        return last_resort(exc, getattr(args, "file", "") or args.command)
 
 
 if __name__ == "__main__":

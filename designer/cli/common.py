@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any, Protocol
 
-from ..model.diagnostics import Diagnostic
+from ..model.diagnostics import Diagnostic, DiagnosticsError
 from ..model.fileformat import load
 from ..model.graph import Graph
 
@@ -33,3 +34,27 @@ def report(path: str, diagnostics: list[Diagnostic]) -> None:
     """Print each diagnostic on its own line of stderr, prefixed with the file it is about."""
     for d in diagnostics:
         print(f"{path}: {d}", file=sys.stderr)
+
+
+def last_resort(exc: Exception, where: str) -> int:
+    """Report an exception no command caught as one line per problem; return 1 (the design or data is wrong) or 2
+    (a file or folder that cannot be read or written). ``CNN_DESIGNER_TRACEBACK=1`` re-raises it for a bug report."""
+    if os.environ.get("CNN_DESIGNER_TRACEBACK"):
+        raise exc
+    if isinstance(exc, DiagnosticsError):
+        report(where, [d for d in exc.diagnostics if d.is_error] or exc.diagnostics)
+        return EXIT_INVALID
+    if isinstance(exc, OSError):
+        name = os.fspath(exc.filename) if exc.filename else where
+        print(f"{name}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if isinstance(exc, MemoryError):
+        print(f"{where}: out of memory", file=sys.stderr)
+        return EXIT_INVALID
+    text = " ".join(str(exc).split())[:300]
+    print(
+        f"{where}: error: {type(exc).__name__}: {text} "
+        "(unexpected: please report it; CNN_DESIGNER_TRACEBACK=1 shows where it happened)",
+        file=sys.stderr,
+    )
+    return EXIT_INVALID

@@ -1,8 +1,8 @@
 """``python -m designer export FILE --format python|onnx|torchscript|checkpoint -o OUT``.
 
 Exit codes: 0 written, 1 invalid design or export failure (including weights that do not fit the design), 2 an
-unreadable design, weights file or checkpoint, or options that do not go together. Problems go to stderr, one line
-each. torch is imported only when the command runs.
+unreadable design, weights file or checkpoint, an output that cannot be written, or options that do not go together.
+Problems go to stderr, one line each. torch is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except OSError as exc:
         print(f"{args.output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return EXIT_UNREADABLE
     print(f"{args.output}: {what}")
     return EXIT_OK
 

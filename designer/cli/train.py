@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -291,7 +292,7 @@ class _Reporter:
         self.close()
         hint = f" (hint: {e.hint})" if e.hint else ""
         self.say(f"{self.where}: error: {e.message}{hint}")
-        if e.details:
+        if e.details and os.environ.get("CNN_DESIGNER_TRACEBACK"):  # one line for the user; the trace on request
             self.say(e.details.rstrip())
         if e.checkpoint:
             self.say(f"{self.where}: the last good checkpoint is {e.checkpoint}")

@@ -153,6 +153,12 @@ class Trainer:
                     f"out of memory at batch size {b}",
                     f"try a smaller batch, e.g. --batch-size {max(1, b // 2)}",
                 )
+            if "DataLoader worker" in str(exc):  # killed by the system (out of memory) or by a signal
+                return self._fail(
+                    "data.worker_died",
+                    f"a data-loading worker process died: {' '.join(str(exc).split())}",
+                    "train with fewer workers (--workers 0 loads in the main process)",
+                )
             return self._fail("error", f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
         finally:
             torch.use_deterministic_algorithms(prev_det)
