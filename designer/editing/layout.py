@@ -5,6 +5,7 @@ Pure Python (no Qt), so it is cheap to test; positions are node centres in scene
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
@@ -207,10 +208,5 @@ def _balanced_breaks(ys: list[float], rows: dict[float, int], k: int, preferred:
 
 def _band_heights(ys: list[float], breaks: list[float]) -> list[float]:
     """The height of each column (first row to last row, plus one row step)."""
-    bounds = [ys[0], *breaks]
-    heights = []
-    for i, start in enumerate(bounds):
-        end = bounds[i + 1] if i + 1 < len(bounds) else None
-        inside = [y for y in ys if y >= start and (end is None or y < end)]
-        heights.append(inside[-1] - inside[0] + ROW_STEP if inside else 0.0)
-    return heights
+    bounds = [0, *(bisect.bisect_left(ys, b) for b in breaks), len(ys)]
+    return [ys[j - 1] - ys[i] + ROW_STEP if j > i else 0.0 for i, j in zip(bounds, bounds[1:])]

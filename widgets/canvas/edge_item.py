@@ -75,8 +75,10 @@ class EdgeItem(QGraphicsPathItem):
         path = edge_path(start, end)
         self.setPath(path)
         self._end = end
-        tangent = path.angleAtPercent(1.0)
-        self._angle = -math.radians(tangent)
+        # Every route ends in a cubic: the tangent at its end runs from its last control point (angleAtPercent
+        # measures the path's length first, a visible cost for hundreds of edges).
+        control = path.elementAt(path.elementCount() - 2)
+        self._angle = math.atan2(end.y() - control.y, end.x() - control.x)
         mid = path.pointAtPercent(0.5)
         self.label.setPos(mid.x() + 6, mid.y())
 

@@ -388,7 +388,7 @@ class GraphScene(DisplayScene):
             if hidden and item.isSelected():
                 item.setSelected(False)
             item.setVisible(not hidden)
-        self._place_all()
+        self._place_all(route=False)
         self.route_all()  # edges into and out of groups change ends or visibility, moved or not
 
     def item_double_clicked(self, item: NodeItem) -> None:

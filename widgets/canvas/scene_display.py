@@ -110,7 +110,7 @@ class DisplayScene(QGraphicsScene):
         points = [p for m in box.members if m in graph and (p := graph[m].pos) is not None]
         return min(points, key=lambda p: (p[1], p[0]), default=None)
 
-    def _place_all(self) -> None:
+    def _place_all(self, route: bool = True) -> None:
         """Recompute the shifts and columns, put every item where its model position is drawn; reroute what moved."""
         assert self.document is not None
         graph = self.document.graph
@@ -134,7 +134,8 @@ class DisplayScene(QGraphicsScene):
                     moved += box.members
         finally:
             self.placing = False
-        self.route_nodes(moved)
+        if route:
+            self.route_nodes(moved)
 
     def _place_group(self, box: GroupItem) -> bool:
         """A group box sits where its topmost member is drawn (the first row it hid); whether it moved."""
