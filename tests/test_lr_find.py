@@ -15,7 +15,7 @@ from designer.model.fileformat import save
 from designer.training.config import ConfigError, TrainConfig
 from designer.training.data import load_data
 from designer.training.lr_find import find_lr, lr_schedule, propose, smooth
-from designer.training.stepping import warmup_factor, warmup_steps
+from designer.training.stepping import backward_and_step, warmup_factor, warmup_steps
 from tests.test_train import BASE, assert_same_weights, run, tiny
 
 
@@ -98,3 +98,14 @@ def test_warmup_and_clipping_match_a_hand_written_loop(tmp_path):
     trainer, result, _ = run(tiny(), tmp_path, **changes)
     assert result.status == "completed", result
     assert_same_weights(trainer.model_state_dict(), _reference(TrainConfig(**{**BASE, **changes})))
+
+
+def test_clipping_unscales_fp16_gradients_first():
+    """With a gradient scaler the gradients are unscaled before they are clipped (else the norm is the scale's)."""
+    model = torch.nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    loss = model(torch.ones(3, 4)).sum() * 100
+    backward_and_step(opt, scaler, loss, max_norm=1.0)
+    norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters()))
+    assert norm == pytest.approx(1.0, rel=1e-4)
