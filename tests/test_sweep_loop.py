@@ -132,3 +132,10 @@ def test_joining_a_study_with_the_other_direction_is_refused(tmp_path, no_traini
     with pytest.raises(SweepError) as info:
         sweep(tmp_path, trials=1, objective="val_loss").run()
     assert info.value.code == "sweep.direction"
+
+
+def test_under_torchrun_a_sweep_says_how_to_use_several_gpus_instead(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(SweepError) as info:
+        Sweep(design(), SweepOptions())
+    assert info.value.code == "sweep.torchrun" and "CUDA_VISIBLE_DEVICES" in info.value.hint

@@ -174,6 +174,14 @@ def _no_space() -> list[Diagnostic]:
 
 
 def _check_options(options: SweepOptions) -> None:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Every rank would ask Optuna for a trial of its own, then train a different design in one process group.
+        raise SweepError(
+            "sweep.torchrun",
+            "a sweep does not run under torchrun: each process would draw its own trial",
+            "run one sweep worker per GPU (CUDA_VISIBLE_DEVICES=k python -m designer sweep ...), or train a chosen "
+            "trial under torchrun with `train` (docs/sweeps.md)",
+        )
     if options.objective not in OBJECTIVES:
         raise SweepError("sweep.objective", f"objective {options.objective!r} is not one of {', '.join(OBJECTIVES)}")
     if options.direction not in (None, "max", "min"):
