@@ -38,6 +38,9 @@ MIRRORS: dict[str, tuple[str, dict[str, Any], int]] = {
     "densenet121": ("densenet121", {}, 32),
     "mobilenet_v2": ("mobilenet_v2", {}, 64),
     "squeezenet1_1": ("squeezenet1_1", {}, 64),
+    "efficientnet_b0": ("efficientnet_b0", {}, 32),
+    "regnet_y_400mf": ("regnet_y_400mf", {}, 32),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, 64),
 }
 #: Over ~5 s here: the VGG and AlexNet weight matrices alone take seconds to initialise, twice per test.
 HEAVY = {"alexnet", "vgg11", "vgg16", "vgg16_bn", "googlenet", "resnet50", "densenet121"}
@@ -114,7 +117,7 @@ def test_template_validates_clean_and_is_described(name):
     size = "x".join(map(str, _input_shape(graph)))
     assert size in description, f"the description must state the input size {size}"
     ids = [n.id for n in graph]
-    assert all(re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", i) for i in ids), ids
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*(-[0-9]+)?(\.[a-z0-9_]+(-[0-9]+)?)*", i) for i in ids), ids  # block1-0
 
 
 def _torchvision(name: str) -> nn.Module:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.blocks import mirrors, teaching
+from designer.blocks import imported, mirrors, teaching
 from designer.model.fileformat import dumps, write_atomic
 from designer.model.graph import Graph
 
@@ -225,6 +225,33 @@ TEMPLATES = [
         "layer: a 1x1 convolution to 1000 channels and global average pooling classify. AlexNet-level "
         "accuracy with 1.2 million parameters, 50x fewer. Input 3x224x224; 1000 classes. "
         + _TV.format(fn="squeezenet1_1"),
+    ),
+    Template(
+        "efficientnet_b0",
+        lambda: imported.from_torchvision("efficientnet_b0", "EfficientNet-B0"),
+        "EfficientNet-B0 (Tan and Le, 2019) as in torchvision: MBConv blocks (a 1x1 expansion, a depthwise 3x3 "
+        "or 5x5 convolution, squeeze-and-excitation gating, a linear 1x1 projection) with SiLU activations and "
+        "stochastic depth on the residual branches, in seven stages whose widths, depths and kernel sizes came "
+        "from a neural architecture search; B1 to B7 scale all three with the input size. 5.3 million "
+        "parameters, 0.4 billion mult-adds. Input 3x224x224; 1000 classes. " + _TV.format(fn="efficientnet_b0"),
+    ),
+    Template(
+        "regnet_y_400mf",
+        lambda: imported.from_torchvision("regnet_y_400mf", "RegNetY-400MF"),
+        "RegNetY-400MF (Radosavovic et al., 2020) as in torchvision: a design space, not a hand-made network: "
+        "stage widths grow linearly then are quantised, every block is a bottleneck with grouped 3x3 convolutions "
+        "(group width 8) and squeeze-and-excitation (the Y). About 400 million flops, 4.3 million parameters. "
+        "Blocks keep torchvision's names (trunk_output.block1.block1-0). Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="regnet_y_400mf"),
+    ),
+    Template(
+        "shufflenet_v2_x1_0",
+        lambda: imported.from_torchvision("shufflenet_v2_x1_0", "ShuffleNetV2 x1.0"),
+        "ShuffleNetV2 x1.0 (Ma et al., 2018) as in torchvision: each unit splits its channels in two (Slice), "
+        "runs one half through 1x1, depthwise 3x3 and 1x1 convolutions, concatenates the halves and shuffles the "
+        "channels (ChannelShuffle, 2 groups) so the next unit mixes them; downsampling units process both halves. "
+        "Designed for measured speed on phones: 2.3 million parameters, 0.15 billion mult-adds. Input 3x224x224; "
+        "1000 classes. " + _TV.format(fn="shufflenet_v2_x1_0"),
     ),
 ]
 
