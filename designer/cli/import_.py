@@ -1,5 +1,5 @@
-"""``python -m designer import SOURCE -o design.json``: turn a torchvision model, a user nn.Module factory or an ONNX
-file into an editable design (and a checkpoint with its weights)."""
+"""``python -m designer import SOURCE -o design.json``: turn a torchvision or timm model, a user nn.Module factory or
+an ONNX file into an editable design (and a checkpoint with its weights)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,15 @@ def _shape(text: str) -> list[int]:
 
 
 def register(sub: SubCommands) -> None:
-    p = sub.add_parser("import", help="turn a torchvision model, an nn.Module factory or an ONNX file into a design")
-    p.add_argument("source", help="torchvision:<model>, module:<python.path>:<callable> or onnx:<file>")
+    p = sub.add_parser(
+        "import", help="turn a torchvision or timm model, an nn.Module factory or an ONNX file into a design"
+    )
+    p.add_argument("source", help="torchvision:<model>, timm:<model>, module:<python.path>:<callable> or onnx:<file>")
     p.add_argument("-o", "--output", required=True, help="design file to write (.json)")
     p.add_argument(
-        "--input-shape", type=_shape, help="sample shape without batch for torch sources (default 3,224,224)"
+        "--input-shape",
+        type=_shape,
+        help="sample shape without batch for torch sources (default: the model's own, 3,224,224 for most)",
     )
     p.add_argument("--weights", help="local state_dict or checkpoint to load into a torch source first")
     p.add_argument(
