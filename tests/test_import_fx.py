@@ -130,6 +130,7 @@ class TransferNet(nn.Module):
         return logits.squeeze(1)
 
 
+@pytest.mark.slow  # a ResNet-18, traced, compiled and run three times
 def test_the_course_transfer_module_imports_with_its_backbone_frozen():
     torch.manual_seed(0)
     model = TransferNet()
