@@ -138,12 +138,20 @@ def _float(cell: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+#: Costs of run designs already analysed, by path and modification time: a run's project.json never changes, and the
+#: Runs view lists the same runs again on every refresh.
+_COSTS: dict[tuple[Path, int], tuple[int | None, int | None]] = {}
+
+
 def _cost(project: Path) -> tuple[int | None, int | None]:
     try:
-        analysis = analyze(load(project))
+        key = (project, project.stat().st_mtime_ns)
+        if key not in _COSTS:
+            analysis = analyze(load(project))
+            _COSTS[key] = (analysis.total_params, analysis.total_mult_adds) if analysis.ok else (None, None)
     except (ProjectError, OSError):
         return None, None
-    return (analysis.total_params, analysis.total_mult_adds) if analysis.ok else (None, None)
+    return _COSTS[key]
 
 
 def columns(rows: Sequence[RunRow]) -> list[str]:
