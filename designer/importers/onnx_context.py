@@ -36,6 +36,11 @@ class OpContext:
         inputs = self.node.input
         return self.builder.consts.get(inputs[index]) if index < len(inputs) and inputs[index] else None
 
+    def const_of(self, node: onnx.NodeProto, index: int) -> np.ndarray | None:
+        """The constant value of input ``index`` of another ``node`` (a pattern's later member)."""
+        inputs = node.input
+        return self.builder.consts.get(inputs[index]) if index < len(inputs) and inputs[index] else None
+
     def data(self) -> list[str]:
         """Design ids of the non-constant inputs, in order."""
         return [self.builder.producer[n] for n in self.builder.data_inputs(self.node)]

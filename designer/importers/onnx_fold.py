@@ -34,8 +34,10 @@ KEEP_LAYERS = (
     "NoopElimination",
     "CommonSubexpressionElimination",
     "ConstantSharing",
+    "TransposeOptimizer",
 )
 #: A fold can leave new constant work behind (``CastLike`` becomes a ``Cast`` of a constant): a second pass ends it.
+#: A pass costs a serialisation of the whole model, so the second runs only when a node has only constant inputs.
 PASSES = 2
 
 
@@ -47,7 +49,10 @@ def fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
     with tempfile.TemporaryDirectory(prefix="designer-onnx-") as tmp:
         # Bytes, not the path: the folded copy is written elsewhere, where external data files would not be found.
         source: str | bytes = model.SerializeToString()
+        folded = model
         for step in range(PASSES):
+            if step and not _foldable(folded):
+                break
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
             options.optimized_model_filepath = str(Path(tmp) / f"folded{step}.onnx")
@@ -60,7 +65,7 @@ def fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise FoldError(first) from None
             source = options.optimized_model_filepath
-        folded = onnx.load(options.optimized_model_filepath)
+            folded = onnx.load(options.optimized_model_filepath)
     _keep_metadata(model, folded)
     _keep_order(model, folded)
     return folded
@@ -105,3 +110,50 @@ def _keep_order(original: onnx.ModelProto, folded: onnx.ModelProto) -> None:
             copy.CopyFrom(nodes[i])
         del folded.graph.node[:]
         folded.graph.node.extend(copies)
+
+
+def _foldable(model: onnx.ModelProto) -> bool:
+    """Whether a node computes from initialisers alone (a fold left work for another pass)."""
+    consts = {i.name for i in model.graph.initializer}
+    return any(n.input and all(not i or i in consts for i in n.input) for n in model.graph.node)
+
+
+#: Initialisers larger than this are weights: shape inference needs their shapes, not their values.
+_WEIGHT_SIZE = 4096
+
+
+def with_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with the shape of every value onnx's shape inference can infer, added as ``value_info``.
+
+    Inference runs on a copy whose weights are declared inputs of the same shape: onnx serialises what it infers on,
+    and a VGG's half a gigabyte took longer than the rest of the import.
+    """
+    import onnx
+    from onnx import helper
+
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    graph = light.graph
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    graph.output.extend(model.graph.output)
+    graph.value_info.extend(model.graph.value_info)  # what the exporter knew (dynamo: every symbolic shape)
+    declared = {i.name for i in model.graph.input}
+    for tensor in model.graph.initializer:
+        if _elements(tensor) <= _WEIGHT_SIZE:
+            graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    inferred = onnx.shape_inference.infer_shapes(light)
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(inferred.graph.value_info)
+    del model.graph.output[:]
+    model.graph.output.extend(inferred.graph.output)
+    return model
+
+
+def _elements(tensor: onnx.TensorProto) -> int:
+    count = 1
+    for d in tensor.dims:
+        count *= d
+    return count

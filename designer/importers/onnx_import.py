@@ -16,7 +16,7 @@ from ..model.graph import Graph, Node, NodeId
 from . import ImportResult, ModelImportError
 from .onnx_builder import OnnxGraphBuilder, sanitize, static_sample_shape
 from .onnx_context import OpContext, Unsupported, constant_value
-from .onnx_fold import FoldError, fold_constants
+from .onnx_fold import FoldError, fold_constants, with_shapes
 from .onnx_ops import OPS
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _load(path: str) -> onnx.ModelProto:
         folded = fold_constants(model)
     except FoldError as exc:
         raise ModelImportError(f"onnxruntime cannot load {path}: {exc}") from None
-    return onnx.shape_inference.infer_shapes(folded)
+    return with_shapes(folded)
 
 
 class _Importer:

@@ -3,12 +3,13 @@ forms with two Reshapes, Slice and Split on channels, and the mean over height a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .onnx_builder import static_sample_shape
-from .onnx_context import OpContext, Unsupported
+from .onnx_context import OpContext, Unsupported, static_dims
 
 if TYPE_CHECKING:
     import onnx
@@ -79,6 +80,9 @@ def squeeze(ctx: OpContext) -> None:
 
 
 def transpose(ctx: OpContext) -> None:
+    """A permutation of the sample dimensions; or the start of the dynamo exporter's adaptive pooling."""
+    if _gathered_adaptive_pool(ctx):
+        return
     perm = [int(p) for p in ctx.attrs.get("perm", [])]
     if not perm or perm[0] != 0:
         raise Unsupported(f"perm={perm} moves the batch; only permutations of the sample dimensions map")
@@ -95,3 +99,77 @@ def reduce_mean(ctx: OpContext) -> None:
         return
     pool = ctx.emit("AdaptiveAvgPool2d", {"output_size": 1}, output=ctx.node.output[0] + "::pooled")
     ctx.emit("Flatten", {}, inputs=[pool])
+
+
+_REDUCTIONS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "ReduceMean": ("AdaptiveAvgPool2d", np.mean),
+    "ReduceMax": ("AdaptiveMaxPool2d", np.max),
+}
+
+
+def _gathered_adaptive_pool(ctx: OpContext) -> bool:
+    """Transpose -> GatherND(constant windows) -> [Transpose] -> ReduceMean/Max: how the dynamo exporter writes an
+    adaptive pooling whose output size does not divide the input (GoogLeNet's 4x4 on 14x14). It is one node again
+    when the gathered windows are exactly the adaptive pooling's bins."""
+    gather = _only_user(ctx, ctx.node.output[0], "GatherND")
+    back = _only_user(ctx, gather.output[0], "Transpose") if gather is not None else None
+    chain = [n for n in (gather, back) if n is not None]
+    users = ctx.builder.consumers.get(chain[-1].output[0], []) if chain else []
+    reduce = users[0] if len(users) == 1 and users[0].op_type in _REDUCTIONS else None
+    src = static_dims((ctx.in_shape() or [])[2:])
+    out = static_dims((ctx.builder.shapes.get(reduce.output[0]) or [])[2:] if reduce is not None else [])
+    if reduce is None or not src or not out or len(src) != 2 or len(out) != 2 or ctx.rank() != 4:
+        return False
+    (h, w), (oh, ow) = src, out
+    type_name, reduction = _REDUCTIONS[reduce.op_type]
+    probe = np.random.default_rng(0).standard_normal((1, 1, h, w))
+    got = _run_chain(ctx, [*chain, reduce], probe)
+    if got is None or got.shape != (1, 1, oh, ow) or not np.allclose(got, _adaptive(probe, oh, ow, reduction)):
+        return False
+    ctx.emit(type_name, {"output_size": oh if oh == ow else [oh, ow]}, output=reduce.output[0])
+    ctx.builder.absorbed.update(id(n) for n in (*chain, reduce))
+    return True
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _run_chain(ctx: OpContext, chain: list[onnx.NodeProto], x: np.ndarray) -> np.ndarray | None:
+    """The pattern's nodes on a probe tensor, or None when an index, axis or attribute is not what they can mean."""
+    value: np.ndarray = np.transpose(x, ctx.attrs["perm"])
+    try:
+        for node in chain:
+            value = _step(ctx, node, value)
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+    result: np.ndarray = np.asarray(value, dtype=np.float64)
+    return result
+
+
+def _step(ctx: OpContext, node: onnx.NodeProto, value: np.ndarray) -> np.ndarray:
+    attrs = _attrs(node)
+    if node.op_type == "Transpose":
+        return np.transpose(value, attrs["perm"])
+    if node.op_type == "GatherND":
+        index = ctx.const_of(node, 1)
+        if index is None or attrs.get("batch_dims", 0):
+            raise ValueError("not a constant gather of windows")
+        return np.asarray(value[tuple(np.moveaxis(index, -1, 0))])
+    axes = ctx.const_of(node, 1) if len(node.input) > 1 else attrs.get("axes")
+    if axes is None or attrs.get("keepdims", 1):
+        raise ValueError("not a reduction over the windows")
+    reduced = _REDUCTIONS[node.op_type][1](value, axis=tuple(int(a) for a in np.atleast_1d(axes)))
+    return np.asarray(reduced)
+
+
+def _adaptive(x: np.ndarray, oh: int, ow: int, reduction: Callable[..., Any]) -> np.ndarray:
+    """torch's adaptive pooling in numpy: bin i covers ``floor(i * H / oh)`` to ``ceil((i + 1) * H / oh)``."""
+    h, w = x.shape[2:]
+    rows = [(i * h // oh, -(-(i + 1) * h // oh)) for i in range(oh)]
+    cols = [(j * w // ow, -(-(j + 1) * w // ow)) for j in range(ow)]
+    out = [[reduction(x[:, :, r0:r1, c0:c1], axis=(2, 3)) for c0, c1 in cols] for r0, r1 in rows]
+    result: np.ndarray = np.asarray(out, dtype=np.float64).transpose(2, 3, 0, 1)
+    return result
