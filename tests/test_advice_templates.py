@@ -36,6 +36,7 @@ EXPECTED: dict[str, tuple[dict[str, int], str]] = {
         {"advice.head_params": 1, "advice.bias_before_bn": 6},
         "VGG-style blocks with biased convolutions before BatchNorm, a flattened 128x4x4 map into fc1",
     ),
+    "zfnet": ({"advice.head_params": 1}, "as AlexNet: fc6 takes the 256x6x6 map flattened, 37.8M of 62.4M weights"),
     "fashion_mnist_gap": (
         {"advice.receptive_field": 1},
         "two 3x3 convolutions and two poolings see 10x10 pixels before the global pooling of a 28x28 image",

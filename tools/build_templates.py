@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.blocks import imported, mirrors, teaching
+from designer.blocks import imported, mirrors, recipes, se_resnet, teaching
 from designer.model.fileformat import dumps, write_atomic
 from designer.model.graph import Graph
 
@@ -253,6 +253,49 @@ TEMPLATES = [
         "Designed for measured speed on phones: 2.3 million parameters, 0.15 billion mult-adds. Input 3x224x224; "
         "1000 classes. " + _TV.format(fn="shufflenet_v2_x1_0"),
     ),
+    Template(
+        "zfnet",
+        teaching.zfnet,
+        "ZFNet (Zeiler and Fergus, 2013), the network of the deconvnet paper 'Visualizing and Understanding "
+        "Convolutional Networks': AlexNet's plan with a 7x7 stride-2 first layer (AlexNet's 11x11 stride 4 left dead "
+        "filters and aliasing in the visualisations) and a 5x5 stride-2 second layer. Sizes as in the paper: 224 -> "
+        "110 -> 55 -> 26 -> 13 -> 6, local response normalisation after the first two poolings, two 4096-unit "
+        "layers. The Insight dock's deconvnet view is the paper's visualisation. Input 3x224x224; 1000 classes.",
+    ),
+    Template(
+        "resnext50_32x4d",
+        lambda: mirrors.resnet(50, groups=32, width_per_group=4),
+        "ResNeXt-50 32x4d (Xie et al., 2017): ResNet-50's bottlenecks with their 3x3 convolution split into 32 "
+        "groups of 4 channels (per 64 planes), twice as wide for about the same cost: 'cardinality' as a new "
+        "dimension beside depth and width. 25.0 million parameters. Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="resnext50_32x4d"),
+    ),
+    Template(
+        "seresnet50",
+        se_resnet.seresnet50,
+        "SE-ResNet-50 (Hu et al., 2017): ResNet-50 with a Squeeze-and-Excitation module in every bottleneck, "
+        "after its last BatchNorm: each channel is averaged to one number, the 16-fold squeezed and re-expanded "
+        "vector gates the channels (sigmoid), so the block learns which channels matter for this image. Node ids "
+        "are timm's module names: timm.create_model('seresnet50').state_dict() loads with strict=True. "
+        "28.1 million parameters. Input 3x224x224; 1000 classes.",
+    ),
+    *(
+        Template(
+            f"bagnet{rf}",
+            lambda rf=rf: teaching.bagnet(rf),
+            f"A BagNet-style classifier (Brendel and Bethge, 2019) for 1x28x28 images whose every output position "
+            f"sees only a {rf}x{rf} patch: 3x3 convolutions widen the view ({rf_steps}), 1x1 convolutions add "
+            "depth without widening it, a 1x1 convolution scores every class at each position, and the average of "
+            "those scores classifies the image, as a bag of local features blind to their arrangement. Compare "
+            "bagnet9, bagnet17 and bagnet33: how much of a shape must a feature see to tell it? The receptive "
+            "field of each node is in its explanation.",
+        )
+        for rf, rf_steps in (
+            (9, "3, 5 with stride 2, then 9"),
+            (17, "3, 5 with stride 2, then 9, 13, 17"),
+            (33, "3, 5 with stride 2, then 4 more per layer up to 33"),
+        )
+    ),
 ]
 
 
@@ -260,6 +303,9 @@ def render(template: Template) -> str:
     """The template's file text."""
     graph = template.build()
     graph.extra["description"] = template.description
+    training = recipes.training_section(template.name)
+    if training is not None:
+        graph.extra["training"] = training
     return dumps(graph)
 
 

@@ -166,9 +166,13 @@ def _inception_aux(b: Builder, src: str, num_classes: int) -> NodeId:
 RESNET_LAYERS = {18: (basic_block, [2, 2, 2, 2]), 34: (basic_block, [3, 4, 6, 3]), 50: (bottleneck, [3, 4, 6, 3])}
 
 
-def resnet(depth: int = 18, num_classes: int = 1000) -> Graph:
-    """torchvision's ``resnet18``/``34``/``50``: stem, four stages of residual blocks ``layer<i>.<j>``, head."""
+def resnet(depth: int = 18, num_classes: int = 1000, groups: int = 1, width_per_group: int = 64) -> Graph:
+    """torchvision's ``resnet18``/``34``/``50``: stem, four stages of residual blocks ``layer<i>.<j>``, head.
+
+    ``groups`` and ``width_per_group`` make the bottleneck versions ResNeXt (``resnext50_32x4d``: 32 and 4).
+    """
     block, counts = RESNET_LAYERS[depth]
+    widths = {"groups": groups, "width_per_group": width_per_group} if groups != 1 or width_per_group != 64 else {}
     b = Builder()
     x = b.input(INPUT, IMAGENET_SHAPE)
     x = b.add("relu", "ReLU", b.add("bn1", "BatchNorm2d", b.add("conv1", "Conv2d", x, **conv(64, 7, 2, 3, bias=False))))
@@ -176,9 +180,9 @@ def resnet(depth: int = 18, num_classes: int = 1000) -> Graph:
     for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), counts), start=1):
         for j in range(count):
             stride = 2 if stage > 1 and j == 0 else 1
-            x = b.block(block, f"layer{stage}.{j}", x, planes=planes, stride=stride)
+            x = b.block(block, f"layer{stage}.{j}", x, planes=planes, stride=stride, **widths)
     b.add("fc", "Linear", _pool_flatten(b, x), out_features=num_classes)
-    return b.graph(f"ResNet-{depth}")
+    return b.graph(f"ResNeXt-{depth} {groups}x{width_per_group}d" if widths else f"ResNet-{depth}")
 
 
 def densenet121(num_classes: int = 1000) -> Graph:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..model.graph import Graph, NodeId
 from ._base import Builder, conv
 from .mirrors import resnet
-from .plain import vgg_block
+from .plain import conv_norm_act, vgg_block
 
 
 def small_cnn(num_classes: int = 10) -> Graph:
@@ -107,3 +107,51 @@ def resnet18_transfer(num_classes: int = 2) -> Graph:
             node.frozen = True
     graph.name = "ResNet-18 transfer learning"
     return graph
+
+
+def zfnet(num_classes: int = 1000) -> Graph:
+    """ZFNet (Zeiler and Fergus, 2013), the network of the deconvnet paper: AlexNet with a 7x7 stride-2 first layer.
+
+    Sizes as in the paper's figure: 224 -> 110 (conv1) -> 55 (pool1) -> 26 (conv2, 5x5 stride 2) -> 13 (pool2) ->
+    13 (conv3..5) -> 6 (pool5); local response normalisation after the first two poolings, two 4096-unit layers.
+    """
+    b = Builder()
+    x = b.input("input", (3, 224, 224))
+    x = b.add("relu1", "ReLU", b.add("conv1", "Conv2d", x, **conv(96, 7, 2, 1)))
+    x = b.add("norm1", "LocalResponseNorm", b.add("pool1", "MaxPool2d", x, kernel_size=3, stride=2, padding=1), size=5)
+    x = b.add("relu2", "ReLU", b.add("conv2", "Conv2d", x, **conv(256, 5, 2)))
+    x = b.add("norm2", "LocalResponseNorm", b.add("pool2", "MaxPool2d", x, kernel_size=3, stride=2, padding=1), size=5)
+    for i, channels in ((3, 384), (4, 384), (5, 256)):
+        x = b.add(f"relu{i}", "ReLU", b.add(f"conv{i}", "Conv2d", x, **conv(channels, 3, padding=1)))
+    x = b.add("flatten", "Flatten", b.add("pool5", "MaxPool2d", x, kernel_size=3, stride=2))
+    for i in (6, 7):
+        x = b.add(f"relu{i}", "ReLU", b.add(f"fc{i}", "Linear", b.add(f"drop{i}", "Dropout", x), out_features=4096))
+    b.add("fc8", "Linear", x, out_features=num_classes)
+    return b.graph("ZFNet")
+
+
+#: BagNet-style receptive fields and the 3x3 convolutions after the stride-2 one that give them: each adds 4 pixels.
+BAGNET_EXTRA_3X3 = {9: 1, 17: 3, 33: 7}
+
+
+def bagnet(receptive_field: int = 17, num_classes: int = 10, size: int = 28) -> Graph:
+    """A BagNet-style classifier (Brendel and Bethge, 2019): every output position sees a ``receptive_field`` patch.
+
+    Two 3x3 convolutions (the second with stride 2) see 5x5 pixels; each further 3x3 convolution adds 4 (the map
+    moves in steps of 2 pixels), and the 1x1 convolutions between them add depth without widening the view. A 1x1
+    convolution scores every class at every position, and averaging those scores classifies the image: a bag of
+    local evidence, blind to how the patches are arranged.
+    """
+    extra = BAGNET_EXTRA_3X3[receptive_field]
+    b = Builder()
+    x = b.input("input", (1, size, size))
+    x = conv_norm_act(b, x, ("stem.conv", "stem.bn", "stem.relu"), 32, 3)
+    x = conv_norm_act(b, x, ("down.conv", "down.bn", "down.relu"), 64, 3, stride=2)
+    for i in range(1, extra + 1):
+        x = conv_norm_act(b, x, (f"block{i}.conv3x3", f"block{i}.bn1", f"block{i}.relu1"), 64, 3)
+        x = conv_norm_act(b, x, (f"block{i}.conv1x1", f"block{i}.bn2", f"block{i}.relu2"), 64, 1)
+    x = b.add("scores", "Conv2d", x, **conv(num_classes, 1))
+    # A small receptive field before the global pooling is the point of the design, not an oversight.
+    b.nodes[-1].extra["silence"] = ["advice.receptive_field"]
+    b.add("flatten", "Flatten", b.add("average", "AdaptiveAvgPool2d", x, output_size=1))
+    return b.graph(f"BagNet-{receptive_field} ({size}x{size})")
