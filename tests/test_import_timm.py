@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import designer
-from designer.importers import import_source
+from designer.importers import ModelImportError, import_source
 from designer.importers.fx_import import import_module
 
 timm = pytest.importorskip("timm")
@@ -58,3 +58,8 @@ def test_timm_source_names_a_model_and_its_batchnormact_becomes_norm_then_activa
     result = import_source("timm:lcnet_050", [3, 32, 32])
     assert result.graph["conv_stem"].type == "Conv2d"
     assert (result.graph["bn1"].type, result.graph["bn1_act"].type) == ("BatchNorm2d", "Hardswish")
+
+
+def test_an_unknown_timm_model_is_a_clear_error():
+    with pytest.raises(ModelImportError, match="timm has no model 'no_such_net'"):
+        import_source("timm:no_such_net")

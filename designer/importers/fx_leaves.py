@@ -155,18 +155,21 @@ def expand(module: nn.Module) -> list[Step]:
 
 
 def _subclass(module: nn.Module, base: str) -> list[Step]:
-    """A subclass of a layer: the layer, then each child (in the order they were set) that is not an Identity."""
-    own_forward = type(module).forward is not getattr(nn, base).forward
-    children = [(n, c) for n, c in module.named_children() if not isinstance(c, nn.Identity)]
-    if own_forward and not any(True for _ in module.named_children()):
+    """A subclass of a layer: the layer, then (when its forward is its own) each child, in the order they were set,
+    that is not an Identity: what timm's ``BatchNormAct2d`` and its kin do. The parity check guards the rest."""
+    params = module_params(module, base)
+    if type(module).forward is getattr(nn, base).forward:
+        return [Step("", base, params, module)]
+    if not any(True for _ in module.named_children()):
         cls = type(module)
         raise Unsupported(
             f"module {cls.__module__}.{cls.__name__}",
             f"subclasses {base} but its forward does more; use {base} itself and the layers its forward applies",
         )
-    steps = [Step("", base, module_params(module, base), module, own_only=True)]
-    for child_name, child in children:
-        steps += _shifted(expand(child), f"_{child_name}", child_name, len(steps))
+    steps = [Step("", base, params, module, own_only=True)]
+    for child_name, child in module.named_children():
+        if not isinstance(child, nn.Identity):
+            steps += _shifted(expand(child), f"_{child_name}", child_name, len(steps))
     return steps
 
 

@@ -36,9 +36,10 @@ class FxMapper:
     def __init__(self, traced: fx.GraphModule, input_shape: list[int], model_class: str):
         self.traced = traced
         self.model_class = model_class
+        self.input_shape = input_shape
+        #: fx nodes refused, or left out because an input was: what uses them is not reported again.
         self.failed: set[fx.Node] = set()
         self.emitted: set[str] = set()
-        self.input_shape = input_shape
         self.nodes: list[Node] = []
         self.ids: dict[fx.Node, NodeId] = {}
         self.problems = Problems()
@@ -52,7 +53,8 @@ class FxMapper:
         self.attr_of: dict[fx.Node, fx.Node] = {}
         #: Splits and chunks, mapped when their parts are taken: (input, dim, [start, end) of each part).
         self.parts: dict[fx.Node, tuple[fx.Node, int, list[tuple[int, int]]]] = {}
-        self.taken = {".".join(name.split(".")[:k]) for name, _ in traced.named_modules() for k in range(1, 99)}
+        #: Ids a call's node may not take: every module path and its prefixes (a group), and the ids given.
+        self.taken = {name.rsplit(".", k)[0] for name, _ in traced.named_modules() for k in range(name.count(".") + 1)}
 
     def run(self, name: str) -> Graph:
         for node in self.traced.graph.nodes:
