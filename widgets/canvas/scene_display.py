@@ -38,7 +38,7 @@ class DisplayScene(QGraphicsScene):
         self.placing = False
 
     def reset_display(self) -> None:
-        """Forget collapsed shifts and columns (a new document)."""
+        """Forget closed-up rows and columns (a new document)."""
         self.display = DisplayMap()
         self._wrap_view = None
 
@@ -70,8 +70,8 @@ class DisplayScene(QGraphicsScene):
     def _plan_columns(self) -> None:
         """Choose the column cuts for the shown boxes and the last wrapped view size (one column when off)."""
         assert self.document is not None
-        graph, shifts = self.document.graph, self.display.shifts
-        self.display = DisplayMap(shifts=shifts)
+        graph, closing = self.document.graph, self.display.rows
+        self.display = DisplayMap(rows=closing)
         shown = [graph[n].pos for n in graph.ids() if n in self.nodes and self.collapsed_ancestor(n) is None]
         shown += [self._group_model_pos(box) for box in self.groups.values()]
         points = [p for p in shown if p is not None]
@@ -86,7 +86,7 @@ class DisplayScene(QGraphicsScene):
         view = self._wrap_view
         breaks = wrap_breaks(rows, width, view, FULL_ZOOM, preferred=self._group_starts()) if view is not None else []
         pitch = math.ceil((width + WRAP_GAP) / theme.GRID) * theme.GRID  # columns on the grid: snapping stays true
-        self.display = DisplayMap(shifts, breaks, min(rows), left, pitch, width)
+        self.display = DisplayMap(closing, breaks, min(rows), left, pitch, width)
 
     def _group_starts(self) -> set[float]:
         """The closed-up y of each shown group's first row: where a cut into columns splits no block."""
@@ -111,15 +111,17 @@ class DisplayScene(QGraphicsScene):
         return min(points, key=lambda p: (p[1], p[0]), default=None)
 
     def _place_all(self, route: bool = True) -> None:
-        """Recompute the shifts and columns, put every item where its model position is drawn; reroute what moved."""
+        """Close up hidden rows, plan the columns, put every item where its model position is drawn; reroute what
+        moved."""
         assert self.document is not None
         graph = self.document.graph
-        shifts = []
+        spans = []
         for box in self.groups.values():
             ys = [pos[1] for m in box.members if m in graph and (pos := graph[m].pos) is not None]
             if ys:
-                shifts.append((max(ys), max(ys) - min(ys)))
-        self.display.shifts = sorted(shifts)
+                spans.append((min(ys), max(ys)))
+        shown = [p[1] for n in graph.ids() if (p := graph[n].pos) is not None and self.collapsed_ancestor(n) is None]
+        self.display.close_up(shown + [top for top, _ in spans], spans)
         self._plan_columns()
         moved: list[str] = []
         self.placing = True
