@@ -38,6 +38,20 @@ def on_screen_boxes(window) -> list:
     return [b for b in boxes if port.contains(view.mapFromScene(b.sceneBoundingRect()).boundingRect())]
 
 
+def assert_drawn_in_order(window, name: str) -> None:
+    """Within a column a block is drawn below what feeds it, and a drop where a shown block is lands on its row."""
+    scene, graph = window.scene, window.document.graph
+    for nid in graph.ids():
+        item = scene.visible_item(nid)
+        if item is None or not item.isVisible() or item is not scene.nodes.get(nid):
+            continue
+        assert scene.model_pos(item.pos()) == pytest.approx(graph[nid].pos), f"{name}: {nid}"
+        for src in graph[nid].inputs:
+            feeder = scene.visible_item(src)
+            if feeder is not None and feeder is not item and abs(feeder.x() - item.x()) < 1:
+                assert feeder.y() < item.y(), f"{name}: {src} drawn below {nid}, which it feeds"
+
+
 def open_window(make_window, size=(1400, 860)):
     window = make_window()
     window.resize(*size)
@@ -58,6 +72,7 @@ def test_every_template_opens_readable(make_window, qtbot):
         assert len(boxes) >= 5, f"{name}: the opening view shows almost nothing"
         unnamed = [b.content.title for b in boxes if not labelled(b.content.title, texts)]
         assert not unnamed, f"{name}: boxes without a readable name at zoom {window.view.zoom:.2f}: {unnamed[:5]}"
+        assert_drawn_in_order(window, name)
         window.document.undo_stack.setClean()
 
 
