@@ -3,7 +3,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --durations=15
 
-.PHONY: run test test-fast test-slow lint format bench clean
+.PHONY: run test test-fast test-slow lint format bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# The contract fuzz of issue 13 at length: many more designs than CI, and every export format.
+fuzz: $(STAMP)
+	CONTRACT_EXAMPLES=$${CONTRACT_EXAMPLES:-20000} CONTRACT_FORMATS=python,torchscript,onnx CONTRACT_EXPORT_EVERY=1 \
+		$(PYTEST) -m slow tests/test_contract.py tests/test_fuzz.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(PY) $$f || exit 1; done

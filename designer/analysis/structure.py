@@ -13,6 +13,10 @@ from ..model.graph import Graph, Node, NodeId
 if TYPE_CHECKING:
     from .validate import NodeInfo
 
+#: Layers whose backward reads their own output: an in-place layer right after one breaks training (found by the
+#: contract fuzz of issue 13; torch raises "modified by an inplace operation" at the first backward).
+SAVES_OUTPUT = frozenset({"ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"})
+
 #: A Linear fed by Flatten with more input features than this is worth a warning: the map was not reduced.
 FLATTEN_WARN_FEATURES = 32_768
 
@@ -233,9 +237,21 @@ def _lint_node(
     if ni.ctx.p.get("inplace") and node.inputs:
         src = node.inputs[0]
         others = [u for u in users.get(src, []) if u != node.id]
-        if others:
+        if info[src].node.type in SAVES_OUTPUT:
             out.append(
-                dg.warning(
+                dg.error(
+                    "graph.inplace_saved",
+                    f"{node.type} '{node.id}' works in place on the output of {info[src].node.type} '{src}', which "
+                    "training needs unchanged to compute gradients (autograd would stop the first step)",
+                    node.id,
+                    "set inplace=false",
+                )
+            )
+        elif others:
+            # an error, not a warning: the other reader computes from overwritten values, and when its backward
+            # saved them, training stops with an autograd error (the contract fuzz of issue 13 found it)
+            out.append(
+                dg.error(
                     "graph.inplace_shared",
                     f"{node.type} '{node.id}' works in place on '{src}', which "
                     f"'{others[0]}' also reads: it would see the modified values",
