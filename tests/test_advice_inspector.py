@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from designer.model import fileformat
+from widgets import theme
 from widgets.document.document import Document
 from widgets.panels.inspector import Inspector
 
@@ -52,3 +53,20 @@ def test_other_nodes_have_no_alternatives_box(qtbot):
     doc, inspector = _shown(qtbot)
     inspector.show_node("relu")
     assert inspector.alternatives is None
+
+
+def test_advice_is_listed_as_a_warning_not_an_error(qtbot):
+    doc = Document(
+        graph(
+            ("x", "Input", {"shape": [3, 8, 8]}, []),
+            ("c", "Conv2d", {"out_channels": 4, "kernel_size": 3}, ["x"]),
+            ("bn", "BatchNorm2d", {}, ["c"]),
+        )
+    )
+    inspector = Inspector()
+    qtbot.addWidget(inspector)
+    inspector.set_document(doc)
+    inspector.show_node("c")
+    assert "learns 4 biases" in inspector.problems.text()
+    sheet = inspector.problems.parentWidget().styleSheet()
+    assert theme.WARNING_TEXT_HEX in sheet and theme.ERROR_HEX not in sheet

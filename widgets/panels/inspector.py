@@ -215,7 +215,8 @@ class Inspector(QScrollArea):
         _set_text(self.formulas, "\n".join(info.explain()) if info is not None and info.explain() else "–")
         diags = analysis.for_node(node.id)
         _set_text(self.problems, "<br>".join(_diag_line(d) for d in diags) if diags else "none")
-        box, sheet = self.problems.parentWidget(), f"QGroupBox {{ color: {theme.ERROR_HEX}; }}" if diags else ""
+        colour = theme.ERROR_HEX if any(d.is_error for d in diags) else theme.WARNING_TEXT_HEX  # advice is a warning
+        box, sheet = self.problems.parentWidget(), f"QGroupBox {{ color: {colour}; }}" if diags else ""
         if box is not None and box.styleSheet() != sheet:
             box.setStyleSheet(sheet)
         if self.alternatives is not None:
