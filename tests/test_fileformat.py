@@ -243,3 +243,27 @@ def test_an_interrupted_saves_temporary_file_is_cleaned_by_the_next_save_or_open
     os.utime(fresh, (hour_ago, hour_ago))
     save(loads(example_text), target)
     assert not fresh.exists()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace('"cnn-designer/1"', '"cnn-designer/' + "1" * 5000 + '"'),  # a 5000-digit version
+        lambda t: t.replace('"out_channels": 32', '"out_channels": ' + "9" * 5000),  # past int()'s digit limit
+        lambda t: t.replace('"name": "Small CNN"', '"name": "a\\ud800b"'),  # a lone surrogate, written as an escape
+        lambda t: t.replace('"id": "fc"', '"id": "f\\udfffc"'),
+    ],
+)
+def test_what_cannot_be_represented_is_unreadable_at_load(edit, tmp_path, example_text, capsys):
+    """These were ValueError/OverflowError/UnicodeEncodeError tracebacks, some only at the next save (issue 13)."""
+    from designer.cli import main
+
+    text = edit(example_text)
+    assert text != example_text
+    path = tmp_path / "d.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProjectError):
+        load(path)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
