@@ -157,7 +157,7 @@ def _receptive_field(design: _Design) -> Iterator[Diagnostic]:
             "whole object",
             src.node.id,
             f"add layers before '{ni.node.id}': each 3x3 convolution at this depth (stride {_num(jump)} in input "
-            f"pixels) adds {_num(2 * jump)}, so {more} more reach {max(target[:2])}; or downsample earlier",
+            f"pixels) adds {_num(2 * jump)}, so {more} more would reach {max(target[:2])}; or downsample earlier",
         )
 
 
