@@ -10,6 +10,7 @@ import torch
 
 from designer.cli import main
 from designer.export.checkpoint import load_model, read_checkpoint
+from designer.model.fileformat import save
 from designer.training.api import Finished, TrainConfig, Trainer
 from designer.training.data import load_data
 from tests.test_train import tiny
@@ -74,3 +75,13 @@ def test_evaluate_names_what_it_cannot_read(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no checkpoint" in err
+
+
+def test_evaluate_refuses_a_design_with_errors_naming_the_node(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    bad = tiny()
+    bad.set_param("n1", "kernel_size", 30)
+    save(bad, path)
+    assert main(["evaluate", str(path), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: node n1: error: ") and err.count("\n") == 1

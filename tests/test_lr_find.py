@@ -109,3 +109,12 @@ def test_clipping_unscales_fp16_gradients_first():
     backward_and_step(opt, scaler, loss, max_norm=1.0)
     norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters()))
     assert norm == pytest.approx(1.0, rel=1e-4)
+
+
+def test_cli_refuses_a_design_with_errors_naming_the_node(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    bad = tiny()
+    bad.set_param("n1", "kernel_size", 30)
+    save(bad, path)
+    assert main(["lr-find", str(path), "--steps", "3"]) == 1
+    assert capsys.readouterr().err.startswith(f"{path}: node n1: error: ")

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..model.diagnostics import DiagnosticsError
 from ..model.fileformat import ProjectError
-from .common import EXIT_INVALID, EXIT_OK, SubCommands
+from .common import EXIT_INVALID, EXIT_OK, SubCommands, report
 
 if TYPE_CHECKING:
     from .insight import Loaded
@@ -57,6 +58,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         written = write_report(args, loaded, data)
     except ProjectError as exc:
         print(f"{args.source}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except DiagnosticsError as exc:  # the stored design has errors: one line per error, as validate prints them
+        report(args.source, [d for d in exc.diagnostics if d.is_error])
         return EXIT_INVALID
     except (DataError, InsightError) as exc:
         print(f"{args.source}: {exc}", file=sys.stderr)

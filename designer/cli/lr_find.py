@@ -48,14 +48,16 @@ def register(sub: SubCommands) -> None:
 
 def cmd_lr_find(args: argparse.Namespace) -> int:
     """Run the test, write the CSV, print the plot and the proposal."""
+    from ..analysis.validate import analyze
     from ..training.config import read_section
     from ..training.data import DataError
     from ..training.lr_find import find_lr
     from ..training.setup import TrainingError
 
     graph, problems = open_design(args.file)
-    if any(d.is_error for d in problems):
-        report(args.file, problems)
+    errors = [d for d in problems + analyze(graph).diagnostics if d.is_error]
+    if errors:
+        report(args.file, errors)
         return EXIT_INVALID
     try:
         flags = ("data", "samples", "batch_size", "optimizer", "clip_grad_norm", "device", "workers")
