@@ -20,28 +20,13 @@ from .edge_item import EdgeItem
 from .frames import FrameSet
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
-from .scene_display import DisplayScene
+from .scene_groups import GroupScene, NodeItems
 
 if TYPE_CHECKING:
     from ..document.document import Document
 
 
-class NodeItems(dict[str, NodeItem]):
-    """The node boxes made so far, by id. A member of a collapsed group gets its box when first asked for
-    (``nodes[id]``) or shown: a big design opens on a few group boxes without making its hundreds of hidden ones."""
-
-    def __init__(self, make: Callable[[str], NodeItem | None]):
-        super().__init__()
-        self._make = make
-
-    def __missing__(self, node_id: str) -> NodeItem:
-        item = self._make(node_id)
-        if item is None:
-            raise KeyError(node_id)
-        return item
-
-
-class GraphScene(DisplayScene):
+class GraphScene(GroupScene):
     """Items for one document; they change only in the ``_on_<event>`` handlers and on analysis updates."""
 
     node_activated = Signal(str)
@@ -232,36 +217,6 @@ class GraphScene(DisplayScene):
         item.setPos(self.display_pos(node.pos))
         return item
 
-    def _make_hidden_item(self, node_id: str) -> NodeItem | None:
-        """The box of a node not shown so far (a member of a collapsed group), made now with its content."""
-        return self._make_hidden_items([node_id]).get(node_id)
-
-    def _make_hidden_items(self, node_ids: list[str]) -> dict[str, NodeItem]:
-        """The boxes of nodes not shown so far, made with their content; their edges are routed by the caller."""
-        if self.document is None:
-            return {}
-        graph, analysis = self.document.graph, self._analysis
-        outputs = set(graph.output_ids())
-        by_node = sc.diagnostics_by_node(analysis) if analysis is not None else {}
-        made = {}
-        placing, self.placing = self.placing, True
-        bulk = len(node_ids) > 20
-        if bulk:  # as when a design opens: index the new boxes once, not one by one
-            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
-        try:
-            for node_id in node_ids:
-                if node_id not in graph:
-                    continue
-                item = made[node_id] = self._add_node_item(graph[node_id])
-                if analysis is not None:
-                    item.set_content(sc.node_content(graph[node_id], analysis, by_node.get(node_id, []), outputs))
-                item.setVisible(self.collapsed_ancestor(node_id) is None)
-        finally:
-            self.placing = placing
-            if bulk:
-                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
-        return made
-
     def _add_edge_item(self, src: str, dst: str, index: int) -> EdgeItem:
         edge = EdgeItem(src, dst)
         self._inputs.setdefault(dst, []).insert(index, edge)
@@ -327,69 +282,6 @@ class GraphScene(DisplayScene):
         prefix = self.collapsed_ancestor(node_id) if self.collapsed else None
         item = self.nodes.get(node_id)
         return self.groups.get(prefix, item) if prefix else item
-
-    def collapsed_ancestor(self, node_id: str) -> str | None:
-        """The outermost collapsed group containing ``node_id``."""
-        parts = node_id.split(".")
-        for k in range(1, len(parts)):
-            prefix = ".".join(parts[:k])
-            if prefix in self.collapsed:
-                return prefix
-        return None
-
-    # -- groups ---------------------------------------------------------------------------------------------------
-
-    def collapse(self, prefix: str) -> bool:
-        """Show the dotted-id group ``prefix`` as one box; False if no node belongs to it."""
-        if self.document is None or not sc.group_members(self.document.graph, prefix):
-            return False
-        self.collapsed.add(prefix)
-        self.sync_groups()
-        return True
-
-    def expand(self, prefix: str) -> None:
-        """Show the members of group ``prefix`` again."""
-        self.collapsed.discard(prefix)
-        self.sync_groups()
-
-    def expand_all(self) -> None:
-        """Expand every collapsed group."""
-        self.collapsed.clear()
-        self.sync_groups()
-
-    def _sync_groups_if_needed(self, node_id: str) -> None:
-        if self.collapsed and self.collapsed_ancestor(node_id) is not None:
-            self.sync_groups()
-
-    def sync_groups(self) -> None:
-        """Make the group boxes, member visibility and edge routes match ``collapsed``."""
-        assert self.document is not None
-        graph = self.document.graph
-        self.collapsed = {p for p in self.collapsed if sc.group_members(graph, p)}
-        shown = {p for p in self.collapsed if self.collapsed_ancestor(p + ".x") == p}
-        for prefix in list(self.groups):
-            if prefix not in shown:
-                self.removeItem(self.groups.pop(prefix))
-        by_node = sc.diagnostics_by_node(self._analysis) if self._analysis is not None else {}
-        self._make_hidden_items(  # members of groups just expanded
-            [n for n in graph.ids() if n not in self.nodes and self.collapsed_ancestor(n) is None]
-        )
-        for prefix in shown:
-            members = sc.group_members(graph, prefix)
-            box = self.groups.get(prefix)
-            if box is None:
-                box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
-                self.addItem(box)
-                box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
-            box.members = members
-            box.set_content(sc.group_content(graph, prefix, members, self._analysis, by_node))
-        for nid, item in self.nodes.items():
-            hidden = self.collapsed_ancestor(nid) is not None
-            if hidden and item.isSelected():
-                item.setSelected(False)
-            item.setVisible(not hidden)
-        self._place_all(route=False)
-        self.route_all()  # edges into and out of groups change ends or visibility, moved or not
 
     def item_double_clicked(self, item: NodeItem) -> None:
         """A double-click expands a group box, or activates a node (the window shows it in the inspector)."""
