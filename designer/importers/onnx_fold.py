@@ -72,7 +72,13 @@ def fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def _keep_metadata(original: onnx.ModelProto, folded: onnx.ModelProto) -> None:
-    """Give the folded nodes back the metadata onnxruntime drops: dynamo's module scopes live there."""
+    """Give the folded nodes back what onnxruntime drops: dynamo's module scopes (metadata) and, for a node it
+    rewrote, the file's name (found by the value the node computes)."""
+    names = {n.output[0]: n.name for n in original.graph.node if n.name and n.output}
+    known = set(names.values())
+    for node in folded.graph.node:
+        if node.name not in known and node.output and node.output[0] in names:
+            node.name = names[node.output[0]]
     props = {n.name: n.metadata_props for n in original.graph.node if n.name and n.metadata_props}
     for node in folded.graph.node:
         if node.name in props and not node.metadata_props:

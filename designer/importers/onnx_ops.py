@@ -7,6 +7,7 @@ from collections.abc import Callable
 from . import onnx_ops_merge as merge
 from . import onnx_ops_pointwise as pointwise
 from . import onnx_ops_shape as shape
+from . import onnx_ops_slice as slicing
 from . import onnx_ops_spatial as spatial
 from .onnx_context import OpContext
 
@@ -49,4 +50,6 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "Unsqueeze": shape.squeeze,
     "Transpose": shape.transpose,
     "ReduceMean": shape.reduce_mean,
+    "Slice": slicing.slice_,
+    "Split": slicing.split,
 }

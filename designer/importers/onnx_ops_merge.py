@@ -16,11 +16,27 @@ def binary(type_name: str) -> Callable[[OpContext], None]:
         consts = [ctx.const(i) for i in range(2)]
         if type_name == "Add" and consts[1] is not None and _fold_bias(ctx, consts[1]):
             return
+        if type_name == "Mul" and _layer_scale(ctx, consts):
+            return
         if any(c is not None for c in consts):
             raise Unsupported("an operand is a constant; only tensors computed by the network can be merged")
         ctx.emit(type_name, {})
 
     return handle
+
+
+def _layer_scale(ctx: OpContext, consts: list[np.ndarray | None]) -> bool:
+    """A feature map times a constant per channel (``[C, 1, 1]``, ``[1, C, 1, 1]``) is a LayerScale with those
+    factors as its weight (ConvNeXt's layer scale, a fixed per-channel gain)."""
+    scale = next((c for c in consts if c is not None), None)
+    data = ctx.in_shape(0 if consts[0] is None else 1)
+    if scale is None or data is None or len(data) != 4 or not isinstance(data[1], int):
+        return False
+    channels = data[1]
+    if scale.size != channels or scale.ndim < 3 or scale.shape[-3] != channels:
+        return False
+    ctx.emit("LayerScale", {}, {"weight": scale.reshape(channels, 1, 1).astype(np.float32)})
+    return True
 
 
 def variadic_sum(ctx: OpContext) -> None:

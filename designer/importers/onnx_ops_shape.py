@@ -90,10 +90,14 @@ def transpose(ctx: OpContext) -> None:
 
 
 def reduce_mean(ctx: OpContext) -> None:
+    """A mean over height and width is global average pooling; over other sample dimensions, a Mean node."""
     rank = ctx.rank() or 4
     axes = _axes(ctx, rank)
+    if axes is None or 0 in axes:
+        raise Unsupported("only a mean over sample dimensions (given axes, not the batch) maps")
     if axes != [2, 3] or rank != 4:
-        raise Unsupported("only a mean over height and width maps (to AdaptiveAvgPool2d(1))")
+        ctx.emit("Mean", {"dim": axes} | ({"keepdim": True} if ctx.attrs.get("keepdims", 1) else {}))
+        return
     if ctx.attrs.get("keepdims", 1):
         ctx.emit("AdaptiveAvgPool2d", {"output_size": 1})
         return
