@@ -42,7 +42,7 @@ Area = Qt.DockWidgetArea
 LAZY_PANELS = (
     ("Training", "widgets.panels.training_panel", Area.RightDockWidgetArea),
     ("Insight", "widgets.panels.insight_dock", Area.RightDockWidgetArea),
-    ("Runs", "widgets.panels.runs_view", Area.BottomDockWidgetArea),
+    ("Runs", "widgets.panels.runs_view", Area.RightDockWidgetArea),
 )
 
 

@@ -136,21 +136,24 @@ class RunsPanel(QWidget):
         self.tabs.addTab(importance, "Importance")
         layout.addWidget(self.tabs, 3)
 
-    def _build_sweep_row(self) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def _build_sweep_row(self) -> QVBoxLayout:
+        rows = QVBoxLayout()
+        settings, row = QHBoxLayout(), QHBoxLayout()
+        rows.addLayout(settings)
+        rows.addLayout(row)
         self.trials = QSpinBox()
         self.trials.setRange(1, 10_000)
         self.trials.setValue(10)
         self.trials.setPrefix("trials ")
         self.objective = QComboBox()
         self.objective.addItems(list(OBJECTIVES))
+        settings.addWidget(self.trials)
+        settings.addWidget(self.objective)
         self.start_button = _button("Start sweep", self.start_sweep, row)
-        row.insertWidget(0, self.trials)
-        row.insertWidget(1, self.objective)
         self.stop_button = _button("Stop", self.sweeps.stop, row)
         self.resume_button = _button("Resume", self.resume_sweep, row)
         self.refresh_button = _button("Refresh", self.refresh, row)
-        return row
+        return rows
 
     def _build_actions(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -177,7 +180,7 @@ class RunsPanel(QWidget):
             self.folder = self.default_folder()
         self.folder_label.setText(f"Runs in {self.folder}")
         self.rows = collect(self.folder) if self.folder.is_dir() else []
-        cols = columns(self.rows)
+        cols = columns(self.rows) if self.rows else []  # no empty headers scrolling sideways in a narrow dock
         self.table.setSortingEnabled(False)
         self.table.clear()
         self.table.setColumnCount(len(cols))
