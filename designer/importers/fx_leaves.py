@@ -86,9 +86,10 @@ class LeafTracer(fx.Tracer):
         return is_leaf(m) or super().is_leaf_module(m, module_qualified_name)
 
     def to_bool(self, obj: fx.Proxy) -> bool:
-        if self.example is None or not from_sizes(obj.node):
+        value = None if self.example is None or not from_sizes(obj.node) else self._evaluate(obj.node)
+        if value is None or isinstance(value, fx.Proxy):  # not decidable here (timm's VGG head): refused
             return super().to_bool(obj)
-        return bool(self._evaluate(obj.node))
+        return bool(value)
 
     def _evaluate(self, target: fx.Node) -> Any:
         """The value ``target`` has for ``example``: the graph traced so far, run up to it."""
