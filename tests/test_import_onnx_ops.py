@@ -147,6 +147,15 @@ def test_hard_sigmoid_and_hard_swish(tmp_path):
     assert _types(result) == ["Hardsigmoid", "Hardswish"]
 
 
+def test_x_times_sigmoid_of_x_is_one_silu(tmp_path):
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["s"], name="/act/Sigmoid"),
+        helper.make_node("Mul", ["x", "s"], ["y"], name="/act/Mul"),
+    ]
+    result = _import_and_compare(_save(tmp_path / "silu.onnx", nodes, {}, ["N", 3, 4, 4]))
+    assert [(n.id, n.type) for n in result.graph][1:] == [("act", "SiLU")]
+
+
 def test_squeeze_and_excitation_multiplies_with_broadcast(tmp_path):
     """An SE block as exporters write it: ReduceMean over H, W, two 1x1 convs, a sigmoid, Mul with the input."""
     nodes = [

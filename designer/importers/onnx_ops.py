@@ -24,7 +24,7 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "Upsample": spatial.resize,
     "Pad": spatial.pad,
     "Relu": pointwise.simple("ReLU"),
-    "Sigmoid": pointwise.simple("Sigmoid"),
+    "Sigmoid": pointwise.sigmoid,
     "Tanh": pointwise.simple("Tanh"),
     "LeakyRelu": pointwise.simple("LeakyReLU", alpha=("negative_slope", 0.01)),
     "Elu": pointwise.simple("ELU", alpha=("alpha", 1.0)),

@@ -51,13 +51,25 @@ def hard_sigmoid(ctx: OpContext) -> None:
     is one Hardswish."""
     if abs(ctx.attrs.get("alpha", 0.2) - 1 / 6) > 1e-6 or abs(ctx.attrs.get("beta", 0.5) - 0.5) > 1e-6:
         raise Unsupported("only alpha=1/6, beta=0.5 (torch's Hardsigmoid) is supported")
+    if not _self_gated(ctx, "Hardswish"):
+        ctx.emit("Hardsigmoid", {})
+
+
+def sigmoid(ctx: OpContext) -> None:
+    """Sigmoid; ``x * Sigmoid(x)`` (how exporters write SiLU before opset 22) is one SiLU."""
+    if not _self_gated(ctx, "SiLU"):
+        ctx.emit("Sigmoid", {})
+
+
+def _self_gated(ctx: OpContext, type_name: str) -> bool:
+    """Emit ``type_name`` for ``x * f(x)`` when this node is ``f`` and its only user is that product."""
     users = ctx.builder.consumers.get(ctx.node.output[0], [])
     gate = users[0] if len(users) == 1 and users[0].op_type == "Mul" else None
-    if gate is not None and sorted(gate.input) == sorted([ctx.node.input[0], ctx.node.output[0]]):
-        ctx.emit("Hardswish", {}, output=gate.output[0])
-        ctx.builder.absorbed.add(id(gate))
-        return
-    ctx.emit("Hardsigmoid", {})
+    if gate is None or sorted(gate.input) != sorted([ctx.node.input[0], ctx.node.output[0]]):
+        return False
+    ctx.emit(type_name, {}, output=gate.output[0])
+    ctx.builder.absorbed.add(id(gate))
+    return True
 
 
 def softmax(type_name: str) -> Callable[[OpContext], None]:
