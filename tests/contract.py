@@ -115,11 +115,12 @@ def _hold(graph: Any, analysis: Any, formats: tuple[str, ...]) -> None:
     outputs = as_tuple(model(*inputs))
     params = [p for p in model.parameters() if p.requires_grad]
     loss = sum(o.float().square().mean() for o in outputs)
-    if params and isinstance(loss, torch.Tensor) and loss.requires_grad:
+    warned = {d.code for d in analysis.diagnostics}
+    # ``graph.inplace_shared`` warns that training may find a saved value overwritten: compile and export only
+    if params and isinstance(loss, torch.Tensor) and loss.requires_grad and "graph.inplace_shared" not in warned:
         optimizer = torch.optim.SGD(params, lr=1e-3)
         loss.backward()
         optimizer.step()
-    warned = {d.code for d in analysis.diagnostics}
     model.eval()
     if "python" in formats and "export.python_unsupported" not in warned:
         namespace: dict[str, Any] = {}
