@@ -75,6 +75,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--precision", choices=PRECISIONS, help="auto is bf16/fp16 on CUDA, fp32 elsewhere")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model (default: on for CUDA, off on the CPU)",
+    )
     p.add_argument("--workers", type=int, help="DataLoader workers (-1 picks for the device)")
     p.add_argument("--seed", type=int)
     p.add_argument("--deterministic", action="store_true", default=None, help="deterministic algorithms")
@@ -109,6 +115,7 @@ _FLAG_FIELDS = (
     "device",
     "precision",
     "channels_last",
+    "compile",
     "workers",
     "seed",
     "deterministic",

@@ -62,6 +62,9 @@ class TrainConfig:
     precision: str = "auto"
     #: ``None`` means on for CUDA, off elsewhere.
     channels_last: bool | None = None
+    #: ``torch.compile`` the model for training. ``None`` means on for CUDA, off on the CPU, where compiling a small
+    #: design made its training step slower (bench/bench_train.py measures both on the machine at hand).
+    compile: bool | None = None
     #: DataLoader worker processes; -1 picks a number for the device and dataset.
     workers: int = -1
     deterministic: bool = False
@@ -149,7 +152,7 @@ def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(key, f"{value!r} is not one of {', '.join(choices)}")
 
 
-_NULLABLE: dict[str, type] = {"channels_last": bool, "init_weights": str}
+_NULLABLE: dict[str, type] = {"channels_last": bool, "compile": bool, "init_weights": str}
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:

@@ -334,6 +334,7 @@ def _record(config: TrainConfig, session: Session, bundle: DataBundle) -> dict[s
         "device": str(session.device),
         "precision": session.precision,
         "channels_last": session.prep.channels_last,
+        "compiled": session.compiled,
         "workers": session.workers,
         "log_every": session.log_every,
         "world_size": session.dist.world_size,

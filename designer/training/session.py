@@ -79,6 +79,8 @@ class Session:
     steps_per_epoch: int
     log_every: int
     val_samples: int
+    #: True when the loop steps through a ``torch.compile`` of the model.
+    compiled: bool = False
 
     @property
     def model(self) -> nn.Module:
@@ -113,6 +115,9 @@ def open_session(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     wrapped = distributed.wrap(model, where.dist, where.device)
+    compiled = config.compile if config.compile is not None else where.device.type == "cuda"
+    if compiled:
+        wrapped = compile_for_training(wrapped)
     workers = config.workers if config.workers >= 0 else auto_workers(bundle.train, where.device, bool(config.augment))
     loaders = make_loaders(config, bundle, where, workers)
     steps_per_epoch = len(loaders.train)
@@ -137,8 +142,16 @@ def open_session(
         steps_per_epoch=steps_per_epoch,
         log_every=config.log_every or (1 if where.device.type == "cpu" else 10),
         val_samples=bundle.val_samples,
+        compiled=compiled,
     )
     return session, loaders
+
+
+def compile_for_training(module: nn.Module) -> nn.Module:
+    """``torch.compile`` the module the loop steps through; checkpoints keep saving the uncompiled model's weights."""
+    compiled = torch.compile(module)
+    assert isinstance(compiled, nn.Module)  # compiling a module gives a module (typed as any callable)
+    return compiled
 
 
 def make_loaders(config: TrainConfig, bundle: DataBundle, where: Placement, workers: int) -> Loaders:
