@@ -68,7 +68,7 @@ def test_resume_continues_a_run(design, tmp_path, capsys):
     assert main(["train", "--resume", str(out), "--epochs", "2", "--quiet"]) == 0
     status = runs.read_json(out / "status.json")
     assert status["status"] == "completed" and status["step"] == 10
-    assert main(["train", str(design), "--epochs", "1", "--out", str(out), "--quiet", *FAST]) == 3
+    assert main(["train", str(design), "--epochs", "1", "--out", str(out), "--quiet", *FAST]) == 2  # run.exists
     assert "already holds a run" in capsys.readouterr().err
 
 
@@ -89,12 +89,14 @@ def test_exit_codes(design, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     fileformat.save(g, bad)
     assert main(["train", str(bad), "--quiet", *FAST]) == 1
-    assert main(["train", str(design), "--data", "imagenet:/x", "--quiet", *FAST]) == 3
+    # A setting or dataset name that is wrong: 1; a dataset that cannot be read: 2 (issue 13: never another code).
+    assert main(["train", str(design), "--data", "imagenet:/x", "--quiet", *FAST]) == 1
     assert "unknown dataset" in capsys.readouterr().err
-    assert main(["train", str(design), "--augment", "mixup", "--quiet", *FAST]) == 3
-    assert main(["train", str(design), "--epochs", "0", "--quiet"]) == 3
+    assert main(["train", str(design), "--augment", "mixup", "--quiet", *FAST]) == 1
+    assert main(["train", str(design), "--epochs", "0", "--quiet"]) == 1
     assert "'epochs'" in capsys.readouterr().err
-    assert main(["train"]) == 3
+    assert main(["train"]) == 1
+    assert main(["train", str(design), "--data", f"folder:{tmp_path / 'nowhere'}", "--quiet", *FAST]) == 2
 
 
 def test_data_class_mismatch_is_reported(design, tmp_path, capsys):
@@ -104,7 +106,7 @@ def test_data_class_mismatch_is_reported(design, tmp_path, capsys):
     g = fileformat.load(design)
     g["x"].params["shape"] = [3, 12, 12]
     fileformat.save(g, design)
-    assert main(["train", str(design), "--data", f"folder:{folder}", "--quiet", *FAST]) == 3
+    assert main(["train", str(design), "--data", f"folder:{folder}", "--quiet", *FAST]) == 1
     err = capsys.readouterr().err
     assert "2 classes (cat, dog)" in err and "hint: set the output layer 'n4' to 2 features" in err
 

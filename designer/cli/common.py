@@ -23,6 +23,24 @@ class SubCommands(Protocol):
         ...
 
 
+#: Failure codes (of a run, a dataset, a checkpoint) that mean something could not be read or written: exit 2.
+UNUSABLE_CODES = (
+    "io.",
+    "data.missing",
+    "data.unreadable",
+    "weights.unreadable",
+    "run.",
+    "checkpoint.",
+    "sweep.storage",
+)
+
+
+def exit_for(code: str) -> int:
+    """The exit code of a failure with diagnostic ``code``: 2 when a file, folder or dataset cannot be read or
+    written, else 1 (the design, the data or a setting is wrong)."""
+    return EXIT_UNREADABLE if code.startswith(UNUSABLE_CODES) else EXIT_INVALID
+
+
 def open_design(path: str) -> tuple[Graph, list[Diagnostic]]:
     """Load a project, gathering content problems instead of stopping at the first."""
     problems: list[Diagnostic] = []

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.diagnostics import DiagnosticsError
 from ..model.fileformat import ProjectError
-from .common import EXIT_INVALID, EXIT_OK, SubCommands, report
+from .common import EXIT_INVALID, EXIT_OK, SubCommands, exit_for, report
 
 if TYPE_CHECKING:
     from .insight import Loaded
 
-EXIT_FAILED = 3
 #: Pixels per confusion cell at the least, so that a 10-class matrix is readable.
 CELL_PX = 24
 #: Mistakes are enlarged to about this many pixels a side (small inputs such as 28x28 are unreadable as they are).
@@ -64,7 +63,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except (DataError, InsightError) as exc:
         print(f"{args.source}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exit_for(exc.code)
     for line in written:
         print(line)
     return EXIT_OK

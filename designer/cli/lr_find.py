@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..training.config import OPTIMIZERS
-from .common import EXIT_INVALID, EXIT_OK, SubCommands, open_design, report
+from .common import EXIT_INVALID, EXIT_OK, SubCommands, exit_for, open_design, report
 
 if TYPE_CHECKING:
     from ..training.lr_find import LrFindResult
 
-#: Exit code when the test itself could not run (data, device, a design that does not build).
-EXIT_FAILED = 3
 CSV_NAME = "lr_find.csv"
 
 
@@ -68,7 +66,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except (TrainingError, DataError) as exc:
         print(f"{args.file}: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else ""), file=sys.stderr)
-        return EXIT_FAILED
+        return exit_for(exc.code)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / CSV_NAME).write_text(result.to_csv(), encoding="utf-8")

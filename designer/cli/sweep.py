@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from ..sweep.events import SweepEnded, SweepEvent, SweepStarted, TrialEnded, TrialProgress, TrialStarted
 from ..sweep.study import OBJECTIVES, PRUNERS
 from ..training.events import EpochEnded
-from .common import EXIT_INVALID, EXIT_OK, SubCommands, report
+from .common import EXIT_INVALID, EXIT_OK, SubCommands, exit_for, report
 
 if TYPE_CHECKING:
     from ..sweep.runner import Sweep
 
-#: Sweep-only exit codes, as ``train``'s: no trial completed (3), stopped by the user (130).
-EXIT_FAILED, EXIT_INTERRUPTED = 3, 130
+#: Stopped by the user (130, as ``train``); a sweep in which no trial completed exits 1.
+EXIT_INTERRUPTED = 130
 
 
 def register(sub: SubCommands) -> None:
@@ -74,13 +74,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except SweepError as exc:
         hint = f" (hint: {exc.hint})" if exc.hint else ""
         print(f"{args.file}: error: {exc.message}{hint}", file=sys.stderr)
-        return EXIT_FAILED
+        return exit_for(exc.code)
     except ConfigError as exc:
         print(f"{args.file}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INVALID
     if result.reason == "stopped":
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.best_number is not None else EXIT_FAILED
+    return EXIT_OK if result.best_number is not None else EXIT_INVALID
 
 
 def _run(sweep: Sweep) -> SweepEnded:

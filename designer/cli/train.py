@@ -31,15 +31,15 @@ from ..training.events import (
     to_json,
     unhandled,
 )
-from .common import EXIT_INVALID, EXIT_OK, SubCommands
+from .common import EXIT_OK, SubCommands, exit_for
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
     from ..training.engine import Trainer
 
-#: Train-only exit codes: the run itself failed (3), or was stopped by the user (130, as for SIGINT).
-EXIT_FAILED, EXIT_INTERRUPTED = 3, 130
+#: Stopped by the user (130, as for SIGINT); a failed run exits 1 or 2 as ``common.exit_for`` says.
+EXIT_INTERRUPTED = 130
 
 
 def register(sub: SubCommands) -> None:
@@ -171,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise  # the main CLI reports unreadable files with exit code 2
     except (ConfigError, TrainingError, ValueError) as exc:
         print(f"{where}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return exit_for(str(getattr(exc, "code", "")))
     return _run(trainer, where, args)
 
 
@@ -189,7 +189,7 @@ def _run(trainer: Trainer, where: str, args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         reporter.close()
     if isinstance(result, Failed):
-        return EXIT_INVALID if result.code == "design.invalid" else EXIT_FAILED
+        return exit_for(result.code)
     return EXIT_INTERRUPTED if result.status == "stopped" else EXIT_OK
 
 
