@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import NodeProto, StringStringEntryProto, TensorProto, helper
 
-from designer.importers.onnx_builder import OnnxGraphBuilder, sanitize, static_sample_shape
+from designer.importers.onnx_builder import OnnxGraphBuilder, module_path, sanitize, static_sample_shape
 from designer.model.graph import Node, NodeId
 
 
@@ -86,3 +86,16 @@ def test_static_sample_shape():
     assert static_sample_shape([1, "h", 8]) is None
     assert static_sample_shape([1, 0]) is None
     assert static_sample_shape(None) is None
+
+
+@pytest.mark.parametrize(
+    "levels",
+    [
+        ["features", "1", "conv", "0", "0"],  # one name per level
+        ["features", "features.1", "features.1.conv", "features.1.conv.0", "features.1.conv.0.0"],  # full paths
+        ["features", "features.1", "conv", "conv.0", "conv.0.0"],  # TorchScript on MobileNetV2: path in the parent
+    ],
+    ids=["names", "paths", "parent_paths"],
+)
+def test_module_path_reads_every_way_exporters_write_scopes(levels):
+    assert module_path(levels) == "features.1.conv.0.0"
