@@ -86,16 +86,17 @@ def test_every_template_says_how_it_trains(name):
 
 @pytest.mark.slow
 def test_lenet_learns_with_its_own_settings(tmp_path):
-    # The student's first run: LeNet-5 on the built-in data with the template's settings, on fewer samples and one
-    # epoch so that the test stays short. It stayed at chance (10 %) before the template had a recipe.
+    # The student's first run: LeNet-5 on the built-in data with the template's settings, one epoch of its three so
+    # that the test stays short (66 % measured; the bench checks the 90 % of all three). It stayed at chance (10 %)
+    # before the template had a recipe and the grey shapes a fixed polarity.
     from designer.training.api import Finished, read_section, train
 
     graph = load_template("lenet5_28")
     config = read_section(graph)
-    config.samples, config.epochs, config.workers = 3000, 2, 0
+    config.epochs, config.workers = 1, 0
     end = train(graph, config, runs_root=tmp_path)
     assert isinstance(end, Finished) and end.best_val_accuracy is not None
-    assert end.best_val_accuracy > 0.6
+    assert end.best_val_accuracy > 0.5
 
 
 def test_the_readme_table_is_the_templates_as_they_are():
