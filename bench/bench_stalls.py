@@ -92,6 +92,8 @@ def measure(window: MainWindow, monitor: StallMonitor) -> list[tuple[str, float,
     actions = window.menu_actions
     run("Expand All of ResNet-50", actions.expand_all.trigger, lambda: True)
     run("Collapse All of ResNet-50", actions.collapse_all.trigger, lambda: True)
+    densenet = load_template("densenet121")  # the template with the most nodes (428)
+    run("open the DenseNet-121 template", lambda: window.files.show_graph(densenet), lambda: True)
     window.files.show_graph(load_template("small_cnn"))
     panel = window.training_panel
     panel.form.samples.setValue(512)
