@@ -177,7 +177,7 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=where.device.type != "cpu")
         torch.manual_seed(cfg.seed)
         generated = cfg.samples if cfg.data.partition(":")[0] in ("shapes", "shapes-scenes") else 0
-        info = build_model(self.graph, cfg.seed, cfg.batch_size, generated, cfg.task)
+        info = build_model(self.graph, cfg.seed, cfg.batch_size, generated, cfg.to_dict())
         bundle = self.bundle = self._load_data(info)
         notes = list(bundle.notes)
         if cfg.init_weights and not self.resuming:

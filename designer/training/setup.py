@@ -3,7 +3,7 @@ parameter groups, the schedule, the loss, and weights loaded from a file."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from ..analysis.budgets import over_limit
+from ..analysis.heads import head_problems
 from ..analysis.validate import analyze
 from ..compiler import compile_graph
 from ..layers.registry import prod
@@ -70,11 +71,13 @@ class ModelInfo:
 
 
 def build_model(
-    graph: Graph, seed: int, batch: int = 1, data_samples: int = 0, task: str = "classification"
+    graph: Graph, seed: int, batch: int = 1, data_samples: int = 0, section: Mapping[str, Any] | None = None
 ) -> ModelInfo:
-    """Compile the design for training: exactly one Input and one output (``(classes,)`` for classification, maps
-    ``(C, H, W)`` for segmentation and detection), and a model, ``batch`` and ``data_samples`` generated samples that
-    fit in the memory available (checked before building)."""
+    """Compile the design for training: exactly one Input and one output (``(classes,)`` for classification, a head
+    that fits the task of the training settings ``section`` otherwise), and a model, ``batch`` and ``data_samples``
+    generated samples that fit in the memory available (checked before building)."""
+    section = section or {}
+    task = str(section.get("task", "classification"))
     analysis = analyze(graph)
     if not analysis.ok:
         raise TrainingError(
@@ -94,6 +97,9 @@ def build_model(
     _check_output_rank(outputs[0], shape, task)
     assert shape is not None  # _check_output_rank refused a missing shape
     sample = analysis.shape(inputs[0]) or ()
+    head = head_problems(section, tuple(sample), outputs[0], tuple(shape))
+    if head:
+        raise TrainingError(head[0].code, head[0].message, head[0].hint)
     too_big = over_limit(analysis.info.values(), "training", batch, True, data_samples * prod(sample) * 4)
     if too_big:
         raise TrainingError(too_big[0].code, too_big[0].message, too_big[0].hint)
