@@ -2,7 +2,8 @@
 
 What a trained model says about one image, for the task its project trains: classification prints the top classes
 with their probabilities; segmentation draws the predicted mask over the image (beside the true mask with
-``--mask``, printing pixel accuracy and the IoU of each class). The model comes from a checkpoint, a run folder or a
+``--mask``, printing pixel accuracy and the IoU of each class); detection decodes the grid head with NMS, prints each
+box and draws them labelled with class and score. The model comes from a checkpoint, a run folder or a
 project file (untrained), as for ``insight``. Exit codes: 0 done, 1 the design cannot be compiled, 2 an unreadable
 model or image, or a missing option. torch is imported only when the command runs.
 """
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-TASKS = ("classification", "segmentation")
+TASKS = ("classification", "segmentation", "detection")
 
 
 def register(subparsers: SubCommands) -> None:
@@ -37,6 +38,9 @@ def register(subparsers: SubCommands) -> None:
     p.add_argument("-o", "--output", metavar="OUT", help="PNG to write (needed for segmentation)")
     p.add_argument("--mask", metavar="PATH", help="the true mask (PNG of class ids) to draw beside the prediction")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes to print for classification (5)")
+    p.add_argument(
+        "--threshold", type=float, default=0.25, metavar="T", help="lowest score of a box drawn for detection (0.25)"
+    )
     p.add_argument("--task", choices=TASKS, help="the design's task (default: its training section's)")
     p.add_argument("--seed", type=int, default=0, help="initialisation of a project file's untrained model (0)")
     p.set_defaults(run=cmd_predict)
@@ -69,8 +73,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if task == "classification":
         return _classes(args, loaded, scores, pixels)
     if not args.output:
-        return _fail(args.file, "segmentation draws a picture: give -o OUT.png")
-    return _segmentation(args, scores, pixels, truth)
+        return _fail(args.file, f"{task} draws a picture: give -o OUT.png")
+    if task == "detection":
+        return _detection(args, loaded, scores, pixels)
+    return _segmentation(args, loaded, scores, pixels, truth)
 
 
 def _fail(where: str, message: str, code: int = EXIT_UNREADABLE) -> int:
@@ -151,7 +157,9 @@ def _enlarged(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     return enlarge(rgb, factor), factor
 
 
-def _segmentation(args: argparse.Namespace, scores: torch.Tensor, pixels: np.ndarray, truth: Any) -> int:
+def _segmentation(
+    args: argparse.Namespace, loaded: Loaded, scores: torch.Tensor, pixels: np.ndarray, truth: Any
+) -> int:
     """Draw the argmax mask over the image (and the true mask beside it), and score it against the truth."""
     from ..insight.images import write_png
     from ..insight.overlays import draw_mask, side_by_side
@@ -170,19 +178,49 @@ def _segmentation(args: argparse.Namespace, scores: torch.Tensor, pixels: np.nda
     panels = [base, draw_mask(base, pred, classes)]
     if truth is not None:
         panels.insert(1, draw_mask(base, truth, classes))
-        _print_scores(pred, truth, classes)
+        _print_scores(scores, truth, _names(loaded, classes))
     write_png(args.output, side_by_side(panels))
     what = "image, true mask, predicted mask" if truth is not None else "image, predicted mask"
     print(f"{args.output}: {what}")
     return EXIT_OK
 
 
-def _print_scores(pred: np.ndarray, truth: np.ndarray, classes: int) -> None:
-    """Pixel accuracy and each class's IoU (pixels of 255 are ignored)."""
-    known = truth != 255
-    print(f"pixel accuracy\t{float((pred == truth)[known].mean()) if known.any() else math.nan:.4f}")
-    for k in range(classes):
-        p, t = (pred == k) & known, (truth == k) & known
-        union = int((p | t).sum())
-        if union:
-            print(f"IoU class {k}\t{int((p & t).sum()) / union:.4f}")
+def _print_scores(scores: torch.Tensor, truth: np.ndarray, names: list[str]) -> None:
+    """Pixel accuracy and each class's IoU, as validation computes them (pixels of 255 are left out)."""
+    import torch
+
+    from ..training.segmentation import ConfusionMeter
+
+    meter = ConfusionMeter(len(names), names)
+    meter.update(scores[None], torch.from_numpy(truth)[None])
+    for name, value in meter.compute().items():
+        print(f"{name.removeprefix('val_')}\t{value:.4f}")
+
+
+def _detection(args: argparse.Namespace, loaded: Loaded, scores: torch.Tensor, pixels: np.ndarray) -> int:
+    """Decode the grid head (NMS per class), print the boxes above ``--threshold`` and draw them over the image."""
+    from ..insight.images import write_png
+    from ..insight.overlays import draw_boxes
+    from ..training.config import detection_head, read_section
+    from ..training.detection import DetectionTask
+
+    grid, boxes = detection_head(read_section(loaded.graph))
+    classes = scores.shape[0] - 5 * boxes if scores.ndim == 3 else 0
+    if classes < 1 or tuple(scores.shape[1:]) != (grid, grid):
+        return _fail(
+            args.file,
+            f"a detection design outputs [{boxes}*5 + classes, {grid}, {grid}] (its training section's grid and "
+            f"boxes); this one outputs {list(scores.shape)}",
+            EXIT_INVALID,
+        )
+    task = DetectionTask(classes=classes, image_size=(pixels.shape[1], pixels.shape[2]), grid=grid, boxes=boxes)
+    found = task.predict(scores[None])[0]
+    keep = found.scores >= args.threshold
+    names = _names(loaded, classes)
+    b, s, k = found.boxes[keep], found.scores[keep].tolist(), found.labels[keep].tolist()
+    for box, score, label in zip(b.tolist(), s, k, strict=True):
+        print(f"{names[label]}\t{score:.4f}\t" + " ".join(f"{v:.1f}" for v in box))
+    base, factor = _enlarged(pixels_to_rgb(pixels))
+    write_png(args.output, draw_boxes(base, b.numpy(), k, names, s, scale=factor))
+    print(f"{args.output}: {len(k)} box{'es' if len(k) != 1 else ''} of score >= {args.threshold:g}")
+    return EXIT_OK
