@@ -105,6 +105,24 @@ def test_detection_prints_and_draws_the_decoded_boxes(tmp_path, scene, capsys):
     assert np.asarray(Image.open(out)).shape == (256, 256, 3)
 
 
+def test_the_insight_prediction_view_and_grad_cam_for_a_class_of_a_segmentation_design(scene):
+    from designer import insight
+
+    _, _, t = scene
+    g = _seg_design()
+    g.extra["training"] = {"task": "segmentation"}
+    model = compile_graph(g, seed=0)
+    x = torch.from_numpy(t.images[0]).float().div(255)
+    view = insight.render("prediction", model, x, graph=g)
+    pred = model.eval()(x[None])[0].argmax(0).numpy()
+    assert view.title.startswith("image | predicted mask") and view.base.shape == (SIZE, 2 * SIZE + 4, 3)
+    drawn = np.round(view.base[:, SIZE + 4 :] * 255).astype(np.uint8)
+    assert (drawn[pred > 0] != np.round(view.base[:, :SIZE] * 255).astype(np.uint8)[pred > 0]).any(axis=-1).all()
+    # Grad-CAM explains one class of the map: the mean of its logits over the pixels, a different map per class.
+    cams = [insight.grad_cam(model, x, "n2", target=k, graph=g) for k in (1, 2)]
+    assert [c.target for c in cams] == [1, 2] and not np.allclose(cams[0].values, cams[1].values)
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path, scene, capsys):
     img, _, _ = scene
     save(_seg_design(), tmp_path / "seg.json")

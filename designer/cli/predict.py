@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..model.fileformat import ProjectError
 from .common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, SubCommands
@@ -21,8 +21,10 @@ from .insight import MIN_SIDE, Loaded, open_model
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
 
+    from ..insight.prediction import Prediction
+
+#: Kept here as well as in ``designer.insight.prediction`` so that building the parser does not import torch.
 TASKS = ("classification", "segmentation", "detection")
 
 
@@ -50,6 +52,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Run the ``predict`` sub-command; returns the exit code."""
     from ..compiler import CompileError
     from ..export.checkpoint import WeightsMismatchError
+    from ..insight import InsightError
 
     try:
         loaded = open_model(args.file, args.seed)
@@ -60,23 +63,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     except (OSError, ValueError, ProjectError) as exc:
         return _fail(args.file, str(exc))
-    task = args.task or str(loaded.graph.extra.get("training", {}).get("task", "classification"))
-    if task not in TASKS:
-        return _fail(args.file, f"predict draws {' and '.join(TASKS)} designs; this one trains for {task}")
     c, h, w = (int(v) for v in loaded.graph[loaded.graph.input_ids()[0]].params["shape"])
     try:
         pixels = _read_pixels(args.image, c, (h, w))
         truth = _read_mask(args.mask, (h, w)) if args.mask else None
     except ValueError as exc:
         return _fail(args.mask if "mask" in str(exc) else args.image, str(exc))
-    scores = _run(loaded, pixels)
-    if task == "classification":
-        return _classes(args, loaded, scores, pixels)
-    if not args.output:
-        return _fail(args.file, f"{task} draws a picture: give -o OUT.png")
-    if task == "detection":
-        return _detection(args, loaded, scores, pixels)
-    return _segmentation(args, loaded, scores, pixels, truth)
+    try:
+        found = _predict(args, loaded, pixels, truth)
+    except InsightError as exc:
+        return _fail(args.file, str(exc), EXIT_INVALID)
+    except ValueError as exc:  # the training section names no task predict knows
+        return _fail(args.file, str(exc))
+    for line in found.lines:
+        print(line)
+    if found.task != "classification" and not args.output:
+        return _fail(args.file, f"{found.task} draws a picture: give -o OUT.png")
+    if args.output:
+        from ..insight.images import write_png
+
+        write_png(args.output, found.picture)
+        print(f"{args.output}: {found.title}")
+    return EXIT_OK
 
 
 def _fail(where: str, message: str, code: int = EXIT_UNREADABLE) -> int:
@@ -105,122 +113,26 @@ def _read_mask(path: str, size: tuple[int, int]) -> np.ndarray:
         raise ValueError(f"cannot read mask {path}: {exc}") from None
 
 
-def _run(loaded: Loaded, pixels: np.ndarray) -> torch.Tensor:
-    """The model's first output for the image, in eval mode, as ``(classes, ...)``."""
+def _predict(args: argparse.Namespace, loaded: Loaded, pixels: np.ndarray, truth: np.ndarray | None) -> Prediction:
+    """The prediction drawn on the image as read (not as normalised), enlarged to at least ``MIN_SIDE`` pixels."""
+    import numpy as np
     import torch
 
     from ..insight import normalize
-    from ..insight.probe import first_output
+    from ..insight.prediction import predict
 
     x = normalize(torch.from_numpy(pixels), loaded.mean, loaded.std)
-    module = loaded.module.eval()
-    with torch.inference_mode():
-        out: torch.Tensor = first_output(module(x.unsqueeze(0)))[0].float()
-    return out
-
-
-def _names(loaded: Loaded, n: int) -> list[str]:
-    return loaded.classes if len(loaded.classes) == n else [str(k) for k in range(n)]
-
-
-def _classes(args: argparse.Namespace, loaded: Loaded, scores: torch.Tensor, pixels: np.ndarray) -> int:
-    """Print the top classes; a single logit is a two-class sigmoid."""
-    import torch
-
-    flat = scores.reshape(-1)
-    probs = torch.cat([1 - flat.sigmoid(), flat.sigmoid()]) if flat.numel() == 1 else flat.softmax(0)
-    names = _names(loaded, len(probs))
-    top = probs.topk(min(max(1, args.top), len(probs)))
-    for p, k in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-        print(f"{names[k]}\t{p:.4f}")
-    if args.output:
-        from ..insight.images import write_png
-
-        write_png(args.output, _enlarged(pixels_to_rgb(pixels))[0])
-        print(f"{args.output}: the image as the design sees it")
-    return EXIT_OK
-
-
-def pixels_to_rgb(pixels: np.ndarray) -> np.ndarray:
-    """uint8 ``(C, H, W)`` with one or three channels as ``(H, W, 3)`` uint8."""
-    import numpy as np
-
     rgb = pixels if pixels.shape[0] == 3 else pixels[:1].repeat(3, 0)
-    out: np.ndarray = np.ascontiguousarray(rgb.transpose(1, 2, 0))
-    return out
-
-
-def _enlarged(rgb: np.ndarray) -> tuple[np.ndarray, int]:
-    from ..insight.overlays import enlarge
-
-    factor = max(1, math.ceil(MIN_SIDE / max(rgb.shape[:2])))
-    return enlarge(rgb, factor), factor
-
-
-def _segmentation(
-    args: argparse.Namespace, loaded: Loaded, scores: torch.Tensor, pixels: np.ndarray, truth: Any
-) -> int:
-    """Draw the argmax mask over the image (and the true mask beside it), and score it against the truth."""
-    from ..insight.images import write_png
-    from ..insight.overlays import draw_mask, side_by_side
-
-    if scores.ndim != 3 or tuple(scores.shape[1:]) != pixels.shape[1:]:
-        shape = list(scores.shape)
-        return _fail(
-            args.file,
-            f"a segmentation design outputs [classes, H, W] at the input's size {list(pixels.shape[1:])}; "
-            f"this one outputs {shape}",
-            EXIT_INVALID,
-        )
-    classes = scores.shape[0]
-    pred = scores.argmax(0).numpy()
-    base, _ = _enlarged(pixels_to_rgb(pixels))
-    panels = [base, draw_mask(base, pred, classes)]
-    if truth is not None:
-        panels.insert(1, draw_mask(base, truth, classes))
-        _print_scores(scores, truth, _names(loaded, classes))
-    write_png(args.output, side_by_side(panels))
-    what = "image, true mask, predicted mask" if truth is not None else "image, predicted mask"
-    print(f"{args.output}: {what}")
-    return EXIT_OK
-
-
-def _print_scores(scores: torch.Tensor, truth: np.ndarray, names: list[str]) -> None:
-    """Pixel accuracy and each class's IoU, as validation computes them (pixels of 255 are left out)."""
-    import torch
-
-    from ..training.segmentation import ConfusionMeter
-
-    meter = ConfusionMeter(len(names), names)
-    meter.update(scores[None], torch.from_numpy(truth)[None])
-    for name, value in meter.compute().items():
-        print(f"{name.removeprefix('val_')}\t{value:.4f}")
-
-
-def _detection(args: argparse.Namespace, loaded: Loaded, scores: torch.Tensor, pixels: np.ndarray) -> int:
-    """Decode the grid head (NMS per class), print the boxes above ``--threshold`` and draw them over the image."""
-    from ..insight.images import write_png
-    from ..insight.overlays import draw_boxes
-    from ..training.config import detection_head, read_section
-    from ..training.detection import DetectionTask
-
-    grid, boxes = detection_head(read_section(loaded.graph))
-    classes = scores.shape[0] - 5 * boxes if scores.ndim == 3 else 0
-    if classes < 1 or tuple(scores.shape[1:]) != (grid, grid):
-        return _fail(
-            args.file,
-            f"a detection design outputs [{boxes}*5 + classes, {grid}, {grid}] (its training section's grid and "
-            f"boxes); this one outputs {list(scores.shape)}",
-            EXIT_INVALID,
-        )
-    task = DetectionTask(classes=classes, image_size=(pixels.shape[1], pixels.shape[2]), grid=grid, boxes=boxes)
-    found = task.predict(scores[None])[0]
-    keep = found.scores >= args.threshold
-    names = _names(loaded, classes)
-    b, s, k = found.boxes[keep], found.scores[keep].tolist(), found.labels[keep].tolist()
-    for box, score, label in zip(b.tolist(), s, k, strict=True):
-        print(f"{names[label]}\t{score:.4f}\t" + " ".join(f"{v:.1f}" for v in box))
-    base, factor = _enlarged(pixels_to_rgb(pixels))
-    write_png(args.output, draw_boxes(base, b.numpy(), k, names, s, scale=factor))
-    print(f"{args.output}: {len(k)} box{'es' if len(k) != 1 else ''} of score >= {args.threshold:g}")
-    return EXIT_OK
+    scale = max(1, math.ceil(MIN_SIDE / max(pixels.shape[1:])))
+    return predict(
+        loaded.module,
+        x,
+        graph=loaded.graph,
+        classes=loaded.classes or None,
+        base=np.ascontiguousarray(rgb.transpose(1, 2, 0)),
+        truth=truth,
+        task=args.task,
+        threshold=args.threshold,
+        top=args.top,
+        scale=scale,
+    )
