@@ -49,8 +49,9 @@ def predict(
     """Run ``module`` on the sample ``x`` (model input space) and draw what it predicts.
 
     ``task`` defaults to the design's training section (classification without one); ``base`` is the picture to draw
-    on (``(H, W, 3)``, default: ``x`` stretched over its range); ``truth`` a mask of class ids shown beside the
-    prediction and scored; ``threshold`` the lowest score of a box drawn; ``scale`` enlarges small images first.
+    on (``(H, W, 3)``, default: ``x`` stretched over its range); ``truth`` the sample's target drawn beside the
+    prediction: a mask of class ids (scored as validation scores it) or box rows ``(label, x1, y1, x2, y2)`` padded
+    with label -1; ``threshold`` the lowest score of a box drawn; ``scale`` enlarges small images first.
     """
     config = read_section(graph) if graph is not None else TrainConfig()
     task = task or config.task
@@ -64,7 +65,16 @@ def predict(
         return _classes(out, picture, classes, top)
     if task == "segmentation":
         return _mask(out, picture, tuple(xb.shape[-2:]), classes, truth)
-    return _boxes(out, picture, config, tuple(xb.shape[-2:]), classes, threshold, scale)
+    found = _boxes(out, picture, config, tuple(xb.shape[-2:]), classes, threshold, scale)
+    if truth is None:
+        return found
+    rows = np.asarray(truth, dtype=np.float32).reshape(-1, 5)
+    rows = rows[rows[:, 0] >= 0]
+    names = _names(classes, out.shape[0] - 5 * detection_head(config)[1])
+    labels = [int(k) for k in rows[:, 0]]
+    truth_panel = draw_boxes(picture, rows[:, 1:], labels, names, scale=scale)
+    title = f"true boxes ({len(rows)}) | predicted: {found.title}"
+    return Prediction("detection", side_by_side([truth_panel, found.picture]), title, found.lines)
 
 
 def _names(classes: Sequence[str] | None, n: int) -> list[str]:
