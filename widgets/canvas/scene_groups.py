@@ -44,13 +44,19 @@ class GroupScene(DisplayScene):
         """Make and add the box of ``node`` (see ``GraphScene``)."""
         raise NotImplementedError
 
+    def sync_edges(self) -> None:
+        """Make or drop edge items as groups open and close (see ``GraphScene``)."""
+        raise NotImplementedError
+
     def collapsed_ancestor(self, node_id: str) -> str | None:
         """The outermost collapsed group containing ``node_id``."""
-        parts = node_id.split(".")
-        for k in range(1, len(parts)):
-            prefix = ".".join(parts[:k])
-            if prefix in self.collapsed:
-                return prefix
+        collapsed = self.collapsed
+        if collapsed:
+            end = node_id.find(".")
+            while end != -1:
+                if node_id[:end] in collapsed:
+                    return node_id[:end]
+                end = node_id.find(".", end + 1)
         return None
 
     def collapse(self, prefix: str) -> bool:
@@ -104,6 +110,7 @@ class GroupScene(DisplayScene):
             if hidden and item.isSelected():
                 item.setSelected(False)
             item.setVisible(not hidden)
+        self.sync_edges()
         self._place_all(route=False)
         self.route_all()  # edges into and out of groups change ends or visibility, moved or not
 
