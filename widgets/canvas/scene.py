@@ -50,8 +50,9 @@ class GraphScene(GroupScene):
 
     # -- wiring ---------------------------------------------------------------------------------------------------
 
-    def set_document(self, document: Document, collapsed: AbstractSet[str] = frozenset()) -> None:
-        """Show ``document``, with the groups ``collapsed`` as one box each, and follow its graph events from now on."""
+    def set_document(self, document: Document, collapsed: AbstractSet[str] = frozenset(), place: bool = True) -> None:
+        """Show ``document``, with the groups ``collapsed`` as one box each, and follow its graph events from now on
+        (``place=False``: the caller fits the view next, which places the boxes; see ``sync_groups``)."""
         self.clear_document()
         self.document = document
         self._handlers = {
@@ -81,7 +82,7 @@ class GraphScene(GroupScene):
             self.placing = False
             self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._on_analysis(document.analysis)
-        self.sync_groups()  # places the boxes and routes every edge once
+        self.sync_groups(place)
         self.frames.schedule()
 
     def restyle(self) -> None:

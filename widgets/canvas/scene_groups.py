@@ -72,17 +72,21 @@ class GroupScene(DisplayScene):
         self.collapsed.discard(prefix)
         self.sync_groups()
 
-    def expand_all(self) -> None:
-        """Expand every collapsed group."""
+    def expand_all(self, place: bool = True) -> None:
+        """Expand every collapsed group (``place``: as for ``sync_groups``)."""
         self.collapsed.clear()
-        self.sync_groups()
+        self.sync_groups(place)
 
     def _sync_groups_if_needed(self, node_id: str) -> None:
         if self.collapsed and self.collapsed_ancestor(node_id) is not None:
             self.sync_groups()
 
-    def sync_groups(self) -> None:
-        """Make the group boxes, member visibility and edge routes match ``collapsed``."""
+    def sync_groups(self, place: bool = True) -> None:
+        """Make the group boxes, member visibility and edge routes match ``collapsed``.
+
+        ``place=False`` leaves placing the boxes and routing the edges to the ``rewrap`` that the caller runs next (a
+        fit): done here too, a big design would be placed and routed twice.
+        """
         assert self.document is not None
         graph = self.document.graph
         members_of = sc.members_by_group(graph, self.collapsed)
@@ -111,8 +115,9 @@ class GroupScene(DisplayScene):
                 item.setSelected(False)
             item.setVisible(not hidden)
         self.sync_edges()
-        self._place_all(route=False)
-        self.route_all()  # edges into and out of groups change ends or visibility, moved or not
+        self.unrouted = True  # edges into and out of groups change ends or visibility, moved or not
+        if place:
+            self._place_all()
 
     def _make_hidden_item(self, node_id: str) -> NodeItem | None:
         """The box of a node not shown so far (a member of a collapsed group), made now with its content."""
