@@ -212,6 +212,20 @@ def test_snapping_rounds_dragged_positions_to_the_grid(canvas):
     assert x % theme.GRID == 0 and y % theme.GRID == 0
 
 
+def test_edges_follow_a_box_while_it_is_dragged_and_it_snaps_to_the_grid(canvas):
+    item = canvas.scene.nodes["relu1"]
+    start = item.pos()
+    canvas.mouse(QEvent.Type.MouseButtonPress, start, LEFT, LEFT, NO_MODS)
+    canvas.mouse(QEvent.Type.MouseMove, start + QPointF(57, 31), Qt.MouseButton.NoButton, LEFT, NO_MODS)
+    assert item.pos() != start and item.x() % theme.GRID == 0 and item.y() % theme.GRID == 0
+    into, out = canvas.scene.edges_into("relu1")[0], canvas.scene.edges_into("pool1")[0]
+    assert into.path().pointAtPercent(1) == item.input_anchor(0, 1), "the edge in follows before the release"
+    assert out.path().pointAtPercent(0) == item.output_anchor()
+    assert canvas.doc.undo_stack.count() == 0, "nothing is an edit until the release"
+    canvas.mouse(QEvent.Type.MouseButtonRelease, start + QPointF(57, 31), LEFT, Qt.MouseButton.NoButton, NO_MODS)
+    assert canvas.doc.undo_stack.count() == 1
+
+
 @pytest.fixture
 def grouped(qtbot):
     g = graph(

@@ -160,6 +160,7 @@ class GraphScene(GroupScene):
             self._place_all()  # a hidden member moved: the group's extent, hence every shift, may change
         elif node_id in self.nodes:
             self.nodes[node_id].setPos(self.display_pos(new))
+            self.node_moved(self.nodes[node_id])
 
     def _on_analysis(self, analysis: Analysis) -> None:
         """Refresh item texts and states from a new analysis; only items whose inputs changed are recomputed."""
@@ -279,7 +280,7 @@ class GraphScene(GroupScene):
         self.removeItem(edge)
 
     def node_moved(self, item: NodeItem) -> None:
-        """Called by a node or group box whose position changed: follow with its edges (and its group box)."""
+        """A node or group box was moved (by a drag, or to its new place): its edges follow, and the frames."""
         self.frames.schedule()
         if self.placing:
             return

@@ -18,6 +18,7 @@ from .node_item import NodeItem
 
 if TYPE_CHECKING:
     from ..document.document import Document
+    from .frames import FrameSet
 
 
 class DisplayScene(QGraphicsScene):
@@ -26,6 +27,7 @@ class DisplayScene(QGraphicsScene):
     document: Document | None
     nodes: dict[str, NodeItem]
     groups: dict[str, GroupItem]
+    frames: FrameSet
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -143,6 +145,7 @@ class DisplayScene(QGraphicsScene):
             self.route_all()
         else:
             self.route_nodes(moved)
+        self.frames.schedule()
 
     def _place_group(self, box: GroupItem) -> bool:
         """A group box sits where its topmost member is drawn (the first row it hid); whether it moved."""
