@@ -7,7 +7,7 @@ from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from designer.analysis.validate import Analysis
@@ -43,6 +43,8 @@ class GraphScene(GroupScene):
         self._outputs: dict[str, list[EdgeItem]] = {}
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._analysis: Analysis | None = None
+        #: Body fills by node id or group prefix when coloured by cost (view state; ``cost_tint.apply_tints``).
+        self.tints: dict[str, QColor] = {}
         self.frames = FrameSet(self)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme.BACKGROUND)
@@ -108,6 +110,7 @@ class GraphScene(GroupScene):
         self.nodes, self.groups, self._inputs, self._outputs = NodeItems(self._make_hidden_item), {}, {}, {}
         self.collapsed = set()
         self._analysis = None
+        self.tints = {}
         self.reset_display()
 
     # -- graph events ---------------------------------------------------------------------------------------------
@@ -212,6 +215,7 @@ class GraphScene(GroupScene):
     def _add_node_item(self, node: Node) -> NodeItem:
         content = NodeContent(node.label or node.id, node.type, "", "→ …")
         item = NodeItem(node.id, get_spec(node.type), content)
+        item.tint = self.tints.get(node.id)
         self.nodes[node.id] = item
         self.addItem(item)
         item.setPos(self.display_pos(node.pos))
