@@ -66,13 +66,14 @@ class _Design:
     graph: Graph
     info: Mapping[NodeId, NodeInfo]
     users: dict[NodeId, list[NodeId]]
+    _ready: list[NodeInfo] | None = None
 
-    def ready(self) -> Iterator[NodeInfo]:
-        """The nodes whose shape and parameters were inferred, in file order."""
-        for node in self.graph:
-            ni = self.info.get(node.id)
-            if ni is not None and ni.ctx is not None and ni.shape is not None:
-                yield ni
+    def ready(self) -> list[NodeInfo]:
+        """The nodes whose shape and parameters were inferred, in file order (found once: every rule walks them)."""
+        if self._ready is None:
+            found = (self.info.get(node.id) for node in self.graph)
+            self._ready = [ni for ni in found if ni is not None and ni.ctx is not None and ni.shape is not None]
+        return self._ready
 
     def source(self, ni: NodeInfo) -> NodeInfo | None:
         src = ni.node.inputs[0] if ni.node.inputs else None
