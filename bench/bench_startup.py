@@ -7,7 +7,7 @@ the baseline is a bare ``python -c pass`` measured in the same run, so a loaded 
 ready), and when the first step ends, with whether ``torch._dynamo`` (which every stock optimiser imports on its
 construction and first step) was loaded by then.
 
-    python bench/bench_startup.py [--repeats 3] [--templates resnet50,densenet121] [--no-train]
+    python bench/bench_startup.py [--repeats 3] [--templates resnet50,densenet121] [--no-train] [--no-bytecode]
 """
 
 from __future__ import annotations
@@ -47,14 +47,20 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+#: Children run as from an installed wheel, whose modules pip compiled: with bytecode cached (in a folder of this
+#: run's, not the source tree), after one warm-up run. ``PYTHONDONTWRITEBYTECODE=1`` (set in some development
+#: environments) makes every start compile each module again; ``--no-bytecode`` measures that.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def wall(args: list[str], repeats: int) -> float:
-    """Median wall time of running ``python ARGS`` in a fresh process."""
+    """Median wall time of running ``python ARGS`` in a fresh process (after a warm-up run)."""
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, check=False)
+        subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, check=False, env=ENV)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times[1:])
 
 
 def bench_templates(names: list[str], repeats: int, bare: float) -> None:
@@ -72,12 +78,12 @@ def bench_templates(names: list[str], repeats: int, bare: float) -> None:
 
 def bench_train(repeats: int) -> None:
     flags = ["--epochs", "1", "--samples", "640", "--batch-size", "64", "--device", "cpu", "--workers", "0"]
-    firsts = []
+    firsts, torches = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             argv = ["train", "templates/small_cnn.json", *flags, "--quiet", "--out", str(Path(tmp) / "run")]
             out = subprocess.run(
-                [sys.executable, "-c", _TRAIN_CHILD, *argv], cwd=ROOT, capture_output=True, text=True, check=False
+                [sys.executable, "-c", _TRAIN_CHILD, *argv], cwd=ROOT, capture_output=True, text=True, env=ENV
             )
         marks = {line.split()[1]: line.split()[2:] for line in out.stderr.splitlines() if line.startswith("MARK ")}
         if "StepEnded" not in marks:
@@ -85,6 +91,7 @@ def bench_train(repeats: int) -> None:
             return
         first, dynamo = float(marks["StepEnded"][0]), marks["StepEnded"][1]
         firsts.append(first)
+        torches.append(float(marks["torch"][0]))
         print(
             f"train small_cnn: import torch {float(marks['torch'][0]):.2f} s; after it, run started "
             f"{float(marks['RunStarted'][0]):.2f} s, first step {first:.2f} s (torch._dynamo loaded: {dynamo})"
@@ -92,13 +99,16 @@ def bench_train(repeats: int) -> None:
     best = min(firsts)
     verdict = "OK" if best < FIRST_STEP_GOAL_S else "OVER"
     print(f"first step after import torch: best {best:.2f} s (goal < {FIRST_STEP_GOAL_S} s: {verdict})")
+    # On a loaded machine both grow: the goal as a share of the issue's 2.4 s torch import is a fairer reading there.
+    share = best / torches[firsts.index(best)]
+    print(f"first step / import torch: {share:.2f} (the goal on the issue's machine: {FIRST_STEP_GOAL_S / 2.4:.2f})")
     dynamo = _time_dynamo_import()
     print(f"import torch._dynamo after import torch: {dynamo:.2f} s (every torch.optim optimiser imports it)")
 
 
 def _time_dynamo_import() -> float:
     code = "import time, torch; t = time.perf_counter(); import torch._dynamo; print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=ENV)
     return float(out.stdout.strip())
 
 
@@ -107,10 +117,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--templates", help="comma list of template names (default: all)")
     parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--no-bytecode", action="store_true", help="compile every module at each start")
     args = parser.parse_args()
+    cache = tempfile.TemporaryDirectory()
+    ENV.update({"PYTHONDONTWRITEBYTECODE": "1"} if args.no_bytecode else {"PYTHONPYCACHEPREFIX": cache.name})
     print(
         f"# python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}, "
-        f"load average {os.getloadavg()[0]:.1f}"
+        f"load average {os.getloadavg()[0]:.1f}, bytecode {'not cached' if args.no_bytecode else 'cached'}"
     )
     bare = wall(["-c", "pass"], args.repeats)
     print(f"bare python -c pass: {bare:.3f} s")
