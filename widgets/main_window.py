@@ -27,6 +27,7 @@ from .document.autosave import INTERVAL_MS, Autosave
 from .document.document import Document
 from .document.editing import EditController
 from .document.file_controller import FileController, untitled_graph
+from .panels.cost_coloring import CostColoring
 from .panels.dialogs import Dialogs
 from .panels.inspector import Inspector
 from .panels.palette import Palette
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.themes = ThemeController(self)
         self.themes.changed.connect(self._on_theme_changed)
         self.menu_actions.add_theme_menu(self.themes)
+        self.cost_coloring = CostColoring(self)  # View > Colour By and the Cost dock
         self.files.show_graph(untitled_graph())
         self.themes.apply(self.themes.saved_choice())
         if load_panels:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 from dataclasses import dataclass
@@ -120,6 +119,8 @@ class LayerSpec:
         known = self._known
         for name in raw:
             if name not in known:
+                import difflib  # only for a misspelt parameter: reading a design does not pay for it
+
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = (
                     f"did you mean '{close[0]}'?"

@@ -161,7 +161,8 @@ class Trainer:
                 )
             return self._fail("error", f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
         finally:
-            torch.use_deterministic_algorithms(prev_det)
+            if torch.are_deterministic_algorithms_enabled() != prev_det:  # the call imports torch._dynamo (1.7 s)
+                torch.use_deterministic_algorithms(prev_det)
             self._teardown()
 
     def _train(self) -> Finished:
