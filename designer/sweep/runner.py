@@ -22,7 +22,17 @@ from ..training.config import TrainConfig, read_section
 from .check import check_space
 from .events import SweepCallback, SweepEnded, SweepEvent, SweepStarted, TrialEnded
 from .space import SECTION, read_space
-from .study import OBJECTIVES, PRUNERS, StudySpec, SweepError, default_storage, make_sampler, open_study, public_url
+from .study import (
+    OBJECTIVES,
+    PRUNERS,
+    StudySpec,
+    SweepError,
+    default_storage,
+    make_sampler,
+    objective_for,
+    open_study,
+    public_url,
+)
 from .trial import TrialRunner
 
 if TYPE_CHECKING:
@@ -46,7 +56,8 @@ class SweepOptions:
     storage: str | None = None
     study: str | None = None
     timeout_s: float | None = None
-    objective: str = "val_acc"
+    #: None: the task's headline metric (``val_acc`` for classification).
+    objective: str | None = None
     direction: str | None = None
     pruner: str = "median"
     #: The sampler's seed; None takes the training section's.
@@ -75,7 +86,8 @@ class Sweep:
         self.folder = Path(options.out) if options.out else root / f"sweep-{runs.slug(name)}"
         storage = options.storage or default_storage(self.folder)
         seed = options.seed if options.seed is not None else self.config.seed
-        self.spec = StudySpec(name, storage, options.objective, options.direction, options.pruner, seed)
+        objective = objective_for(self.config.task, options.objective)
+        self.spec = StudySpec(name, storage, objective, options.direction, options.pruner, seed)
         self._runner: TrialRunner | None = None
         self._stop = False
 
@@ -182,7 +194,7 @@ def _check_options(options: SweepOptions) -> None:
             "run one sweep worker per GPU (CUDA_VISIBLE_DEVICES=k python -m designer sweep ...), or train a chosen "
             "trial under torchrun with `train` (docs/sweeps.md)",
         )
-    if options.objective not in OBJECTIVES:
+    if options.objective is not None and options.objective not in OBJECTIVES:
         raise SweepError("sweep.objective", f"objective {options.objective!r} is not one of {', '.join(OBJECTIVES)}")
     if options.direction not in (None, "max", "min"):
         raise SweepError("sweep.direction", f"direction {options.direction!r} is not max or min")
