@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import detection_data
 from .data import (
     Augment,
     DataBundle,
@@ -37,6 +38,9 @@ BACKGROUND = "background"
 def parse_task_spec(text: str) -> DataSpec:
     """A ``--data`` value for segmentation or detection: ``shapes-scenes[:N]`` besides what ``parse_spec`` reads."""
     kind, _, root = text.partition(":")
+    files = detection_data.parse_kind(kind.strip().lower(), root)
+    if files is not None:
+        return files
     if kind.strip().lower().replace("_", "-") != SCENES:
         return parse_spec(text)
     root = root.strip()
@@ -138,6 +142,9 @@ def load_task_data(
     if len(input_shape) != 3:
         raise DataError("data.input_rank", f"the design's Input has shape {list(input_shape)}; {task} needs images")
     channels, size = int(input_shape[0]), (int(input_shape[1]), int(input_shape[2]))
+    if task == "detection" and spec.kind in detection_data.KINDS:
+        aug = pair_augment(augment or Augment(), size, channels, task)
+        return detection_data.load_box_files(spec, channels, size, val_split, seed, normalize, aug)
     if spec.kind not in ("shapes", SCENES):
         raise DataError(
             "data.task_mismatch",
