@@ -21,6 +21,7 @@ from ..training import runs
 from ..training.config import ConfigError, TrainConfig
 from ..training.events import EpochEnded, Event, Failed
 from .events import SweepEvent, TrialEnded, TrialProgress, TrialStarted
+from .ranks import Plan
 from .space import Dimension, SearchSpace, apply
 from .study import StudySpec, public_url
 from .tensorboard import ScalarLogger
@@ -61,9 +62,11 @@ class TrialRunner:
         spec: StudySpec,
         folder: Path,
         emit: Callable[[SweepEvent], None],
+        announce: Callable[[Plan | None], None] | None = None,
     ) -> None:
         self.graph, self.config, self.space, self.spec = graph, config, space, spec
-        self.folder, self.emit = folder, emit
+        self.folder, self.emit, self.announce = folder, emit, announce
+        self._announced = False
         self.trainer: Trainer | None = None
         self.stopping = False
         self._data: DataCache | None = None
@@ -76,7 +79,21 @@ class TrialRunner:
             self.trainer.stop()
 
     def run(self, study: optuna.Study, trial: optuna.Trial) -> TrialEnded:
-        """Run ``trial`` to its end and tell ``study`` how it went."""
+        """Run ``trial`` to its end and tell ``study`` how it went; under torchrun, ``announce`` hears of it once:
+        its ``Plan`` before it trains, or None when it ended without training."""
+        self._announced = False
+        try:
+            return self._run(study, trial)
+        finally:
+            if not self._announced:
+                self._announce(None)
+
+    def _announce(self, plan: Plan | None) -> None:
+        self._announced = True
+        if self.announce is not None:
+            self.announce(plan)
+
+    def _run(self, study: optuna.Study, trial: optuna.Trial) -> TrialEnded:
         values = {d.key: suggest(trial, d) for d in self.space.dimensions}
         resume_dir = trial.user_attrs.get("resume_dir")
         run_dir = Path(resume_dir) if resume_dir else trial_dir(self.folder, trial.number)
@@ -99,6 +116,7 @@ class TrialRunner:
         self._recording = Pending(lambda: self._record_start(trial, run_dir, values, attrs))
         resumed = bool(resume_dir) and (run_dir / runs.LAST).exists()
         self.emit(TrialStarted(trial.number, values, str(run_dir), resumed))
+        self._announce(Plan(trial.number, values, str(run_dir), resumed))
         try:
             return self._train(study, trial, design, config, run_dir, resumed)
         finally:
