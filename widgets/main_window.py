@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.summary.node_clicked.connect(self.reveal_node)
         self.problems.node_clicked.connect(self.reveal_node)
         self.problems.count_changed.connect(self._on_problem_count)
+        self.problems.silence_requested.connect(self._on_silence_requested)
         self.resize(1400, 860)
         self._restore_layout()
         self.menu_actions.snap.setChecked(self.scene.snap_to_grid)
@@ -211,6 +212,10 @@ class MainWindow(QMainWindow):
     def _on_problem_count(self, errors: int, warnings: int) -> None:
         n = errors + warnings
         self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+
+    def _on_silence_requested(self, node_id: str, code: str, silenced: bool) -> None:
+        if self.document is not None and node_id in self.document.graph:
+            self.document.silence_advice(node_id, code, silenced)
 
     # -- selection ------------------------------------------------------------------------------------------------
 

@@ -102,11 +102,12 @@ def silenced(graph: Graph, diagnostic: Diagnostic) -> bool:
     """Whether the node the diagnostic is about lists its code (or a dotted prefix of it) in ``silence``."""
     if diagnostic.node_id is None or diagnostic.node_id not in graph:
         return False
-    codes = _silence_list(graph[diagnostic.node_id])
+    codes = silence_codes(graph[diagnostic.node_id])
     return any(diagnostic.code == c or diagnostic.code.startswith(c + ".") for c in codes)
 
 
-def _silence_list(node: Node) -> list[str]:
+def silence_codes(node: Node) -> list[str]:
+    """The codes (or dotted prefixes) the node's ``silence`` field lists; none when the field is unusable."""
     value = node.extra.get("silence")
     if isinstance(value, str):
         return [value]

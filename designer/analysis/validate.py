@@ -10,6 +10,7 @@ from ..model.diagnostics import DesignError, Diagnostic
 from ..model.graph import Graph, Node, NodeId
 from .advice import advise
 from .budgets import budget_warnings
+from .heads import check_head
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
 from .structure import check_graph, check_structure, topological_order
 
@@ -104,6 +105,7 @@ def analyze(graph: Graph) -> Analysis:
     check_graph(graph, info, out)
     out.extend(budget_warnings(info.values()))
     out.extend(advise(graph, info, out))
+    out.extend(check_head(graph, info))
     rank = {nid: i for i, nid in enumerate(graph.ids())}
     out.sort(key=lambda d: (not d.is_error, rank.get(NodeId(d.node_id), -1) if d.node_id else -1))
     return Analysis(graph, order, info, out)

@@ -14,6 +14,7 @@ from . import images
 from .evaluate import Embedding, Evaluation, embed, evaluate, iter_batches, normalize
 from .maps import conv_nodes, feature_maps, filters, grad_cam, occlusion, saliency, spatial_nodes
 from .maximize import maximize
+from .prediction import predict
 from .probe import InsightError
 
 #: Method names, as the command line spells them, with what the dock shows.
@@ -26,9 +27,10 @@ METHODS = {
     "deconvnet": "Deconvnet",
     "occlusion": "Occlusion",
     "maximize": "Activation maximisation",
+    "prediction": "Prediction",
 }
 #: Methods that need an input sample (filters and maximisation do not).
-NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion"})
+NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion", "prediction"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,10 @@ def render(
             cmap="diverging",
             levels=images.levels_of(grid, symmetric=True),
         )
+    if method == "prediction":  # the classes, the mask or the boxes, as the design's task has them
+        p = predict(module, x, graph=graph, classes=classes)
+        shown = "; ".join(p.lines[:3]).replace("\t", " ")
+        return View(f"{p.title}: {shown}" if shown else p.title, base=p.picture / 255.0)
     if method == "maximize":
         shape = tuple(np.asarray(x).shape[-3:]) if x is not None else _input_shape(module, graph)
         found = maximize(

@@ -23,7 +23,17 @@ from .check import check_space
 from .events import SweepCallback, SweepEnded, SweepEvent, SweepStarted, TrialEnded
 from .ranks import Follower, Halt, announce
 from .space import SECTION, SearchSpace, read_space
-from .study import OBJECTIVES, PRUNERS, StudySpec, SweepError, default_storage, make_sampler, open_study, public_url
+from .study import (
+    OBJECTIVES,
+    PRUNERS,
+    StudySpec,
+    SweepError,
+    default_storage,
+    make_sampler,
+    objective_for,
+    open_study,
+    public_url,
+)
 from .trial import TrialRunner
 
 if TYPE_CHECKING:
@@ -47,7 +57,8 @@ class SweepOptions:
     storage: str | None = None
     study: str | None = None
     timeout_s: float | None = None
-    objective: str = "val_acc"
+    #: None: the task's headline metric (``val_acc`` for classification).
+    objective: str | None = None
     direction: str | None = None
     pruner: str = "median"
     #: The sampler's seed; None takes the training section's.
@@ -76,7 +87,8 @@ class Sweep:
         self.folder = Path(options.out) if options.out else root / f"sweep-{runs.slug(name)}"
         storage = options.storage or default_storage(self.folder)
         seed = options.seed if options.seed is not None else self.config.seed
-        self.spec = StudySpec(name, storage, options.objective, options.direction, options.pruner, seed)
+        objective = objective_for(self.config.task, options.objective)
+        self.spec = StudySpec(name, storage, objective, options.direction, options.pruner, seed)
         self._runner: TrialRunner | Follower | None = None
         self._stop = False
 
@@ -202,7 +214,7 @@ def _no_space() -> list[Diagnostic]:
 
 
 def _check_options(options: SweepOptions) -> None:
-    if options.objective not in OBJECTIVES:
+    if options.objective is not None and options.objective not in OBJECTIVES:
         raise SweepError("sweep.objective", f"objective {options.objective!r} is not one of {', '.join(OBJECTIVES)}")
     if options.direction not in (None, "max", "min"):
         raise SweepError("sweep.direction", f"direction {options.direction!r} is not max or min")

@@ -23,7 +23,7 @@ from ..training.events import EpochEnded, Event, Failed
 from .events import SweepEvent, TrialEnded, TrialProgress, TrialStarted
 from .ranks import Plan
 from .space import Dimension, SearchSpace, apply
-from .study import StudySpec, public_url
+from .study import StudySpec, epoch_value, public_url
 from .tensorboard import ScalarLogger
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ class _EpochListener:
         self.scalars(event)
         if not isinstance(event, EpochEnded):
             return
-        value = getattr(event, self.runner.spec.metric)
+        value = epoch_value(event, self.runner.spec.metric)
         if value is None:
             return
         self.values.append(value)

@@ -122,6 +122,17 @@ def all_sum(values: list[float], info: DistInfo, device: torch.device) -> list[f
     return t.tolist()
 
 
+def all_sum_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum a tensor over all processes (a meter's sums, a confusion matrix); unchanged when alone."""
+    if not info.enabled:
+        return t
+    import torch.distributed as dist
+
+    t = t.clone()
+    dist.all_reduce(t)
+    return t
+
+
 def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:
     """True on every process when it is true on any: a stop asked on one rank stops all of them at the same step."""
     return all_sum([1.0 if flag else 0.0], info, device)[0] > 0

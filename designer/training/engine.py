@@ -20,7 +20,7 @@ from torch import nn
 from ..model.fileformat import dumps, load, loads
 from ..model.graph import Graph
 from . import distributed, runs
-from .config import ConfigError, TrainConfig, read_section
+from .config import ConfigError, TrainConfig, detection_head, read_section
 from .control import RunControl
 from .data import Augment, DataBundle, DataError, load_data
 from .events import Event, EventCallback, Failed, Finished, RunStarted
@@ -179,7 +179,8 @@ class Trainer:
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=where.device.type != "cpu")
         torch.manual_seed(cfg.seed)
-        info = build_model(self.graph, cfg.seed, cfg.batch_size, cfg.samples if cfg.data == "shapes" else 0)
+        generated = cfg.samples if cfg.data.partition(":")[0] in ("shapes", "shapes-scenes") else 0
+        info = build_model(self.graph, cfg.seed, cfg.batch_size, generated, cfg.to_dict())
         bundle = self.bundle = self._load_data(info)
         notes = list(bundle.notes)
         if cfg.init_weights and not self.resuming:
@@ -213,11 +214,13 @@ class Trainer:
         return Placement(self.dist, device, precision, amp)
 
     def _load_data(self, info: ModelInfo) -> DataBundle:
+        cfg = self.config
         if self._data_cache is not None:
-            bundle = self._data_cache.load(self.config, info.input_shape)
+            bundle = self._data_cache.load(cfg, info.input_shape)
         else:
-            bundle = load_run_data(self.config, info.input_shape)
-        check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec))
+            bundle = load_run_data(cfg, info.input_shape)
+        boxes = detection_head(cfg)[1]
+        check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec), cfg.task, boxes)
         return bundle
 
     def _open_run_dir(self, session: Session, bundle: DataBundle, info: ModelInfo) -> RunOutputs:
@@ -230,7 +233,7 @@ class Trainer:
             self._create_run_dir(session, bundle)
         folder = self._folder() if self.dist.is_main else None
         truncate = self.state.step if self.resuming else None
-        outputs = RunOutputs(folder, self._emit, contents, truncate_after_step=truncate)
+        outputs = RunOutputs(folder, self._emit, contents, truncate, session.task.metric_names)
         outputs.status("running", epoch=self.state.epoch, step=self.state.step)
         return outputs
 
@@ -322,6 +325,20 @@ class Trainer:
 
 def load_run_data(cfg: TrainConfig, input_shape: tuple[int, ...]) -> DataBundle:
     """The samples a run with ``cfg`` trains and validates on (the window loads the same ones to explain the model)."""
+    if cfg.task != "classification":
+        from .task_data import load_task_data
+
+        augment = Augment.from_dict(cfg.augment)
+        return load_task_data(
+            cfg.task,
+            cfg.data,
+            input_shape,
+            val_split=cfg.val_split,
+            seed=cfg.seed,
+            augment=augment,
+            samples=cfg.samples,
+            normalize=cfg.normalize,
+        )
     return load_data(
         cfg.data,
         input_shape,
@@ -348,7 +365,7 @@ class DataCache:
 
     def load(self, cfg: TrainConfig, input_shape: tuple[int, ...]) -> DataBundle:
         """``load_run_data(cfg, input_shape)``, or the bundle it returned last time for the same arguments."""
-        key = (cfg.data, tuple(input_shape), cfg.val_split, cfg.seed, cfg.augment, cfg.samples, cfg.normalize)
+        key = (cfg.task, cfg.data, tuple(input_shape), cfg.val_split, cfg.seed, cfg.augment, cfg.samples, cfg.normalize)
         if self._bundle is None or key != self._key:
             self._bundle = None  # free the old samples before drawing the new ones
             self._bundle, self._key = load_run_data(cfg, input_shape), key

@@ -198,8 +198,9 @@ class GraphScene(GroupScene):
                 if edge_key != edge.key:
                     edge.key = edge_key
                     edge.set_state(*sc.edge_state(graph, analysis, edge.src, dst, i, diags))
+        contents = sc.group_contents(graph, {p: box.members for p, box in self.groups.items()}, analysis, by_node)
         for prefix, box in self.groups.items():
-            box.set_content(sc.group_content(graph, prefix, box.members, analysis, by_node))
+            box.set_content(contents[prefix])
         self.frames.schedule()
 
     @property

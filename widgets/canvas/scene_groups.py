@@ -79,7 +79,8 @@ class GroupScene(DisplayScene):
         """Make the group boxes, member visibility and edge routes match ``collapsed``."""
         assert self.document is not None
         graph = self.document.graph
-        self.collapsed = {p for p in self.collapsed if sc.group_members(graph, p)}
+        members_of = sc.members_by_group(graph, self.collapsed)
+        self.collapsed = {p for p in self.collapsed if members_of[p]}
         shown = {p for p in self.collapsed if self.collapsed_ancestor(p + ".x") == p}
         for prefix in list(self.groups):
             if prefix not in shown:
@@ -88,15 +89,16 @@ class GroupScene(DisplayScene):
         self._make_hidden_items(  # members of groups just expanded
             [n for n in graph.ids() if n not in self.nodes and self.collapsed_ancestor(n) is None]
         )
+        contents = sc.group_contents(graph, {p: members_of[p] for p in shown}, self._analysis, by_node)
         for prefix in shown:
-            members = sc.group_members(graph, prefix)
+            members = members_of[prefix]
             box = self.groups.get(prefix)
             if box is None:
                 box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
                 self.addItem(box)
                 box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
             box.members = members
-            box.set_content(sc.group_content(graph, prefix, members, self._analysis, by_node))
+            box.set_content(contents[prefix])
         for nid, item in self.nodes.items():
             hidden = self.collapsed_ancestor(nid) is not None
             if hidden and item.isSelected():

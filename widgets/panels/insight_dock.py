@@ -43,7 +43,9 @@ SampleProvider = Callable[[], Any]
 #: Views of a whole dataset: refreshed at each epoch's end rather than during it.
 DATASET_METHODS = frozenset({"confusion", "mistakes", "embedding"})
 #: Views refreshed while training runs (activation maximisation is too slow to repeat).
-LIVE_METHODS = frozenset({"featuremaps", "filters", "gradcam", "saliency", "guided", "deconvnet", "occlusion"})
+LIVE_METHODS = frozenset(
+    {"featuremaps", "filters", "gradcam", "saliency", "guided", "deconvnet", "occlusion", "prediction"}
+)
 #: Share of wall-clock time live refreshes may take (their copies on the training thread included).
 LIVE_BUDGET = 0.02
 #: Validation samples the dataset views look at, so each epoch's refresh stays short.
