@@ -27,6 +27,7 @@ from .document.autosave import INTERVAL_MS, Autosave
 from .document.document import Document
 from .document.editing import EditController
 from .document.file_controller import FileController, untitled_graph
+from .panels.cost_coloring import CostColoring
 from .panels.dialogs import Dialogs
 from .panels.inspector import Inspector
 from .panels.palette import Palette
@@ -87,12 +88,14 @@ class MainWindow(QMainWindow):
         self.summary.node_clicked.connect(self.reveal_node)
         self.problems.node_clicked.connect(self.reveal_node)
         self.problems.count_changed.connect(self._on_problem_count)
+        self.problems.silence_requested.connect(self._on_silence_requested)
         self.resize(1400, 860)
         self._restore_layout()
         self.menu_actions.snap.setChecked(self.scene.snap_to_grid)
         self.themes = ThemeController(self)
         self.themes.changed.connect(self._on_theme_changed)
         self.menu_actions.add_theme_menu(self.themes)
+        self.cost_coloring = CostColoring(self)  # View > Colour By and the Cost dock
         self.files.show_graph(untitled_graph())
         self.themes.apply(self.themes.saved_choice())
         if load_panels:
@@ -212,6 +215,10 @@ class MainWindow(QMainWindow):
     def _on_problem_count(self, errors: int, warnings: int) -> None:
         n = errors + warnings
         self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+
+    def _on_silence_requested(self, node_id: str, code: str, silenced: bool) -> None:
+        if self.document is not None and node_id in self.document.graph:
+            self.document.silence_advice(node_id, code, silenced)
 
     # -- selection ------------------------------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class NodeItem(QGraphicsItem):
         self.dragging = False
         #: The group frames that, zoomed out, are drawn over this box (set by the scene's ``FrameSet``).
         self.covering: list[Covering] = []
+        #: The body's fill when the canvas is coloured by cost (``widgets.canvas.cost_tint``); None: the theme's.
+        self.tint: QColor | None = None
         self.setFlags(_FLAGS)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
@@ -99,6 +101,12 @@ class NodeItem(QGraphicsItem):
             self.setToolTip(content.tooltip)
         self.content = content
         self.update()
+
+    def set_tint(self, tint: QColor | None) -> None:
+        """Fill the body with ``tint`` (None: the theme's node fill); repaint only if it changes."""
+        if tint != self.tint:
+            self.tint = tint
+            self.update()
 
     def input_anchor(self, index: int, count: int) -> QPointF:
         """Where input ``index`` of ``count`` meets the box, in scene coordinates (spread along the top edge)."""
@@ -125,10 +133,10 @@ class NodeItem(QGraphicsItem):
         if covered(self.covering, lod):
             return
         if lod < FULL_ZOOM:
-            paint_block(painter, self.color, self.content.state, selected)
+            paint_block(painter, self.color, self.content.state, selected, self.tint)
             paint_overview_lines(painter, overview_rect(), self.overview_lines(), lod)
         else:
-            paint_box(painter, self.color, self.content, selected)
+            paint_box(painter, self.color, self.content, selected, fill=self.tint)
 
     def overview_lines(self) -> list[tuple[str, bool]]:
         """What the box says when zoomed out, at a constant size on screen: its name, then its output shape."""
@@ -163,7 +171,9 @@ class NodeItem(QGraphicsItem):
             host.item_double_clicked(self)
 
 
-def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False) -> None:
+def paint_box(
+    painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False, fill: QColor | None = None
+) -> None:
     """Draw a node box (shared with collapsed group boxes): shadow, body, category accent and three text lines."""
     w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
     rect = _box_rect()
@@ -173,7 +183,7 @@ def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, 
     painter.drawRoundedRect(rect.translated(0, 2.5), 7, 7)
     body = QPainterPath()
     body.addRoundedRect(rect, 7, 7)
-    painter.fillPath(body, QBrush(theme.NODE_FILL))
+    painter.fillPath(body, QBrush(fill or theme.NODE_FILL))
     header = QColor(color)
     header.setAlpha(34 if not c.frozen else 18)
     painter.fillPath(body.intersected(_rect_path(QRectF(rect.left(), rect.top(), w, 22))), header)
@@ -184,11 +194,11 @@ def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, 
     _paint_texts(painter, rect, color, c)
 
 
-def paint_block(painter: QPainter, color: QColor, state: str, selected: bool) -> None:
+def paint_block(painter: QPainter, color: QColor, state: str, selected: bool, fill: QColor | None = None) -> None:
     """Zoomed out, the box's small texts would be unreadable: a plain box in the category colour (fast to draw)."""
     rect = _box_rect()
     painter.setPen(_border_pen(state, selected, False) if selected or state != OK else QPen(color, 2))
-    painter.setBrush(theme.NODE_FILL)
+    painter.setBrush(fill or theme.NODE_FILL)
     painter.drawRect(rect)
     painter.fillRect(QRectF(rect.left(), rect.top(), _STRIP, rect.height()), color)
 

@@ -7,7 +7,7 @@ from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from designer.analysis.validate import Analysis
@@ -44,6 +44,8 @@ class GraphScene(GroupScene):
         self.edges = EdgeTable()
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._analysis: Analysis | None = None
+        #: Body fills by node id or group prefix when coloured by cost (view state; ``cost_tint.apply_tints``).
+        self.tints: dict[str, QColor] = {}
         self.frames = FrameSet(self)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme.BACKGROUND)
@@ -109,6 +111,7 @@ class GraphScene(GroupScene):
         self.nodes, self.groups, self.edges = NodeItems(self._make_hidden_item), {}, EdgeTable()
         self.collapsed = set()
         self._analysis = None
+        self.tints = {}
         self.reset_display()
 
     # -- graph events ---------------------------------------------------------------------------------------------
@@ -224,6 +227,7 @@ class GraphScene(GroupScene):
     def _add_node_item(self, node: Node) -> NodeItem:
         content = NodeContent(node.label or node.id, node.type, "", "→ …")
         item = NodeItem(node.id, get_spec(node.type), content)
+        item.tint = self.tints.get(node.id)
         self.nodes[node.id] = item
         self.addItem(item)
         item.setPos(self.display_pos(node.pos))

@@ -14,6 +14,8 @@ from .node_item import NodeContent, NodeItem
 from .scene_display import DisplayScene
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QColor
+
     from designer.analysis.validate import Analysis
     from designer.model.graph import Node
 
@@ -39,6 +41,7 @@ class GroupScene(DisplayScene):
     #: Collapsed group prefixes (view state, not part of the design).
     collapsed: set[str]
     _analysis: Analysis | None
+    tints: dict[str, QColor]
 
     def _add_node_item(self, node: Node) -> NodeItem:
         """Make and add the box of ``node`` (see ``GraphScene``)."""
@@ -105,6 +108,7 @@ class GroupScene(DisplayScene):
             box = self.groups.get(prefix)
             if box is None:
                 box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
+                box.tint = self.tints.get(prefix)
                 self.addItem(box)
                 box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
             box.members = members
