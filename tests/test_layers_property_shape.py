@@ -146,7 +146,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Reshape": _reshape(),
 }
 
-EXAMPLES = {"Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 50}
+EXAMPLES = {"Linear": 50, "Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 50}
 
 EDGES = [
     ("Flatten", {"start_dim": 2, "end_dim": 1}, [(2, 3, 4)]),
@@ -169,6 +169,9 @@ EDGES = [
     ("Reshape", {"shape": [2, 12]}, [(3, 4, 2)]),
     ("Input", {"shape": [3, 0, 4]}, []),
     ("Linear", {"out_features": 3}, [(2, 4, 4)]),
+    ("Linear", {"out_features": 3, "in_features": 4}, [(2, 4, 4)]),  # channels-last, as ConvNeXt's MLP
+    ("Linear", {"out_features": 3, "in_features": 32}, [(2, 4, 4)]),  # the whole map: a Flatten is missing
+    ("Linear", {"out_features": 3, "in_features": 5}, [(2, 4, 3, 5)]),
     ("Permute", {"dims": [0, 2, 3, 1]}, [(8, 5, 6)]),  # ConvNeXt's channels-last
     ("Permute", {"dims": [0, -1, 1, 2]}, [(8, 5, 6)]),
     ("Permute", {"dims": [1, 0, 2, 3]}, [(8, 5, 6)]),  # moves the batch

@@ -14,7 +14,12 @@ def binary(type_name: str) -> Callable[[OpContext], None]:
 
     def handle(ctx: OpContext) -> None:
         consts = [ctx.const(i) for i in range(2)]
-        if type_name == "Add" and consts[1] is not None and _fold_bias(ctx, consts[1]):
+        bias = (
+            next((i for i, c in enumerate(consts) if c is not None), None)
+            if sum(c is None for c in consts) == 1
+            else None
+        )
+        if type_name == "Add" and bias is not None and _fold_bias(ctx, consts[bias], ctx.node.input[1 - bias]):
             return
         if type_name == "Mul" and _layer_scale(ctx, consts):
             return
@@ -46,10 +51,12 @@ def variadic_sum(ctx: OpContext) -> None:
     ctx.emit("Add" if len(ctx.node.input) > 1 else "Identity", {})
 
 
-def _fold_bias(ctx: OpContext, bias: np.ndarray) -> bool:
-    """MatMul then Add(constant) is one Linear with a bias: give the Linear its bias instead of a new node."""
+def _fold_bias(ctx: OpContext, bias: np.ndarray | None, src: str) -> bool:
+    """MatMul then Add(constant), in either order, is one Linear with a bias: give the Linear its bias instead of a
+    new node."""
     b = ctx.builder
-    src = ctx.node.input[0]
+    if bias is None:
+        return False
     node = next((n for n in b.nodes if n.id == b.producer.get(src)), None)
     if node is None or node.type != "Linear" or node.params.get("bias", True) or len(b.consumers.get(src, [])) != 1:
         return False
@@ -88,4 +95,6 @@ def matmul(ctx: OpContext) -> None:
     w = ctx.const(1)
     if w is None or w.ndim != 2:
         raise Unsupported("only a product with a constant 2-D matrix maps to Linear")
-    ctx.emit("Linear", {"out_features": int(w.shape[1]), "bias": False}, {"weight": w.T})
+    # on a map (ConvNeXt's channels-last MLP) a Linear states its in_features: it acts on the last dimension
+    on_map = {"in_features": int(w.shape[0])} if (ctx.rank() or 2) > 3 else {}
+    ctx.emit("Linear", on_map | {"out_features": int(w.shape[1]), "bias": False}, {"weight": w.T})
