@@ -77,14 +77,17 @@ def test_lrn_is_local_response_norm_as_caffe2_wrote_it(tmp_path):
     assert (norm.id, norm.params) == ("norm1", {"size": 5, "alpha": 2e-4, "k": 2.0})
 
 
-def test_variadic_sum_of_three_branches_is_one_add(tmp_path):
+@pytest.mark.parametrize(
+    "op, want, opset", [("Sum", "Add", 8), ("Max", "Maximum", 13), ("Min", "Minimum", 13), ("Mean", "Average", 13)]
+)
+def test_variadic_merge_of_three_branches_is_one_node(tmp_path, op, want, opset):
     nodes = [
         helper.make_node("Conv", ["x", f"w{i}"], [f"b{i}"], name=f"branch{i}", kernel_shape=[1, 1]) for i in range(3)
-    ] + [helper.make_node("Sum", ["b0", "b1", "b2"], ["merged"], name="merge")]
+    ] + [helper.make_node(op, ["b0", "b1", "b2"], ["merged"], name="merge")]
     consts = {f"w{i}": _w(4, 3, 1, 1) for i in range(3)}
-    result = _import_and_compare(_save(tmp_path / "sum.onnx", nodes, consts, ["N", 3, 5, 5], opset=8))
+    result = _import_and_compare(_save(tmp_path / "merge.onnx", nodes, consts, ["N", 3, 5, 5], opset=opset))
     merge = result.graph["merge"]
-    assert (merge.type, merge.inputs) == ("Add", ["branch0", "branch1", "branch2"])
+    assert (merge.type, merge.inputs) == (want, ["branch0", "branch1", "branch2"])
 
 
 def test_weights_given_by_constant_of_shape_and_a_cast_are_folded(tmp_path):

@@ -1,4 +1,5 @@
-"""ONNX operators that combine tensors or apply a weight matrix: Add, Mul, Sum, Concat, Gemm and MatMul."""
+"""ONNX operators that combine tensors or apply a weight matrix: Add, Mul, Sum, Max, Min, Mean, Concat, Gemm and
+MatMul."""
 
 from __future__ import annotations
 
@@ -44,11 +45,16 @@ def _layer_scale(ctx: OpContext, consts: list[np.ndarray | None]) -> bool:
     return True
 
 
-def variadic_sum(ctx: OpContext) -> None:
-    """``Sum`` of any number of tensors (Caffe2's residual merges): one Add over them all."""
-    if any(ctx.const(i) is not None for i in range(len(ctx.node.input))):
-        raise Unsupported("an operand is a constant; only tensors computed by the network can be summed")
-    ctx.emit("Add" if len(ctx.node.input) > 1 else "Identity", {})
+def variadic(type_name: str) -> Callable[[OpContext], None]:
+    """``Sum`` / ``Max`` / ``Min`` / ``Mean`` of any number of tensors (Caffe2's residual merges, maxout): one
+    ``type_name`` node over them all; of one tensor, an Identity."""
+
+    def handle(ctx: OpContext) -> None:
+        if any(ctx.const(i) is not None for i in range(len(ctx.node.input))):
+            raise Unsupported("an operand is a constant; only tensors computed by the network can be merged")
+        ctx.emit(type_name if len(ctx.node.input) > 1 else "Identity", {})
+
+    return handle
 
 
 def _fold_bias(ctx: OpContext, bias: np.ndarray | None, src: str) -> bool:
