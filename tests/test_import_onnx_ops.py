@@ -202,6 +202,17 @@ def test_gemm_with_a_transposed_input_is_refused_with_its_name(tmp_path):
         import_source(f"onnx:{path}")
 
 
+def test_gemm_with_trans_a_after_a_transpose_is_one_linear(tmp_path):
+    """A Transpose of [N, K] read back by Gemm(transA=1): the two cancel, alpha and beta go into the Linear."""
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flatten"),
+        helper.make_node("Transpose", ["f"], ["t"], name="to_columns", perm=[1, 0]),
+        helper.make_node("Gemm", ["t", "w", "b"], ["y"], name="fc", transA=1, transB=1, alpha=0.5, beta=2.0),
+    ]
+    result = _import_and_compare(_save(tmp_path / "gemm_ta.onnx", nodes, {"w": _w(4, 12), "b": _w(4)}, ["N", 3, 2, 2]))
+    assert [(n.id, n.type) for n in result.graph][1:] == [("flatten", "Flatten"), ("fc", "Linear")]
+
+
 @pytest.mark.parametrize("opset", [11, 13])
 def test_unsqueeze_and_squeeze_of_sample_dimensions(tmp_path, opset):
     def axes(name: str, values: list[int]) -> tuple[list[str], dict]:

@@ -81,10 +81,13 @@ def concat(ctx: OpContext) -> None:
 
 
 def gemm(ctx: OpContext) -> None:
-    """``alpha * A @ op(B) + beta * C`` with a constant B and C is a Linear whose weight and bias carry the scales."""
+    """``alpha * op(A) @ op(B) + beta * C`` with a constant B and C is a Linear whose weight and bias carry the
+    scales; ``op(A)`` is the sample batch itself (``transA=0``, or a transpose of a Transpose)."""
     w, c = ctx.const(1), ctx.const(2)
-    if w is None or w.ndim != 2 or ctx.attrs.get("transA", 0):
-        raise Unsupported("only alpha * x @ op(W) + beta * C with a constant W (transA=0) maps to Linear")
+    if ctx.attrs.get("transA", 0) and ctx.node.input[0] not in ctx.builder.transposed:
+        raise Unsupported("transA=1 reads the batch as features; it maps to Linear only after a Transpose of [N, K]")
+    if w is None or w.ndim != 2:
+        raise Unsupported("only alpha * x @ op(W) + beta * C with a constant W maps to Linear")
     if len(ctx.node.input) > 2 and ctx.node.input[2] and c is None:
         raise Unsupported("C is computed by the network; only a constant bias maps to Linear")
     alpha, beta = float(ctx.attrs.get("alpha", 1.0)), float(ctx.attrs.get("beta", 1.0))

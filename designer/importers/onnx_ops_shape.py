@@ -81,9 +81,24 @@ def transpose(ctx: OpContext) -> None:
     if _gathered_adaptive_pool(ctx) or channel_layer_norm(ctx):
         return
     perm = [int(p) for p in ctx.attrs.get("perm", [])]
+    if perm == [1, 0] and _transposed_back(ctx):
+        return
     if not perm or perm[0] != 0:
         raise Unsupported(f"perm={perm} moves the batch; only permutations of the sample dimensions map")
     ctx.emit("Permute", {"dims": perm})
+
+
+def _transposed_back(ctx: OpContext) -> bool:
+    """``[N, K]`` to ``[K, N]`` for a Gemm that reads it with ``transA=1``: the two cancel, so the Gemm's Linear
+    reads this Transpose's input (marked ``transposed`` for it)."""
+    users = ctx.builder.consumers.get(ctx.node.output[0], [])
+    if not users or any(u.op_type != "Gemm" or list(u.input[:1]) != [ctx.node.output[0]] for u in users):
+        return False
+    if not all(any(a.name == "transA" and a.i == 1 for a in u.attribute) for u in users):
+        return False
+    ctx.builder.producer[ctx.node.output[0]] = ctx.builder.producer[ctx.node.input[0]]
+    ctx.builder.transposed.add(ctx.node.output[0])
+    return True
 
 
 def reduce_mean(ctx: OpContext) -> None:
