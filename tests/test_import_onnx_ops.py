@@ -77,6 +77,25 @@ def test_lrn_is_local_response_norm_as_caffe2_wrote_it(tmp_path):
     assert (norm.id, norm.params) == ("norm1", {"size": 5, "alpha": 2e-4, "k": 2.0})
 
 
+@pytest.mark.parametrize("opset, batch", [(11, "fixed"), (17, "dynamic")])
+def test_lrn_as_torch_writes_it_is_local_response_norm(tmp_path, opset, batch):
+    """torch's TorchScript exporter writes LocalResponseNorm as x / (k + alpha * avg_pool3d(x * x)) ** beta, with
+    reshapes, a pad and an If on the rank in between: one LocalResponseNorm again (ZFNet's round trip)."""
+    torch.manual_seed(0)
+    lrn = torch.nn.LocalResponseNorm(3, alpha=2e-4, beta=0.6, k=2.0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), lrn).eval()
+    path = tmp_path / "lrn.onnx"
+    axes = {"dynamic_axes": {"x": {0: "N"}}} if batch == "dynamic" else {}
+    x = torch.randn(1, 3, 9, 9)
+    torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=opset, input_names=["x"], **axes)
+    result = _import_and_compare(path, batch=3)
+    assert [(n.type, n.params) for n in result.graph][1:] == [
+        ("Conv2d", {"out_channels": 8, "kernel_size": 3}),
+        ("ReLU", {}),
+        ("LocalResponseNorm", {"size": 3, "alpha": 2e-4, "beta": 0.6, "k": 2.0}),
+    ]
+
+
 @pytest.mark.parametrize(
     "op, want, opset", [("Sum", "Add", 8), ("Max", "Maximum", 13), ("Min", "Minimum", 13), ("Mean", "Average", 13)]
 )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .onnx_context import OpContext, Unsupported
+from .onnx_ops_lrn import lrn_arithmetic
 
 
 def binary(type_name: str) -> Callable[[OpContext], None]:
@@ -22,7 +23,7 @@ def binary(type_name: str) -> Callable[[OpContext], None]:
         )
         if type_name == "Add" and bias is not None and _fold_bias(ctx, consts[bias], ctx.node.input[1 - bias]):
             return
-        if type_name == "Mul" and _layer_scale(ctx, consts):
+        if type_name == "Mul" and (_layer_scale(ctx, consts) or lrn_arithmetic(ctx)):
             return
         if any(c is not None for c in consts):
             raise Unsupported("an operand is a constant; only tensors computed by the network can be merged")
