@@ -211,7 +211,35 @@ def compile_graph(graph: Graph, seed: int | None = None, analysis: Analysis | No
         delattr(module, name)
     for name, child in nest_modules(modules).items():
         module.add_module(name, child)
+    aliases = state_aliases(analysis)
+    if aliases:
+        module.register_load_state_dict_pre_hook(AliasedKeys(aliases))  # type: ignore[no-untyped-call]  # not annotated
     return module
+
+
+def state_aliases(analysis: Analysis) -> dict[str, str]:
+    """Every layer node's foreign state keys -> the design's (see ``LayerSpec.state_aliases``)."""
+    out: dict[str, str] = {}
+    for node_id, info in analysis.info.items():
+        if info.spec is not None and info.spec.is_module:
+            out.update(info.spec.state_aliases(node_id))
+    return out
+
+
+class AliasedKeys:
+    """A load_state_dict pre-hook: a foreign key the design lacks becomes the design's key, its tensor shaped as the
+    design holds it (torchvision's ``features.1.0.layer_scale`` loads into ``features.1.0.layer_scale.weight``)."""
+
+    def __init__(self, aliases: dict[str, str]):
+        self.aliases = aliases
+
+    def __call__(self, module: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
+        for foreign, own in self.aliases.items():
+            if prefix + foreign not in state_dict or prefix + own in state_dict:
+                continue
+            value = state_dict.pop(prefix + foreign)
+            target = module.get_parameter(own)
+            state_dict[prefix + own] = value.reshape(target.shape) if value.numel() == target.numel() else value
 
 
 def _attribute_clashes(analysis: Analysis) -> list[Diagnostic]:

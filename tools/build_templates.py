@@ -254,6 +254,20 @@ TEMPLATES = [
         "1000 classes. " + _TV.format(fn="shufflenet_v2_x1_0"),
     ),
     Template(
+        "convnext_tiny",
+        lambda: imported.from_torchvision("convnext_tiny", "ConvNeXt-Tiny"),
+        "ConvNeXt-Tiny (Liu et al., 2022) as in torchvision: a plain convolutional network modernised step by step "
+        "towards a vision transformer. A 4x4 stride-4 'patchify' stem, four stages of 3, 3, 9 and 3 blocks (96 to "
+        "768 channels) with LayerNorm2d and 2x2 stride-2 convolutions between them. Each block filters with a 7x7 "
+        "depthwise convolution, then runs an inverted MLP on the channels-last map (Permute, LayerNorm, Linear "
+        "4x wider, GELU, Linear back, Permute), scales it per channel (LayerScale, started at 1e-6) and adds it to "
+        "the block's input with stochastic depth. 28.6 million parameters; 4.5 billion mult-adds by torchvision's "
+        "count, of which the summary shows 0.32 billion: like torchinfo, it counts a Linear's weights once per "
+        "sample, not once per position of the map. Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="convnext_tiny")
+        + " (its bare layer_scale parameters load into the LayerScale nodes).",
+    ),
+    Template(
         "zfnet",
         teaching.zfnet,
         "ZFNet (Zeiler and Fergus, 2013), the network of the deconvnet paper 'Visualizing and Understanding "

@@ -160,13 +160,6 @@ def _check_rank(spec: LayerSpec, ctx: Ctx) -> None:
     if spec.ranks is None or len(ctx.x0) in spec.ranks:
         return
     got = fmt_shape(ctx.x0)
-    if spec.name == "Linear" and len(ctx.x0) == 3:
-        raise ctx.fail(
-            "shape.needs_flatten",
-            f"{ctx.who} gets a {'x'.join(map(str, ctx.x0))} feature map from "
-            f"'{ctx.src[0]}', but Linear needs a flat vector",
-            f"insert Flatten (or AdaptiveAvgPool2d(1) then Flatten) before '{ctx.node_id}'",
-        )
     if len(ctx.x0) < 3 and 3 in spec.ranks:
         raise ctx.fail(
             "shape.needs_map",
