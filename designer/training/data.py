@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from .shapes import SHAPE_CLASSES, make_shapes
+
+if TYPE_CHECKING:
+    from .detection_data import BoxFiles
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -251,8 +254,8 @@ def collate(batch: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     return torch.stack([s[0] for s in good]), torch.tensor(targets, dtype=torch.long), broken
 
 
-#: The datasets ``load_data`` makes.
-ImageDataset = TensorImages | FileImages
+#: The datasets ``load_data`` makes, and the detection files of ``detection_data`` (a string: it imports this module).
+ImageDataset = Union[TensorImages, FileImages, "BoxFiles"]
 
 
 @dataclass

@@ -140,7 +140,7 @@ def open_session(
         wrapped=wrapped,
         frozen=frozen,
         prep=BatchPrep.for_data(bundle.mean, bundle.std, where.device, channels_last),
-        task=task_for(config, len(bundle.classes), info.outputs, bundle.classes),
+        task=task_for(config, len(bundle.classes), info.outputs, bundle.classes, _image_size(info.input_shape)),
         per_step_schedule=per_step,
         workers=workers,
         steps_per_epoch=steps_per_epoch,
@@ -167,3 +167,8 @@ def make_loaders(config: TrainConfig, bundle: DataBundle, where: Placement, work
         shards = ShardSampler(bundle.val_samples, where.dist)
         val = make_loader(bundle.val, config.batch_size * 2, shards, workers, where.device, config.seed, train=False)
     return Loaders(sampler, train, val)
+
+
+def _image_size(shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(H, W) of an image Input, None for any other."""
+    return (int(shape[-2]), int(shape[-1])) if len(shape) == 3 else None

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import detection_data
 from .data import (
     Augment,
     DataBundle,
@@ -30,7 +31,8 @@ from .shapes import SHAPE_CLASSES, ShapeTargets, make_scenes, make_shape_targets
 
 #: The built-in dataset of several shapes per image (segmentation and detection only).
 SCENES = "shapes-scenes"
-#: Segmentation data read from files: ``masks:PATH`` (images/ and same-named PNG masks/) and ``voc:ROOT``.
+#: Segmentation data read from files: ``masks:PATH`` (images/ and same-named PNG masks/) and ``voc:ROOT`` (whose
+#: detection boxes ``detection_data`` reads).
 FILE_KINDS = ("masks", "voc")
 #: The class name of pixels no object covers (class 0 of every segmentation dataset here).
 BACKGROUND = "background"
@@ -40,6 +42,9 @@ def parse_task_spec(text: str) -> DataSpec:
     """A ``--data`` value for segmentation or detection: ``shapes-scenes[:N]`` besides what ``parse_spec`` reads."""
     kind, _, root = text.partition(":")
     kind = kind.strip().lower().replace("_", "-")
+    files = detection_data.parse_kind(kind, root)  # voc, coco
+    if files is not None:
+        return files
     if kind in FILE_KINDS:
         if not root.strip():
             raise DataError("data.bad_spec", f"dataset {kind!r} needs a folder: {kind}:PATH")
@@ -146,7 +151,9 @@ def load_task_data(
         raise DataError("data.input_rank", f"the design's Input has shape {list(input_shape)}; {task} needs images")
     channels, size = int(input_shape[0]), (int(input_shape[1]), int(input_shape[2]))
     aug = pair_augment(augment or Augment(), size, channels, task)
-    if spec.kind in FILE_KINDS and task == "segmentation":
+    if task == "detection" and spec.kind in detection_data.KINDS:
+        return detection_data.load_box_files(spec, channels, size, val_split, seed, normalize, aug)
+    if task == "segmentation" and spec.kind in FILE_KINDS:
         from .mask_data import mask_bundle
 
         return mask_bundle(spec, channels, size, aug, val_split, seed, normalize)

@@ -123,10 +123,17 @@ class _AccuracyMeter(SumMeter):
         return {"val_acc": correct / n} if n else {}
 
 
-def task_for(config: TrainConfig, classes: int, outputs: int | None = None, names: Sequence[str] | None = None) -> Task:
+def task_for(
+    config: TrainConfig,
+    classes: int,
+    outputs: int | None = None,
+    names: Sequence[str] | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> Task:
     """The task ``config`` names, for data of ``classes`` classes (``names``: theirs, for per-class metrics).
 
     ``outputs`` is a classifier's output count (1 for a two-class dataset trains with BCE); it defaults to ``classes``.
+    ``image_size`` is the Input's (H, W): detection targets are in its pixels (required for detection).
     """
     if config.task == "segmentation":
         from .segmentation import SegmentationTask
@@ -136,6 +143,8 @@ def task_for(config: TrainConfig, classes: int, outputs: int | None = None, name
         # Imported by name: the detection module is the detection helper's and may be absent from a partial build.
         detection = importlib.import_module(".detection", __package__)
         grid, boxes = detection_head(config)
-        task: Task = detection.DetectionTask(grid=grid, boxes=boxes, classes=classes)
+        if image_size is None:
+            raise ValueError("a detection task needs the Input's image size: its targets are in input pixels")
+        task: Task = detection.DetectionTask(grid=grid, boxes=boxes, classes=classes, image_size=image_size)
         return task
     return ClassificationTask(classes if outputs is None else outputs, config.label_smoothing)

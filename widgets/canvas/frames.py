@@ -107,8 +107,10 @@ class FrameSet:
         if scene.document is None or analysis is None:
             return
         by_node = sc.diagnostics_by_node(analysis)
+        groups = {prefix: frame.members for prefix, frame in self.frames.items()}
+        contents = sc.group_contents(scene.document.graph, groups, analysis, by_node)
         for prefix, frame in self.frames.items():
-            frame.set_content(sc.group_content(scene.document.graph, prefix, frame.members, analysis, by_node))
+            frame.set_content(contents[prefix])
 
 
 def _related(a: str, b: str) -> bool:
