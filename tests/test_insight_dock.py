@@ -161,3 +161,36 @@ def test_live_refresh_is_throttled_and_epochs_refresh_dataset_views(qtbot, setup
         dock.on_training_event(EpochEnded(1, 3, 40, 1.0, 0.5, 1.0, 0.5, 0.1, 100.0, 1.0, 1.0))
     qtbot.waitUntil(lambda: dock.idle, timeout=WAIT_MS)
     assert dock.throttle.refreshes == before + 1 and "confusion" in dock.status.text()
+
+
+def test_a_segmentation_sample_shows_its_prediction_beside_its_mask_and_the_confusion_counts_pixels(qtbot):
+    from designer.insight.overlays import draw_mask, side_by_side
+    from designer.training.task_data import load_task_data
+
+    g = graph(
+        ("x", "Input", {"shape": [1, 16, 16]}, []),
+        ("conv", "Conv2d", {"out_channels": 3, "kernel_size": 3, "padding": 1}, ["x"]),
+    )
+    g.extra["training"] = {"task": "segmentation", "data": "shapes:2"}
+    module = designer.compile(g, seed=0)
+    bundle = load_task_data("segmentation", "shapes:2", (1, 16, 16), samples=20)
+    dock = InsightDock(lambda: (module, g), lambda: bundle)
+    qtbot.addWidget(dock)
+    dock.show()
+    qtbot.waitUntil(lambda: dock.idle, timeout=WAIT_MS)
+    assert dock.sample_info.text() == "sample 0: mask"  # a mask, not a class, came with the sample
+
+    image, mask = bundle.val[0]
+    x = insight.normalize(image, bundle.mean, bundle.std)
+    base = images.to_uint8(images.display(x))
+    pred = module.eval()(x[None])[0].argmax(0).numpy()
+    expected = side_by_side([base, draw_mask(base, mask.numpy(), 3), draw_mask(base, pred, 3)])
+    title = _pick(qtbot, dock, "prediction")
+    np.testing.assert_array_equal(dock.base_item.image, expected)
+    assert title.startswith("image | true mask | predicted mask (pixel accuracy")
+
+    title = _pick(qtbot, dock, "confusion")
+    pixels = sum(int((m != 255).sum()) for _, m in bundle.val)
+    assert f"confusion over {pixels} pixels" in title and "IoU per class: background" in title
+    assert dock.values_item.image.shape == (3, 3)
+    assert "for classification" in _pick(qtbot, dock, "mistakes")  # one line saying why, not a traceback

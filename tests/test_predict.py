@@ -50,7 +50,10 @@ def test_segmentation_draws_the_argmax_mask_and_scores_it_against_the_truth(tmp_
     truth = t.masks[0].astype(np.int64)
     assert (pred > 0).any() and (truth > 0).any()  # something to draw on both sides
     printed = capsys.readouterr().out
-    assert f"pixel accuracy\t{(pred == truth).mean():.4f}" in printed
+    assert f"pixel_acc\t{(pred == truth).mean():.4f}" in printed
+    unions = [((pred == k) | (truth == k)).sum() for k in range(4)]
+    ious = [((pred == k) & (truth == k)).sum() / u for k, u in enumerate(unions) if u]  # classes seen on either side
+    assert f"miou\t{np.mean(ious):.4f}" in printed
 
     picture = np.asarray(Image.open(out).convert("RGB"))
     factor = 256 // SIZE
@@ -76,6 +79,48 @@ def test_classification_prints_the_top_classes_with_the_models_probabilities(tmp
     top = probs.topk(3)
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == [f"{k}\t{p:.4f}" for p, k in zip(top.values.tolist(), top.indices.tolist(), strict=True)]
+
+
+def test_detection_prints_and_draws_the_decoded_boxes(tmp_path, scene, capsys):
+    from designer.training.detection import DetectionTask
+
+    img, _, t = scene
+    g = chain([1, SIZE, SIZE], ("Conv2d", {"out_channels": 2 * 5 + 3, "kernel_size": 4, "stride": 4}))
+    g.extra["training"] = {"task": "detection", "detection": {"grid": 4, "boxes": 2}}
+    save(g, tmp_path / "det.json")
+    out = tmp_path / "out.png"
+    assert main(["predict", str(tmp_path / "det.json"), "--image", str(img), "--threshold", "0.1", "-o", str(out)]) == 0
+
+    x = torch.from_numpy(t.images[0]).float().div(255)[None]
+    head = compile_graph(g, seed=0).eval()(x)
+    found = DetectionTask(classes=3, image_size=(SIZE, SIZE), grid=4, boxes=2).predict(head)[0]
+    keep = found.scores >= 0.1
+    assert keep.any()  # an untrained head still scores some boxes above 0.1: something to draw
+    lines = capsys.readouterr().out.strip().splitlines()
+    want = [
+        f"{k}\t{s:.4f}\t" + " ".join(f"{v:.1f}" for v in b)
+        for b, s, k in zip(found.boxes[keep].tolist(), found.scores[keep].tolist(), found.labels[keep].tolist())
+    ]
+    assert lines[:-1] == want and lines[-1].startswith(f"{out}: {len(want)} box")
+    assert np.asarray(Image.open(out)).shape == (256, 256, 3)
+
+
+def test_the_insight_prediction_view_and_grad_cam_for_a_class_of_a_segmentation_design(scene):
+    from designer import insight
+
+    _, _, t = scene
+    g = _seg_design()
+    g.extra["training"] = {"task": "segmentation"}
+    model = compile_graph(g, seed=0)
+    x = torch.from_numpy(t.images[0]).float().div(255)
+    view = insight.render("prediction", model, x, graph=g)
+    pred = model.eval()(x[None])[0].argmax(0).numpy()
+    assert view.title.startswith("image | predicted mask") and view.base.shape == (SIZE, 2 * SIZE + 4, 3)
+    drawn = np.round(view.base[:, SIZE + 4 :] * 255).astype(np.uint8)
+    assert (drawn[pred > 0] != np.round(view.base[:, :SIZE] * 255).astype(np.uint8)[pred > 0]).any(axis=-1).all()
+    # Grad-CAM explains one class of the map: the mean of its logits over the pixels, a different map per class.
+    cams = [insight.grad_cam(model, x, "n2", target=k, graph=g) for k in (1, 2)]
+    assert [c.target for c in cams] == [1, 2] and not np.allclose(cams[0].values, cams[1].values)
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, scene, capsys):

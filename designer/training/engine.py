@@ -50,6 +50,7 @@ class Trainer:
 
     Args:
         resuming: continue the run already in ``run_dir`` from its last checkpoint (``from_run_dir`` sets it).
+        data_cache: reuse the data an earlier run of the same process loaded with the same settings (a sweep).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Trainer:
         runs_root: str | Path | None = None,
         on_event: EventCallback | None = None,
         resuming: bool = False,
+        data_cache: DataCache | None = None,
     ):
         if resuming and not run_dir:
             raise ValueError("resuming needs the run_dir of the run to continue")
@@ -75,6 +77,7 @@ class Trainer:
         self.session: Session | None = None
         self.bundle: DataBundle | None = None
         self.callback_errors: list[BaseException] = []
+        self._data_cache = data_cache
         self._runs_root = Path(runs_root) if runs_root else runs.default_runs_root(None, graph.name)
         self._control = RunControl()
         self._loop: TrainingLoop | None = None
@@ -161,7 +164,8 @@ class Trainer:
                 )
             return self._fail("error", f"{type(exc).__name__}: {exc}", details=traceback.format_exc())
         finally:
-            torch.use_deterministic_algorithms(prev_det)
+            if torch.are_deterministic_algorithms_enabled() != prev_det:  # the call imports torch._dynamo (1.7 s)
+                torch.use_deterministic_algorithms(prev_det)
             self._teardown()
 
     def _train(self) -> Finished:
@@ -212,7 +216,10 @@ class Trainer:
 
     def _load_data(self, info: ModelInfo) -> DataBundle:
         cfg = self.config
-        bundle = load_run_data(cfg, info.input_shape)
+        if self._data_cache is not None:
+            bundle = self._data_cache.load(cfg, info.input_shape)
+        else:
+            bundle = load_run_data(cfg, info.input_shape)
         boxes = detection_head(cfg)[1]
         check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec), cfg.task, boxes)
         return bundle
@@ -343,6 +350,27 @@ def load_run_data(cfg: TrainConfig, input_shape: tuple[int, ...]) -> DataBundle:
         download=cfg.download,
         normalize=cfg.normalize,
     )
+
+
+class DataCache:
+    """The data the last run loaded, handed to the next run whose data settings and input shape are the same.
+
+    A sweep's trials usually train on the same samples: generating the shapes dataset once instead of per trial
+    saves each trial what a plain run spends on it. The datasets are read-only during a run, so runs one after
+    another may share them; the cache keeps one bundle, so memory stays that of one run.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._bundle: DataBundle | None = None
+
+    def load(self, cfg: TrainConfig, input_shape: tuple[int, ...]) -> DataBundle:
+        """``load_run_data(cfg, input_shape)``, or the bundle it returned last time for the same arguments."""
+        key = (cfg.task, cfg.data, tuple(input_shape), cfg.val_split, cfg.seed, cfg.augment, cfg.samples, cfg.normalize)
+        if self._bundle is None or key != self._key:
+            self._bundle = None  # free the old samples before drawing the new ones
+            self._bundle, self._key = load_run_data(cfg, input_shape), key
+        return self._bundle
 
 
 def _record(config: TrainConfig, session: Session, bundle: DataBundle) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..analysis.validate import analyze
 from ..compiler import compile_graph
 from ..layers.registry import prod
 from ..model.graph import Graph
+from . import eager_optim
 from .config import TrainConfig
 from .shapes import SHAPE_CLASSES
 
@@ -223,6 +224,7 @@ def _owner(param_name: str, node_ids: dict[str, float]) -> str:
 
 def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
     """The configured optimiser (SGD, Adam or AdamW) over ``param_groups``' groups."""
+    eager_optim.unmark_optimizers()  # no torch._dynamo import unless something is compiled
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay

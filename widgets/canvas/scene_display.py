@@ -18,6 +18,7 @@ from .node_item import NodeItem
 
 if TYPE_CHECKING:
     from ..document.document import Document
+    from .frames import FrameSet
 
 
 class DisplayScene(QGraphicsScene):
@@ -26,6 +27,7 @@ class DisplayScene(QGraphicsScene):
     document: Document | None
     nodes: dict[str, NodeItem]
     groups: dict[str, GroupItem]
+    frames: FrameSet
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -36,6 +38,8 @@ class DisplayScene(QGraphicsScene):
         self._wrap_view: tuple[float, float] | None = None  # the view size the last wrap was made for
         #: While True, boxes moved in bulk do not route their edges one by one (``route_all`` follows once).
         self.placing = False
+        #: Whether every edge must be routed at the next placing, moved or not (groups opened or closed).
+        self.unrouted = False
 
     def reset_display(self) -> None:
         """Forget closed-up rows and columns (a new document)."""
@@ -110,7 +114,7 @@ class DisplayScene(QGraphicsScene):
         points = [p for m in box.members if m in graph and (p := graph[m].pos) is not None]
         return min(points, key=lambda p: (p[1], p[0]), default=None)
 
-    def _place_all(self, route: bool = True) -> None:
+    def _place_all(self) -> None:
         """Close up hidden rows, plan the columns, put every item where its model position is drawn; reroute what
         moved."""
         assert self.document is not None
@@ -136,8 +140,12 @@ class DisplayScene(QGraphicsScene):
                     moved += box.members
         finally:
             self.placing = False
-        if route:
+        if self.unrouted:
+            self.unrouted = False
+            self.route_all()
+        else:
             self.route_nodes(moved)
+        self.frames.schedule()
 
     def _place_group(self, box: GroupItem) -> bool:
         """A group box sits where its topmost member is drawn (the first row it hid); whether it moved."""

@@ -43,7 +43,9 @@ SampleProvider = Callable[[], Any]
 #: Views of a whole dataset: refreshed at each epoch's end rather than during it.
 DATASET_METHODS = frozenset({"confusion", "mistakes", "embedding"})
 #: Views refreshed while training runs (activation maximisation is too slow to repeat).
-LIVE_METHODS = frozenset({"featuremaps", "filters", "gradcam", "saliency", "guided", "deconvnet", "occlusion"})
+LIVE_METHODS = frozenset(
+    {"featuremaps", "filters", "gradcam", "saliency", "guided", "deconvnet", "occlusion", "prediction"}
+)
 #: Share of wall-clock time live refreshes may take (their copies on the training thread included).
 LIVE_BUDGET = 0.02
 #: Validation samples the dataset views look at, so each epoch's refresh stays short.
@@ -104,6 +106,7 @@ class InsightDock(QWidget):
         self._live_cost: dict[int, float] = {}
         self.sample: Any = None
         self.sample_label = ""
+        self.sample_truth: Any = None  # the sample's mask or boxes, for segmentation and detection
         self.result: Any = None
         #: The choices as the worker and the training thread read them; widgets are only read on the UI thread.
         self._settings: dict[str, Any] = {}
@@ -248,6 +251,7 @@ class InsightDock(QWidget):
             return
         mean, std = _stats(self.samples(), c)
         self.sample, self.sample_label = normalize(torch.from_numpy(pixels), mean, std), Path(path).name
+        self.sample_truth = None
         self.sample_info.setText(f"file {self.sample_label}")
         self.refresh()
 
@@ -273,11 +277,18 @@ class InsightDock(QWidget):
         if not isinstance(item, tuple):  # an unreadable image file of a folder dataset
             self._say(f"sample {index} cannot be read: {getattr(item, 'reason', item)}", error=True)
             return
-        image, label = item[0], int(item[1])
+        image, target = item[0], item[1]
         self.sample = normalize(image, *_stats(bundle, image.shape[0]))
         classes = list(getattr(bundle, "classes", []) or [])
-        self.sample_label = classes[label] if label < len(classes) else str(label)
-        self.sample_info.setText(f"class {label} ({self.sample_label})")
+        if getattr(target, "ndim", 0):  # a mask or boxes (segmentation, detection): drawn beside the prediction
+            self.sample_truth = target.numpy()
+            self.sample_label = "mask" if target.ndim == 2 else f"{int((target[:, 0] >= 0).sum())} boxes"
+            self.sample_info.setText(f"sample {index}: {self.sample_label}")
+        else:
+            label = int(target)
+            self.sample_truth = None
+            self.sample_label = classes[label] if label < len(classes) else str(label)
+            self.sample_info.setText(f"class {label} ({self.sample_label})")
         self.refresh()
 
     # -- computing -----------------------------------------------------------------------------------------------------
@@ -298,6 +309,7 @@ class InsightDock(QWidget):
             "method": self.method,
             "node": self.node_combo.currentData(),
             "sample": self.sample,
+            "truth": self.sample_truth,
             "target": None if target < 0 else target,
             "live": self.live.isChecked(),
         }
@@ -322,7 +334,8 @@ class InsightDock(QWidget):
         module, graph = pair
         classes = list(getattr(bundle, "classes", []) or [])
         mean, std = _stats(bundle, len(getattr(bundle, "mean", ())) or 1)
-        options = Options(target=settings["target"], fill=[(0.5 - m) / s for m, s in zip(mean, std)])
+        fill = [(0.5 - m) / s for m, s in zip(mean, std)]
+        options = Options(target=settings["target"], fill=fill, truth=settings["truth"])
 
         def run() -> Any:
             from designer import insight
@@ -504,7 +517,7 @@ def create_panel(window: Any) -> InsightDock:
         return panel.trainer if panel is not None else None
 
     compiled: dict[str, Any] = {}  # the untrained design's module, rebuilt only when the design changed
-    previews: dict[tuple[int, ...], Any] = {}  # the untrained design's sample images, by input shape
+    previews: dict[Any, Any] = {}  # the untrained design's sample images, by input shape and task
 
     def models() -> Any:
         trainer = training()
@@ -533,10 +546,16 @@ def create_panel(window: Any) -> InsightDock:
         shape = window.document.analysis.shape(pair[1].input_ids()[0])
         if shape is None or len(shape) != 3:
             return None
-        if shape not in previews:  # drawn once per input shape: at 224x224 each sample costs ~20 ms
+        task = _task_data(pair[1])
+        if (shape, task) not in previews:  # drawn once per input shape: at 224x224 each sample costs ~20 ms
             previews.clear()
-            previews[shape] = load_data("shapes", shape, samples=PREVIEW_SAMPLES)
-        return previews[shape]
+            if task is None:
+                previews[shape, task] = load_data("shapes", shape, samples=PREVIEW_SAMPLES)
+            else:
+                from designer.training.task_data import load_task_data
+
+                previews[shape, task] = load_task_data(task[0], task[1], shape, samples=PREVIEW_SAMPLES)
+        return previews[shape, task]
 
     dock = InsightDock(models, samples)
     panel = getattr(window, "training_panel", None)
@@ -547,6 +566,20 @@ def create_panel(window: Any) -> InsightDock:
     window.themes.changed.connect(dock.restyle)
     window.scene.selectionChanged.connect(lambda: _follow_selection(window, dock))
     return dock
+
+
+def _task_data(graph: Any) -> tuple[str, str] | None:
+    """``(task, built-in data)`` for previewing a segmentation or detection design untrained; None: classification."""
+    from designer.training.config import ConfigError, read_section
+
+    try:
+        config = read_section(graph)
+    except ConfigError:
+        return None
+    if config.task == "classification":
+        return None
+    builtin = config.data if config.data.startswith("shapes") else "shapes"
+    return config.task, builtin
 
 
 def _follow_selection(window: Any, dock: InsightDock) -> None:
