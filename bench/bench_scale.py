@@ -101,6 +101,8 @@ def main() -> int:
         for fmt in formats:
             small = fmt == "python" or n <= args.torch_max
             rows.setdefault(f"export {fmt}", []).append(export_time(graph, fmt) if small else None)
+        done = ", ".join(f"{what} {times[-1]:.2f} s" for what, times in rows.items() if times[-1] is not None)
+        print(f"# {n:,} nodes: {done}", file=sys.stderr, flush=True)  # progress: the largest sizes take minutes
     print(f"{'chain of n nodes':<22}" + "".join(f"{n:>12,}" for n in sizes) + "   ratios (each step)")
     for what, times in rows.items():
         cells = "".join(f"{t:>11.3f}s" if t is not None else f"{'-':>12}" for t in times)
