@@ -1,9 +1,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PYTEST := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --durations=15
+PYTEST := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n auto --dist worksteal --durations=15
 
-.PHONY: run test test-fast test-slow lint format bench fuzz clean
+.PHONY: run test test-fast test-slow test-exports lint format bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,6 +40,10 @@ format: $(STAMP)
 fuzz: $(STAMP)
 	CONTRACT_EXAMPLES=$${CONTRACT_EXAMPLES:-20000} CONTRACT_FORMATS=python,torchscript,onnx CONTRACT_EXPORT_EVERY=1 \
 		$(PYTEST) -m slow tests/test_contract.py tests/test_fuzz.py $(PYTEST_ARGS)
+
+# ONNX export with onnxruntime parity of every template, look-alikes included (CI exports one of each kind).
+test-exports: $(STAMP)
+	EXPORT_EVERY_TEMPLATE=1 $(PYTEST) tests/test_export.py -k onnx_export_of_templates $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for f in bench/*.py; do $(PY) $$f || exit 1; done

@@ -1,6 +1,7 @@
 """The torch modules of the layer types ``torch.nn`` lacks, the ones torchvision and timm models are built from.
 
-Each class needs only ``torch`` and ``nn``, so the Python export copies its source into the file it writes.
+Each class needs only ``torch`` and ``nn`` (the RoI layers import ``torchvision.ops`` where they call it), so the
+Python export copies its source into the file it writes.
 """
 
 import torch
@@ -52,3 +53,50 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
+
+
+class RoIPool(nn.Module):
+    """Max pooling of each region of interest to a fixed size, as Fast R-CNN (``torchvision.ops.roi_pool``)."""
+
+    def __init__(self, output_size: tuple[int, int], spatial_scale: float = 1.0) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.spatial_scale = spatial_scale
+
+    def forward(self, x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        from torchvision.ops import roi_pool
+
+        # the batch index rounded into the batch: torchvision's kernels read the map at whatever index they are
+        # given, so an index past the batch (random inputs, a summary's dummy boxes) would read outside the tensor
+        rois = torch.cat([boxes[:, :1].round().clamp(0, x.shape[0] - 1), boxes[:, 1:]], dim=1).to(x.dtype)
+        out: torch.Tensor = roi_pool(x, rois, self.output_size, self.spatial_scale)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}"
+
+
+class RoIAlign(nn.Module):
+    """Bilinear sampling of each region of interest to a fixed size, as Mask R-CNN (``torchvision.ops.roi_align``)."""
+
+    def __init__(
+        self, output_size: tuple[int, int], spatial_scale: float = 1.0, sampling_ratio: int = -1, aligned: bool = False
+    ) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self.spatial_scale = spatial_scale
+        self.sampling_ratio = sampling_ratio
+        self.aligned = aligned
+
+    def forward(self, x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+        from torchvision.ops import roi_align
+
+        rois = torch.cat([boxes[:, :1].round().clamp(0, x.shape[0] - 1), boxes[:, 1:]], dim=1).to(x.dtype)  # as RoIPool
+        out: torch.Tensor = roi_align(x, rois, self.output_size, self.spatial_scale, self.sampling_ratio, self.aligned)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
+            f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned}"
+        )

@@ -70,6 +70,9 @@ DELIBERATE_DEFAULTS = {"Softmax": {"dim": 1}, "LogSoftmax": {"dim": 1}}
 #: (inferred ones filled in) and its input tensors, the reference module (None for a graph operation) and output.
 REFERENCES: dict[str, Callable[[dict[str, Any], list[torch.Tensor]], tuple[nn.Module | None, torch.Tensor]]] = {}
 
+#: Input tensors other than ``torch.randn`` per Input shape, by type (RoI boxes need a batch index and corners).
+INPUTS: dict[str, Callable[[tuple[tuple[int, ...], ...]], list[torch.Tensor]]] = {}
+
 BATCH = 2
 
 
@@ -95,11 +98,17 @@ def _reference(case: Case) -> tuple[nn.Module | None, torch.Tensor]:
         kwargs.setdefault(name, rule(case.shapes[0]))
     for name, value in DELIBERATE_DEFAULTS.get(case.type, {}).items():
         kwargs.setdefault(name, value)
-    xs = [torch.randn(BATCH, *s) for s in case.shapes]
+    xs = inputs(case)
     if case.type in REFERENCES:
         return REFERENCES[case.type](kwargs, xs)
     module = getattr(nn, case.type)(**kwargs)
     return module, module(xs[0])
+
+
+def inputs(case: Case) -> list[torch.Tensor]:
+    """Tensors for the case's Inputs: ``INPUTS`` for its type, else standard normal samples of a batch of 2."""
+    make = INPUTS.get(case.type)
+    return make(case.shapes) if make else [torch.randn(BATCH, *s) for s in case.shapes]
 
 
 def run_torch(case: Case) -> tuple[nn.Module | None, torch.Tensor | None, Exception | None]:
@@ -138,7 +147,7 @@ def check(case: Case) -> None:
         assert sum(p.numel() for p in built.parameters()) == info.params
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            assert tuple(built(torch.randn(BATCH, *case.shapes[0])).shape) == tuple(out.shape)
+            assert tuple(built(*inputs(case)).shape) == tuple(out.shape)
     check_explain(info.explain(), info.shape, info.params)
 
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
 
 from designer.editing.templates import list_templates
+from tests.helpers import graph
 from widgets.canvas.lod import MIN_TEXT_PX, DrawnText, record_texts
 
 
@@ -162,3 +163,23 @@ def test_hidden_blocks_get_their_boxes_when_shown(make_window):
     assert item.isVisible() and item.isSelected()
     assert item.content.shape == "→ 256×14×14" and item.content.type_name == "Conv2d"
     assert scene.nodes["layer4.0.conv1"].isVisible() is False, "asked for, a hidden block's box stays hidden"
+
+
+def test_the_minimap_can_be_turned_off_and_the_choice_is_kept(make_window, qtbot):
+    window = open_window(make_window)
+    window.scene.wrap_columns = False  # one tall column: far taller than two screens at 100 %
+    chain = [("x", "Input", {"shape": [4]}, [])] + [
+        (f"r{i}", "ReLU", {}, [f"r{i - 1}" if i else "x"]) for i in range(40)
+    ]
+    window.files.show_graph(graph(*chain))
+    window.view.zoom_by(1.0 / window.view.zoom)
+    minimap = window.view.minimap
+    qtbot.waitUntil(minimap.isVisible, timeout=3000)
+    window.menu_actions.minimap.trigger()
+    assert not minimap.isVisible(), "View > Show Minimap unchecked hides it: it covers the canvas's corner"
+    window.view.zoom_by(1.25)
+    qtbot.wait(10)
+    assert not minimap.isVisible()
+    window.save_layout()
+    again = make_window()
+    assert not again.view.minimap.enabled and not again.menu_actions.minimap.isChecked()

@@ -25,7 +25,7 @@ def test_validate_loads_no_other_command(tmp_path):
         "try:\n    runpy.run_module('designer', run_name='__main__')\n"
         "except SystemExit as exit:\n    code = exit.code\n"
         "heavy = sorted(m for m in sys.modules if m.startswith(('designer.sweep', 'designer.training', "
-        "'designer.insight', 'designer.cli.train', 'optuna', 'torch')))\n"
+        "'designer.insight', 'designer.cli.train', 'optuna', 'torch', 'tempfile', 'difflib', 'glob')))\n"
         "print(code, heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=_root())

@@ -30,6 +30,7 @@ NODES = {
     "deconvnet": None,
     "occlusion": None,
     "maximize": "c2",
+    "prediction": None,
 }
 
 

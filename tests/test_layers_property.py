@@ -10,6 +10,7 @@ from designer import list_types
 from tests import (
     test_layers_property_norm,
     test_layers_property_pointwise,
+    test_layers_property_roi,
     test_layers_property_shape,
     test_layers_property_spatial,
 )
@@ -19,6 +20,7 @@ FAMILIES = (
     test_layers_property_spatial,
     test_layers_property_norm,
     test_layers_property_pointwise,
+    test_layers_property_roi,
     test_layers_property_shape,
 )
 

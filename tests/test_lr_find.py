@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from designer.cli import main
 from designer.compiler import compile_graph
+from designer.export.checkpoint import read_checkpoint
 from designer.model.fileformat import save
 from designer.training.config import ConfigError, TrainConfig
 from designer.training.data import load_data
@@ -98,6 +99,18 @@ def test_warmup_and_clipping_match_a_hand_written_loop(tmp_path):
     trainer, result, _ = run(tiny(), tmp_path, **changes)
     assert result.status == "completed", result
     assert_same_weights(trainer.model_state_dict(), _reference(TrainConfig(**{**BASE, **changes})))
+
+
+def test_cli_flags_train_with_warmup_and_clipping(tmp_path, capsys):
+    """``train --warmup-epochs --clip-grad-norm`` reach the run: its weights are the hand-written loop's."""
+    changes = dict(optimizer="sgd", momentum=0.9, lr=0.5, warmup_epochs=1.6, clip_grad_norm=0.5)
+    path, out = tmp_path / "tiny.json", tmp_path / "run"
+    save(tiny(), path)
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**BASE, **changes}.items()]
+    assert main(["train", str(path), *flags, "--out", str(out), "--quiet"]) == 0
+    assert_same_weights(read_checkpoint(out / "last.pt").state_dict, _reference(TrainConfig(**{**BASE, **changes})))
+    assert main(["train", str(path), "--clip-grad-norm", "-1", "--quiet"]) == 1
+    assert "'clip_grad_norm'" in capsys.readouterr().err
 
 
 def test_clipping_unscales_fp16_gradients_first():

@@ -6,6 +6,7 @@ tests/test_sweep.py); a journal file stands in for the storage, which the loop t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -16,10 +17,12 @@ import pytest
 from designer import analyze
 from designer.sweep.check import check_space
 from designer.sweep.events import SweepEnded, SweepStarted, TrialEnded
+from designer.sweep.ranks import Follower, Halt, Plan
 from designer.sweep.runner import SpaceError, Sweep, SweepOptions
 from designer.sweep.space import apply
 from designer.sweep.study import SweepError, make_storage
 from designer.sweep.trial import TrialRunner
+from designer.training import distributed
 from tests.helpers import chain
 
 
@@ -134,8 +137,41 @@ def test_joining_a_study_with_the_other_direction_is_refused(tmp_path, no_traini
     assert info.value.code == "sweep.direction"
 
 
-def test_under_torchrun_a_sweep_says_how_to_use_several_gpus_instead(monkeypatch):
+def under_torchrun(monkeypatch, rank: int, incoming=()) -> list:
+    """Rank ``rank`` of two, its broadcasts recorded (sent by rank 0) or answered from ``incoming`` (the others)."""
     monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", str(rank))
+    monkeypatch.setattr(distributed, "kept", lambda info, device: contextlib.nullcontext())
+    sent, queue = [], list(incoming)
+    monkeypatch.setattr(
+        distributed, "broadcast", lambda value, info: sent.append(value) or (queue.pop(0) if rank else value)
+    )
+    return sent
+
+
+def test_under_torchrun_rank_0_sends_each_trial_once_then_how_the_sweep_ended(tmp_path, monkeypatch, no_training):
+    sent = under_torchrun(monkeypatch, 0)
+    ended = sweep(tmp_path, trials=2).run()
+    assert [type(m).__name__ for m in sent] == ["Plan", "Plan", "Halt"] and sent[-1] == Halt(ended=ended)
+    study = optuna.load_study(study_name="s", storage=make_storage(f"journal:{tmp_path / 's.log'}"))
+    assert [m.values for m in sent[:2]] == [t.params for t in study.trials]
+
+
+def test_under_torchrun_a_storage_error_of_rank_0_ends_every_rank_with_it(tmp_path, monkeypatch, no_training):
+    sent = under_torchrun(monkeypatch, 0)
     with pytest.raises(SweepError) as info:
-        Sweep(design(), SweepOptions())
-    assert info.value.code == "sweep.torchrun" and "CUDA_VISIBLE_DEVICES" in info.value.hint
+        Sweep(design(), SweepOptions(storage="nosuchdb://x", out=str(tmp_path / "s"))).run()
+    assert sent == [Halt(error=(info.value.code, info.value.message, info.value.hint))]
+    under_torchrun(monkeypatch, 1, incoming=sent)
+    with pytest.raises(SweepError) as again:
+        sweep(tmp_path, trials=1).run()
+    assert again.value.code == info.value.code == "sweep.storage"
+
+
+def test_the_other_ranks_train_what_rank_0_names_and_return_its_end(tmp_path, monkeypatch):
+    trained: list = []
+    monkeypatch.setattr(Follower, "_train", lambda self, plan: trained.append(plan))
+    plan, end = Plan(0, {"lr": 0.01}, str(tmp_path / "t"), False), SweepEnded("done", 1, 0, 0.5, None)
+    under_torchrun(monkeypatch, 1, incoming=[plan, None, Halt(ended=end)])
+    assert sweep(tmp_path, trials=1).run() == end and trained == [plan]
+    assert not (tmp_path / "s.log").exists()  # only rank 0 opens the storage

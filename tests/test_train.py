@@ -33,7 +33,8 @@ from designer.training.api import (
 )
 from designer.training.config import ConfigError
 from designer.training.data import load_data
-from designer.training.setup import make_loss, param_groups, resolve_device
+from designer.training.setup import param_groups, resolve_device
+from designer.training.tasks import make_loss
 from tests.helpers import chain
 from tests.test_data import write_folder
 

@@ -10,8 +10,9 @@ from PySide6.QtWidgets import QApplication
 from designer.model import fileformat
 from tests.helpers import graph
 from widgets import theme
+from widgets.canvas.edge_item import EdgeItem
 from widgets.canvas.group_item import GroupItem
-from widgets.canvas.node_item import ERROR
+from widgets.canvas.node_item import ERROR, covered
 from widgets.canvas.scene import GraphScene
 from widgets.canvas.view import GraphView
 from widgets.document.document import Document
@@ -211,6 +212,20 @@ def test_snapping_rounds_dragged_positions_to_the_grid(canvas):
     assert x % theme.GRID == 0 and y % theme.GRID == 0
 
 
+def test_edges_follow_a_box_while_it_is_dragged_and_it_snaps_to_the_grid(canvas):
+    item = canvas.scene.nodes["relu1"]
+    start = item.pos()
+    canvas.mouse(QEvent.Type.MouseButtonPress, start, LEFT, LEFT, NO_MODS)
+    canvas.mouse(QEvent.Type.MouseMove, start + QPointF(57, 31), Qt.MouseButton.NoButton, LEFT, NO_MODS)
+    assert item.pos() != start and item.x() % theme.GRID == 0 and item.y() % theme.GRID == 0
+    into, out = canvas.scene.edges_into("relu1")[0], canvas.scene.edges_into("pool1")[0]
+    assert into.path().pointAtPercent(1) == item.input_anchor(0, 1), "the edge in follows before the release"
+    assert out.path().pointAtPercent(0) == item.output_anchor()
+    assert canvas.doc.undo_stack.count() == 0, "nothing is an edit until the release"
+    canvas.mouse(QEvent.Type.MouseButtonRelease, start + QPointF(57, 31), LEFT, Qt.MouseButton.NoButton, NO_MODS)
+    assert canvas.doc.undo_stack.count() == 1
+
+
 @pytest.fixture
 def grouped(qtbot):
     g = graph(
@@ -240,6 +255,40 @@ def test_a_group_collapses_into_one_box_with_its_shapes_and_parameters_and_expan
     scene.item_double_clicked(box)
     assert "b1" not in scene.groups and scene.nodes["b1.conv"].isVisible()
     assert scene.nodes["head"].pos().y() == grouped.doc.graph["head"].pos[1]
+
+
+def test_edges_inside_a_collapsed_group_get_items_only_when_it_opens(grouped):
+    scene, doc = grouped.scene, grouped.doc
+
+    def drawn() -> dict[tuple[str, str], str]:
+        return {(e.src, e.dst): e.label.text for e in scene.items() if isinstance(e, EdgeItem)}
+
+    inside = {("b1.conv", "b1.relu"), ("b1.relu", "b1.add"), ("b1.conv", "b1.add")}
+    crossing = {("x", "b1.conv"), ("b1.add", "head")}
+    assert set(drawn()) == inside | crossing
+    scene.collapse("b1")
+    assert set(drawn()) == crossing, "no one sees the edges inside the group: they have no items"
+    doc.disconnect_input("b1.add", 1)  # an edit inside the closed group
+    doc.flush()
+    scene.expand("b1")
+    assert set(drawn()) == inside - {("b1.conv", "b1.add")} | crossing
+    assert drawn()[("b1.conv", "b1.relu")] == "8×16×16", "an edge made on opening shows its shape"
+    doc.undo_stack.undo()
+    doc.flush()
+    assert [e.src for e in scene.edges_into("b1.add")] == ["b1.relu", "b1.conv"]
+
+
+def test_zoomed_out_the_blocks_and_edges_a_frame_covers_are_not_drawn(grouped):
+    scene = grouped.scene
+    scene.frames.refresh()
+    frame = scene.frames.frames["b1"]
+    far, near = 0.2, 1.0
+    assert frame.covers(far) and not frame.covers(near)
+    assert covered(scene.nodes["b1.conv"].covering, far) and not covered(scene.nodes["b1.conv"].covering, near)
+    assert not covered(scene.nodes["head"].covering, far), "a block outside every group is always drawn"
+    inside, crossing = scene.edges_into("b1.relu")[0], scene.edges_into("b1.conv")[0]
+    assert covered(inside.covering, far), "an edge wholly under the frame"
+    assert not covered(crossing.covering, far), "an edge into the group shows outside the frame"
 
 
 def test_moving_a_collapsed_group_moves_its_members(grouped):

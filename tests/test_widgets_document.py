@@ -151,7 +151,9 @@ def test_every_layer_type_starts_with_valid_parameters(qtbot, spec):
         feed = doc.add_node("Flatten", after=src)
     new = doc.add_node(spec.name, after=feed) if spec.name != "Input" else src
     if spec.arity[0] >= 2:
-        doc.connect_nodes(feed, new)
+        # the RoI layers' second input is boxes: rows (batch index, x1, y1, x2, y2) from an Input of shape [5]
+        second = doc.add_node("Input", params={"shape": [5]}) if spec.name.startswith("RoI") else feed
+        doc.connect_nodes(second, new)
     problems = [d for d in doc.analysis.for_node(new) if d.is_error]
     assert problems == [], problems
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.blocks import imported, mirrors, recipes, se_resnet, teaching
+from designer.blocks import detectors, imported, mirrors, recipes, se_resnet, segmentation, teaching
 from designer.model.fileformat import dumps, write_atomic
 from designer.model.graph import Graph
 
@@ -103,6 +103,39 @@ TEMPLATES = [
         "learned stride-2 ConvTranspose2d layers and concatenates the encoder's maps of the same size (skip "
         "connections, as in U-Net, Ronneberger et al., 2015) to recover detail; a 1x1 convolution gives the "
         "class scores. Having no Linear layer, it takes any input whose sides are divisible by 4.",
+    ),
+    Template(
+        "fcn_shapes",
+        segmentation.fcn,
+        "A fully convolutional encoder-decoder for semantic segmentation (after Long et al., 2015): it scores "
+        "every pixel of a 1x32x32 image for 5 classes (the background and the first 4 shapes), a 5x32x32 output. "
+        "Two stages of 3x3 convolutions with 2x2 max pooling shrink the map to 8x8 while the features widen "
+        "(8, 16, 32 channels); two learned stride-2 ConvTranspose2d up-samplings, each followed by two 3x3 "
+        "convolutions, bring it back to 32x32, and a 1x1 convolution gives the class scores. No skip "
+        "connections: compare unet_shapes, whose decoder gets the encoder's detail back. Its training section "
+        "segments the built-in shapes masks (task segmentation).",
+    ),
+    Template(
+        "unet_shapes",
+        segmentation.unet,
+        "A U-Net (Ronneberger et al., 2015) for semantic segmentation of 1x32x32 images into 5 classes (the "
+        "background and the first 4 shapes): the encoder of fcn_shapes (3x3 conv-BN-ReLU stages, 2x2 max "
+        "pooling, 8-16-32 channels), and a decoder that up-samples with stride-2 ConvTranspose2d, concatenates "
+        "the encoder's map of the same size (the skip connections, Concat) and refines the pair with two 3x3 "
+        "convolutions, then scores each pixel with a 1x1 convolution: a 5x32x32 output. Its training section "
+        "segments the built-in shapes masks (task segmentation).",
+    ),
+    Template(
+        "tiny_yolo",
+        detectors.tiny_yolo,
+        "A tiny single-shot detector in the style of YOLO v1 (Redmon et al., 2016) for the 64x64 shapes scenes "
+        "(several shapes per image, 10 classes): the image is divided into a 4x4 grid, and each cell predicts 2 "
+        "boxes (x, y of the centre inside the cell, w, h relative to the image, and a confidence = P(object) x "
+        "IoU) plus 10 class scores, so the head is a 20x4x4 map [B*5 + C, S, S]. A stride-2 stem and three "
+        "Conv-BN-ReLU-MaxPool stages shrink 64x64 to 4x4; a 1x1 convolution gives the head. Train with task "
+        "detection: the YOLO v1 loss (5 x box errors with square-rooted sizes, 0.5 x confidence of empty "
+        "predictors); at inference the boxes are decoded and filtered with non-maximum suppression, and mAP@0.5 "
+        "is the validation metric.",
     ),
     Template(
         "resnet18_transfer",

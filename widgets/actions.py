@@ -115,7 +115,12 @@ class WindowActions:
         self.wrap_columns.setChecked(w.scene.wrap_columns)
         menu.addActions([self.zoom_in, self.zoom_out, self.fit])
         menu.addSeparator()
-        menu.addActions([self.snap, self.wrap_columns])
+        self.minimap = self._action(
+            "Show &Minimap", lambda: w.view.minimap.set_enabled(self.minimap.isChecked()), tip="A map of a tall design"
+        )
+        self.minimap.setCheckable(True)
+        self.minimap.setChecked(w.view.minimap.enabled)
+        menu.addActions([self.snap, self.wrap_columns, self.minimap])
         menu.addSeparator()
         self.panels_menu = menu.addMenu("&Panels")
         for dock in w.findChildren(QDockWidget):

@@ -27,6 +27,7 @@ from .document.autosave import INTERVAL_MS, Autosave
 from .document.document import Document
 from .document.editing import EditController
 from .document.file_controller import FileController, untitled_graph
+from .panels.cost_coloring import CostColoring
 from .panels.dialogs import Dialogs
 from .panels.inspector import Inspector
 from .panels.palette import Palette
@@ -87,12 +88,14 @@ class MainWindow(QMainWindow):
         self.summary.node_clicked.connect(self.reveal_node)
         self.problems.node_clicked.connect(self.reveal_node)
         self.problems.count_changed.connect(self._on_problem_count)
+        self.problems.silence_requested.connect(self._on_silence_requested)
         self.resize(1400, 860)
         self._restore_layout()
         self.menu_actions.snap.setChecked(self.scene.snap_to_grid)
         self.themes = ThemeController(self)
         self.themes.changed.connect(self._on_theme_changed)
         self.menu_actions.add_theme_menu(self.themes)
+        self.cost_coloring = CostColoring(self)  # View > Colour By and the Cost dock
         self.files.show_graph(untitled_graph())
         self.themes.apply(self.themes.saved_choice())
         if load_panels:
@@ -170,7 +173,8 @@ class MainWindow(QMainWindow):
         document.undo_stack.cleanChanged.connect(self._on_clean_changed)
         document.path_changed.connect(self._on_path_changed)
         document.analysis_changed.connect(self._on_analysis)
-        self.scene.set_document(document, overview_groups(document.graph))  # a big design opens as an overview
+        # A big design opens as an overview; the fit below places its boxes and routes its edges.
+        self.scene.set_document(document, overview_groups(document.graph), place=False)
         self.inspector.set_document(document)
         self._on_analysis(document.analysis)
         self.update_title()
@@ -211,6 +215,10 @@ class MainWindow(QMainWindow):
     def _on_problem_count(self, errors: int, warnings: int) -> None:
         n = errors + warnings
         self.problems_dock.setWindowTitle(f"Problems ({n})" if n else "Problems")
+
+    def _on_silence_requested(self, node_id: str, code: str, silenced: bool) -> None:
+        if self.document is not None and node_id in self.document.graph:
+            self.document.silence_advice(node_id, code, silenced)
 
     # -- selection ------------------------------------------------------------------------------------------------
 
@@ -263,12 +271,15 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         snap = self.settings.value("view/snap_to_grid", True)
         self.scene.snap_to_grid = snap not in (False, "false", 0, "0")
+        self.view.minimap.enabled = self.settings.value("view/minimap", True) not in (False, "false", 0, "0")
+        self.menu_actions.minimap.setChecked(self.view.minimap.enabled)
 
     def save_layout(self) -> None:
-        """Store window geometry, dock layout and snapping in the settings."""
+        """Store window geometry, dock layout, snapping and the minimap choice in the settings."""
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("view/snap_to_grid", self.scene.snap_to_grid)
+        self.settings.setValue("view/minimap", self.view.minimap.enabled)
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

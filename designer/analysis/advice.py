@@ -9,8 +9,8 @@ field that does not cover the object) and what to change. A node silences a rule
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..layers.registry import fmt_int
@@ -66,13 +66,32 @@ class _Design:
     graph: Graph
     info: Mapping[NodeId, NodeInfo]
     users: dict[NodeId, list[NodeId]]
+    _ready: list[NodeInfo] = field(init=False)
+    _by_type: dict[str, list[NodeInfo]] = field(init=False)
 
-    def ready(self) -> Iterator[NodeInfo]:
+    def __post_init__(self) -> None:
+        # listed once for all the rules, and by type: most rules look at a few layer types of a large design
+        get = self.info.get
+        self._ready = [
+            ni
+            for node in self.graph
+            if (ni := get(node.id)) is not None and ni.ctx is not None and ni.shape is not None
+        ]
+        self._by_type = {}
+        for ni in self._ready:
+            self._by_type.setdefault(ni.node.type, []).append(ni)
+
+    def ready(self) -> list[NodeInfo]:
         """The nodes whose shape and parameters were inferred, in file order."""
-        for node in self.graph:
-            ni = self.info.get(node.id)
-            if ni is not None and ni.ctx is not None and ni.shape is not None:
-                yield ni
+        return self._ready
+
+    def of_type(self, types: Collection[str]) -> list[NodeInfo]:
+        """The ready nodes of the given layer types, in file order."""
+        lists = [self._by_type[t] for t in types if t in self._by_type]
+        if len(lists) <= 1:
+            return lists[0] if lists else []
+        rank = {id(ni): i for i, ni in enumerate(self._ready)}
+        return sorted((ni for part in lists for ni in part), key=lambda ni: rank[id(ni)])
 
     def source(self, ni: NodeInfo) -> NodeInfo | None:
         src = ni.node.inputs[0] if ni.node.inputs else None
@@ -82,19 +101,26 @@ class _Design:
         return [self.info[u] for u in self.users.get(ni.node.id, []) if u in self.info]
 
 
-def advise(graph: Graph, info: Mapping[NodeId, NodeInfo], found: Sequence[Diagnostic] = ()) -> list[Diagnostic]:
+def advise(
+    graph: Graph,
+    info: Mapping[NodeId, NodeInfo],
+    found: Sequence[Diagnostic] = (),
+    users: dict[NodeId, list[NodeId]] | None = None,
+) -> list[Diagnostic]:
     """Every piece of advice on the design, minus what its nodes silence.
 
-    ``found`` holds the diagnostics already collected, so advice does not repeat a warning (``cost.large_linear``).
+    ``found`` holds the diagnostics already collected, so advice does not repeat a warning (``cost.large_linear``);
+    ``users`` is ``graph.consumers()`` when the caller has it already.
     """
-    design = _Design(graph, info, graph.consumers())
+    design = _Design(graph, info, graph.consumers() if users is None else users)
     out: list[Diagnostic] = []
     for rule in RULES:
         out.extend(rule(design))
     warned = {(d.code, d.node_id) for d in found}
     out = [d for d in out if not (d.code == "advice.head_params" and ("cost.large_linear", d.node_id) in warned)]
     for node in graph:
-        out.extend(_check_silence(node))
+        if "silence" in node.extra:
+            out.extend(_check_silence(node))
     return [d for d in out if not silenced(graph, d)]
 
 
@@ -102,11 +128,12 @@ def silenced(graph: Graph, diagnostic: Diagnostic) -> bool:
     """Whether the node the diagnostic is about lists its code (or a dotted prefix of it) in ``silence``."""
     if diagnostic.node_id is None or diagnostic.node_id not in graph:
         return False
-    codes = _silence_list(graph[diagnostic.node_id])
+    codes = silence_codes(graph[diagnostic.node_id])
     return any(diagnostic.code == c or diagnostic.code.startswith(c + ".") for c in codes)
 
 
-def _silence_list(node: Node) -> list[str]:
+def silence_codes(node: Node) -> list[str]:
+    """The codes (or dotted prefixes) the node's ``silence`` field lists; none when the field is unusable."""
     value = node.extra.get("silence")
     if isinstance(value, str):
         return [value]
@@ -137,7 +164,7 @@ def _receptive_field(design: _Design) -> Iterator[Diagnostic]:
     target = _object_scale(design)
     if target is None:
         return
-    for ni in design.ready():
+    for ni in design.of_type(POOLS):
         src = design.source(ni)
         if src is None or src.receptive_field is None or src.rf_stride is None or src.shape is None:
             continue
@@ -204,9 +231,7 @@ def _object_scale(design: _Design) -> tuple[int, int, str] | None:
 
 def _linear_stack(design: _Design) -> Iterator[Diagnostic]:
     """Two linear maps in a row are one linear map: the second layer adds cost but no expressiveness."""
-    for ni in design.ready():
-        if ni.node.type not in WEIGHTED:
-            continue
+    for ni in design.of_type(WEIGHTED):
         between: list[NodeInfo] = []
         prev = design.source(ni)
         while prev is not None and prev.node.type in LINEAR_PASS and len(prev.node.inputs) == 1:
@@ -250,8 +275,8 @@ def _low_rank(first: NodeInfo, second: NodeInfo) -> bool:
 def _head_params(design: _Design) -> Iterator[Diagnostic]:
     """A Linear over a flattened map pays for every position; global average pooling pays for the channels only."""
     total = sum(i.params for i in design.info.values())
-    for ni in design.ready():
-        if ni.node.type != "Linear" or ni.ctx is None or not total or ni.params <= HEAD_SHARE * total:
+    for ni in design.of_type(("Linear",)):
+        if ni.ctx is None or not total or ni.params <= HEAD_SHARE * total:
             continue
         flat = design.source(ni)
         while flat is not None and flat.node.type in ("Dropout", "Identity"):
@@ -277,8 +302,8 @@ def _head_params(design: _Design) -> Iterator[Diagnostic]:
 
 def _kernel_too_large(design: _Design) -> Iterator[Diagnostic]:
     """A window wider than its map reads padding in every position."""
-    for ni in design.ready():
-        if ni.node.type not in WINDOWED or ni.spec is None or ni.ctx is None:
+    for ni in design.of_type(WINDOWED):
+        if ni.spec is None or ni.ctx is None:
             continue
         window = ni.spec.window(ni.ctx)
         _, h, w = ni.ctx.x0
@@ -298,8 +323,8 @@ def _kernel_too_large(design: _Design) -> Iterator[Diagnostic]:
 
 def _stride_skips(design: _Design) -> Iterator[Diagnostic]:
     """A stride larger than the window leaves pixels that nothing reads (unless another branch reads the input)."""
-    for ni in design.ready():
-        if ni.node.type not in WINDOWED or ni.spec is None or ni.ctx is None:
+    for ni in design.of_type(WINDOWED):
+        if ni.spec is None or ni.ctx is None:
             continue
         window = ni.spec.window(ni.ctx)
         if window is None:
@@ -323,9 +348,11 @@ def _stride_skips(design: _Design) -> Iterator[Diagnostic]:
 
 def _bias_before_bn(design: _Design) -> Iterator[Diagnostic]:
     """BatchNorm subtracts each channel's mean, and with it any constant the previous layer added."""
+    if not design.of_type(BATCH_NORMS):
+        return
     outputs = set(design.graph.output_ids())
-    for ni in design.ready():
-        if ni.node.type not in WEIGHTED or ni.ctx is None or not ni.ctx.p.get("bias") or ni.node.id in outputs:
+    for ni in design.of_type(WEIGHTED):
+        if ni.ctx is None or not ni.ctx.p.get("bias") or ni.node.id in outputs:
             continue
         readers = design.readers(ni)
         if not readers or any(r.node.type not in BATCH_NORMS for r in readers):
@@ -342,9 +369,9 @@ def _bias_before_bn(design: _Design) -> Iterator[Diagnostic]:
 
 def _dropout_before_bn(design: _Design) -> Iterator[Diagnostic]:
     """Dropout changes the variance BatchNorm measures in training but not at test time (Li et al., 2019)."""
-    for ni in design.ready():
-        if ni.node.type not in ("Dropout", "Dropout2d"):
-            continue
+    if not design.of_type(BATCH_NORMS):
+        return
+    for ni in design.of_type(("Dropout", "Dropout2d")):
         for reader in design.readers(ni):
             if reader.node.type in BATCH_NORMS:
                 p = ni.ctx.p["p"] if ni.ctx else 0.5
@@ -362,8 +389,11 @@ def _dropout_before_bn(design: _Design) -> Iterator[Diagnostic]:
 def _early_collapse(design: _Design) -> Iterator[Diagnostic]:
     """Once the map is 1x1, a k x k kernel uses only its centre tap: the layers after it pay for k*k weights."""
     for ni in design.ready():
+        shape = ni.shape
+        if shape is None or len(shape) != 3 or shape[1] != 1 or shape[2] != 1:
+            continue
         x = _map_in(ni)
-        if x is None or ni.shape is None or len(ni.shape) != 3 or ni.shape[1:] != (1, 1) or x[1:] == (1, 1):
+        if x is None or x[1:] == (1, 1):
             continue
         wasted = list(_wasted_after(design, ni))
         if not wasted:

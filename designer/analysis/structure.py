@@ -97,6 +97,9 @@ def topological_order(graph: Graph, out: list[Diagnostic]) -> list[NodeId]:
     """Kahn's algorithm, always taking the ready node that comes first in the file; cycles are reported."""
     ids = graph.ids()
     index = {nid: i for i, nid in enumerate(ids)}
+    get = index.get
+    if all(get(s, -1) <= i for i, node in enumerate(graph) for s in node.inputs):
+        return ids  # every input comes earlier in the file (or is reported elsewhere): Kahn's order is file order
     deps = {n.id: {s for s in n.inputs if s in index and s != n.id} for n in graph}
     users: dict[NodeId, list[NodeId]] = {nid: [] for nid in ids}
     for nid, srcs in deps.items():
@@ -147,7 +150,14 @@ def _find_cycle(stuck: list[NodeId], deps: dict[NodeId, set[NodeId]]) -> list[No
 # -- whole graph ----------------------------------------------------------------------------------------------------
 
 
-def check_graph(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic]) -> None:
+def check_graph(
+    graph: Graph,
+    info: dict[NodeId, NodeInfo],
+    out: list[Diagnostic],
+    users: dict[NodeId, list[NodeId]] | None = None,
+) -> None:
+    """Whole-graph lints: no input or output, unconnected nodes, a Linear on a huge flattened map, in-place hazards;
+    ``users`` is ``graph.consumers()`` when the caller has it already."""
     if len(graph) == 0:
         out.append(dg.warning("graph.empty", "the design has no nodes", None, "add an Input from the palette"))
         return
@@ -160,7 +170,7 @@ def check_graph(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagnostic
                 "add an Input with the sample shape, e.g. [3, 224, 224]",
             )
         )
-    users = graph.consumers()
+    users = graph.consumers() if users is None else users
     outputs = set(graph.output_ids())
     if not outputs:
         out.append(_no_output(graph))
@@ -248,14 +258,17 @@ def _lint_node(
                 )
             )
         elif others:
-            # a warning, as the insight tools' tests rely on such a design compiling; the contract holds warned
-            # designs to compile and export only, since the other reader's backward may find its input overwritten
+            # In place, the layer would change what the other reader sees (the design says it reads the value
+            # before this layer) and could overwrite a value that reader's backward needs, so training failed
+            # (issue 13). Built out of place, the model computes what the design says and trains; the copy costs
+            # what the flag was meant to save, which the warning says.
+            ni.ctx.p["inplace"] = False
             out.append(
                 dg.warning(
                     "graph.inplace_shared",
-                    f"{node.type} '{node.id}' works in place on '{src}', which "
-                    f"'{others[0]}' also reads: it would see the modified values",
+                    f"{node.type} '{node.id}' is set to work in place on '{src}', which '{others[0]}' also reads: "
+                    f"it is built with inplace=false, so that '{others[0]}' sees the values the design gives it",
                     node.id,
-                    "set inplace=false",
+                    "set inplace=false (in place saves nothing here)",
                 )
             )

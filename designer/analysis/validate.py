@@ -10,6 +10,8 @@ from ..model.diagnostics import DesignError, Diagnostic
 from ..model.graph import Graph, Node, NodeId
 from .advice import advise
 from .budgets import budget_warnings
+from .collector import collector_paused
+from .heads import check_head
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
 from .structure import check_graph, check_structure, topological_order
 
@@ -94,16 +96,25 @@ def validate(graph: Graph) -> list[Diagnostic]:
 
 def analyze(graph: Graph) -> Analysis:
     """Infer every shape and count, and collect the diagnostics of the whole design."""
+    with collector_paused():
+        return _analyze(graph)
+
+
+def _analyze(graph: Graph) -> Analysis:
     out: list[Diagnostic] = []
     info = {node.id: NodeInfo(node, get_spec(node.type)) for node in graph}
+    users = graph.consumers()
     check_ids(graph, out)
     check_structure(graph, info, out)
     order = topological_order(graph, out)
     for node_id in order:
         _infer_node(info[node_id], info, out)
-    check_graph(graph, info, out)
+    check_graph(graph, info, out, users)
     out.extend(budget_warnings(info.values()))
-    out.extend(advise(graph, info, out))
+    out.extend(advise(graph, info, out, users))
+    out.extend(check_head(graph, info))
+    if not out:
+        return Analysis(graph, order, info, out)
     rank = {nid: i for i, nid in enumerate(graph.ids())}
     out.sort(key=lambda d: (not d.is_error, rank.get(NodeId(d.node_id), -1) if d.node_id else -1))
     return Analysis(graph, order, info, out)
@@ -177,7 +188,8 @@ def _fill_inferred(spec: LayerSpec, ctx: Ctx) -> Ctx:
                 f"{ctx.who} expects {name}={shown}; '{ctx.src[0]}' gives {want} (input shape {fmt_shape(ctx.x0)})",
                 f"remove {name} (it is inferred) or set it to {want}",
             )
-    return Ctx(ctx.node_id, ctx.type, {**ctx.p, **inferred}, ctx.x, ctx.src)
+    ctx.p.update(inferred)  # the node's own resolved values, made for this context alone
+    return ctx
 
 
 def _receptive_field(ni: NodeInfo, srcs: list[NodeInfo]) -> None:

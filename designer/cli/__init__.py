@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "profile",
     "lr_find",
     "evaluate",
+    "predict",
 )
 
 

@@ -24,8 +24,18 @@ if TYPE_CHECKING:
     from torch import nn
 
 #: Kept here as well as in ``designer.insight`` so that building the parser does not import torch.
-METHODS = ("featuremaps", "filters", "gradcam", "saliency", "guided", "deconvnet", "occlusion", "maximize")
-NEEDS_IMAGE = ("featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion")
+METHODS = (
+    "featuremaps",
+    "filters",
+    "gradcam",
+    "saliency",
+    "guided",
+    "deconvnet",
+    "occlusion",
+    "maximize",
+    "prediction",
+)
+NEEDS_IMAGE = ("featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion", "prediction")
 RUN_CHECKPOINTS = ("best.pt", "last.pt")
 #: Pictures smaller than this (in pixels, the longer side) are enlarged by whole pixels.
 MIN_SIDE = 256

@@ -38,7 +38,7 @@ def register(sub: SubCommands) -> None:
                    "SQLite file in the sweep folder)")  # fmt: skip
     p.add_argument("--study", help="study name (default: the file's stem)")
     p.add_argument("--timeout", type=float, metavar="S", help="start no trial after S seconds")
-    p.add_argument("--objective", choices=tuple(OBJECTIVES), default="val_acc")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES), help="default: the task's headline (val_acc, val_miou...)")
     p.add_argument("--direction", choices=("max", "min"), help="default: max for accuracies, min for losses")
     p.add_argument("--pruner", choices=PRUNERS, default="median", help="median, halving (successive) or none")
     p.add_argument("--seed", type=int, help="sampler seed (default: the training seed)")

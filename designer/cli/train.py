@@ -66,6 +66,10 @@ def register(sub: SubCommands) -> None:
     p.add_argument("--step-size", type=int, help="epochs between drops of the step schedule")
     p.add_argument("--gamma", type=float, help="factor of each drop of the step schedule")
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument(
+        "--warmup-epochs", type=float, help="epochs (0.1 is a tenth of one) over which the lr rises linearly from 0"
+    )
+    p.add_argument("--clip-grad-norm", type=float, help="scale the gradients down to this total norm (0: off)")
     _add_run_flags(p)
     p.set_defaults(run=cmd_train)
 
@@ -112,6 +116,8 @@ _FLAG_FIELDS = (
     "step_size",
     "gamma",
     "label_smoothing",
+    "warmup_epochs",
+    "clip_grad_norm",
     "device",
     "precision",
     "channels_last",

@@ -47,6 +47,8 @@ STARTING_PARAMS: dict[str, dict[str, Any]] = {
     "ChannelShuffle": {"groups": 2},
     "PixelShuffle": {"upscale_factor": 2},
     "StochasticDepth": {"p": 0.1, "mode": "row"},
+    "RoIPool": {"output_size": 7},
+    "RoIAlign": {"output_size": 7},
 }
 
 #: Short id stems, so new nodes read like hand-written ones (conv1, bn1, relu1).
@@ -71,6 +73,8 @@ ID_STEMS = {
     "PixelShuffle": "pixelshuffle",
     "LayerNorm2d": "ln",
     "StochasticDepth": "droppath",
+    "RoIPool": "roipool",
+    "RoIAlign": "roialign",
     "Input": "input",
 }
 

@@ -163,8 +163,18 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProt
 
 def _program(module: nn.Module, inputs: tuple[torch.Tensor, ...], opset: int, **options: Any) -> ONNXProgram:
     """``torch.onnx.export`` with the dynamo exporter, into memory (one file, no external data), quietly."""
+    from .onnx_vision import translations
+
     program = torch.onnx.export(
-        module, inputs, None, opset_version=opset, dynamo=True, external_data=False, verbose=False, **options
+        module,
+        inputs,
+        None,
+        opset_version=opset,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+        custom_translation_table=translations(),
+        **options,
     )
     if program is None:  # torch returns None only when it wrote to a file, which this call never asks for
         raise RuntimeError("torch.onnx.export returned no program")

@@ -22,6 +22,7 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "AveragePool": spatial.pool("AvgPool2d"),
     "GlobalAveragePool": spatial.global_pool("AdaptiveAvgPool2d"),
     "GlobalMaxPool": spatial.global_pool("AdaptiveMaxPool2d"),
+    "MaxRoiPool": spatial.max_roi_pool,
     "Resize": spatial.resize,
     "Upsample": spatial.resize,
     "Pad": spatial.pad,

@@ -80,9 +80,10 @@ def iter_batches(
         good = [(i, s) for i, s in items if isinstance(s, tuple)]
         if good:
             images = torch.stack([torch.as_tensor(s[0]) for _, s in good])
+            targets = [torch.as_tensor(s[1]) for _, s in good]  # class ids, or a mask / boxes per image
             yield (
                 normalize(images, mean, std),
-                torch.tensor([int(s[1]) for _, s in good]),
+                torch.stack(targets) if targets[0].ndim else torch.tensor([int(t) for t in targets]),
                 torch.tensor([i for i, _ in good]),
             )
 
@@ -95,7 +96,11 @@ def evaluate(
     graph: Graph | None = None,
     top: int = 16,
 ) -> Evaluation:
-    """Confusion matrix over ``batches`` and the ``top`` misclassified samples with the highest confidence."""
+    """Confusion matrix over ``batches`` and the ``top`` misclassified samples with the highest confidence.
+
+    With masks for targets (``[N, H, W]``, segmentation) the confusion counts pixels (255 left out) and there are no
+    mistakes to list.
+    """
     probe = Probe(module, graph)
     rows: list[np.ndarray] = []
     wrong: list[Mistake] = []
@@ -105,7 +110,12 @@ def evaluate(
             x, y = batch[0].to(device_of(module)), torch.as_tensor(batch[1]).cpu()
             idx = torch.as_tensor(batch[2]) if len(batch) > 2 else torch.arange(seen, seen + len(y))
             seen += len(y)
-            logits = scores_of(probe, x)[0].float().reshape(len(y), -1).cpu()
+            scores = scores_of(probe, x)[0].float().cpu()
+            if y.ndim == 3:  # segmentation: every pixel a sample, and no image is one mistake
+                rows.append(_pixel_pairs(scores, y))
+                num_classes = num_classes or scores.shape[1]
+                continue
+            logits = scores.reshape(len(y), -1)
             prob, pred = logits.softmax(1).max(1)
             rows.append(np.stack([y.numpy(), pred.numpy()], 1))
             miss = (pred != y).nonzero().flatten().tolist()
@@ -113,10 +123,16 @@ def evaluate(
             num_classes = num_classes or logits.shape[1]
     pairs = np.concatenate(rows) if rows else np.zeros((0, 2), dtype=np.int64)
     k = max(num_classes or 0, int(pairs.max()) + 1 if len(pairs) else 0)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (pairs[:, 0], pairs[:, 1]), 1)
+    confusion = np.bincount(pairs[:, 0] * k + pairs[:, 1], minlength=k * k).reshape(k, k).astype(np.int64)
     wrong.sort(key=lambda m: -m.confidence)
     return Evaluation(confusion, wrong[:top])
+
+
+def _pixel_pairs(logits: torch.Tensor, masks: torch.Tensor) -> np.ndarray:
+    """(true, predicted) class of every pixel of ``masks`` that is not ignored (255)."""
+    known = masks != 255
+    pairs: np.ndarray = torch.stack([masks[known], logits.argmax(1)[known]], 1).numpy()
+    return pairs
 
 
 def embed(

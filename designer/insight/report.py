@@ -7,24 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..palette import TAB10
 from .evaluate import Embedding, Evaluation
 
 #: Class colours of the scatter plot and bars (Tableau 10): distinct, and readable on white.
-PALETTE = np.array(
-    [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (127, 127, 127),
-        (188, 189, 34),
-        (23, 190, 207),
-    ],
-    dtype=np.uint8,
-)
+PALETTE = np.array(TAB10, dtype=np.uint8)
 
 
 def precision_recall(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

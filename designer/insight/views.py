@@ -10,10 +10,12 @@ import numpy as np
 from torch import nn
 
 from ..model.graph import Graph
+from ..training.config import read_section
 from . import images
 from .evaluate import Embedding, Evaluation, embed, evaluate, iter_batches, normalize
 from .maps import conv_nodes, feature_maps, filters, grad_cam, occlusion, saliency, spatial_nodes
 from .maximize import maximize
+from .prediction import predict
 from .probe import InsightError
 
 #: Method names, as the command line spells them, with what the dock shows.
@@ -26,9 +28,10 @@ METHODS = {
     "deconvnet": "Deconvnet",
     "occlusion": "Occlusion",
     "maximize": "Activation maximisation",
+    "prediction": "Prediction",
 }
 #: Methods that need an input sample (filters and maximisation do not).
-NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion"})
+NEEDS_SAMPLE = frozenset({"featuremaps", "gradcam", "saliency", "guided", "deconvnet", "occlusion", "prediction"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Options:
     seed: int = 0
     #: Pixel range of activation maximisation in model input space (None: unbounded).
     bounds: tuple[float, float] | None = (-3.0, 3.0)
+    #: The sample's own target, drawn beside the prediction: a mask of class ids, or padded box rows.
+    truth: Any = None
 
 
 @dataclass
@@ -99,6 +104,10 @@ def render(
             cmap="diverging",
             levels=images.levels_of(grid, symmetric=True),
         )
+    if method == "prediction":  # the classes, the mask or the boxes, as the design's task has them
+        p = predict(module, x, graph=graph, classes=classes, truth=o.truth)
+        shown = "; ".join(p.lines[:3]).replace("\t", " ")
+        return View(f"{p.title}: {shown}" if shown else p.title, base=p.picture / 255.0)
     if method == "maximize":
         shape = tuple(np.asarray(x).shape[-3:]) if x is not None else _input_shape(module, graph)
         found = maximize(
@@ -188,6 +197,21 @@ def confusion_view(evaluation: Evaluation, classes: Sequence[str] | None = None)
     )
 
 
+def pixel_confusion_view(evaluation: Evaluation, classes: Sequence[str] | None = None) -> View:
+    """The confusion over pixels as row-normalised rates, titled with pixel accuracy and each class's IoU."""
+    c = evaluation.confusion.astype(np.float64)
+    inter = np.diag(c)
+    union = c.sum(0) + c.sum(1) - inter
+    ious = ", ".join(f"{_short(k, classes)} {inter[k] / union[k]:.2f}" for k in range(len(c)) if union[k])
+    present = union > 0
+    miou = float((inter[present] / union[present]).mean()) if present.any() else float("nan")
+    return View(
+        f"confusion over {evaluation.samples} pixels (rows: true, columns: predicted): pixel accuracy "
+        f"{evaluation.accuracy:.1%}, mean IoU {miou:.2f}; IoU per class: {ious}",
+        values=c / np.maximum(c.sum(1, keepdims=True), 1),
+    )
+
+
 def mistakes_view(samples: Sequence[Any], evaluation: Evaluation, classes: Sequence[str] | None = None) -> View:
     """The most confident mistakes side by side; ``samples[k]`` is the image of ``evaluation.mistakes[k]``."""
     if not samples:
@@ -236,10 +260,21 @@ def dataset_view(
     ``data`` (a dataset of ``(uint8 image, label)``), normalised with ``mean`` and ``std``."""
     if method not in DATASET_METHODS:
         raise ValueError(f"unknown dataset view {method!r}; use one of {', '.join(DATASET_METHODS)}")
+    task = read_section(graph).task if graph is not None else "classification"
+    if task != "classification" and (method != "confusion" or task == "detection"):
+        raise InsightError(
+            None,
+            f"the {DATASET_METHODS[method].lower()} view is for "
+            + ("classification and segmentation" if method == "confusion" else "classification")
+            + f"; this design trains for {task} (its validation metrics are in the training curves)",
+            "insight.wrong_task",
+        )
     batches = iter_batches(data, mean, std, limit=limit)
     if method == "embedding":
         return embed(module, batches, graph=graph, method="auto")
     evaluation = evaluate(module, batches, len(classes) if classes else None, graph=graph)
+    if task == "segmentation":
+        return pixel_confusion_view(evaluation, classes)
     if method == "confusion":
         return confusion_view(evaluation, classes)
     pictures = [normalize(data[m.index][0], mean, std) for m in evaluation.mistakes]

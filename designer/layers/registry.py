@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -102,6 +102,11 @@ class LayerSpec:
         """Whether the node becomes a submodule (as opposed to an input or a tensor operation)."""
         return True
 
+    @functools.cached_property
+    def _known(self) -> dict[str, Param]:
+        """The parameters by name (read for every node of a design: built once per layer type)."""
+        return {p.name: p for p in self.params}
+
     @property
     def param_names(self) -> list[str]:
         return [p.name for p in self.params]
@@ -116,9 +121,11 @@ class LayerSpec:
         """Read a node's raw parameters into canonical values with defaults filled in; collect what is wrong."""
         problems: list[DesignError] = []
         values: dict[str, Any] = {}
-        known = {p.name: p for p in self.params}
+        known = self._known
         for name in raw:
             if name not in known:
+                import difflib  # only for a misspelt parameter: reading a design does not pay for it
+
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = (
                     f"did you mean '{close[0]}'?"

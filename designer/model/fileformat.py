@@ -3,12 +3,10 @@ content (content problems become diagnostics); unknown fields survive a load and
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -355,6 +353,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
     Through a symbolic link the file it points to is replaced and the link kept; the file keeps its permissions.
     """
+    import tempfile  # here: validate and summary read files and never write one (tempfile loads random, shutil, ...)
+
     target = Path(os.path.realpath(path))
     remove_stale_temps(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
@@ -376,8 +376,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 def remove_stale_temps(target: str | os.PathLike[str]) -> None:
     """Delete what interrupted saves of ``target`` left beside it (``.<name>.<random>.tmp``, older than a minute)."""
     target = Path(target)
-    now = time.time()
-    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+    prefix, now = f".{target.name}.", time.time()
+    try:  # a plain scan, not a glob: every open pays for this, and a glob compiles a pattern first
+        names = [e.name for e in os.scandir(target.parent)]
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp") and len(name) >= len(prefix) + 4):
+            continue
+        leftover = target.parent / name
         try:
             if now - leftover.stat().st_mtime > STALE_TEMP_S:
                 leftover.unlink()

@@ -49,7 +49,7 @@ class GraphEvents:
         self.edge_removed: Signal[[str, str, int]] = Signal("edge_removed")
         #: (node id, parameter, old value, new value); a value of None means "not given"
         self.param_changed: Signal[[str, str, Any, Any]] = Signal("param_changed")
-        #: (node id, field of NODE_FIELDS, old value, new value)
+        #: (node id, field of NODE_FIELDS or key of the node's ``extra``, old value, new value)
         self.field_changed: Signal[[str, str, Any, Any]] = Signal("field_changed")
         #: (old outputs, new outputs)
         self.outputs_changed: Signal[[list[NodeId] | None, list[NodeId] | None]] = Signal("outputs_changed")
@@ -218,6 +218,20 @@ class Graph:
         old = getattr(node, name)
         setattr(node, name, value)
         self.events.field_changed.emit(node_id, name, old, value)
+        self.events.changed.emit()
+        return old
+
+    def set_node_extra(self, node_id: str, key: str, value: Any) -> Any:
+        """Set a node field other tools own (advice's ``silence``); None removes it. Returns the old value."""
+        if key in NODE_FIELDS or key in ("id", "type", "params", "inputs"):
+            raise KeyError(f"{key!r} is not an extra node field")
+        node = self._nodes[NodeId(node_id)]
+        old = node.extra.get(key)
+        if value is None:
+            node.extra.pop(key, None)
+        else:
+            node.extra[key] = value
+        self.events.field_changed.emit(node_id, key, old, value)
         self.events.changed.emit()
         return old
 

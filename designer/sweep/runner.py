@@ -17,12 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.diagnostics import Diagnostic, DiagnosticsError
 from ..model.graph import Graph
-from ..training import runs
+from ..training import distributed, runs
 from ..training.config import TrainConfig, read_section
 from .check import check_space
 from .events import SweepCallback, SweepEnded, SweepEvent, SweepStarted, TrialEnded
-from .space import SECTION, read_space
-from .study import OBJECTIVES, PRUNERS, StudySpec, SweepError, default_storage, make_sampler, open_study, public_url
+from .ranks import Follower, Halt, announce
+from .space import SECTION, SearchSpace, read_space
+from .study import (
+    OBJECTIVES,
+    PRUNERS,
+    StudySpec,
+    SweepError,
+    default_storage,
+    make_sampler,
+    objective_for,
+    open_study,
+    public_url,
+)
 from .trial import TrialRunner
 
 if TYPE_CHECKING:
@@ -46,7 +57,8 @@ class SweepOptions:
     storage: str | None = None
     study: str | None = None
     timeout_s: float | None = None
-    objective: str = "val_acc"
+    #: None: the task's headline metric (``val_acc`` for classification).
+    objective: str | None = None
     direction: str | None = None
     pruner: str = "median"
     #: The sampler's seed; None takes the training section's.
@@ -75,8 +87,9 @@ class Sweep:
         self.folder = Path(options.out) if options.out else root / f"sweep-{runs.slug(name)}"
         storage = options.storage or default_storage(self.folder)
         seed = options.seed if options.seed is not None else self.config.seed
-        self.spec = StudySpec(name, storage, options.objective, options.direction, options.pruner, seed)
-        self._runner: TrialRunner | None = None
+        objective = objective_for(self.config.task, options.objective)
+        self.spec = StudySpec(name, storage, objective, options.direction, options.pruner, seed)
+        self._runner: TrialRunner | Follower | None = None
         self._stop = False
 
     def check(self) -> list[Diagnostic]:
@@ -93,11 +106,35 @@ class Sweep:
 
     def run(self) -> SweepEnded:
         """Run trials until the study holds ``trials``, the timeout passes or ``stop()``; raises ``SpaceError`` or
-        ``SweepError`` before any trial when the space or the storage cannot be used."""
+        ``SweepError`` before any trial when the space or the storage cannot be used. Under torchrun every rank
+        calls it: rank 0 leads (``ranks``), the others train the trials it names and return its result."""
         problems = [d for d in self.check() if d.is_error]
         if problems:
             raise SpaceError(problems)
         space = read_space(self.graph, [])
+        info = distributed.from_env()
+        if not info.enabled:
+            return self._lead(space, info)
+        from ..training.setup import resolve_device
+
+        with distributed.kept(info, resolve_device(self.config.device, info.local_rank)):
+            if not info.is_main:
+                follower = self._runner = Follower(self.graph, self.config, info)
+                if self._stop:
+                    follower.stop()
+                return follower.run()
+            try:
+                ended = self._lead(space, info)
+            except SweepError as exc:
+                announce(Halt(error=(exc.code, exc.message, exc.hint)), info)
+                raise
+            except Exception as exc:  # the other ranks wait for a word: let them end with rank 0's error
+                announce(Halt(error=("sweep.error", f"{type(exc).__name__}: {exc}", "")), info)
+                raise
+            announce(Halt(ended=ended), info)
+            return ended
+
+    def _lead(self, space: SearchSpace, info: distributed.DistInfo) -> SweepEnded:
         self.folder.mkdir(parents=True, exist_ok=True)
         study = open_study(self.spec)
         _recover_orphans(study)
@@ -113,7 +150,8 @@ class Sweep:
                 self.spec.resolved_direction,
             )
         )
-        runner = self._runner = TrialRunner(self.graph, self.config, space, self.spec, self.folder, self._emit)
+        send = (lambda plan: announce(plan, info)) if info.enabled else None
+        runner = self._runner = TrialRunner(self.graph, self.config, space, self.spec, self.folder, self._emit, send)
         if self._stop:
             runner.stop()
         reason, ran = self._loop(study, runner)
@@ -136,6 +174,8 @@ class Sweep:
             ended = runner.run(study, trial)
             ran += 1
             failures += ended.state == "fail"
+            # Only a stop ends a trial so; under torchrun it may have been asked on another rank.
+            self._stop = self._stop or ended.state == "stopped"
 
     def _end(self, study: optuna.Study, reason: str, ran: int) -> SweepEnded:
         number = value = run_dir = None
@@ -174,15 +214,7 @@ def _no_space() -> list[Diagnostic]:
 
 
 def _check_options(options: SweepOptions) -> None:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        # Every rank would ask Optuna for a trial of its own, then train a different design in one process group.
-        raise SweepError(
-            "sweep.torchrun",
-            "a sweep does not run under torchrun: each process would draw its own trial",
-            "run one sweep worker per GPU (CUDA_VISIBLE_DEVICES=k python -m designer sweep ...), or train a chosen "
-            "trial under torchrun with `train` (docs/sweeps.md)",
-        )
-    if options.objective not in OBJECTIVES:
+    if options.objective is not None and options.objective not in OBJECTIVES:
         raise SweepError("sweep.objective", f"objective {options.objective!r} is not one of {', '.join(OBJECTIVES)}")
     if options.direction not in (None, "max", "min"):
         raise SweepError("sweep.direction", f"direction {options.direction!r} is not max or min")

@@ -12,15 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..training.config import HEADLINES, TASK_METRICS
+
 if TYPE_CHECKING:
     import optuna
 
-#: ``--objective`` names: the epoch metric each reads and the direction that is better.
+    from ..training.events import EpochEnded
+
+#: ``--objective`` names: the epoch metric each reads (an ``EpochEnded`` field, else a key of its ``metrics``: the
+#: tasks' validation metrics such as ``val_miou``) and the direction that is better.
 OBJECTIVES: dict[str, tuple[str, str]] = {
     "val_acc": ("val_accuracy", "max"),
     "val_loss": ("val_loss", "min"),
     "train_acc": ("train_accuracy", "max"),
     "train_loss": ("train_loss", "min"),
+    **{name: (name, "max") for names in TASK_METRICS.values() for name in names if name != "val_acc"},
 }
 PRUNERS = ("median", "halving", "none")
 STORAGE_FILE = "study.db"
@@ -45,7 +51,7 @@ class StudySpec:
 
     name: str
     storage: str
-    objective: str = "val_acc"
+    objective: str = HEADLINES["classification"]
     direction: str | None = None
     pruner: str = "median"
     seed: int = 0
@@ -59,6 +65,19 @@ class StudySpec:
     def resolved_direction(self) -> str:
         """``max`` or ``min``: as given, else what suits the objective."""
         return self.direction or OBJECTIVES[self.objective][1]
+
+
+def epoch_value(event: EpochEnded, metric: str) -> float | None:
+    """The value of ``metric`` (an ``OBJECTIVES`` reading) in an epoch's event; None when the epoch has none."""
+    if hasattr(event, metric):
+        value: float | None = getattr(event, metric)
+        return value
+    return event.metrics.get(metric)
+
+
+def objective_for(task: str, objective: str | None) -> str:
+    """The ``--objective`` as given, else the task's headline (``val_acc``, ``val_miou``, ``val_map50``)."""
+    return objective or HEADLINES[task]
 
 
 def default_storage(folder: str | os.PathLike[str]) -> str:

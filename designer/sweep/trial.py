@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,14 +21,15 @@ from ..training import runs
 from ..training.config import ConfigError, TrainConfig
 from ..training.events import EpochEnded, Event, Failed
 from .events import SweepEvent, TrialEnded, TrialProgress, TrialStarted
+from .ranks import Plan
 from .space import Dimension, SearchSpace, apply
-from .study import StudySpec, public_url
+from .study import StudySpec, epoch_value, public_url
 from .tensorboard import ScalarLogger
 
 if TYPE_CHECKING:
     import optuna
 
-    from ..training.engine import Trainer
+    from ..training.engine import DataCache, Trainer
 
 TRIAL_FILE = "trial.json"
 
@@ -60,11 +62,15 @@ class TrialRunner:
         spec: StudySpec,
         folder: Path,
         emit: Callable[[SweepEvent], None],
+        announce: Callable[[Plan | None], None] | None = None,
     ) -> None:
         self.graph, self.config, self.space, self.spec = graph, config, space, spec
-        self.folder, self.emit = folder, emit
+        self.folder, self.emit, self.announce = folder, emit, announce
+        self._announced = False
         self.trainer: Trainer | None = None
         self.stopping = False
+        self._data: DataCache | None = None
+        self._recording: Pending | None = None
 
     def stop(self) -> None:
         """Stop the trial under way after its current step (with a checkpoint); it is resumed by the next sweep."""
@@ -73,7 +79,21 @@ class TrialRunner:
             self.trainer.stop()
 
     def run(self, study: optuna.Study, trial: optuna.Trial) -> TrialEnded:
-        """Run ``trial`` to its end and tell ``study`` how it went."""
+        """Run ``trial`` to its end and tell ``study`` how it went; under torchrun, ``announce`` hears of it once:
+        its ``Plan`` before it trains, or None when it ended without training."""
+        self._announced = False
+        try:
+            return self._run(study, trial)
+        finally:
+            if not self._announced:
+                self._announce(None)
+
+    def _announce(self, plan: Plan | None) -> None:
+        self._announced = True
+        if self.announce is not None:
+            self.announce(plan)
+
+    def _run(self, study: optuna.Study, trial: optuna.Trial) -> TrialEnded:
         values = {d.key: suggest(trial, d) for d in self.space.dimensions}
         resume_dir = trial.user_attrs.get("resume_dir")
         run_dir = Path(resume_dir) if resume_dir else trial_dir(self.folder, trial.number)
@@ -91,24 +111,29 @@ class TrialRunner:
             "host": platform.node(),
             "pid": os.getpid(),
         }
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
         run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_record(run_dir, trial.number, values, {"state": "running", **attrs})
+        # Five storage round trips and a synced file: done beside the trial's set-up and first steps, not before.
+        self._recording = Pending(lambda: self._record_start(trial, run_dir, values, attrs))
         resumed = bool(resume_dir) and (run_dir / runs.LAST).exists()
         self.emit(TrialStarted(trial.number, values, str(run_dir), resumed))
-        return self._train(study, trial, design, config, run_dir, resumed)
+        self._announce(Plan(trial.number, values, str(run_dir), resumed))
+        try:
+            return self._train(study, trial, design, config, run_dir, resumed)
+        finally:
+            self.settle()
 
     def _train(
         self, study: optuna.Study, trial: optuna.Trial, design: Graph, config: TrainConfig, run_dir: Path, resumed: bool
     ) -> TrialEnded:
-        from ..training.engine import Trainer
+        from ..training.engine import DataCache, Trainer
 
         listener = _EpochListener(self, study, trial, run_dir)
         if resumed:
             trainer = Trainer.from_run_dir(run_dir, on_event=listener)
         else:
-            trainer = Trainer(design, config, run_dir=run_dir, on_event=listener)
+            # Trials drawn over model and optimiser settings train on the same samples: generate them once.
+            self._data = self._data or DataCache()
+            trainer = Trainer(design, config, run_dir=run_dir, on_event=listener, data_cache=self._data)
         self.trainer = trainer
         if self.stopping:
             trainer.stop()
@@ -134,6 +159,17 @@ class TrialRunner:
             return self._tell(study, trial, "fail", None, run_dir, message)
         return self._tell(study, trial, "complete", value, run_dir)
 
+    def settle(self) -> None:
+        """Wait for the trial's start record (user attributes, ``trial.json``); re-raises what writing it raised."""
+        if self._recording is not None:
+            recording, self._recording = self._recording, None
+            recording.wait()
+
+    def _record_start(self, trial: optuna.Trial, run_dir: Path, values: dict[str, Any], attrs: dict[str, Any]) -> None:
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        self._write_record(run_dir, trial.number, values, {"state": "running", **attrs})
+
     def _tell(
         self,
         study: optuna.Study,
@@ -145,6 +181,7 @@ class TrialRunner:
     ) -> TrialEnded:
         from optuna.trial import TrialState
 
+        self.settle()
         if state == "complete":
             study.tell(trial, value)
         else:
@@ -175,6 +212,27 @@ class TrialRunner:
         runs.write_json(run_dir / TRIAL_FILE, record)
 
 
+class Pending:
+    """Work running on a thread of its own; ``wait()`` joins it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name="sweep-trial-record", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the thread that waits
+            self._error = exc
+
+    def wait(self) -> None:
+        """Block until the work is done; re-raise its exception, if any."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class _EpochListener:
     """Forwards a trial's training events, writes TensorBoard scalars, and reports each epoch to the pruner."""
 
@@ -189,10 +247,11 @@ class _EpochListener:
         self.scalars(event)
         if not isinstance(event, EpochEnded):
             return
-        value = getattr(event, self.runner.spec.metric)
+        value = epoch_value(event, self.runner.spec.metric)
         if value is None:
             return
         self.values.append(value)
+        self.runner.settle()  # one thread at a time writes the trial
         self.trial.report(value, event.epoch)
         if not self.pruned and self.trial.should_prune() and self.runner.trainer is not None:
             self.pruned = True

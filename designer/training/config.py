@@ -17,6 +17,18 @@ SCHEDULES = ("none", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 NORMALIZATIONS = ("auto", "imagenet", "none")
+#: What the design learns: one label per image, a class per pixel, or boxes with classes (issue 16).
+TASKS = ("classification", "segmentation", "detection")
+#: Each task's validation metrics (the first is the counterpart of the training score) and its headline: the one
+#: that picks the best checkpoint and that sweeps optimise. Here, not in ``tasks``, so that reading them needs no torch.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("val_acc",),
+    "segmentation": ("val_pixel_acc", "val_miou"),
+    "detection": ("val_map50", "val_map"),
+}
+HEADLINES = {"classification": "val_acc", "segmentation": "val_miou", "detection": "val_map50"}
+#: The YOLO-style grid head's defaults: S x S cells of B boxes each (suits the 64x64 shapes scenes).
+DETECTION_DEFAULTS: dict[str, int] = {"grid": 4, "boxes": 2}
 SECTION = "training"
 #: Far past any learning rate that trains, and inside float32, in which the optimisers step (1e300 was a traceback).
 MAX_LR = 1e30
@@ -38,6 +50,8 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Everything that decides a run; saved in the project so that one file reproduces it."""
 
+    #: ``classification`` (one label per image), ``segmentation`` (a class per pixel) or ``detection`` (boxes).
+    task: str = "classification"
     data: str = "shapes"
     #: Samples drawn for the built-in shapes dataset (ignored by the others).
     samples: int = 10_000
@@ -78,6 +92,10 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     #: Scale the gradients down to this total norm before each step; 0 is off.
     clip_grad_norm: float = 0.0
+    #: Segmentation: add the Dice loss (mean over classes) to the pixel cross-entropy.
+    dice: bool = False
+    #: Detection: the grid head's ``{"grid": S, "boxes": B}``; the head gives ``B * 5 + classes`` maps of ``S x S``.
+    detection: dict[str, int] = field(default_factory=lambda: dict(DETECTION_DEFAULTS))
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, so that a file keeps meaning the same run if defaults change."""
@@ -117,6 +135,8 @@ class TrainConfig:
         _choice("device", self.device.split(":")[0], DEVICES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("normalize", self.normalize, NORMALIZATIONS)
+        _choice("task", self.task, TASKS)
+        _check_detection(self.detection)
         for key in ("epochs", "batch_size", "samples"):
             if getattr(self, key) < 1:
                 raise ConfigError(key, f"must be at least 1, not {getattr(self, key)}")
@@ -145,6 +165,22 @@ def _check_machine(cfg: TrainConfig) -> None:
     for key, most in (("batch_size", MAX_BATCH), ("samples", MAX_SAMPLES), ("epochs", MAX_EPOCHS)):
         if getattr(cfg, key) > most:
             raise ConfigError(key, f"must be at most {most:,}, not {getattr(cfg, key):,}")
+
+
+def _check_detection(section: dict[str, int]) -> None:
+    unknown = sorted(set(section) - set(DETECTION_DEFAULTS))
+    if unknown:
+        raise ConfigError(f"detection.{unknown[0]}", "unknown setting (use grid and boxes)", "config.unknown_key")
+    for key in DETECTION_DEFAULTS:
+        value = section.get(key, DETECTION_DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise ConfigError(f"detection.{key}", f"must be a whole number from 1 to 64, not {value!r}")
+
+
+def detection_head(config: TrainConfig) -> tuple[int, int]:
+    """``(grid S, boxes B)`` of the detection head, defaults filled in."""
+    d = {**DETECTION_DEFAULTS, **config.detection}
+    return d["grid"], d["boxes"]
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:

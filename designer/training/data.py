@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from .shapes import SHAPE_CLASSES, make_shapes
+
+if TYPE_CHECKING:
+    from .detection_data import BoxFiles
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -63,7 +66,7 @@ class DataSpec:
     root: str = ""
 
     def __str__(self) -> str:
-        return self.kind if self.kind == "shapes" and not self.root else f"{self.kind}:{self.root}"
+        return self.kind if not self.root else f"{self.kind}:{self.root}"
 
     @property
     def shape_classes(self) -> int:
@@ -199,11 +202,13 @@ class TensorImages(Dataset[tuple[torch.Tensor, int]]):
         if self.transform is not None:
             return [self[i] for i in indices]
         idx = torch.as_tensor(indices, dtype=torch.long)
-        return _Stacked(self.images[idx], self.labels[idx])
+        return Stacked(self.images[idx], self.labels[idx])
 
 
 @dataclass
-class _Stacked:
+class Stacked:
+    """A whole batch read at once (images and targets already stacked), which ``collate`` passes through."""
+
     images: torch.Tensor
     labels: torch.Tensor
 
@@ -235,18 +240,22 @@ class FileImages(Dataset[tuple[torch.Tensor, int] | Broken]):
 
 
 def collate(batch: Any) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Stack samples into ``(images uint8, labels int64, paths of skipped broken files)``."""
-    if isinstance(batch, _Stacked):
+    """Stack samples into ``(images uint8, targets, paths of skipped broken files)``: int64 labels, or the stacked
+    per-image target tensors of segmentation and detection."""
+    if isinstance(batch, Stacked):
         return batch.images, batch.labels, []
     broken = [s.path for s in batch if isinstance(s, Broken)]
     good = [s for s in batch if not isinstance(s, Broken)]
     if not good:
         return torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), broken
-    return torch.stack([s[0] for s in good]), torch.tensor([s[1] for s in good], dtype=torch.long), broken
+    targets = [s[1] for s in good]
+    if isinstance(targets[0], torch.Tensor):  # a mask or boxes per image (segmentation, detection)
+        return torch.stack([s[0] for s in good]), torch.stack(targets), broken
+    return torch.stack([s[0] for s in good]), torch.tensor(targets, dtype=torch.long), broken
 
 
-#: The datasets ``load_data`` makes.
-ImageDataset = TensorImages | FileImages
+#: The datasets ``load_data`` makes, and the detection files of ``detection_data`` (a string: it imports this module).
+ImageDataset = Union[TensorImages, FileImages, "BoxFiles"]
 
 
 @dataclass
@@ -310,8 +319,8 @@ def load_data(
     images, labels, classes, notes = _in_memory(spec, channels, size, seed, samples, download)
     if len(labels) == 0:
         raise DataError("data.empty", f"dataset {spec} has no samples")
-    train_idx, val_idx = _split(len(labels), val_split, seed)
-    mean, std = _stats(images[train_idx[:2000]], normalize)
+    train_idx, val_idx = split_indices(len(labels), val_split, seed)
+    mean, std = channel_stats(images[train_idx[:2000]], normalize)
     train = TensorImages(images[train_idx], labels[train_idx], aug)
     val = TensorImages(images[val_idx], labels[val_idx]) if len(val_idx) else None
     return DataBundle(train, val, classes, mean, std, spec, notes)
@@ -381,8 +390,9 @@ def _local_cifar10() -> type[Any]:
     return LocalCIFAR10
 
 
-def _split(n: int, val_split: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded random split; the validation share is rounded but never takes the last training sample."""
+def split_indices(n: int, val_split: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and validation indices by a seeded random split; the validation share is rounded but never takes
+    the last training sample."""
     if not 0.0 <= val_split < 1.0:
         raise DataError("data.bad_split", f"validation split {val_split} is outside [0, 1)")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -390,7 +400,8 @@ def _split(n: int, val_split: float, seed: int) -> tuple[torch.Tensor, torch.Ten
     return perm[n_val:], perm[:n_val]
 
 
-def _stats(sample: torch.Tensor, normalize: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(sample: torch.Tensor, normalize: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std for normalising (``auto``: of ``sample``; ``imagenet``; ``none``: 0 and 1)."""
     # [N, C, H, W] images, or an empty [0, C] for a folder: a folder of 1-channel images got 3 means (issue 13)
     channels = sample.shape[1] if sample.ndim in (2, 4) else 3
     if normalize == "none":
@@ -419,9 +430,9 @@ def _folder_bundle(
         _, val_s = _scan_folder(root / "val", classes)
     else:
         classes, all_s = _scan_folder(root)
-        train_idx, val_idx = _split(len(all_s), val_split, seed)
+        train_idx, val_idx = split_indices(len(all_s), val_split, seed)
         train_s, val_s = [all_s[i] for i in train_idx], [all_s[i] for i in val_idx]
-    mean, std = _stats(torch.empty(0, channels), "imagenet" if normalize == "auto" else normalize)
+    mean, std = channel_stats(torch.empty(0, channels), "imagenet" if normalize == "auto" else normalize)
     notes = [f"images converted to {'grayscale' if channels == 1 else 'RGB'} and resized to {size}"]
     val = FileImages(val_s, channels, size) if val_s else None
     return DataBundle(FileImages(train_s, channels, size, aug), val, classes, mean, std, spec, notes)

@@ -8,8 +8,10 @@ and writes files. Multi-node runs add torchrun's rendezvous flags; nothing here 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -56,10 +58,40 @@ def init(info: DistInfo, device: torch.device) -> None:
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
 
 
-def shutdown() -> None:
-    """Leave the process group, all ranks together."""
+#: How many ``kept()`` blocks are open: while one is, a run's end leaves the process group up for the next run.
+_kept = 0
+
+
+@contextmanager
+def kept(info: DistInfo, device: torch.device) -> Iterator[None]:
+    """Join the process group for several runs in a row (a sweep's trials), and leave it once, at the end."""
+    global _kept
+    init(info, device)
+    _kept += 1
+    try:
+        yield
+    finally:
+        _kept -= 1
+        shutdown()
+
+
+def broadcast(value: Any, info: DistInfo) -> Any:
+    """Rank 0's ``value`` on every process (any picklable object); unchanged when alone."""
+    if not info.enabled:
+        return value
     import torch.distributed as dist
 
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def shutdown() -> None:
+    """Leave the process group, all ranks together (unless a ``kept()`` block holds it for further runs)."""
+    import torch.distributed as dist
+
+    if _kept:
+        return
     if dist.is_available() and dist.is_initialized():
         try:
             # A rank that tears down its gloo connections while a peer still writes its checkpoint can make that
@@ -88,6 +120,17 @@ def all_sum(values: list[float], info: DistInfo, device: torch.device) -> list[f
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def all_sum_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum a tensor over all processes (a meter's sums, a confusion matrix); unchanged when alone."""
+    if not info.enabled:
+        return t
+    import torch.distributed as dist
+
+    t = t.clone()
+    dist.all_reduce(t)
+    return t
 
 
 def any_true(flag: bool, info: DistInfo, device: torch.device) -> bool:

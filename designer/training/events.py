@@ -61,6 +61,11 @@ class EpochEnded:
     eta_s: float
     elapsed_s: float
     skipped_images: int = 0
+    #: The task's validation metrics (``val_acc``; ``val_pixel_acc``, ``val_miou`` and ``val_iou/<class>``; ...),
+    #: empty without a validation set.
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: The metric in ``metrics`` that picks the best checkpoint (``val_acc`` for classification).
+    headline: str = "val_acc"
 
 
 @dataclass(frozen=True)

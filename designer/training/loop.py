@@ -16,6 +16,7 @@ from .session import Loaders, Session
 from .setup import TrainingError, set_train_mode
 from .state import RunState
 from .stepping import backward_and_step, warmup_factor, warmup_steps
+from .tasks import Meter, SumMeter, sum_dtype
 
 Ending = Literal["completed", "stopped"]
 
@@ -35,7 +36,7 @@ class TrainingLoop:
         device = session.device
         # Sums since the last report, kept on the device so that a step does not wait for it.
         self._w_loss = torch.zeros((), device=device)
-        self._w_correct = torch.zeros((), dtype=torch.long, device=device)
+        self._w_score = torch.zeros((), dtype=sum_dtype(device), device=device)
         self._w_n = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=device)
         self._first_loss: float | None = None  # the first reported loss: what divergence is measured against
@@ -98,7 +99,7 @@ class TrainingLoop:
         n = len(y)
         with torch.no_grad():
             self._w_loss += loss.detach().float() * n
-            self._w_correct += s.correct_fn(out.detach(), y)
+            self._w_score += s.task.train_score(out.detach(), y)
             if s.log_every > 1:  # find the exact bad step without waiting for the device every step
                 bad = (self._bad_step < 0) & ~torch.isfinite(loss.detach())
                 self._bad_step = torch.where(bad, self.state.step + 1, self._bad_step)
@@ -110,14 +111,14 @@ class TrainingLoop:
         n, st = self._w_n, self.state
         if n == 0:
             return
-        loss, acc = float(self._w_loss) / n, float(self._w_correct) / n
+        loss, acc = float(self._w_loss) / n, float(self._w_score) / n
         self._check_loss(loss)
         rate = self._measure_rate(n)
         st.epoch_sums[0] += loss * n
         st.epoch_sums[1] += acc * n
         st.epoch_sums[2] += n
         self._w_loss.zero_()
-        self._w_correct.zero_()
+        self._w_score.zero_()
         self._w_n = 0
         lr, elapsed = self._lr(), self.elapsed()
         event = StepEnded(st.epoch + 1, st.step, self.session.total_steps, loss, acc, lr, rate, self._eta(), elapsed)
@@ -182,22 +183,26 @@ class TrainingLoop:
     def _end_epoch(self) -> None:
         s, st, scheduler = self.session, self.state, self.session.trainables.scheduler
         t0 = time.perf_counter()
-        val_loss, val_acc = self._validate()
+        val_loss, metrics = self._validate()
         self._val_time = time.perf_counter() - t0
-        loss_sum, correct, n = distributed.all_sum(st.epoch_sums, s.dist, s.device)
-        train_loss, train_acc = (loss_sum / n, correct / n) if n else (math.nan, math.nan)
+        loss_sum, score, n = distributed.all_sum(st.epoch_sums, s.dist, s.device)
+        train_loss, train_acc = (loss_sum / n, score / n) if n else (math.nan, math.nan)
         if scheduler is not None and not s.per_step_schedule:
             scheduler.step()
         st.epoch += 1
         st.batch_in_epoch = 0
         st.epoch_sums = [0.0, 0.0, 0.0]
-        score = val_acc if val_acc is not None else train_acc
+        task = s.task
+        val_acc = metrics.get(task.metric_names[0])
+        headline = metrics.get(task.headline)
+        score = headline if headline is not None else train_acc
         is_best = st.best_accuracy is None or score > st.best_accuracy
         if is_best:
             st.best_accuracy = score
         lr, rate, elapsed = self._lr(), self._rate, self.elapsed()
         values = dict(train_loss=train_loss, train_acc=train_acc, val_loss=val_loss, val_acc=val_acc, lr=lr)
-        self.outputs.row("epoch", st, elapsed, **values, samples_per_s=rate)
+        named = {k: metrics.get(k) for k in task.metric_names}
+        self.outputs.row("epoch", st, elapsed, **{**named, **values}, samples_per_s=rate)
         event = EpochEnded(
             epoch=st.epoch,
             epochs=s.config.epochs,
@@ -211,19 +216,21 @@ class TrainingLoop:
             eta_s=self._eta(),
             elapsed_s=elapsed,
             skipped_images=st.skipped_images,
+            metrics=metrics,
+            headline=task.headline,
         )
         self.outputs.emit(event)
         self._save(best=is_best)
         self.outputs.status("running", epoch=st.epoch, step=st.step, best_val_accuracy=st.best_accuracy)
 
-    def _validate(self) -> tuple[float | None, float | None]:
-        """Mean loss and accuracy over the validation set, summed over all ranks; Nones without one."""
+    def _validate(self) -> tuple[float | None, dict[str, float]]:
+        """Mean loss and the task's metrics over the validation set, summed over all ranks; None and {} without one."""
         s, val_loader = self.session, self.loaders.val
         if val_loader is None:
-            return None, None
+            return None, {}
         s.model.eval()
         loss_sum = torch.zeros((), device=s.device)
-        correct = torch.zeros((), dtype=torch.long, device=s.device)
+        meter = s.task.meter()
         n = 0
         with torch.no_grad(), torch.autocast(s.device.type, dtype=s.amp, enabled=s.amp is not None):
             for x, y, broken in val_loader:
@@ -234,11 +241,25 @@ class TrainingLoop:
                 y = y.to(s.device, non_blocking=True)
                 out = s.model(s.prep(x))
                 loss_sum += s.loss_fn(out, y).float() * len(y)
-                correct += s.correct_fn(out, y)
+                meter.update(out, y)
                 n += len(y)
-        totals = distributed.all_sum([float(loss_sum), float(correct), float(n)], s.dist, s.device)
-        total_loss, total_correct, total_n = totals
-        return (total_loss / total_n, total_correct / total_n) if total_n else (None, None)
+        total_loss, total_n = distributed.all_sum([float(loss_sum), float(n)], s.dist, s.device)
+        if not total_n:
+            return None, {}
+        return total_loss / total_n, self._metrics(meter, n, total_n)
+
+    def _metrics(self, meter: Meter, n: int, total_n: float) -> dict[str, float]:
+        """The meter's metrics over every rank: sums are added before computing; other meters are averaged."""
+        s = self.session
+        if not s.dist.enabled:
+            return meter.compute()
+        if isinstance(meter, SumMeter):
+            meter.reduce(lambda t: distributed.all_sum_tensor(t.to(s.device, sum_dtype(s.device)), s.dist))
+            return meter.compute()
+        mine = meter.compute() if n else {}
+        names = s.task.metric_names  # the same on every rank, so every rank adds the same numbers
+        totals = distributed.all_sum([mine.get(k, 0.0) * n for k in names], s.dist, s.device)
+        return {k: v / total_n for k, v in zip(names, totals)}
 
     def _skip_images(self, paths: list[str]) -> None:
         self.state.skipped_images += len(paths)

@@ -22,6 +22,7 @@ class RunOutputs:
         emit: hands an event to the listener (the trainer's, which shields the run from a broken listener).
         contents: what every checkpoint of the run holds besides its state.
         truncate_after_step: on resume, the step of the checkpoint; later ``metrics.csv`` rows are dropped.
+        metric_names: the task's validation metrics, ``metrics.csv`` columns after the common ones.
     """
 
     def __init__(
@@ -30,13 +31,16 @@ class RunOutputs:
         emit: Callable[[Event], None],
         contents: CheckpointContents,
         truncate_after_step: int | None = None,
+        metric_names: tuple[str, ...] = (),
     ) -> None:
         self.folder = folder
         self.emit = emit
         self.contents = contents
         self._metrics: runs.MetricsWriter | None = None
         if folder is not None:
-            self._metrics = runs.MetricsWriter(folder / runs.METRICS, truncate_after_step=truncate_after_step)
+            self._metrics = runs.MetricsWriter(
+                folder / runs.METRICS, truncate_after_step=truncate_after_step, extra=metric_names
+            )
 
     def row(self, kind: str, state: RunState, elapsed_s: float, **values: Any) -> None:
         """Append a ``step`` row (averages since the last one) or an ``epoch`` row to ``metrics.csv``."""

@@ -106,15 +106,19 @@ def write_status(run_dir: Path, status: str, **fields: Any) -> None:
 
 
 class MetricsWriter:
-    """Appends rows to ``metrics.csv``, flushed per row so a crash keeps every reported point."""
+    """Appends rows to ``metrics.csv``, flushed per row so a crash keeps every reported point.
 
-    def __init__(self, path: Path, truncate_after_step: int | None = None):
+    ``extra`` names the task's validation metrics beyond ``METRIC_COLUMNS`` (``val_miou``...), columns after them.
+    """
+
+    def __init__(self, path: Path, truncate_after_step: int | None = None, extra: tuple[str, ...] = ()):
+        columns = METRIC_COLUMNS + tuple(c for c in extra if c not in METRIC_COLUMNS)
         if truncate_after_step is not None and path.exists():
             keep = [r for r in read_metrics(path) if int(r["step"]) <= truncate_after_step]
-            _write_rows(path, keep)
+            _write_rows(path, keep, columns)
         new = not path.exists()
         self._file = open(path, "a", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._file, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
         if new:
             self._writer.writeheader()
 
@@ -134,9 +138,9 @@ def _fmt(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _write_rows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def _write_rows(path: Path, rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 

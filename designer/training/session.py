@@ -19,8 +19,9 @@ from .config import TrainConfig
 from .data import DataBundle
 from .distributed import DistInfo
 from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
-from .setup import Loss, ModelInfo, freeze, make_loss, make_optimizer, make_scheduler, param_groups
+from .setup import ModelInfo, freeze, make_optimizer, make_scheduler, param_groups
 from .state import Trainables
+from .tasks import Loss, Task, task_for
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Session:
     wrapped: nn.Module
     frozen: tuple[str, ...]
     prep: BatchPrep
-    loss_fn: Loss
-    correct_fn: Loss
+    #: The loss, training score and validation metrics of what the run learns.
+    task: Task
     #: True when the schedule steps per batch (one-cycle) rather than per epoch.
     per_step_schedule: bool
     workers: int
@@ -86,6 +87,11 @@ class Session:
     def model(self) -> nn.Module:
         """The model being trained, without any DistributedDataParallel wrapper."""
         return self.trainables.model
+
+    @property
+    def loss_fn(self) -> Loss:
+        """The task's loss of a batch."""
+        return self.task.loss
 
     @property
     def total_steps(self) -> int:
@@ -124,7 +130,6 @@ def open_session(
     optimizer = make_optimizer(param_groups(model, graph, config.lr, config.weight_decay), config)
     scheduler, per_step = make_scheduler(optimizer, config, steps_per_epoch)
     scaler = torch.amp.GradScaler(where.device.type, enabled=where.precision == "fp16")
-    loss_fn, correct_fn = make_loss(info.outputs, config.label_smoothing)
     session = Session(
         config=config,
         dist=where.dist,
@@ -135,8 +140,7 @@ def open_session(
         wrapped=wrapped,
         frozen=frozen,
         prep=BatchPrep.for_data(bundle.mean, bundle.std, where.device, channels_last),
-        loss_fn=loss_fn,
-        correct_fn=correct_fn,
+        task=task_for(config, len(bundle.classes), info.outputs, bundle.classes, _image_size(info.input_shape)),
         per_step_schedule=per_step,
         workers=workers,
         steps_per_epoch=steps_per_epoch,
@@ -163,3 +167,8 @@ def make_loaders(config: TrainConfig, bundle: DataBundle, where: Placement, work
         shards = ShardSampler(bundle.val_samples, where.dist)
         val = make_loader(bundle.val, config.batch_size * 2, shards, workers, where.device, config.seed, train=False)
     return Loaders(sampler, train, val)
+
+
+def _image_size(shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(H, W) of an image Input, None for any other."""
+    return (int(shape[-2]), int(shape[-1])) if len(shape) == 3 else None

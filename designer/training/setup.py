@@ -3,7 +3,7 @@ parameter groups, the schedule, the loss, and weights loaded from a file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +12,12 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from ..analysis.budgets import over_limit
+from ..analysis.heads import head_problems
 from ..analysis.validate import analyze
 from ..compiler import compile_graph
 from ..layers.registry import prod
 from ..model.graph import Graph
+from . import eager_optim
 from .config import TrainConfig
 from .shapes import SHAPE_CLASSES
 
@@ -69,9 +71,14 @@ class ModelInfo:
     has_conv: bool
 
 
-def build_model(graph: Graph, seed: int, batch: int = 1, data_samples: int = 0) -> ModelInfo:
-    """Compile the design for training: exactly one Input and one output of shape ``(classes,)``, and a model,
-    ``batch`` and ``data_samples`` generated samples that fit in the memory available (checked before building)."""
+def build_model(
+    graph: Graph, seed: int, batch: int = 1, data_samples: int = 0, section: Mapping[str, Any] | None = None
+) -> ModelInfo:
+    """Compile the design for training: exactly one Input and one output (``(classes,)`` for classification, a head
+    that fits the task of the training settings ``section`` otherwise), and a model, ``batch`` and ``data_samples``
+    generated samples that fit in the memory available (checked before building)."""
+    section = section or {}
+    task = str(section.get("task", "classification"))
     analysis = analyze(graph)
     if not analysis.ok:
         raise TrainingError(
@@ -88,14 +95,12 @@ def build_model(graph: Graph, seed: int, batch: int = 1, data_samples: int = 0) 
             "mark a single output node",
         )
     shape = analysis.shape(outputs[0])
-    if shape is None or len(shape) != 1:
-        raise TrainingError(
-            "design.output_shape",
-            f"output '{outputs[0]}' gives shape {list(shape or ())}; a "
-            "classifier gives one score per class, shape [classes]",
-            "end the design with Flatten and Linear(out_features=classes)",
-        )
+    _check_output_rank(outputs[0], shape, task)
+    assert shape is not None  # _check_output_rank refused a missing shape
     sample = analysis.shape(inputs[0]) or ()
+    head = head_problems(section, tuple(sample), outputs[0], tuple(shape))
+    if head:
+        raise TrainingError(head[0].code, head[0].message, head[0].hint)
     too_big = over_limit(analysis.info.values(), "training", batch, True, data_samples * prod(sample) * 4)
     if too_big:
         raise TrainingError(too_big[0].code, too_big[0].message, too_big[0].hint)
@@ -104,17 +109,50 @@ def build_model(graph: Graph, seed: int, batch: int = 1, data_samples: int = 0) 
     return ModelInfo(model, tuple(analysis.shape(inputs[0]) or ()), int(shape[0]), outputs[0], has_conv)
 
 
-def check_classes(outputs: int, output_id: str, classes: list[str], data: str) -> None:
-    """The design must score each class of the dataset (or give one logit for a two-class dataset)."""
-    if outputs == len(classes) or (outputs == 1 and len(classes) == 2):
+def _check_output_rank(output_id: str, shape: tuple[int, ...] | None, task: str) -> None:
+    if task == "classification" and shape is not None and len(shape) == 1:
+        return
+    if task != "classification" and shape is not None and len(shape) == 3:
+        return
+    if task == "classification":
+        want, hint = "a classifier gives one score per class, shape [classes]", "end the design with Flatten and Linear"
+        hint += "(out_features=classes)"
+    elif task == "segmentation":
+        want = "segmentation gives one map of scores per class at the input's size, shape [classes, H, W]"
+        hint = "end the design with a 1x1 Conv2d to the classes, up-sampled to the input's size"
+    else:
+        want = "detection gives a grid of box predictions, shape [boxes*5 + classes, S, S]"
+        hint = "end the design with a Conv2d giving boxes*5 + classes channels on an S x S grid"
+    raise TrainingError("design.output_shape", f"output '{output_id}' gives shape {list(shape or ())}; {want}", hint)
+
+
+def check_classes(
+    outputs: int, output_id: str, classes: list[str], data: str, task: str = "classification", boxes: int = 0
+) -> None:
+    """The design must score each class of the dataset (or give one logit for a two-class dataset); a detection
+    head also gives ``boxes * 5`` box channels."""
+    if task == "detection":
+        if outputs == boxes * 5 + len(classes):
+            return
+        raise TrainingError(
+            "data.classes_mismatch",
+            f"the detection head '{output_id}' gives {outputs} channels; {boxes} boxes per cell and the "
+            f"{len(classes)} classes of {data} need {boxes} x 5 + {len(classes)} = {boxes * 5 + len(classes)}",
+            f"set the output layer '{output_id}' to {boxes * 5 + len(classes)} channels",
+        )
+    if outputs == len(classes) or (outputs == 1 and len(classes) == 2 and task == "classification"):
         return
     shown = ", ".join(classes[:6]) + (", ..." if len(classes) > 6 else "")
     raise TrainingError(
         "data.classes_mismatch",
         f"the design outputs {outputs} value(s) from '{output_id}'; "
         f"dataset {data} has {len(classes)} classes ({shown})",
-        f"set the output layer '{output_id}' to {len(classes)} features"
-        + (f", or train on the first {outputs} shapes: data shapes:{outputs}" if _shapes_fit(data, outputs) else ""),
+        f"set the output layer '{output_id}' to {len(classes)} {'features' if task == 'classification' else 'channels'}"
+        + (
+            f", or train on the first {outputs} shapes: data shapes:{outputs}"
+            if task == "classification" and _shapes_fit(data, outputs)
+            else ""
+        ),
     )
 
 
@@ -186,6 +224,7 @@ def _owner(param_name: str, node_ids: dict[str, float]) -> str:
 
 def make_optimizer(groups: list[dict[str, Any]], cfg: TrainConfig) -> torch.optim.Optimizer:
     """The configured optimiser (SGD, Adam or AdamW) over ``param_groups``' groups."""
+    eager_optim.unmark_optimizers()  # no torch._dynamo import unless something is compiled
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
@@ -209,28 +248,6 @@ def make_scheduler(
             opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=max(1, cfg.epochs * steps_per_epoch)
         ), True
     return None, False
-
-
-#: ``(outputs, labels) -> tensor``: the loss of a batch, or (for ``make_loss``'s second function) its correct count.
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def make_loss(outputs: int, label_smoothing: float) -> tuple[Loss, Loss]:
-    """``(loss, correct)``: cross-entropy over the classes, or BCE-with-logits for a one-output design.
-
-    ``correct`` counts the right predictions of a batch, as a tensor on the batch's device.
-    """
-    if outputs == 1:
-
-        def bce(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            target = y.to(out.dtype).view_as(out)
-            # Label smoothing for one logit pulls the targets towards 0.5, as cross-entropy pulls them to uniform.
-            target = target * (1 - label_smoothing) + 0.5 * label_smoothing
-            return nn.functional.binary_cross_entropy_with_logits(out, target)
-
-        return bce, lambda out, y: ((out.view(-1) > 0).long() == y).sum()
-    ce = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    return ce, lambda out, y: (out.argmax(1) == y).sum()
 
 
 def load_weights(model: nn.Module, path: str) -> str:

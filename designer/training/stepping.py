@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import torch
 
+from . import eager_optim
+
 
 def warmup_steps(warmup_epochs: float, steps_per_epoch: int) -> int:
     """The warm-up's length in steps (at least one when there is any warm-up)."""
@@ -70,4 +72,4 @@ def backward_and_step(
         torch.autograd.backward(loss)
         clip_gradients(optimizer, max_norm, scaler)
         with scaled_lr(optimizer, lr_factor):
-            optimizer.step()
+            eager_optim.step(optimizer)

@@ -26,7 +26,7 @@ class GroupItem(NodeItem):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         lod = lod_of(painter)
         if lod < FULL_ZOOM:
-            paint_block(painter, self.color, self.content.state, selected)
+            paint_block(painter, self.color, self.content.state, selected, self.tint)
             paint_overview_lines(painter, overview_rect(), self.overview_lines(), lod)
             return
         w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
@@ -35,7 +35,7 @@ class GroupItem(NodeItem):
         painter.setBrush(theme.NODE_FILL)
         for k in (2, 1):  # two offset outlines suggest a stack of layers
             painter.drawRoundedRect(QRectF(-w / 2 + 4 * k, -h / 2 - 4 * k, w, h), 7, 7)
-        paint_box(painter, self.color, self.content, selected, dashed=True)
+        paint_box(painter, self.color, self.content, selected, dashed=True, fill=self.tint)
 
     def overview_lines(self) -> list[tuple[str, bool]]:
         """Zoomed out: the group's name, what it outputs and its parameter count."""

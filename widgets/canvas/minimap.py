@@ -1,7 +1,8 @@
 """The minimap: a small picture of the whole design in the canvas's corner, with the visible part outlined.
 
-Shown only for designs taller than two screens at 100 %; a click or drag in it scrolls the canvas there. The picture
-is re-rendered a moment after the scene stops changing, not on every change.
+Shown only for designs taller than two screens at 100 %, unless the person turned it off (View > Show Minimap: it
+covers the canvas's corner); a click or drag in it scrolls the canvas there. The picture is re-rendered a moment after
+the scene stops changing, not on every change, and a zoom or scroll moves its outline once per event-loop pass.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class Minimap(QWidget):
         super().__init__(view)
         self.view = view
         self.source = QRectF()  # the scene area the picture shows
+        #: Whether the person wants the minimap at all (View > Show Minimap).
+        self.enabled = True
+        self._follow_pending = False
         self._picture: QPixmap | None = None
         self._timer = QTimer(self, singleShot=True, interval=250)
         self._timer.timeout.connect(self.refresh)
@@ -37,17 +41,35 @@ class Minimap(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole design: click or drag to move there")
         self.hide()
-        view.graph_scene.changed.connect(lambda _rects: self.schedule())
-        view.zoom_changed.connect(lambda _zoom: self.follow_view())
-        view.horizontalScrollBar().valueChanged.connect(lambda _v: self.follow_view())
-        view.verticalScrollBar().valueChanged.connect(lambda _v: self.follow_view())
+        # A method, not a lambda: Qt drops the connection when the minimap goes, and the scene may outlive it.
+        view.graph_scene.changed.connect(self._on_scene_changed)
+        view.zoom_changed.connect(lambda _zoom: self.schedule_follow())
+        view.horizontalScrollBar().valueChanged.connect(lambda _v: self.schedule_follow())
+        view.verticalScrollBar().valueChanged.connect(lambda _v: self.schedule_follow())
+
+    def _on_scene_changed(self, _rects: object) -> None:
+        self.schedule()
 
     def schedule(self) -> None:
         """Refresh a moment after the last change."""
         self._timer.start()
 
+    def set_enabled(self, enabled: bool) -> None:
+        """Turn the minimap on or off (off: never shown)."""
+        self.enabled = enabled
+        self.refresh()
+
+    def schedule_follow(self) -> None:
+        """Follow the view when the event loop next runs: a fit zooms and scrolls both ways, and each check walks
+        every shown box (tens of milliseconds on a big design if done once per signal)."""
+        if not self._follow_pending:
+            self._follow_pending = True
+            QTimer.singleShot(0, self.follow_view)
+
     def wanted(self) -> bool:
         """Whether the design is taller than two screens at 100 % and the view shows only part of it."""
+        if not self.enabled:
+            return False
         rect = self.view.graph_scene.items_rect()
         if rect.isNull() or rect.height() <= SCREENS * self.view.viewport().height():
             return False
@@ -56,6 +78,7 @@ class Minimap(QWidget):
 
     def follow_view(self) -> None:
         """The view moved or zoomed: show or hide, and move the outline."""
+        self._follow_pending = False
         if self.wanted() != self.isVisible():
             self.refresh()
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -21,7 +21,7 @@ OK, WARNING, ERROR = "ok", "warning", "error"
 _STRIP = 10.0  # width of a zoomed-out box's category strip
 _F = QGraphicsItem.GraphicsItemFlag
 #: Combined once: or-ing Qt enums runs Python code, paid by every box of a big design.
-_FLAGS = _F.ItemIsSelectable | _F.ItemIsMovable | _F.ItemSendsGeometryChanges
+_FLAGS = _F.ItemIsSelectable | _F.ItemIsMovable
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,17 @@ class NodeContent:
     is_output: bool = False
 
 
+class Covering(Protocol):
+    """A group frame that, at some zooms, is drawn over the blocks and edges inside it."""
+
+    def covers(self, lod: float) -> bool: ...
+
+
+def covered(frames: list[Covering], lod: float) -> bool:
+    """Whether one of ``frames`` is drawn over an item at zoom ``lod`` (so the item need not be drawn)."""
+    return any(f.covers(lod) for f in frames) if frames else False
+
+
 @runtime_checkable
 class NodeHost(Protocol):
     """What a node item tells the scene it sits in (the ``GraphScene``, which imports this module)."""
@@ -50,7 +61,12 @@ class NodeHost(Protocol):
 
 
 class NodeItem(QGraphicsItem):
-    """The box of one node. Its position is the node's centre; moves are reported to the scene."""
+    """The box of one node. Its position is the node's centre.
+
+    It has no ``itemChange``: Qt calls that override for every change of every item (flags, z, children, scene,
+    position), and each call into Python cost more than the rest of making a box. Whoever moves a box tells the scene
+    (``NodeHost.node_moved``): the scene's own placing, and the view after each mouse move of a drag.
+    """
 
     def __init__(self, node_id: str, spec: LayerSpec | None, content: NodeContent):
         super().__init__()
@@ -60,8 +76,12 @@ class NodeItem(QGraphicsItem):
         self.content = content
         #: What the content was last computed from (the scene skips unchanged nodes).
         self.key: object = None
+        #: Whether the mouse pressed on this box and has not been released (the box a drag snaps to the grid).
         self.dragging = False
-        self._host: NodeHost | None = None  # the scene, once the item is in one that follows node moves
+        #: The group frames that, zoomed out, are drawn over this box (set by the scene's ``FrameSet``).
+        self.covering: list[Covering] = []
+        #: The body's fill when the canvas is coloured by cost (``widgets.canvas.cost_tint``); None: the theme's.
+        self.tint: QColor | None = None
         self.setFlags(_FLAGS)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
@@ -81,6 +101,12 @@ class NodeItem(QGraphicsItem):
             self.setToolTip(content.tooltip)
         self.content = content
         self.update()
+
+    def set_tint(self, tint: QColor | None) -> None:
+        """Fill the body with ``tint`` (None: the theme's node fill); repaint only if it changes."""
+        if tint != self.tint:
+            self.tint = tint
+            self.update()
 
     def input_anchor(self, index: int, count: int) -> QPointF:
         """Where input ``index`` of ``count`` meets the box, in scene coordinates (spread along the top edge)."""
@@ -104,33 +130,32 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         lod = lod_of(painter)
+        if covered(self.covering, lod):
+            return
         if lod < FULL_ZOOM:
-            paint_block(painter, self.color, self.content.state, selected)
+            paint_block(painter, self.color, self.content.state, selected, self.tint)
             paint_overview_lines(painter, overview_rect(), self.overview_lines(), lod)
         else:
-            paint_box(painter, self.color, self.content, selected)
+            paint_box(painter, self.color, self.content, selected, fill=self.tint)
 
     def overview_lines(self) -> list[tuple[str, bool]]:
         """What the box says when zoomed out, at a constant size on screen: its name, then its output shape."""
         return [(self.content.title, True), (self.content.shape, False)]
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
-        # Called for every change of every item (thousands when a design opens), so the scene's kind is looked up
-        # once, when the item joins a scene, not on each move (a protocol check costs microseconds).
-        kind = QGraphicsItem.GraphicsItemChange
-        if change == kind.ItemSceneHasChanged:
-            host = self.scene()
-            # hasattr, not isinstance: a runtime protocol check costs ~0.5 ms, paid by every box of a design opening
-            self._host = cast(NodeHost, host) if hasattr(host, "node_moved") else None
-        elif self._host is not None:
-            if change == kind.ItemPositionChange and self.dragging and self._host.snap_to_grid:
-                g = theme.GRID
-                return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
-            if change == kind.ItemPositionHasChanged:
-                self._host.node_moved(self)
-        # QGraphicsItem.itemChange returns value unchanged; calling it through PySide6 leaks references to None
-        # (a refcount bug that crashed on large scenes), so return the value ourselves.
-        return value
+    def host(self) -> NodeHost | None:
+        """The scene, if it is one that follows node moves."""
+        scene = self.scene()
+        return cast(NodeHost, scene) if hasattr(scene, "node_moved") else None
+
+    def dragged(self) -> None:
+        """The view moved this box with the mouse: snap it to the grid if it is the one grabbed, tell the scene."""
+        host = self.host()
+        if host is None:
+            return
+        if self.dragging and host.snap_to_grid:
+            g, p = theme.GRID, self.pos()
+            self.setPos(round(p.x() / g) * g, round(p.y() / g) * g)
+        host.node_moved(self)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         self.dragging = True
@@ -141,11 +166,14 @@ class NodeItem(QGraphicsItem):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
-        if self._host is not None:
-            self._host.item_double_clicked(self)
+        host = self.host()
+        if host is not None:
+            host.item_double_clicked(self)
 
 
-def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False) -> None:
+def paint_box(
+    painter: QPainter, color: QColor, c: NodeContent, selected: bool, dashed: bool = False, fill: QColor | None = None
+) -> None:
     """Draw a node box (shared with collapsed group boxes): shadow, body, category accent and three text lines."""
     w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
     rect = _box_rect()
@@ -155,7 +183,7 @@ def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, 
     painter.drawRoundedRect(rect.translated(0, 2.5), 7, 7)
     body = QPainterPath()
     body.addRoundedRect(rect, 7, 7)
-    painter.fillPath(body, QBrush(theme.NODE_FILL))
+    painter.fillPath(body, QBrush(fill or theme.NODE_FILL))
     header = QColor(color)
     header.setAlpha(34 if not c.frozen else 18)
     painter.fillPath(body.intersected(_rect_path(QRectF(rect.left(), rect.top(), w, 22))), header)
@@ -166,11 +194,11 @@ def paint_box(painter: QPainter, color: QColor, c: NodeContent, selected: bool, 
     _paint_texts(painter, rect, color, c)
 
 
-def paint_block(painter: QPainter, color: QColor, state: str, selected: bool) -> None:
+def paint_block(painter: QPainter, color: QColor, state: str, selected: bool, fill: QColor | None = None) -> None:
     """Zoomed out, the box's small texts would be unreadable: a plain box in the category colour (fast to draw)."""
     rect = _box_rect()
     painter.setPen(_border_pen(state, selected, False) if selected or state != OK else QPen(color, 2))
-    painter.setBrush(theme.NODE_FILL)
+    painter.setBrush(fill or theme.NODE_FILL)
     painter.drawRect(rect)
     painter.fillRect(QRectF(rect.left(), rect.top(), _STRIP, rect.height()), color)
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from designer.analysis.validate import Analysis
 from designer.layers.registry import get_spec
+from designer.model.diagnostics import Diagnostic
 from designer.model.graph import Node
 
 from .. import theme
 from . import scene_content as sc
 from .edge_item import EdgeItem
+from .edge_table import EdgeTable
 from .frames import FrameSet
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
@@ -39,18 +41,20 @@ class GraphScene(GroupScene):
         self.groups: dict[str, GroupItem] = {}
         #: Collapsed group prefixes (view state, not part of the design).
         self.collapsed: set[str] = set()
-        self._inputs: dict[str, list[EdgeItem]] = {}
-        self._outputs: dict[str, list[EdgeItem]] = {}
+        self.edges = EdgeTable()
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._analysis: Analysis | None = None
+        #: Body fills by node id or group prefix when coloured by cost (view state; ``cost_tint.apply_tints``).
+        self.tints: dict[str, QColor] = {}
         self.frames = FrameSet(self)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme.BACKGROUND)
 
     # -- wiring ---------------------------------------------------------------------------------------------------
 
-    def set_document(self, document: Document, collapsed: AbstractSet[str] = frozenset()) -> None:
-        """Show ``document``, with the groups ``collapsed`` as one box each, and follow its graph events from now on."""
+    def set_document(self, document: Document, collapsed: AbstractSet[str] = frozenset(), place: bool = True) -> None:
+        """Show ``document``, with the groups ``collapsed`` as one box each, and follow its graph events from now on
+        (``place=False``: the caller fits the view next, which places the boxes; see ``sync_groups``)."""
         self.clear_document()
         self.document = document
         self._handlers = {
@@ -64,23 +68,20 @@ class GraphScene(GroupScene):
         for name, handler in self._handlers.items():
             getattr(document.graph.events, name).connect(handler)
         document.analysis_changed.connect(self._on_analysis)
-        # Items are added with the scene's spatial index off and indexed once after: adding them to a live BSP tree
-        # one by one is a large part of opening a big design.
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.collapsed = set(collapsed)
-        self.placing = True
-        try:
-            for node in document.graph:
-                if self.collapsed_ancestor(node.id) is None:  # hidden members get a box when first shown
-                    self._add_node_item(node)
-            for node in document.graph:
-                for i, src in enumerate(node.inputs):
-                    self._add_edge_item(src, node.id, i)
-        finally:
-            self.placing = False
-            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
-        self._on_analysis(document.analysis)
-        self.sync_groups()  # places the boxes and routes every edge once
+        with self.unindexed():
+            self.placing = True
+            try:
+                for node in document.graph:
+                    if self.collapsed_ancestor(node.id) is None:  # hidden members get a box when first shown
+                        self._add_node_item(node)
+                for node in document.graph:
+                    for i, src in enumerate(node.inputs):
+                        self._add_edge_item(src, node.id, i)
+            finally:
+                self.placing = False
+            self._on_analysis(document.analysis)
+            self.sync_groups(place)
         self.frames.schedule()
 
     def restyle(self) -> None:
@@ -88,9 +89,8 @@ class GraphScene(GroupScene):
         self.setBackgroundBrush(theme.BACKGROUND)
         for item in self.nodes.values():
             item.key = None
-        for edges in self._inputs.values():
-            for edge in edges:
-                edge.key = None
+        for _index, edge in self.edges.made():
+            edge.key = None
         if self._analysis is not None:
             self._on_analysis(self._analysis)
         self.update()
@@ -105,9 +105,10 @@ class GraphScene(GroupScene):
         self._handlers = {}
         self.clear()
         self.frames.clear()
-        self.nodes, self.groups, self._inputs, self._outputs = NodeItems(self._make_hidden_item), {}, {}, {}
+        self.nodes, self.groups, self.edges = NodeItems(self._make_hidden_item), {}, EdgeTable()
         self.collapsed = set()
         self._analysis = None
+        self.tints = {}
         self.reset_display()
 
     # -- graph events ---------------------------------------------------------------------------------------------
@@ -116,19 +117,18 @@ class GraphScene(GroupScene):
         self._add_node_item(node)
         for i, src in enumerate(node.inputs):
             self._add_edge_item(src, node.id, i)
-        for edge in self._outputs.get(node.id, []):
+        for edge in self.edges.outputs.get(node.id, []):
             self._route(edge)
         self._sync_groups_if_needed(node.id)
         self.frames.schedule()
 
     def _on_node_removed(self, node: Node, index: int) -> None:
-        for edge in self._inputs.pop(node.id, []):
-            self._outputs[edge.src].remove(edge)
+        for edge in self.edges.take_node(node.id):
             self._remove_edge_item(edge)
         item = self.nodes.pop(node.id, None)
         if item is not None:
             self.removeItem(item)
-        for edge in self._outputs.get(node.id, []):
+        for edge in self.edges.outputs.get(node.id, []):
             self._route(edge)
         self._sync_groups_if_needed(node.id)
         self.frames.schedule()
@@ -138,11 +138,7 @@ class GraphScene(GroupScene):
         if item is not None:
             item.node_id = new
             self.nodes[new] = item
-        for table, attr in ((self._inputs, "dst"), (self._outputs, "src")):
-            if old in table:
-                table[new] = table.pop(old)
-                for edge in table[new]:
-                    setattr(edge, attr, new)
+        self.edges.rename(old, new)
         if self.collapsed:
             self.sync_groups()
         self.frames.schedule()
@@ -151,10 +147,10 @@ class GraphScene(GroupScene):
         self._add_edge_item(src, dst, index)
 
     def _on_edge_removed(self, src: str, dst: str, index: int) -> None:
-        edge = self._inputs[dst].pop(index)
-        self._outputs[edge.src].remove(edge)
-        self._remove_edge_item(edge)
-        for e in self._inputs[dst]:
+        edge = self.edges.take(dst, index, keep_slot=False)
+        if edge is not None:
+            self._remove_edge_item(edge)
+        for e in self.edges.into(dst):
             self._route(e)
 
     def _on_field_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
@@ -164,6 +160,7 @@ class GraphScene(GroupScene):
             self._place_all()  # a hidden member moved: the group's extent, hence every shift, may change
         elif node_id in self.nodes:
             self.nodes[node_id].setPos(self.display_pos(new))
+            self.node_moved(self.nodes[node_id])
 
     def _on_analysis(self, analysis: Analysis) -> None:
         """Refresh item texts and states from a new analysis; only items whose inputs changed are recomputed."""
@@ -191,16 +188,31 @@ class GraphScene(GroupScene):
             if key != item.key:
                 item.key = key
                 item.set_content(sc.node_content(node, analysis, diags, outputs))
-        for dst, edges in self._inputs.items():
-            diags = by_node.get(dst, [])
-            for i, edge in enumerate(edges):
-                edge_key = (edge.src, dst, edge.src in graph, shapes.get(edge.src), i, len(edges), diags)
-                if edge_key != edge.key:
-                    edge.key = edge_key
-                    edge.set_state(*sc.edge_state(graph, analysis, edge.src, dst, i, diags))
+        self._refresh_edges(self.edges.made(), by_node)
+        contents = sc.group_contents(graph, {p: box.members for p, box in self.groups.items()}, analysis, by_node)
         for prefix, box in self.groups.items():
-            box.set_content(sc.group_content(graph, prefix, box.members, analysis, by_node))
+            box.set_content(contents[prefix])
         self.frames.schedule()
+
+    def _refresh_edges(self, edges: Iterable[tuple[int, EdgeItem]], by_node: dict[str, list[Diagnostic]]) -> None:
+        """Labels and states of these (input index, item) from the analysis; only edges whose inputs changed."""
+        analysis, graph = self._analysis, self.document.graph if self.document is not None else None
+        if analysis is None or graph is None:
+            return
+        for i, edge in edges:
+            diags = by_node.get(edge.dst, [])
+            key = (
+                edge.src,
+                edge.dst,
+                edge.src in graph,
+                analysis.shape(edge.src),
+                i,
+                self.edges.count(edge.dst),
+                diags,
+            )
+            if key != edge.key:
+                edge.key = key
+                edge.set_state(*sc.edge_state(graph, analysis, edge.src, edge.dst, i, diags))
 
     @property
     def analysis(self) -> Analysis | None:
@@ -212,28 +224,64 @@ class GraphScene(GroupScene):
     def _add_node_item(self, node: Node) -> NodeItem:
         content = NodeContent(node.label or node.id, node.type, "", "→ …")
         item = NodeItem(node.id, get_spec(node.type), content)
+        item.tint = self.tints.get(node.id)
         self.nodes[node.id] = item
         self.addItem(item)
         item.setPos(self.display_pos(node.pos))
         return item
 
-    def _add_edge_item(self, src: str, dst: str, index: int) -> EdgeItem:
+    def _add_edge_item(self, src: str, dst: str, index: int) -> None:
+        """A new input slot of ``dst``; its item is made unless the edge lies inside a collapsed group."""
+        self.edges.insert(dst, index, None)
+        if not self._inside_collapsed(src, dst):  # its label and state follow with the analysis of the edit
+            self.edges.put(dst, index, self._make_edge_item(src, dst))
+        if not self.placing:
+            for e in self.edges.into(dst):
+                self._route(e)
+
+    def _make_edge_item(self, src: str, dst: str) -> EdgeItem:
         edge = EdgeItem(src, dst)
-        self._inputs.setdefault(dst, []).insert(index, edge)
-        self._outputs.setdefault(src, []).append(edge)
         self.addItem(edge)
         self.addItem(edge.label)
-        if not self.placing:
-            for e in self._inputs[dst]:
-                self._route(e)
         return edge
+
+    def _inside_collapsed(self, src: str, dst: str) -> bool:
+        """Whether the edge runs inside one collapsed group, so no one sees it."""
+        return (
+            bool(self.collapsed)
+            and (group := self.collapsed_ancestor(src)) is not None
+            and (group == self.collapsed_ancestor(dst))
+        )
+
+    def sync_edges(self) -> None:
+        """Make the items of edges a group opened up; drop those of edges a collapsed group now hides."""
+        made: list[tuple[int, EdgeItem]] = []
+        assert self.document is not None
+        graph = self.document.graph
+        for dst, index, edge in list(self.edges.slots()):
+            src = edge.src if edge is not None else graph[dst].inputs[index] if dst in graph else None
+            if src is None:
+                continue
+            inside = self._inside_collapsed(src, dst)
+            if edge is None and not inside:
+                edge = self._make_edge_item(src, dst)
+                self.edges.put(dst, index, edge)
+                made.append((index, edge))
+            elif edge is not None and inside and not edge.isSelected():
+                self.edges.take(dst, index, keep_slot=True)
+                self._remove_edge_item(edge)
+        if made:
+            self._refresh_edges(made, self._by_node())
+
+    def _by_node(self) -> dict[str, list[Diagnostic]]:
+        return sc.diagnostics_by_node(self._analysis) if self._analysis is not None else {}
 
     def _remove_edge_item(self, edge: EdgeItem) -> None:
         self.removeItem(edge.label)
         self.removeItem(edge)
 
     def node_moved(self, item: NodeItem) -> None:
-        """Called by a node or group box whose position changed: follow with its edges (and its group box)."""
+        """A node or group box was moved (by a drag, or to its new place): its edges follow, and the frames."""
         self.frames.schedule()
         if self.placing:
             return
@@ -244,23 +292,20 @@ class GraphScene(GroupScene):
         self._route_node_edges(item.node_id)
 
     def _route_node_edges(self, node_id: str) -> None:
-        for edge in self._inputs.get(node_id, []):
-            self._route(edge)
-        for edge in self._outputs.get(node_id, []):
+        for edge in self.edges.touching(node_id):
             self._route(edge)
 
     def route_all(self) -> None:
         """Route every edge again (after boxes moved in bulk)."""
-        for edges in self._inputs.values():
-            for edge in edges:
-                self._route(edge)
+        for _index, edge in self.edges.made():
+            self._route(edge)
 
     def route_nodes(self, node_ids: list[str]) -> None:
         """Route the edges of these nodes again, each edge once."""
         if len(node_ids) * 2 > len(self.nodes):
             self.route_all()
             return
-        edges = {id(e): e for n in node_ids for e in self._inputs.get(n, []) + self._outputs.get(n, [])}
+        edges = {id(e): e for n in node_ids for e in self.edges.touching(n)}
         for edge in edges.values():
             self._route(edge)
 
@@ -273,8 +318,7 @@ class GraphScene(GroupScene):
         if isinstance(dst, GroupItem):
             end = dst.input_anchor(0, 1)
         else:
-            siblings = self._inputs[edge.dst]
-            end = dst.input_anchor(siblings.index(edge), len(siblings))
+            end = dst.input_anchor(self.edges.index_of(edge), self.edges.count(edge.dst))
         edge.set_ends(src.output_anchor(), end)
 
     def visible_item(self, node_id: str) -> NodeItem | None:
@@ -305,14 +349,18 @@ class GraphScene(GroupScene):
     def selected_edges(self) -> list[tuple[str, int]]:
         """Selected connections as (dst, input index)."""
         return [
-            (e.dst, self._inputs[e.dst].index(e))
-            for e in self.selectedItems()
-            if isinstance(e, EdgeItem) and e.isVisible()
+            (e.dst, self.edges.index_of(e)) for e in self.selectedItems() if isinstance(e, EdgeItem) and e.isVisible()
         ]
 
     def edges_into(self, node_id: str) -> list[EdgeItem]:
-        """The edge items of ``node_id``'s inputs, in input order."""
-        return list(self._inputs.get(node_id, []))
+        """The edge items of ``node_id``'s inputs, in input order (those inside a collapsed group made now)."""
+        for index, edge in enumerate(self.edges.inputs.get(node_id, [])):
+            if edge is None and self.document is not None and node_id in self.document.graph:
+                made = self._make_edge_item(self.document.graph[node_id].inputs[index], node_id)
+                self.edges.put(node_id, index, made)
+                self._refresh_edges([(index, made)], self._by_node())
+                self._route(made)
+        return self.edges.into(node_id)
 
     def select_node(self, node_id: str) -> QGraphicsItem | None:
         """Select only the item showing ``node_id``; return it."""

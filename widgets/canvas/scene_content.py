@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from designer.analysis.validate import Analysis
@@ -92,49 +92,90 @@ def edge_state(
 
 def group_members(graph: Graph, prefix: str) -> list[str]:
     """The ids inside the dotted group ``prefix``."""
-    head = prefix + "."
-    return [nid for nid in graph.ids() if nid.startswith(head)]
+    return members_by_group(graph, [prefix])[prefix]
 
 
-def group_content(
-    graph: Graph, prefix: str, members: Iterable[str], analysis: Analysis | None, by_node: dict[str, list[Diagnostic]]
-) -> NodeContent:
-    """What the box of a collapsed group shows."""
-    inside = set(members)
-    ins, outs = _boundary(graph, inside)
+def members_by_group(graph: Graph, prefixes: Iterable[str]) -> dict[str, list[str]]:
+    """The ids inside each dotted group of ``prefixes``, in file order: one walk over the graph for all of them."""
+    out: dict[str, list[str]] = {p: [] for p in prefixes}
+    for nid in graph.ids():
+        for prefix in ancestors(nid):
+            members = out.get(prefix)
+            if members is not None:
+                members.append(nid)
+    return out
+
+
+def group_contents(
+    graph: Graph,
+    groups: Mapping[str, Sequence[str]],
+    analysis: Analysis | None,
+    by_node: dict[str, list[Diagnostic]],
+) -> dict[str, NodeContent]:
+    """What the box of each group (prefix: member ids) shows; the graph is walked once for all of them (a walk per
+    group made each edit of a big design pay groups x nodes)."""
+    boundaries = _boundaries(graph, groups)
     shape_of = (lambda n: fmt_shape(analysis.shape(n))) if analysis is not None else (lambda n: "?")
-    in_text = " + ".join(dict.fromkeys(shape_of(s) for s in ins)) or "–"
-    out_text = " + ".join(dict.fromkeys(shape_of(s) for s in outs)) or "–"
-    params = sum(analysis.info[NodeId(n)].params for n in inside if n in analysis.info) if analysis is not None else 0
-    diags = [d for n in inside for d in by_node.get(n, [])]
-    state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
-    tooltip = "<br>".join(
-        [
-            f"<b>group {html.escape(prefix)}</b> ({len(inside)} nodes), double-click to expand",
-            f"in {in_text}, out {out_text}, {params:,} parameters",
-        ]
-        + [_diag_html(d) for d in diags]
-    )
-    return NodeContent(
-        title=prefix,
-        type_name=f"{len(inside)} layers",
-        params=f"{fmt_count(params)} params",
-        shape=f"{in_text} → {out_text}",
-        state=state,
-        tooltip=tooltip,
-    )
+    out = {}
+    for prefix, members in groups.items():
+        ins, outs = boundaries[prefix]
+        in_text = " + ".join(dict.fromkeys(shape_of(s) for s in ins)) or "–"
+        out_text = " + ".join(dict.fromkeys(shape_of(s) for s in outs)) or "–"
+        params = (
+            sum(analysis.info[NodeId(n)].params for n in members if n in analysis.info) if analysis is not None else 0
+        )
+        diags = [d for n in members for d in by_node.get(n, [])]
+        state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
+        tooltip = "<br>".join(
+            [
+                f"<b>group {html.escape(prefix)}</b> ({len(members)} nodes), double-click to expand",
+                f"in {in_text}, out {out_text}, {params:,} parameters",
+            ]
+            + [_diag_html(d) for d in diags]
+        )
+        out[prefix] = NodeContent(
+            title=prefix,
+            type_name=f"{len(members)} layers",
+            params=f"{fmt_count(params)} params",
+            shape=f"{in_text} → {out_text}",
+            state=state,
+            tooltip=tooltip,
+        )
+    return out
 
 
-def _boundary(graph: Graph, inside: set[str]) -> tuple[list[str], list[str]]:
-    """Sources outside feeding the group, and members read from outside (or declared outputs)."""
-    ins: list[str] = []
-    outs: list[str] = []
-    outputs = set(graph.output_ids())
+def ancestors(node_id: str) -> Iterator[str]:
+    """The dotted groups ``node_id`` is in, outermost first (``a.b.c``: ``a``, ``a.b``)."""
+    end = node_id.find(".")
+    while end != -1:
+        yield node_id[:end]
+        end = node_id.find(".", end + 1)
+
+
+def _boundaries(graph: Graph, groups: Mapping[str, Sequence[str]]) -> dict[str, tuple[list[str], list[str]]]:
+    """For each group: the sources outside feeding it, and its members read from outside (or declared outputs)."""
+    owners: dict[str, list[str]] = {}
+    for prefix, members in groups.items():
+        for m in members:
+            owners.setdefault(m, []).append(prefix)
+    ins: dict[str, list[str]] = {p: [] for p in groups}
+    outs: dict[str, list[str]] = {p: [] for p in groups}
+    none: list[str] = []
     for node in graph:
+        mine = owners.get(node.id, none)
         for src in node.inputs:
-            if node.id in inside and src not in inside:
-                ins.append(src)
-            elif node.id not in inside and src in inside:
-                outs.append(src)
-    outs += [n for n in graph.ids() if n in inside and n in outputs]
-    return list(dict.fromkeys(ins)), list(dict.fromkeys(outs))
+            theirs = owners.get(src, none)
+            if mine == theirs:
+                continue  # the same groups (or none), so not a boundary
+            for prefix in mine:
+                if prefix not in theirs:
+                    ins[prefix].append(src)
+            for prefix in theirs:
+                if prefix not in mine:
+                    outs[prefix].append(src)
+    outputs = set(graph.output_ids())
+    for nid in graph.ids():
+        if nid in outputs:
+            for prefix in owners.get(nid, none):
+                outs[prefix].append(nid)
+    return {p: (list(dict.fromkeys(ins[p])), list(dict.fromkeys(outs[p]))) for p in groups}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPointF
@@ -18,6 +20,7 @@ from .node_item import NodeItem
 
 if TYPE_CHECKING:
     from ..document.document import Document
+    from .frames import FrameSet
 
 
 class DisplayScene(QGraphicsScene):
@@ -26,6 +29,7 @@ class DisplayScene(QGraphicsScene):
     document: Document | None
     nodes: dict[str, NodeItem]
     groups: dict[str, GroupItem]
+    frames: FrameSet
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -36,6 +40,23 @@ class DisplayScene(QGraphicsScene):
         self._wrap_view: tuple[float, float] | None = None  # the view size the last wrap was made for
         #: While True, boxes moved in bulk do not route their edges one by one (``route_all`` follows once).
         self.placing = False
+        #: Whether every edge must be routed at the next placing, moved or not (groups opened or closed).
+        self.unrouted = False
+        self._unindexed = 0
+
+    @contextlib.contextmanager
+    def unindexed(self) -> Iterator[None]:
+        """Add or move items in bulk with the spatial index off; it is built once after, at the next paint. Kept on,
+        the BSP tree is updated for each item added or moved: a large part of opening or expanding a big design."""
+        self._unindexed += 1
+        if self._unindexed == 1:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        try:
+            yield
+        finally:
+            self._unindexed -= 1
+            if self._unindexed == 0:
+                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
     def reset_display(self) -> None:
         """Forget closed-up rows and columns (a new document)."""
@@ -110,9 +131,13 @@ class DisplayScene(QGraphicsScene):
         points = [p for m in box.members if m in graph and (p := graph[m].pos) is not None]
         return min(points, key=lambda p: (p[1], p[0]), default=None)
 
-    def _place_all(self, route: bool = True) -> None:
+    def _place_all(self) -> None:
         """Close up hidden rows, plan the columns, put every item where its model position is drawn; reroute what
         moved."""
+        with self.unindexed():
+            self._place_and_route()
+
+    def _place_and_route(self) -> None:
         assert self.document is not None
         graph = self.document.graph
         spans = []
@@ -136,8 +161,12 @@ class DisplayScene(QGraphicsScene):
                     moved += box.members
         finally:
             self.placing = False
-        if route:
+        if self.unrouted:
+            self.unrouted = False
+            self.route_all()
+        else:
             self.route_nodes(moved)
+        self.frames.schedule()
 
     def _place_group(self, box: GroupItem) -> bool:
         """A group box sits where its topmost member is drawn (the first row it hid); whether it moved."""

@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QGraphicsScene
-
 from . import scene_content as sc
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
 from .scene_display import DisplayScene
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QColor
+
     from designer.analysis.validate import Analysis
     from designer.model.graph import Node
 
@@ -39,18 +39,25 @@ class GroupScene(DisplayScene):
     #: Collapsed group prefixes (view state, not part of the design).
     collapsed: set[str]
     _analysis: Analysis | None
+    tints: dict[str, QColor]
 
     def _add_node_item(self, node: Node) -> NodeItem:
         """Make and add the box of ``node`` (see ``GraphScene``)."""
         raise NotImplementedError
 
+    def sync_edges(self) -> None:
+        """Make or drop edge items as groups open and close (see ``GraphScene``)."""
+        raise NotImplementedError
+
     def collapsed_ancestor(self, node_id: str) -> str | None:
         """The outermost collapsed group containing ``node_id``."""
-        parts = node_id.split(".")
-        for k in range(1, len(parts)):
-            prefix = ".".join(parts[:k])
-            if prefix in self.collapsed:
-                return prefix
+        collapsed = self.collapsed
+        if collapsed:
+            end = node_id.find(".")
+            while end != -1:
+                if node_id[:end] in collapsed:
+                    return node_id[:end]
+                end = node_id.find(".", end + 1)
         return None
 
     def collapse(self, prefix: str) -> bool:
@@ -66,20 +73,29 @@ class GroupScene(DisplayScene):
         self.collapsed.discard(prefix)
         self.sync_groups()
 
-    def expand_all(self) -> None:
-        """Expand every collapsed group."""
+    def expand_all(self, place: bool = True) -> None:
+        """Expand every collapsed group (``place``: as for ``sync_groups``)."""
         self.collapsed.clear()
-        self.sync_groups()
+        self.sync_groups(place)
 
     def _sync_groups_if_needed(self, node_id: str) -> None:
         if self.collapsed and self.collapsed_ancestor(node_id) is not None:
             self.sync_groups()
 
-    def sync_groups(self) -> None:
-        """Make the group boxes, member visibility and edge routes match ``collapsed``."""
+    def sync_groups(self, place: bool = True) -> None:
+        """Make the group boxes, member visibility and edge routes match ``collapsed``.
+
+        ``place=False`` leaves placing the boxes and routing the edges to the ``rewrap`` that the caller runs next (a
+        fit): done here too, a big design would be placed and routed twice.
+        """
+        with self.unindexed():
+            self._sync_groups(place)
+
+    def _sync_groups(self, place: bool) -> None:
         assert self.document is not None
         graph = self.document.graph
-        self.collapsed = {p for p in self.collapsed if sc.group_members(graph, p)}
+        members_of = sc.members_by_group(graph, self.collapsed)
+        self.collapsed = {p for p in self.collapsed if members_of[p]}
         shown = {p for p in self.collapsed if self.collapsed_ancestor(p + ".x") == p}
         for prefix in list(self.groups):
             if prefix not in shown:
@@ -88,22 +104,26 @@ class GroupScene(DisplayScene):
         self._make_hidden_items(  # members of groups just expanded
             [n for n in graph.ids() if n not in self.nodes and self.collapsed_ancestor(n) is None]
         )
+        contents = sc.group_contents(graph, {p: members_of[p] for p in shown}, self._analysis, by_node)
         for prefix in shown:
-            members = sc.group_members(graph, prefix)
+            members = members_of[prefix]
             box = self.groups.get(prefix)
             if box is None:
                 box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
+                box.tint = self.tints.get(prefix)
                 self.addItem(box)
                 box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
             box.members = members
-            box.set_content(sc.group_content(graph, prefix, members, self._analysis, by_node))
+            box.set_content(contents[prefix])
         for nid, item in self.nodes.items():
             hidden = self.collapsed_ancestor(nid) is not None
             if hidden and item.isSelected():
                 item.setSelected(False)
             item.setVisible(not hidden)
-        self._place_all(route=False)
-        self.route_all()  # edges into and out of groups change ends or visibility, moved or not
+        self.sync_edges()
+        self.unrouted = True  # edges into and out of groups change ends or visibility, moved or not
+        if place:
+            self._place_all()
 
     def _make_hidden_item(self, node_id: str) -> NodeItem | None:
         """The box of a node not shown so far (a member of a collapsed group), made now with its content."""
@@ -118,9 +138,6 @@ class GroupScene(DisplayScene):
         by_node = sc.diagnostics_by_node(analysis) if analysis is not None else {}
         made = {}
         placing, self.placing = self.placing, True
-        bulk = len(node_ids) > 20
-        if bulk:  # as when a design opens: index the new boxes once, not one by one
-            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         try:
             for node_id in node_ids:
                 if node_id not in graph:
@@ -131,6 +148,4 @@ class GroupScene(DisplayScene):
                 item.setVisible(self.collapsed_ancestor(node_id) is None)
         finally:
             self.placing = placing
-            if bulk:
-                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         return made

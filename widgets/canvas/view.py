@@ -152,6 +152,8 @@ class GraphView(QGraphicsView):
             self._interaction.move(event)
         else:
             super().mouseMoveEvent(event)
+            if isinstance(self._interaction, MoveInteraction):
+                self._interaction.follow()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         interaction, self._interaction = self._interaction, None

@@ -246,3 +246,18 @@ class SetExtraCommand(GraphCommand):
 
     def undo(self) -> None:
         self.graph.set_extra(self.key, self._old)
+
+
+class SetNodeExtraCommand(GraphCommand):
+    """Set a node field other tools own, e.g. the codes of advice it silences (None removes the field)."""
+
+    def __init__(self, graph: Graph, node_id: str, key: str, value: Any, text: str):
+        super().__init__(graph, text)
+        self.node_id, self.key, self.new = NodeId(node_id), key, copy.deepcopy(value)
+        self._old: Any = None
+
+    def redo(self) -> None:
+        self._old = self.graph.set_node_extra(self.node_id, self.key, copy.deepcopy(self.new))
+
+    def undo(self) -> None:
+        self.graph.set_node_extra(self.node_id, self.key, self._old)

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from designer.analysis.advice import silence_codes
 from designer.analysis.validate import Analysis, analyze
 from designer.editing import catalog, clipboard
 from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
@@ -298,6 +299,16 @@ class Document(QObject):
         """Set a top-level section of the file, e.g. the training settings (undoable)."""
         if self.graph.extra.get(key) != value:
             self.push(cmd.SetExtraCommand(self.graph, key, value))
+
+    def silence_advice(self, node_id: str, code: str, silenced: bool = True) -> None:
+        """Add ``code`` to the node's ``silence`` list (or take it out), as one undoable step."""
+        codes = silence_codes(self.graph[node_id])
+        new = [*codes, code] if silenced and code not in codes else [c for c in codes if c != code or silenced]
+        if new != codes:
+            verb = "Silence" if silenced else "Unsilence"
+            self.push(
+                cmd.SetNodeExtraCommand(self.graph, node_id, "silence", new or None, f"{verb} {code} on {node_id}")
+            )
 
     def move_nodes(self, positions: Mapping[NodeId, Pos] | Mapping[str, Pos], merge: bool = False) -> None:
         """Move nodes to new centres (one step; ``merge`` folds a burst of nudges of the same nodes into one)."""

@@ -158,12 +158,12 @@ class EditController:
         if doc is None:
             return
         self.scene.collapsed |= top_level_groups(doc.graph)
-        self.scene.sync_groups()
+        self.scene.sync_groups(place=False)  # the fit places and routes, once
         self.window.view.fit_to_view()
 
     def expand_all(self) -> None:
         """Expand every collapsed group and show the whole design."""
-        self.scene.expand_all()
+        self.scene.expand_all(place=False)  # the fit places and routes, once
         self.window.view.fit_to_view()
 
     def auto_layout(self) -> None:

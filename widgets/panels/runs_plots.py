@@ -8,24 +8,14 @@ from collections.abc import Sequence
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
+from designer.palette import TAB10
 from designer.sweep.table import RunRow, pareto_front
 from designer.training.runs import read_metrics
 
 from .plot_style import style_plots
 
-#: Distinct colours for overlaid runs (the tab10 palette); runs beyond ten reuse them.
-PALETTE = (
-    (31, 119, 180),
-    (255, 127, 14),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (140, 86, 75),
-    (227, 119, 194),
-    (127, 127, 127),
-    (188, 189, 34),
-    (23, 190, 207),
-)
+#: Distinct colours for overlaid runs; runs beyond ten reuse them.
+PALETTE = TAB10
 
 
 class CurvesOverlay(pg.GraphicsLayoutWidget):
@@ -118,7 +108,7 @@ class ImportanceBars(pg.GraphicsLayoutWidget):
             y=list(range(len(names))),
             height=0.6,
             width=[values[n] for n in names],
-            brush=pg.mkBrush(31, 119, 180),
+            brush=pg.mkBrush(*TAB10[0]),
         )
         self.plot.addItem(self.bars)
         self.plot.getAxis("left").setTicks([list(enumerate(names))])

@@ -22,6 +22,11 @@ class MoveInteraction(Interaction):
         super().__init__(view)
         self._start = {item: item.pos() for item in view.scene().selectedItems() if isinstance(item, NodeItem)}
 
+    def follow(self) -> None:
+        """The view moved the selected boxes after the mouse: snap the grabbed one, route their edges."""
+        for item in self._start:
+            item.dragged()
+
     def release(self, event: QMouseEvent) -> None:
         document = self.view.graph_scene.document
         if document is None:
@@ -42,3 +47,4 @@ class MoveInteraction(Interaction):
     def cancel(self) -> None:
         for item, start in self._start.items():
             item.setPos(start)
+            item.dragged()
