@@ -118,6 +118,8 @@ SAME_AS_ANOTHER = {
     "resnext50_32x4d": "resnet18",  # ResNet-50 with grouped 3x3 convolutions (grouped: mobilenet's and regnet's)
     "seresnet50": "efficientnet_b0",  # ResNet-50 with squeeze-and-excitation gates, as in EfficientNet's blocks
     "mobilenet_v2": "efficientnet_b0",  # inverted residuals with depthwise 3x3, EfficientNet's without SE
+    "regnet_y_400mf": "efficientnet_b0",  # grouped 3x3 convolutions with SE gates in residual blocks
+    "densenet121": "googlenet",  # many-input Concats of growing width (each layer type is in the zoo)
     "vgg11": "vgg_cifar",
     "vgg16": "vgg_cifar",
     "vgg16_bn": "vgg_cifar",  # conv-BN-ReLU stacks; AlexNet has the large Linear weights of its head
