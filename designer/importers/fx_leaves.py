@@ -110,6 +110,11 @@ class LeafTracer(fx.Tracer):
             self.evaluating = False
             root.train(training)
 
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+        # while evaluating, a module's parameters are its tensors, not proxies of them (tracing patched
+        # nn.Module.__getattr__): else a branch inside a submodule's forward evaluates to a proxy
+        return attr_val if self.evaluating else super().getattr(attr, attr_val, parameter_proxy_cache)
+
     def call_module(
         self, m: nn.Module, forward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
