@@ -112,7 +112,6 @@ def test_a_segmentation_run_reports_its_metrics_and_keeps_the_best_miou(tmp_path
         lr=0.01,
         device="cpu",
         workers=0,
-        augment={"hflip": True},
     )
     events: list = []
     result = Trainer(graph, cfg, run_dir=tmp_path / "run", on_event=events.append).run()

@@ -26,7 +26,7 @@ def test_segmentation_template_scores_every_pixel_of_its_data(name):
     analysis = analyze(graph)
     assert analysis.ok and not [d for d in analysis.diagnostics if d.code.startswith("head.")]
     (out,) = graph.output_ids()
-    assert analysis.shape(out) == (5, 32, 32) and config.data == "shapes:4"  # the background and 4 shapes
+    assert analysis.shape(out) == (4, 32, 32) and config.data == "shapes:3"  # the background and 3 shapes
 
 
 @pytest.mark.slow

@@ -108,9 +108,9 @@ TEMPLATES = [
         "fcn_shapes",
         segmentation.fcn,
         "A fully convolutional encoder-decoder for semantic segmentation (after Long et al., 2015): it scores "
-        "every pixel of a 1x32x32 image for 5 classes (the background and the first 4 shapes), a 5x32x32 output. "
+        "every pixel of a 1x32x32 image for 4 classes (the background and the first 3 shapes), a 4x32x32 output. "
         "Two stages of 3x3 convolutions with 2x2 max pooling shrink the map to 8x8 while the features widen "
-        "(8, 16, 32 channels); two learned stride-2 ConvTranspose2d up-samplings, each followed by two 3x3 "
+        "(16, 32, 64 channels); two learned stride-2 ConvTranspose2d up-samplings, each followed by two 3x3 "
         "convolutions, bring it back to 32x32, and a 1x1 convolution gives the class scores. No skip "
         "connections: compare unet_shapes, whose decoder gets the encoder's detail back. Its training section "
         "segments the built-in shapes masks (task segmentation).",
@@ -118,11 +118,11 @@ TEMPLATES = [
     Template(
         "unet_shapes",
         segmentation.unet,
-        "A U-Net (Ronneberger et al., 2015) for semantic segmentation of 1x32x32 images into 5 classes (the "
-        "background and the first 4 shapes): the encoder of fcn_shapes (3x3 conv-BN-ReLU stages, 2x2 max "
-        "pooling, 8-16-32 channels), and a decoder that up-samples with stride-2 ConvTranspose2d, concatenates "
+        "A U-Net (Ronneberger et al., 2015) for semantic segmentation of 1x32x32 images into 4 classes (the "
+        "background and the first 3 shapes): the encoder of fcn_shapes (3x3 conv-BN-ReLU stages, 2x2 max "
+        "pooling, 16-32-64 channels), and a decoder that up-samples with stride-2 ConvTranspose2d, concatenates "
         "the encoder's map of the same size (the skip connections, Concat) and refines the pair with two 3x3 "
-        "convolutions, then scores each pixel with a 1x1 convolution: a 5x32x32 output. Its training section "
+        "convolutions, then scores each pixel with a 1x1 convolution: a 4x32x32 output. Its training section "
         "segments the built-in shapes masks (task segmentation).",
     ),
     Template(

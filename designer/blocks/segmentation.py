@@ -19,7 +19,7 @@ def _stage(b: Builder, name: str, src: str, channels: int) -> NodeId:
     return conv_norm_act(b, x, (f"{name}.conv2", f"{name}.bn2", f"{name}.relu2"), channels, 3)
 
 
-def fcn(num_classes: int = 5, size: int = 32, channels: int = 1, widths: tuple[int, ...] = (8, 16, 32)) -> Graph:
+def fcn(num_classes: int = 4, size: int = 32, channels: int = 1, widths: tuple[int, ...] = (16, 32, 64)) -> Graph:
     """An FCN-style encoder-decoder: a stage and a 2x2 max pooling per width but the last, then as many stride-2
     ConvTranspose2d up-samplings each refined by a stage, and a 1x1 convolution to the class scores; no skip
     connections, so the decoder must rebuild the detail the poolings dropped from the coarse map alone."""
@@ -35,7 +35,7 @@ def fcn(num_classes: int = 5, size: int = 32, channels: int = 1, widths: tuple[i
     return b.graph(f"FCN encoder-decoder ({size}x{size})")
 
 
-def unet(num_classes: int = 5, size: int = 32, channels: int = 1, widths: tuple[int, ...] = (8, 16, 32)) -> Graph:
+def unet(num_classes: int = 4, size: int = 32, channels: int = 1, widths: tuple[int, ...] = (16, 32, 64)) -> Graph:
     """A U-Net: the encoder of ``fcn``, and a decoder that up-samples with stride-2 ConvTranspose2d, concatenates the
     encoder's map of the same size (the skip) and refines the pair with a stage, then scores each pixel (1x1)."""
     b = Builder()
