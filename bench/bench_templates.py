@@ -28,14 +28,15 @@ from designer.training.task_data import parse_task_spec
 
 
 def learn(name: str, runs: Path) -> tuple[float, float, int, int]:
-    """Train the template with its own section: (best validation accuracy, seconds, epochs, classes)."""
+    """Train the template with its own section: (best validation headline metric: accuracy, or mean IoU for
+    segmentation; seconds, epochs, classes)."""
     graph = load_template(name)
     config = read_section(graph)
     best: list[float] = []
 
     def on_event(event: Event) -> None:
-        if isinstance(event, EpochEnded) and event.val_accuracy is not None:
-            best.append(event.val_accuracy)
+        if isinstance(event, EpochEnded) and event.headline in event.metrics:
+            best.append(event.metrics[event.headline])
 
     t0 = time.perf_counter()
     end = train(graph, config, runs_root=runs, on_event=on_event)
@@ -82,9 +83,11 @@ def main() -> int:
                 acc, seconds, epochs, classes = learn(name, Path(runs))
                 ok = acc >= recipe.goal
                 missed += [] if ok else [name]
+                # Mean IoU has no such chance level: predicting the background everywhere scores its share alone.
+                chance = f"{acc * classes:.1f}x chance" if recipe.metric == "val_acc" else recipe.metric
                 print(
                     f"{name:20s} {acc:6.1%} in {epochs} epoch(s), {seconds:5.0f} s; goal {recipe.goal:.0%} "
-                    f"{'met' if ok else 'MISSED'}; {acc * classes:.1f}x chance"
+                    f"{'met' if ok else 'MISSED'}; {chance}"
                 )
             elif recipe is not None and recipe.training and name in (args.only or ()):
                 # a recipe still without a goal, asked for by name: measure what it reaches (validation accuracy,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.blocks import detectors, imported, mirrors, recipes, se_resnet, teaching
+from designer.blocks import detectors, imported, mirrors, recipes, se_resnet, segmentation, teaching
 from designer.model.fileformat import dumps, write_atomic
 from designer.model.graph import Graph
 
@@ -103,6 +103,27 @@ TEMPLATES = [
         "learned stride-2 ConvTranspose2d layers and concatenates the encoder's maps of the same size (skip "
         "connections, as in U-Net, Ronneberger et al., 2015) to recover detail; a 1x1 convolution gives the "
         "class scores. Having no Linear layer, it takes any input whose sides are divisible by 4.",
+    ),
+    Template(
+        "fcn_shapes",
+        segmentation.fcn,
+        "A fully convolutional encoder-decoder for semantic segmentation (after Long et al., 2015): it scores "
+        "every pixel of a 1x32x32 image for 5 classes (the background and the first 4 shapes), a 5x32x32 output. "
+        "Two stages of 3x3 convolutions with 2x2 max pooling shrink the map to 8x8 while the features widen "
+        "(8, 16, 32 channels); two learned stride-2 ConvTranspose2d up-samplings, each followed by two 3x3 "
+        "convolutions, bring it back to 32x32, and a 1x1 convolution gives the class scores. No skip "
+        "connections: compare unet_shapes, whose decoder gets the encoder's detail back. Its training section "
+        "segments the built-in shapes masks (task segmentation).",
+    ),
+    Template(
+        "unet_shapes",
+        segmentation.unet,
+        "A U-Net (Ronneberger et al., 2015) for semantic segmentation of 1x32x32 images into 5 classes (the "
+        "background and the first 4 shapes): the encoder of fcn_shapes (3x3 conv-BN-ReLU stages, 2x2 max "
+        "pooling, 8-16-32 channels), and a decoder that up-samples with stride-2 ConvTranspose2d, concatenates "
+        "the encoder's map of the same size (the skip connections, Concat) and refines the pair with two 3x3 "
+        "convolutions, then scores each pixel with a 1x1 convolution: a 5x32x32 output. Its training section "
+        "segments the built-in shapes masks (task segmentation).",
     ),
     Template(
         "tiny_yolo",
@@ -264,6 +285,20 @@ TEMPLATES = [
         "channels (ChannelShuffle, 2 groups) so the next unit mixes them; downsampling units process both halves. "
         "Designed for measured speed on phones: 2.3 million parameters, 0.15 billion mult-adds. Input 3x224x224; "
         "1000 classes. " + _TV.format(fn="shufflenet_v2_x1_0"),
+    ),
+    Template(
+        "convnext_tiny",
+        lambda: imported.from_torchvision("convnext_tiny", "ConvNeXt-Tiny"),
+        "ConvNeXt-Tiny (Liu et al., 2022) as in torchvision: a plain convolutional network modernised step by step "
+        "towards a vision transformer. A 4x4 stride-4 'patchify' stem, four stages of 3, 3, 9 and 3 blocks (96 to "
+        "768 channels) with LayerNorm2d and 2x2 stride-2 convolutions between them. Each block filters with a 7x7 "
+        "depthwise convolution, then runs an inverted MLP on the channels-last map (Permute, LayerNorm, Linear "
+        "4x wider, GELU, Linear back, Permute), scales it per channel (LayerScale, started at 1e-6) and adds it to "
+        "the block's input with stochastic depth. 28.6 million parameters; 4.5 billion mult-adds by torchvision's "
+        "count, of which the summary shows 0.32 billion: like torchinfo, it counts a Linear's weights once per "
+        "sample, not once per position of the map. Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="convnext_tiny")
+        + " (its bare layer_scale parameters load into the LayerScale nodes).",
     ),
     Template(
         "zfnet",

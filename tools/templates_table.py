@@ -32,7 +32,8 @@ def learns(name: str) -> str:
     epochs = recipe.training.get("epochs", 5)
     data = recipe.training.get("data", "shapes")
     on = "" if data == "shapes" else f" on `{data}`"
-    return f">= {recipe.goal:.0%} in {epochs} epoch{'s' if epochs > 1 else ''}{on}".replace("%", " %")
+    what = {"val_acc": "", "val_miou": " mean IoU", "val_map50": " mAP@0.5"}.get(recipe.metric, f" {recipe.metric}")
+    return f">= {recipe.goal:.0%}{what} in {epochs} epoch{'s' if epochs > 1 else ''}{on}".replace("%", " %")
 
 
 def row(name: str, title: str) -> str:

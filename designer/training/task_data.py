@@ -31,6 +31,9 @@ from .shapes import SHAPE_CLASSES, ShapeTargets, make_scenes, make_shape_targets
 
 #: The built-in dataset of several shapes per image (segmentation and detection only).
 SCENES = "shapes-scenes"
+#: Segmentation data read from files: ``masks:PATH`` (images/ and same-named PNG masks/) and ``voc:ROOT`` (whose
+#: detection boxes ``detection_data`` reads).
+FILE_KINDS = ("masks", "voc")
 #: The class name of pixels no object covers (class 0 of every segmentation dataset here).
 BACKGROUND = "background"
 
@@ -38,10 +41,15 @@ BACKGROUND = "background"
 def parse_task_spec(text: str) -> DataSpec:
     """A ``--data`` value for segmentation or detection: ``shapes-scenes[:N]`` besides what ``parse_spec`` reads."""
     kind, _, root = text.partition(":")
-    files = detection_data.parse_kind(kind.strip().lower(), root)
+    kind = kind.strip().lower().replace("_", "-")
+    files = detection_data.parse_kind(kind, root)  # voc, coco
     if files is not None:
         return files
-    if kind.strip().lower().replace("_", "-") != SCENES:
+    if kind in FILE_KINDS:
+        if not root.strip():
+            raise DataError("data.bad_spec", f"dataset {kind!r} needs a folder: {kind}:PATH")
+        return DataSpec(kind, root)
+    if kind != SCENES:
         return parse_spec(text)
     root = root.strip()
     if root and not (root.isdigit() and 2 <= int(root) <= len(SHAPE_CLASSES)):
@@ -142,14 +150,18 @@ def load_task_data(
     if len(input_shape) != 3:
         raise DataError("data.input_rank", f"the design's Input has shape {list(input_shape)}; {task} needs images")
     channels, size = int(input_shape[0]), (int(input_shape[1]), int(input_shape[2]))
+    aug = pair_augment(augment or Augment(), size, channels, task)
     if task == "detection" and spec.kind in detection_data.KINDS:
-        aug = pair_augment(augment or Augment(), size, channels, task)
         return detection_data.load_box_files(spec, channels, size, val_split, seed, normalize, aug)
+    if task == "segmentation" and spec.kind in FILE_KINDS:
+        from .mask_data import mask_bundle
+
+        return mask_bundle(spec, channels, size, aug, val_split, seed, normalize)
     if spec.kind not in ("shapes", SCENES):
         raise DataError(
             "data.task_mismatch",
             f"dataset {spec} has no {'masks' if task == 'segmentation' else 'boxes'} for {task}",
-            f"use shapes or {SCENES} (built in)",
+            f"use shapes or {SCENES} (built in)" + (", masks:PATH or voc:ROOT" if task == "segmentation" else ""),
         )
     if channels not in (1, 3):
         raise DataError("data.channels_mismatch", f"the shapes datasets have 1 or 3 channels, not {channels}")
@@ -162,7 +174,6 @@ def load_task_data(
         targets, classes = padded_boxes(drawn.boxes, drawn.box_labels), list(SHAPE_CLASSES[:k])
     train_idx, val_idx = split_indices(len(images), val_split, seed)
     mean, std = channel_stats(images[train_idx[:2000]], normalize)
-    aug = pair_augment(augment or Augment(), size, channels, task)
     train = TargetImages(images[train_idx], targets[train_idx], aug)
     val = TargetImages(images[val_idx], targets[val_idx]) if len(val_idx) else None
     return DataBundle(train, val, classes, mean, std, spec, [])
