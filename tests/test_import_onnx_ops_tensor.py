@@ -1,5 +1,6 @@
 """Hand-built ONNX files for the operators that rearrange tensors (Slice, Split, Transpose, ShuffleNet's channel
-shuffle), a mean over channels and a per-channel constant gain, each compared with onnxruntime."""
+shuffle), a mean over channels, a per-channel constant gain and layer normalisation (ConvNeXt's between two
+Transposes), each compared with onnxruntime."""
 
 from __future__ import annotations
 
