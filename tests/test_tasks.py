@@ -122,3 +122,18 @@ def test_a_segmentation_run_reports_its_metrics_and_keeps_the_best_miou(tmp_path
     assert result.best_val_accuracy == max(e.metrics["val_miou"] for e in epochs)
     rows = [r for r in runs.read_metrics(tmp_path / "run") if r["kind"] == "epoch"]
     assert [float(r["val_miou"]) for r in rows] == pytest.approx([e.metrics["val_miou"] for e in epochs], rel=1e-5)
+
+
+def test_the_train_command_prints_a_segmentation_runs_own_metrics(tmp_path, capsys):
+    from designer.cli import main
+    from designer.model.fileformat import save
+
+    graph = chain([1, 16, 16], ("Conv2d", {"out_channels": 3, "kernel_size": 3, "padding": 1}), name="seg")
+    graph.extra["training"] = {"task": "segmentation", "data": "shapes:2", "samples": 24, "val_split": 0.25}
+    save(graph, tmp_path / "seg.json")
+    argv = ["train", str(tmp_path / "seg.json"), "--epochs", "1", "--batch-size", "6", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    row = next(r for r in runs.read_metrics(tmp_path / "r") if r["kind"] == "epoch")
+    assert f"pixel_acc {float(row['val_pixel_acc']):.3f} miou {float(row['val_miou']):.3f}" in out
+    assert f"best miou {float(row['val_miou']):.3f}" in out and "accuracy" not in out.split("best")[-1]

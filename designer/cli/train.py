@@ -215,6 +215,7 @@ class _Reporter:
     def __init__(self, where: str, quiet: bool, json_events: bool):
         self.where, self.quiet, self.json_events = where, quiet, json_events
         self.bar: tqdm[Any] | None = None
+        self.headline = "val_acc"  # the metric that picks the best checkpoint, as the epochs report it
 
     def __call__(self, event: Event) -> None:
         if self.json_events:
@@ -279,7 +280,13 @@ class _Reporter:
             )
 
     def _on_epoch_ended(self, e: EpochEnded) -> None:
+        self.headline = e.headline
         val = f" | val loss {e.val_loss:.4f} acc {e.val_accuracy:.1%}" if e.val_loss is not None else ""
+        if e.val_loss is not None and e.headline != "val_acc":  # segmentation, detection: the task's own metrics
+            shown = {k: v for k, v in e.metrics.items() if "/" not in k}  # per-class values are in metrics.csv
+            val = f" | val loss {e.val_loss:.4f} " + " ".join(
+                f"{k.removeprefix('val_')} {v:.3f}" for k, v in shown.items()
+            )
         self.say(
             f"epoch {e.epoch}/{e.epochs}: train loss {e.train_loss:.4f} acc {e.train_accuracy:.1%}{val} | "
             f"{e.samples_per_s:,.0f} samples/s, {format_duration(e.elapsed_s)} elapsed",
@@ -293,7 +300,13 @@ class _Reporter:
 
     def _on_finished(self, e: Finished) -> None:
         self.close()
-        best = f", best validation accuracy {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
+        best = ""
+        if e.best_val_accuracy is not None:
+            best = (
+                f", best validation accuracy {e.best_val_accuracy:.1%}"
+                if self.headline == "val_acc"
+                else f", best {self.headline.removeprefix('val_')} {e.best_val_accuracy:.3f}"
+            )
         skipped = f", {e.skipped_images} unreadable image(s) skipped" if e.skipped_images else ""
         self.say(
             f"{e.status} after {e.epoch} epoch(s), {e.step} steps in {format_duration(e.elapsed_s)}{best}"
