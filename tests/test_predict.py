@@ -60,6 +60,7 @@ def test_segmentation_draws_the_argmax_mask_and_scores_it_against_the_truth(tmp_
     side = SIZE * factor
     assert picture.shape == (side, 3 * side + 2 * 4, 3)  # image, truth, prediction with 4-pixel gaps
     base, drawn = picture[:, :side], picture[:, 2 * (side + 4) :]
+    assert (base[..., 0] == t.images[0, 0].repeat(factor, 0).repeat(factor, 1)).all()  # the image as read
     big = pred.repeat(factor, 0).repeat(factor, 1)
     assert (drawn[big == 0] == base[big == 0]).all()  # the background is left as it is
     for k in set(np.unique(pred)) - {0}:

@@ -49,7 +49,7 @@ def predict(
     """Run ``module`` on the sample ``x`` (model input space) and draw what it predicts.
 
     ``task`` defaults to the design's training section (classification without one); ``base`` is the picture to draw
-    on (``(H, W, 3)``, default: ``x`` stretched over its range); ``truth`` the sample's target drawn beside the
+    on (``(H, W, 3)`` uint8, or floats in [0, 1]; default: ``x`` stretched over its range); ``truth`` the sample's target drawn beside the
     prediction: a mask of class ids (scored as validation scores it) or box rows ``(label, x1, y1, x2, y2)`` padded
     with label -1; ``threshold`` the lowest score of a box drawn; ``scale`` enlarges small images first.
     """
@@ -60,7 +60,9 @@ def predict(
     xb = as_batch(x, module)
     with prepared(module), torch.inference_mode():
         out = first_output(module(xb))[0].float().cpu()
-    picture = enlarge(images.to_uint8(base if base is not None else images.display(xb[0].cpu())), scale)
+    if base is None:
+        base = images.display(xb[0].cpu())
+    picture = enlarge(base if base.dtype == np.uint8 else images.to_uint8(base), scale)
     if task == "classification":
         return _classes(out, picture, classes, top)
     if task == "segmentation":
