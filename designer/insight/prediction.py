@@ -49,9 +49,10 @@ def predict(
     """Run ``module`` on the sample ``x`` (model input space) and draw what it predicts.
 
     ``task`` defaults to the design's training section (classification without one); ``base`` is the picture to draw
-    on (``(H, W, 3)`` uint8, or floats in [0, 1]; default: ``x`` stretched over its range); ``truth`` the sample's target drawn beside the
-    prediction: a mask of class ids (scored as validation scores it) or box rows ``(label, x1, y1, x2, y2)`` padded
-    with label -1; ``threshold`` the lowest score of a box drawn; ``scale`` enlarges small images first.
+    on (``(H, W, 3)`` uint8, or floats in [0, 1]; default: ``x`` stretched over its range); ``truth`` the sample's
+    target drawn beside the prediction: a mask of class ids (scored as validation scores it) or box rows
+    ``(label, x1, y1, x2, y2)`` padded with label -1; ``threshold`` the lowest score of a box drawn; ``scale``
+    enlarges small images first.
     """
     config = read_section(graph) if graph is not None else TrainConfig()
     task = task or config.task
