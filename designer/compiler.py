@@ -113,20 +113,28 @@ def _seeded(seed: int | None) -> Iterator[None]:
         yield
 
 
-def build_modules(analysis: Analysis, seed: int | None = None) -> dict[str, nn.Module]:
+def build_modules(analysis: Analysis, seed: int | None = None, shared: bool = False) -> dict[str, nn.Module]:
     """One torch module per layer node, created in file order so that a seed fixes every initial weight.
 
     Each module keeps the initialisation its torch class gives it (``reset_parameters``); nothing is re-initialised.
+    With ``shared``, nodes built from the same parameters and input shapes get one instance: for readers of the
+    layers' classes and settings only (the Python export), to whom building 100k equal layers cost minutes.
     """
     modules: dict[str, nn.Module] = {}
+    built: dict[tuple[object, ...], nn.Module] = {}
     with _seeded(seed):
         for node in analysis.graph:
             info = analysis.info[node.id]
             if info.spec is None or info.ctx is None or not info.spec.is_module:
                 continue
-            module = info.spec.build(info.ctx)
-            if node.frozen:
-                module.requires_grad_(False)
+            key = (node.type, repr(sorted(info.ctx.p.items())), info.ctx.x, node.frozen) if shared else None
+            module = built.get(key) if key is not None else None
+            if module is None:
+                module = info.spec.build(info.ctx)
+                if node.frozen:
+                    module.requires_grad_(False)
+                if key is not None:
+                    built[key] = module
             modules[node.id] = module
     return modules
 
@@ -203,7 +211,35 @@ def compile_graph(graph: Graph, seed: int | None = None, analysis: Analysis | No
         delattr(module, name)
     for name, child in nest_modules(modules).items():
         module.add_module(name, child)
+    aliases = state_aliases(analysis)
+    if aliases:
+        module.register_load_state_dict_pre_hook(AliasedKeys(aliases))  # type: ignore[no-untyped-call]  # not annotated
     return module
+
+
+def state_aliases(analysis: Analysis) -> dict[str, str]:
+    """Every layer node's foreign state keys -> the design's (see ``LayerSpec.state_aliases``)."""
+    out: dict[str, str] = {}
+    for node_id, info in analysis.info.items():
+        if info.spec is not None and info.spec.is_module:
+            out.update(info.spec.state_aliases(node_id))
+    return out
+
+
+class AliasedKeys:
+    """A load_state_dict pre-hook: a foreign key the design lacks becomes the design's key, its tensor shaped as the
+    design holds it (torchvision's ``features.1.0.layer_scale`` loads into ``features.1.0.layer_scale.weight``)."""
+
+    def __init__(self, aliases: dict[str, str]):
+        self.aliases = aliases
+
+    def __call__(self, module: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
+        for foreign, own in self.aliases.items():
+            if prefix + foreign not in state_dict or prefix + own in state_dict:
+                continue
+            value = state_dict.pop(prefix + foreign)
+            target = module.get_parameter(own)
+            state_dict[prefix + own] = value.reshape(target.shape) if value.numel() == target.numel() else value
 
 
 def _attribute_clashes(analysis: Analysis) -> list[Diagnostic]:

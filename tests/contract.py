@@ -116,8 +116,7 @@ def _hold(graph: Any, analysis: Any, formats: tuple[str, ...]) -> None:
     params = [p for p in model.parameters() if p.requires_grad]
     loss = sum(o.float().square().mean() for o in outputs)
     warned = {d.code for d in analysis.diagnostics}
-    # ``graph.inplace_shared`` warns that training may find a saved value overwritten: compile and export only
-    if params and isinstance(loss, torch.Tensor) and loss.requires_grad and "graph.inplace_shared" not in warned:
+    if params and isinstance(loss, torch.Tensor) and loss.requires_grad:
         optimizer = torch.optim.SGD(params, lr=1e-3)
         loss.backward()
         optimizer.step()

@@ -33,11 +33,12 @@ ALLOWED = frozenset(
         "param.dim_batch",
         # Flatten(start_dim=0) runs in torch but merges the batch into the features.
         "shape.flatten_batch",
-        # Linear on a [C, H, W] map runs in torch (it acts on W only); the designer asks for a Flatten first.
+        # Linear on a [C, H, W] map runs in torch (it acts on W only); unless in_features names that last
+        # dimension (a channels-last map, as in ConvNeXt), the designer asks for a Flatten first.
         "shape.needs_flatten",
         # Ranks we refuse although torch runs: conv/pool/norm/upsample layers on [C, L] see [N, C, L] as an unbatched
         # [C, H, W] map (so the batch becomes the channels), Dropout2d on [F] or [C, L] (deprecated in torch),
-        # Linear on 4-D samples, ZeroPad2d/LocalResponseNorm/PixelShuffle on 4-D samples.
+        # ZeroPad2d/LocalResponseNorm/PixelShuffle on 4-D samples.
         "shape.rank",
         "shape.needs_map",
         # Add/Mul of inputs of different ranks runs in torch, but broadcasting aligns the trailing dims, so the batch

@@ -110,8 +110,11 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("Concat", {}, [3, 4, 4]),
     ("Add", {}, [3, 4, 4]),
     ("Mul", {}, [3, 4, 4]),
+    ("Maximum", {}, [3, 4, 4]),
+    ("Minimum", {}, [3, 4, 4]),
+    ("Average", {}, [3, 4, 4]),
 ]
-_MERGES = ("Add", "Mul", "Concat")
+_MERGES = ("Add", "Mul", "Maximum", "Minimum", "Average", "Concat")
 
 
 def case_graph(type_: str, params: dict[str, Any], shape: list[int]) -> Graph:

@@ -60,6 +60,7 @@ def shown(make_window):
 def test_tints_order_as_the_counts_and_the_dock_lists_the_top_five(shown):
     window, doc, coloring = shown
     assert all(item.tint is None for item in window.scene.nodes.values())
+    assert coloring.dock_widget is None and not window.summary_dock.visibleRegion().isEmpty()  # no tab over it
     coloring.actions["params"].trigger()
     modules = dict(compile_graph(doc.graph).named_modules())
     params = {n.id: sum(p.numel() for p in modules[n.id].parameters()) for n in doc.graph if n.type != "Input"}

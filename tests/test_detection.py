@@ -147,3 +147,33 @@ def test_task_perfect_predictions_score_full_map() -> None:
     meter = task.meter()
     meter.update(wrong, target)
     assert meter.compute()["val_map50"] == 0.0
+
+
+@pytest.mark.slow
+def test_tiny_yolo_template_trains_and_its_loss_falls(tmp_path) -> None:
+    """The template's own section, shortened to three epochs of 64 scenes: the engine trains with the YOLO loss,
+    validates with mAP, and the loss of the last epoch is below the first step's."""
+    from pathlib import Path
+
+    from designer.model.fileformat import load
+    from designer.training.api import EpochEnded, Finished, StepEnded, read_section, train
+
+    graph = load(Path(__file__).resolve().parent.parent / "templates" / "tiny_yolo.json")
+    config = read_section(graph).replace(samples=64, epochs=3, batch_size=16, workers=0, val_split=0.25)
+    assert config.task == "detection" and config.data == "shapes-scenes"
+    steps: list[float] = []
+    epochs: list[EpochEnded] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, StepEnded):
+            steps.append(event.loss)
+        elif isinstance(event, EpochEnded):
+            epochs.append(event)
+
+    end = train(graph, config, runs_root=tmp_path, on_event=on_event)
+    assert isinstance(end, Finished) and end.status == "completed", end
+    assert len(steps) == 9 and len(epochs) == 3
+    assert epochs[-1].train_loss < steps[0]
+    assert set(epochs[-1].metrics) >= {"val_map50", "val_map"}
+    assert all(0.0 <= epochs[-1].metrics[k] <= 1.0 for k in ("val_map50", "val_map"))
+    assert (Path(end.run_dir) / "metrics.csv").read_text().splitlines()[0].count("val_map50") == 1

@@ -77,14 +77,36 @@ def test_lrn_is_local_response_norm_as_caffe2_wrote_it(tmp_path):
     assert (norm.id, norm.params) == ("norm1", {"size": 5, "alpha": 2e-4, "k": 2.0})
 
 
-def test_variadic_sum_of_three_branches_is_one_add(tmp_path):
+@pytest.mark.parametrize("opset, batch", [(11, "fixed"), (17, "dynamic")])
+def test_lrn_as_torch_writes_it_is_local_response_norm(tmp_path, opset, batch):
+    """torch's TorchScript exporter writes LocalResponseNorm as x / (k + alpha * avg_pool3d(x * x)) ** beta, with
+    reshapes, a pad and an If on the rank in between: one LocalResponseNorm again (ZFNet's round trip)."""
+    torch.manual_seed(0)
+    lrn = torch.nn.LocalResponseNorm(3, alpha=2e-4, beta=0.6, k=2.0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), lrn).eval()
+    path = tmp_path / "lrn.onnx"
+    axes = {"dynamic_axes": {"x": {0: "N"}}} if batch == "dynamic" else {}
+    x = torch.randn(1, 3, 9, 9)
+    torch.onnx.export(model, (x,), str(path), dynamo=False, opset_version=opset, input_names=["x"], **axes)
+    result = _import_and_compare(path, batch=3)
+    assert [(n.type, n.params) for n in result.graph][1:] == [
+        ("Conv2d", {"out_channels": 8, "kernel_size": 3}),
+        ("ReLU", {}),
+        ("LocalResponseNorm", {"size": 3, "alpha": 2e-4, "beta": 0.6, "k": 2.0}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "op, want, opset", [("Sum", "Add", 8), ("Max", "Maximum", 13), ("Min", "Minimum", 13), ("Mean", "Average", 13)]
+)
+def test_variadic_merge_of_three_branches_is_one_node(tmp_path, op, want, opset):
     nodes = [
         helper.make_node("Conv", ["x", f"w{i}"], [f"b{i}"], name=f"branch{i}", kernel_shape=[1, 1]) for i in range(3)
-    ] + [helper.make_node("Sum", ["b0", "b1", "b2"], ["merged"], name="merge")]
+    ] + [helper.make_node(op, ["b0", "b1", "b2"], ["merged"], name="merge")]
     consts = {f"w{i}": _w(4, 3, 1, 1) for i in range(3)}
-    result = _import_and_compare(_save(tmp_path / "sum.onnx", nodes, consts, ["N", 3, 5, 5], opset=8))
+    result = _import_and_compare(_save(tmp_path / "merge.onnx", nodes, consts, ["N", 3, 5, 5], opset=opset))
     merge = result.graph["merge"]
-    assert (merge.type, merge.inputs) == ("Add", ["branch0", "branch1", "branch2"])
+    assert (merge.type, merge.inputs) == (want, ["branch0", "branch1", "branch2"])
 
 
 def test_weights_given_by_constant_of_shape_and_a_cast_are_folded(tmp_path):
@@ -197,6 +219,17 @@ def test_gemm_with_a_transposed_input_is_refused_with_its_name(tmp_path):
     path = _save(tmp_path / "gemm.onnx", nodes, {"w": _w(3, 5)}, [3, 3])
     with pytest.raises(ModelImportError, match="'odd_fc' \\(Gemm\\): .*transA"):
         import_source(f"onnx:{path}")
+
+
+def test_gemm_with_trans_a_after_a_transpose_is_one_linear(tmp_path):
+    """A Transpose of [N, K] read back by Gemm(transA=1): the two cancel, alpha and beta go into the Linear."""
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["f"], name="flatten"),
+        helper.make_node("Transpose", ["f"], ["t"], name="to_columns", perm=[1, 0]),
+        helper.make_node("Gemm", ["t", "w", "b"], ["y"], name="fc", transA=1, transB=1, alpha=0.5, beta=2.0),
+    ]
+    result = _import_and_compare(_save(tmp_path / "gemm_ta.onnx", nodes, {"w": _w(4, 12), "b": _w(4)}, ["N", 3, 2, 2]))
+    assert [(n.id, n.type) for n in result.graph][1:] == [("flatten", "Flatten"), ("fc", "Linear")]
 
 
 @pytest.mark.parametrize("opset", [11, 13])

@@ -1,5 +1,6 @@
 """Hand-built ONNX files for the operators that rearrange tensors (Slice, Split, Transpose, ShuffleNet's channel
-shuffle), a mean over channels and a per-channel constant gain, each compared with onnxruntime."""
+shuffle), a mean over channels, a per-channel constant gain and layer normalisation (ConvNeXt's between two
+Transposes), each compared with onnxruntime."""
 
 from __future__ import annotations
 
@@ -72,3 +73,39 @@ def test_mean_over_channels_is_a_mean_node(tmp_path):
     nodes = [helper.make_node("ReduceMean", ["x"], ["y"], name="avg_c", axes=[1], keepdims=1)]
     result = _import_and_compare(_save(tmp_path / "mean.onnx", nodes, {}, ["N", 3, 4, 4], opset=13))
     assert result.graph["avg_c"].params == {"dim": [1], "keepdim": True}
+
+
+def test_layer_normalization_over_the_last_dimension_then_a_gelu_written_as_erf(tmp_path):
+    """LayerNormalization on [N, C, L] is a LayerNorm over L; the dynamo exporter's opset-18 GELU (x / sqrt 2, Erf,
+    + 1, times 0.5, times x) is one GELU."""
+    nodes = [
+        helper.make_node("LayerNormalization", ["x", "scale", "shift"], ["n"], name="norm", axis=-1, epsilon=1e-6),
+        helper.make_node("Div", ["n", "sqrt2"], ["d"], name="gelu/div"),
+        helper.make_node("Erf", ["d"], ["e"], name="gelu/erf"),
+        helper.make_node("Add", ["e", "one"], ["p"], name="gelu/add"),
+        helper.make_node("Mul", ["half", "p"], ["h"], name="gelu/half"),
+        helper.make_node("Mul", ["n", "h"], ["y"], name="gelu"),
+    ]
+    consts = {
+        "scale": _w(5),
+        "shift": _w(5),
+        "sqrt2": np.array(np.sqrt(2), np.float32),
+        "one": np.array(1, np.float32),
+        "half": np.array(0.5, np.float32),
+    }
+    result = _import_and_compare(_save(tmp_path / "ln.onnx", nodes, consts, ["N", 3, 5]))
+    assert [(n.type, n.params) for n in result.graph][1:] == [
+        ("LayerNorm", {"normalized_shape": [5], "eps": 1e-6}),
+        ("GELU", {}),
+    ]
+
+
+def test_layer_norm_between_transposes_is_a_layer_norm_2d(tmp_path):
+    """ConvNeXt's LayerNorm2d as torch writes it: to channels-last, LayerNormalization, back."""
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], name="ln/to_last", perm=[0, 2, 3, 1]),
+        helper.make_node("LayerNormalization", ["t", "scale", "shift"], ["n"], name="ln/norm"),
+        helper.make_node("Transpose", ["n"], ["y"], name="ln/back", perm=[0, 3, 1, 2]),
+    ]
+    result = _import_and_compare(_save(tmp_path / "ln2d.onnx", nodes, {"scale": _w(4), "shift": _w(4)}, ["N", 4, 3, 3]))
+    assert [(n.type, n.params) for n in result.graph][1:] == [("LayerNorm2d", {"normalized_shape": [4]})]

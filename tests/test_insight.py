@@ -24,7 +24,7 @@ def branching():
         ("c1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["x"]),
         ("r1", "ReLU", {"inplace": True}, ["c1"]),
         ("c2", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ["r1"]),
-        ("add", "Add", {}, ["c2", "r1", "c1"]),
+        ("add", "Add", {}, ["c2", "r1", "r1"]),
         ("cat", "Concat", {}, ["add", "r1"]),
         ("rs", "Reshape", {"shape": [8, 24, 6]}, ["cat"]),
         ("pool", "AdaptiveAvgPool2d", {"output_size": 1}, ["rs"]),
@@ -70,7 +70,7 @@ def test_feature_maps_of_every_node_have_the_node_shape(net):
     np.testing.assert_allclose(insight.feature_maps(module, x, "c1", graph=g), ref["c1"][0].numpy(), atol=1e-6)
     r1 = ref["c1"].clamp(min=0)
     np.testing.assert_allclose(
-        insight.feature_maps(module, x, "add", graph=g), (ref["c2"] + r1 + ref["c1"])[0], rtol=1e-5, atol=1e-5
+        insight.feature_maps(module, x, "add", graph=g), (ref["c2"] + 2 * r1)[0], rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(insight.feature_maps(module, x, "x", graph=g), x.numpy())
     assert module.r1.inplace is True

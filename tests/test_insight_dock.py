@@ -74,25 +74,25 @@ def test_feature_maps_of_a_picked_node_appear(qtbot, setup):
     expected = images.feature_grid(
         insight.feature_maps(module, insight.normalize(bundle.val[0][0], [0.5], [0.25]), "add", graph=g)
     )
-    np.testing.assert_allclose(dock.values_item.image, expected, rtol=1e-5, atol=1e-6)
-    assert dock.colorbar.isVisible()
+    np.testing.assert_allclose(dock.picture.values_item.image, expected, rtol=1e-5, atol=1e-6)
+    assert dock.picture.colorbar.isVisible()
 
 
 def test_grad_cam_draws_image_and_heat_with_a_colour_bar(qtbot, setup):
     dock = setup[0]
     title = _pick(qtbot, dock, "gradcam", "conv")
     assert "Grad-CAM at conv" in title
-    assert dock.base_item.image.shape == (12, 12, 3) and dock.values_item.image.shape == (12, 12)
-    assert dock.colorbar.levels() == (0.0, 1.0)
+    assert dock.picture.base_item.image.shape == (12, 12, 3) and dock.picture.values_item.image.shape == (12, 12)
+    assert dock.picture.colorbar.levels() == (0.0, 1.0)
 
 
 def test_a_wrong_node_shows_the_reason(qtbot, setup):
     dock = setup[0]
     _pick(qtbot, dock, "featuremaps", "conv")
-    assert dock.values_item.image is not None
+    assert dock.picture.values_item.image is not None
     text = _pick(qtbot, dock, "filters", "fc")
     assert "node 'fc'" in text and "not a Conv2d" in text
-    assert dock.values_item.image is None and isinstance(dock.result, insight.InsightError)
+    assert dock.picture.values_item.image is None and isinstance(dock.result, insight.InsightError)
 
 
 def test_work_runs_off_the_ui_thread(qtbot, setup, monkeypatch):
@@ -128,11 +128,11 @@ def test_a_dropped_image_file_becomes_the_sample(qtbot, setup, tmp_path):
 def test_confusion_matrix_and_mistakes_and_embedding(qtbot, setup):
     dock = setup[0]
     title = _pick(qtbot, dock, "confusion")
-    assert "accuracy" in title and dock.values_item.image.shape == (3, 3)
+    assert "accuracy" in title and dock.picture.values_item.image.shape == (3, 3)
     title = _pick(qtbot, dock, "mistakes")
     assert "mistakes" in title or "no misclassified" in title
     title = _pick(qtbot, dock, "embedding")
-    assert "'flat'" in title and dock.stack.currentIndex() == 1
+    assert "'flat'" in title and dock.picture.currentIndex() == 1
 
 
 def test_live_refresh_is_throttled_and_epochs_refresh_dataset_views(qtbot, setup):
@@ -186,11 +186,11 @@ def test_a_segmentation_sample_shows_its_prediction_beside_its_mask_and_the_conf
     pred = module.eval()(x[None])[0].argmax(0).numpy()
     expected = side_by_side([base, draw_mask(base, mask.numpy(), 3), draw_mask(base, pred, 3)])
     title = _pick(qtbot, dock, "prediction")
-    np.testing.assert_array_equal(dock.base_item.image, expected)
+    np.testing.assert_array_equal(dock.picture.base_item.image, expected)
     assert title.startswith("image | true mask | predicted mask (pixel accuracy")
 
     title = _pick(qtbot, dock, "confusion")
     pixels = sum(int((m != 255).sum()) for _, m in bundle.val)
     assert f"confusion over {pixels} pixels" in title and "IoU per class: background" in title
-    assert dock.values_item.image.shape == (3, 3)
+    assert dock.picture.values_item.image.shape == (3, 3)
     assert "for classification" in _pick(qtbot, dock, "mistakes")  # one line saying why, not a traceback

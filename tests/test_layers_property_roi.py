@@ -70,7 +70,7 @@ EDGES = [
 
 @pytest.mark.parametrize("type_name", list(STRATEGIES))
 def test_layer_agrees_with_torch(type_name: str) -> None:
-    run_property(type_name, STRATEGIES[type_name], 30, EDGES)
+    run_property(type_name, STRATEGIES[type_name], 20, EDGES)
 
 
 def _design(type_: str, params: dict[str, Any]) -> designer.Graph:
@@ -138,3 +138,34 @@ def test_boxes_must_be_rows_of_five() -> None:
     design["boxes"].params["shape"] = [4]
     errors = designer.analyze(design).errors
     assert [(d.code, d.node_id, d.port) for d in errors] == [("shape.roi_boxes", "roi", 1)]
+
+
+@pytest.mark.slow
+def test_onnx_max_roi_pool_imports_as_roipool(tmp_path: Any) -> None:
+    """A MaxRoiPool model written with onnx.helper (not by our exporter) imports, and computes onnxruntime's values."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from designer.importers.onnx_import import import_onnx
+
+    node = helper.make_node("MaxRoiPool", ["x", "rois"], ["y"], pooled_shape=[2, 3], spatial_scale=0.5)
+    graph_proto = helper.make_graph(
+        [node],
+        "roi",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8]),
+            helper.make_tensor_value_info("rois", TensorProto.FLOAT, ["R", 5]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["R", 4, 2, 3])],
+    )
+    path = tmp_path / "roi.onnx"
+    onnx.save(helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    result = import_onnx(str(path))
+    roi = next(n for n in result.graph if n.type == "RoIPool")
+    assert roi.params == {"output_size": [2, 3], "spatial_scale": 0.5}
+    x = torch.randn(3, 4, 8, 8)
+    model = designer.compile(result.graph).eval()
+    with torch.no_grad():
+        got = model(x, BOXES)
+    (want,) = run_onnx(onnx.load(str(path)), (x, BOXES))
+    assert torch.equal(got, want)

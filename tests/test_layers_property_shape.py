@@ -54,6 +54,9 @@ REFERENCES.update(
         "Input": _input,
         "Add": _fold(torch.add),
         "Mul": _fold(torch.mul),
+        "Maximum": _fold(torch.maximum),
+        "Minimum": _fold(torch.minimum),
+        "Average": lambda params, xs: (None, functools.reduce(torch.add, xs) / len(xs)),
         "Concat": _concat,
         "Reshape": lambda params, xs: (None, xs[0].reshape(BATCH, *params["shape"])),
     }
@@ -142,11 +145,14 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "ChannelShuffle": module_case("ChannelShuffle", {"groups": st.integers(1, 8)}),
     "Add": _elementwise("Add"),
     "Mul": _elementwise("Mul"),
+    "Maximum": _elementwise("Maximum"),
+    "Minimum": _elementwise("Minimum"),
+    "Average": _elementwise("Average"),
     "Concat": _concat_case(),
     "Reshape": _reshape(),
 }
 
-EXAMPLES = {"Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 50}
+EXAMPLES = {"Linear": 50, "Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 50}
 
 EDGES = [
     ("Flatten", {"start_dim": 2, "end_dim": 1}, [(2, 3, 4)]),
@@ -158,6 +164,9 @@ EDGES = [
     ("Add", {}, [(1, 5, 5), (4, 5, 5)]),
     ("Add", {}, [(4, 5, 5), (5, 5)]),
     ("Mul", {}, [(4, 1, 5), (4, 5, 1), (1, 5, 5)]),
+    ("Maximum", {}, [(4, 1, 5), (4, 5, 1), (1, 5, 5)]),
+    ("Minimum", {}, [(4, 5, 5), (3, 5, 5)]),
+    ("Average", {}, [(4, 5, 5), (4, 1, 1), (4, 5, 5)]),
     ("Concat", {}, [(2, 4, 4), (3, 4, 5)]),
     ("Concat", {"dim": -3}, [(2, 4, 4), (3, 4, 4)]),
     ("Concat", {"dim": 0}, [(2, 4, 4), (2, 4, 4)]),
@@ -169,6 +178,9 @@ EDGES = [
     ("Reshape", {"shape": [2, 12]}, [(3, 4, 2)]),
     ("Input", {"shape": [3, 0, 4]}, []),
     ("Linear", {"out_features": 3}, [(2, 4, 4)]),
+    ("Linear", {"out_features": 3, "in_features": 4}, [(2, 4, 4)]),  # channels-last, as ConvNeXt's MLP
+    ("Linear", {"out_features": 3, "in_features": 32}, [(2, 4, 4)]),  # the whole map: a Flatten is missing
+    ("Linear", {"out_features": 3, "in_features": 5}, [(2, 4, 3, 5)]),
     ("Permute", {"dims": [0, 2, 3, 1]}, [(8, 5, 6)]),  # ConvNeXt's channels-last
     ("Permute", {"dims": [0, -1, 1, 2]}, [(8, 5, 6)]),
     ("Permute", {"dims": [1, 0, 2, 3]}, [(8, 5, 6)]),  # moves the batch

@@ -84,6 +84,13 @@ def test_selected_runs_overlay_their_curves_and_the_pareto_front_is_marked(qtbot
     assert [r.name for r in panel.scatter.front] == ["sweep-s/trial-0000", "sweep-s/trial-0002"]
     assert len(panel.scatter.rows) == 4
     assert panel.compare_button.isEnabled() and not panel.open_button.isEnabled()
+    # one legend entry per run, below both plots (never over a curve); ticks on whole epochs only
+    legend, plots = panel.curves.legend, (panel.curves.loss_plot, panel.curves.acc_plot)
+    assert [label.text for _, label in legend.items] == panel.curves.shown
+    layout = panel.curves.ci.layout
+    assert [layout.itemAt(r, 0) for r in range(3)] == [*plots, legend]
+    ticks = panel.curves.acc_plot.getAxis("bottom").tickValues(0.8, 2.2, 400)
+    assert ticks and all(float(v).is_integer() for _, values in ticks for v in values)
 
 
 def test_open_and_export_hand_over_the_trials_design(qtbot, tree):

@@ -77,7 +77,8 @@ def test_every_template_says_how_it_trains(name):
         else:
             assert recipe.note
         return
-    assert recipe.goal is not None and 0.5 < recipe.goal <= 1
+    # a goal the bench checks, or (a task whose figure is not measured yet) a note that says so
+    assert (recipe.goal is not None and 0.5 < recipe.goal <= 1) or (recipe.goal is None and recipe.note)
     assert graph.extra["training"] == training_section(name)  # tools/build_templates.py wrote it
     ignored: list[str] = []
     TrainConfig.from_dict(graph.extra["training"], ignored)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -91,3 +92,67 @@ def test_killing_the_training_process_mid_epoch_leaves_the_window_the_design_and
     panel.stop()
     qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
     assert isinstance(panel.last_event, Finished) and panel.last_event.status == "stopped"
+
+
+def _kill_at_once(run):
+    """SIGKILL the run's process as soon as it exists: long before it has imported torch and made its run."""
+    deadline = time.monotonic() + 30
+    while run.pid is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(run.pid, signal.SIGKILL)
+
+
+def test_a_process_that_dies_before_its_run_began_ends_the_run_with_a_message_and_leaves_no_folder(tmp_path):
+    from designer.model.fileformat import dumps
+    from designer.training.child import RunRequest
+    from designer.training.remote import RemoteRun
+    from tests.helpers import chain
+
+    g = chain([1, 8, 8], ("Flatten", {}), ("Linear", {"out_features": 2}), name="dies early")
+    events: list = []
+    run = RemoteRun(RunRequest.new(dumps(g), {"device": "cpu"}, str(tmp_path / "runs")), events.append)
+    assert run.run_dir is not None and run.run_dir.is_dir()  # made here, so a death after the child fills it is seen
+    run.start()
+    _kill_at_once(run)
+    assert run.join(60)
+    [failed] = events
+    assert isinstance(failed, Failed) and failed.code == "process.killed" and failed.run_dir is None
+    assert failed.message == crash_reason(-signal.SIGKILL)[1]
+    assert not list((tmp_path / "runs").iterdir())
+
+
+def test_a_process_that_dies_after_making_its_folder_but_before_its_first_event_is_marked_failed(tmp_path):
+    from designer.training.child import RunRequest
+    from designer.training.remote import RemoteRun
+
+    run = RemoteRun(RunRequest.new("{}", {}, str(tmp_path)), lambda e: None)
+    assert run.run_dir is not None
+    runs.write_json(run.run_dir / runs.CONFIG, {"config": {}})  # what the child writes before its first event
+    runs.write_status(run.run_dir, "running", epoch=0, step=0)
+    failed = run._crash_event(-signal.SIGKILL)
+    assert failed.run_dir == str(run.run_dir)
+    assert runs.read_json(run.run_dir / runs.STATUS)["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_the_panel_reports_a_process_that_died_before_its_run_began(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from tests.helpers import chain
+    from widgets.panels.training_panel import TrainingPanel
+
+    g = chain([1, 8, 8], ("Flatten", {}), ("Linear", {"out_features": 2}), name="dies early")
+    panel = TrainingPanel(lambda: (g, str(tmp_path / "early.json")))
+    qtbot.addWidget(panel)
+    panel.graph = g
+    panel.form.device.setCurrentText("cpu")
+    qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+    assert panel.trainer is not None and panel.trainer.run_dir is not None
+    runs_root = panel.trainer.run_dir.parent
+    _kill_at_once(panel.trainer)
+    qtbot.waitUntil(lambda: not panel.is_running and panel.start_button.isEnabled(), timeout=60_000)
+    failed = panel.last_event
+    assert isinstance(failed, Failed) and failed.code == "process.killed"
+    assert f"Failed: {crash_reason(-signal.SIGKILL)[1]}" in panel.status.text()
+    assert not list(runs_root.iterdir()) and panel.runs.count() == 0
+    panel.shutdown()

@@ -211,7 +211,11 @@ def test_huge_linear_after_flatten_is_a_warning_with_its_cost():
     assert "2,621,450" in d.message and "650" in d.hint
 
 
-def test_inplace_on_a_shared_tensor_is_a_warning():
+def test_inplace_on_a_shared_tensor_is_a_warning_and_built_out_of_place():
+    import torch
+
+    import designer
+
     g = graph(
         ("x", "Input", {"shape": [4, 4, 4]}, []),
         ("c", "Conv2d", {"out_channels": 4, "kernel_size": 1}, ["x"]),
@@ -219,6 +223,12 @@ def test_inplace_on_a_shared_tensor_is_a_warning():
         ("add", "Add", {}, ["c", "r"]),
     )
     assert ("graph.inplace_shared", "r") in codes(g) and not errors(g)
+    model = designer.compile(g, seed=0)
+    assert model.r.inplace is False
+    x = torch.rand(2, 4, 4, 4)
+    c = torch.nn.functional.conv2d(x, model.c.weight, model.c.bias)
+    # the design adds c before the ReLU; in place, the forward added the ReLU's output twice
+    torch.testing.assert_close(model(x), c + c.clamp(min=0))
 
 
 def test_errors_do_not_cascade_downstream():

@@ -12,7 +12,7 @@ from tests.helpers import graph
 from widgets import theme
 from widgets.canvas.edge_item import EdgeItem
 from widgets.canvas.group_item import GroupItem
-from widgets.canvas.node_item import ERROR
+from widgets.canvas.node_item import ERROR, covered
 from widgets.canvas.scene import GraphScene
 from widgets.canvas.view import GraphView
 from widgets.document.document import Document
@@ -276,6 +276,19 @@ def test_edges_inside_a_collapsed_group_get_items_only_when_it_opens(grouped):
     doc.undo_stack.undo()
     doc.flush()
     assert [e.src for e in scene.edges_into("b1.add")] == ["b1.relu", "b1.conv"]
+
+
+def test_zoomed_out_the_blocks_and_edges_a_frame_covers_are_not_drawn(grouped):
+    scene = grouped.scene
+    scene.frames.refresh()
+    frame = scene.frames.frames["b1"]
+    far, near = 0.2, 1.0
+    assert frame.covers(far) and not frame.covers(near)
+    assert covered(scene.nodes["b1.conv"].covering, far) and not covered(scene.nodes["b1.conv"].covering, near)
+    assert not covered(scene.nodes["head"].covering, far), "a block outside every group is always drawn"
+    inside, crossing = scene.edges_into("b1.relu")[0], scene.edges_into("b1.conv")[0]
+    assert covered(inside.covering, far), "an edge wholly under the frame"
+    assert not covered(crossing.covering, far), "an edge into the group shows outside the frame"
 
 
 def test_moving_a_collapsed_group_moves_its_members(grouped):

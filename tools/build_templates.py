@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from designer.blocks import imported, mirrors, recipes, se_resnet, segmentation, teaching
+from designer.blocks import detectors, imported, mirrors, recipes, se_resnet, segmentation, teaching
 from designer.model.fileformat import dumps, write_atomic
 from designer.model.graph import Graph
 
@@ -124,6 +124,18 @@ TEMPLATES = [
         "the encoder's map of the same size (the skip connections, Concat) and refines the pair with two 3x3 "
         "convolutions, then scores each pixel with a 1x1 convolution: a 4x32x32 output. Its training section "
         "segments the built-in shapes masks (task segmentation).",
+    ),
+    Template(
+        "tiny_yolo",
+        detectors.tiny_yolo,
+        "A tiny single-shot detector in the style of YOLO v1 (Redmon et al., 2016) for the 64x64 shapes scenes "
+        "(several shapes per image, 10 classes): the image is divided into a 4x4 grid, and each cell predicts 2 "
+        "boxes (x, y of the centre inside the cell, w, h relative to the image, and a confidence = P(object) x "
+        "IoU) plus 10 class scores, so the head is a 20x4x4 map [B*5 + C, S, S]. A stride-2 stem and three "
+        "Conv-BN-ReLU-MaxPool stages shrink 64x64 to 4x4; a 1x1 convolution gives the head. Train with task "
+        "detection: the YOLO v1 loss (5 x box errors with square-rooted sizes, 0.5 x confidence of empty "
+        "predictors); at inference the boxes are decoded and filtered with non-maximum suppression, and mAP@0.5 "
+        "is the validation metric.",
     ),
     Template(
         "resnet18_transfer",
@@ -273,6 +285,20 @@ TEMPLATES = [
         "channels (ChannelShuffle, 2 groups) so the next unit mixes them; downsampling units process both halves. "
         "Designed for measured speed on phones: 2.3 million parameters, 0.15 billion mult-adds. Input 3x224x224; "
         "1000 classes. " + _TV.format(fn="shufflenet_v2_x1_0"),
+    ),
+    Template(
+        "convnext_tiny",
+        lambda: imported.from_torchvision("convnext_tiny", "ConvNeXt-Tiny"),
+        "ConvNeXt-Tiny (Liu et al., 2022) as in torchvision: a plain convolutional network modernised step by step "
+        "towards a vision transformer. A 4x4 stride-4 'patchify' stem, four stages of 3, 3, 9 and 3 blocks (96 to "
+        "768 channels) with LayerNorm2d and 2x2 stride-2 convolutions between them. Each block filters with a 7x7 "
+        "depthwise convolution, then runs an inverted MLP on the channels-last map (Permute, LayerNorm, Linear "
+        "4x wider, GELU, Linear back, Permute), scales it per channel (LayerScale, started at 1e-6) and adds it to "
+        "the block's input with stochastic depth. 28.6 million parameters; 4.5 billion mult-adds by torchvision's "
+        "count, of which the summary shows 0.32 billion: like torchinfo, it counts a Linear's weights once per "
+        "sample, not once per position of the map. Input 3x224x224; 1000 classes. "
+        + _TV.format(fn="convnext_tiny")
+        + " (its bare layer_scale parameters load into the LayerScale nodes).",
     ),
     Template(
         "zfnet",

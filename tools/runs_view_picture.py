@@ -1,6 +1,7 @@
 """Make docs/runs_view.png: a small sweep of small_cnn on the shapes dataset, shown in the Runs view.
 
-Run: ``QT_QPA_PLATFORM=offscreen python tools/runs_view_picture.py [--trials N]`` (about a minute on 2 CPU cores).
+Run: ``QT_QPA_PLATFORM=offscreen python tools/runs_view_picture.py [--trials N]`` (about a minute on 2 CPU cores),
+or ``python tools/screenshots.py runs_view.png`` with the README's other pictures.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("-o", "--out", default=str(ROOT / "docs" / "runs_view.png"))
     args = parser.parse_args()
+    print(f"wrote {render(Path(args.out), args.trials)}")
+    return 0
+
+
+def render(out: Path, trials: int = 8) -> Path:
+    """Sweep ``trials`` trials of small_cnn and grab the Runs view showing them, the three best selected, to ``out``."""
     from PySide6.QtWidgets import QApplication
 
     from designer import save
@@ -40,7 +47,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "small_cnn.json"
         save(graph, path)
-        Sweep(graph, SweepOptions(trials=args.trials, pruner="none"), project_path=path).run()
+        Sweep(graph, SweepOptions(trials=trials, pruner="none"), project_path=path).run()
         panel = RunsPanel(lambda: (graph, str(path)))
         panel.resize(1100, 760)
         panel.refresh()
@@ -49,11 +56,10 @@ def main() -> int:
         panel.tabs.setCurrentIndex(0)
         panel.show()
         app.processEvents()
-        panel.status.setText(f"sweep done: {args.trials} trials; the three best selected")
+        panel.status.setText(f"sweep done: {trials} trials; the three best selected")
         app.processEvents()
-        panel.grab().save(args.out)
-    print(f"wrote {args.out}")
-    return 0
+        panel.grab().save(str(out))
+    return out
 
 
 if __name__ == "__main__":

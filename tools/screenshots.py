@@ -1,6 +1,7 @@
 """Render the README's window pictures offscreen with the designer itself (re-runnable, a few seconds):
 
     python tools/screenshots.py            # writes docs/window_light.png, docs/window_dark.png, docs/overview_*.png
+    python tools/screenshots.py runs_view.png   # the Runs view after a sweep it runs first (a minute or more)
 
 Each picture is the real window grabbed with ``QWidget.grab()``, settings and autosave in a temporary folder.
 """
@@ -8,6 +9,7 @@ Each picture is the real window grabbed with ``QWidget.grab()``, settings and au
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -77,6 +79,9 @@ SHOTS: dict[str, tuple[str, Callable[..., None]]] = {
     "overview_resnet50_expanded.png": ("light", _zoomed_out),
 }
 
+#: Pictures that train first (minutes), each made by a tool of its own: only when named.
+TRAINED: dict[str, str] = {"runs_view.png": "runs_view_picture"}
+
 
 def render(out_dir: Path = DOCS, only: list[str] | None = None) -> list[Path]:
     """Write each picture of ``SHOTS`` (or those named in ``only``) to ``out_dir``; their paths."""
@@ -110,10 +115,17 @@ def render(out_dir: Path = DOCS, only: list[str] | None = None) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: write the pictures and print their paths."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", help=f"only these pictures (of {', '.join(SHOTS)})")
+    parser.add_argument("names", nargs="*", help=f"only these pictures (of {', '.join([*SHOTS, *TRAINED])})")
     parser.add_argument("--out", type=Path, default=DOCS, help="folder to write to (default: docs/)")
     args = parser.parse_args(argv)
-    for path in render(args.out, args.names or None):
+    quick = [n for n in args.names if n not in TRAINED]
+    paths = render(args.out, quick or None) if quick or not args.names else []
+    for name in [n for n in args.names if n in TRAINED]:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        sys.path.insert(0, str(ROOT))
+        tool = importlib.import_module(f"tools.{TRAINED[name]}")
+        paths.append(tool.render(args.out / name))
+    for path in paths:
         print(f"{path} ({path.stat().st_size // 1000} kB)")
     return 0
 

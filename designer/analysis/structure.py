@@ -258,14 +258,17 @@ def _lint_node(
                 )
             )
         elif others:
-            # a warning, as the insight tools' tests rely on such a design compiling; the contract holds warned
-            # designs to compile and export only, since the other reader's backward may find its input overwritten
+            # In place, the layer would change what the other reader sees (the design says it reads the value
+            # before this layer) and could overwrite a value that reader's backward needs, so training failed
+            # (issue 13). Built out of place, the model computes what the design says and trains; the copy costs
+            # what the flag was meant to save, which the warning says.
+            ni.ctx.p["inplace"] = False
             out.append(
                 dg.warning(
                     "graph.inplace_shared",
-                    f"{node.type} '{node.id}' works in place on '{src}', which "
-                    f"'{others[0]}' also reads: it would see the modified values",
+                    f"{node.type} '{node.id}' is set to work in place on '{src}', which '{others[0]}' also reads: "
+                    f"it is built with inplace=false, so that '{others[0]}' sees the values the design gives it",
                     node.id,
-                    "set inplace=false",
+                    "set inplace=false (in place saves nothing here)",
                 )
             )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..layers.registry import Ctx, LayerSpec, Shape, fmt_shape, get_spec, prod
@@ -13,6 +10,7 @@ from ..model.diagnostics import DesignError, Diagnostic
 from ..model.graph import Graph, Node, NodeId
 from .advice import advise
 from .budgets import budget_warnings
+from .collector import collector_paused
 from .heads import check_head
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
 from .structure import check_graph, check_structure, topological_order
@@ -98,22 +96,8 @@ def validate(graph: Graph) -> list[Diagnostic]:
 
 def analyze(graph: Graph) -> Analysis:
     """Infer every shape and count, and collect the diagnostics of the whole design."""
-    with _collector_paused():
+    with collector_paused():
         return _analyze(graph)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: analysis allocates a few objects per node and frees none, so every
-    collection the allocations trigger scans a growing heap for cycles that are not there (a quarter of the time of
-    a 100k-node design, issue 13)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _analyze(graph: Graph) -> Analysis:
@@ -176,13 +160,6 @@ def _check_rank(spec: LayerSpec, ctx: Ctx) -> None:
     if spec.ranks is None or len(ctx.x0) in spec.ranks:
         return
     got = fmt_shape(ctx.x0)
-    if spec.name == "Linear" and len(ctx.x0) == 3:
-        raise ctx.fail(
-            "shape.needs_flatten",
-            f"{ctx.who} gets a {'x'.join(map(str, ctx.x0))} feature map from "
-            f"'{ctx.src[0]}', but Linear needs a flat vector",
-            f"insert Flatten (or AdaptiveAvgPool2d(1) then Flatten) before '{ctx.node_id}'",
-        )
     if len(ctx.x0) < 3 and 3 in spec.ranks:
         raise ctx.fail(
             "shape.needs_map",

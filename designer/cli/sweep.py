@@ -1,7 +1,8 @@
 """``python -m designer sweep FILE --trials N``: search the project's ``search`` space with Optuna, one run per trial.
 
 Run the same command on other machines with the same ``--storage`` (a PostgreSQL or MySQL URL) and ``--study``
-to add workers; run it again to resume. torch and Optuna are imported only when the command runs.
+to add workers; run it again to resume. Under ``torchrun`` each trial trains on all the processes (rank 0 draws it
+and reports; designer/sweep/ranks.py). torch and Optuna are imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def register(sub: SubCommands) -> None:
     p = sub.add_parser(
         "sweep",
         help="search the project's 'search' space with Optuna (one run folder per trial)",
-        description="Run trials of FILE's search space until the study holds N. Several workers may share a study.",
+        description="Run trials of FILE's search space until the study holds N. Several workers may share a study; "
+        "under torchrun, every process trains each trial.",
     )
     p.add_argument("file", help="project file with a 'search' section")
     p.add_argument("--trials", type=int, default=10, help="trials the study should hold in all (10)")

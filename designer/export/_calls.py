@@ -71,11 +71,18 @@ def layer_call(analysis: Analysis, node_id: NodeId, module: nn.Module) -> Call:
             node_id,
         )
     kwargs = dict(_needed_kwargs(cls, tuple(info.spec.torch_kwargs(info.ctx).items())))
+    order, defaults = _signature(cls)
+    callee = f"nn.{cls.__name__}" if is_torch_layer(cls) else cls.__name__
+    return Call(callee, kwargs, dict(defaults), order)
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(cls: type[nn.Module]) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]:
+    """A layer class's argument names in order, and the defaults of those that have one (read once per class)."""
     params = [(n, p) for n, p in inspect.signature(cls.__init__).parameters.items() if n != "self"]
     params = [(n, p) for n, p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    defaults = {n: p.default for n, p in params if p.default is not inspect.Parameter.empty}
-    callee = f"nn.{cls.__name__}" if is_torch_layer(cls) else cls.__name__
-    return Call(callee, kwargs, defaults, tuple(n for n, _ in params))
+    defaults = tuple((n, p.default) for n, p in params if p.default is not inspect.Parameter.empty)
+    return tuple(n for n, _ in params), defaults
 
 
 def is_torch_layer(cls: type[nn.Module]) -> bool:

@@ -19,8 +19,10 @@ def fit(code: str, indent: str, comment: str = "") -> list[str]:
         )  # comment
     """
     line = f"{indent}{code}  # {comment}" if comment else f"{indent}{code}"
+    if len(line) <= WIDTH:
+        return [line]
     group = _group_to_wrap(code)
-    if len(line) <= WIDTH or group is None:
+    if group is None:
         return [line]
     start, end = group
     contents = code[start + 1 : end]

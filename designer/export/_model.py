@@ -31,7 +31,7 @@ class Model:
     def __init__(self, analysis: Analysis):
         self.analysis = analysis
         with torch.device("meta"):  # only the layers' classes and settings are needed, not initial weights
-            self.modules: dict[str, nn.Module] = build_modules(analysis)
+            self.modules: dict[str, nn.Module] = build_modules(analysis, shared=True)
         self.fx_graph, self.env = trace_nodes(analysis)
         self.tree = build_tree(analysis, self.modules)
         self.classes = share(self.tree, self._op_skeleton)

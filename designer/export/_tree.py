@@ -133,7 +133,7 @@ def repeated_calls(modules: Mapping[str, nn.Module]) -> dict[NodeId, NodeId]:
         other = modules.get(base)
         if other is None or base in out or type(other) is not type(module):
             continue
-        if not _stateless(module) or layer_settings(module) != layer_settings(other):
+        if not _stateless(module) or (module is not other and layer_settings(module) != layer_settings(other)):
             continue
         out[NodeId(node_id)] = NodeId(base)
     for node_id, base in out.items():  # relu_1_1 -> relu_1 -> relu: call the module that is built
@@ -224,7 +224,8 @@ def _convex(members: set[NodeId], consumers: dict[NodeId, list[NodeId]]) -> bool
 def scope_steps(tree: Tree, scope: Unit) -> list[Step]:
     """The steps of a scope's forward, in an order that computes each value before its use (the design's order
     where it can)."""
-    steps = [_step(tree, scope, item) for item in _items(scope)]
+    units: dict[str, Unit] = {}  # by path, filled on the first repeated call: a scan per call was quadratic
+    steps = [_step(tree, scope, item, units) for item in _items(scope)]
     made = {n: i for i, s in enumerate(steps) for n in s.members}
     needs = [{made[n] for n in s.inputs if n in made} for s in steps]
     first = [min(tree.pos[n] for n in s.members) for s in steps]
@@ -255,12 +256,13 @@ def _items(unit: Unit) -> Iterator[Unit | NodeId]:
     yield from unit.extras
 
 
-def _step(tree: Tree, scope: Unit, item: Unit | NodeId) -> Step:
+def _step(tree: Tree, scope: Unit, item: Unit | NodeId, units: dict[str, Unit]) -> Step:
     if isinstance(item, Unit):
         return Step(scope.relative(item.path), item, None, list(item.inputs), list(item.outputs))
     inputs = tree.inputs[item]
     target = tree.aliases.get(item)
     if target is None:
         return Step("", None, item, inputs, [item])
-    unit = next(u for u in scope.walk() if u.path == target)
-    return Step(scope.relative(target), unit, item, inputs, [item])
+    if not units:
+        units.update((u.path, u) for u in scope.walk())
+    return Step(scope.relative(target), units[target], item, inputs, [item])

@@ -12,6 +12,7 @@ import inspect
 import os
 import textwrap
 
+from ..analysis.collector import collector_paused
 from ..analysis.validate import Analysis
 from ..compiler import RESERVED_NAMES, argument_names, class_name
 from ..model.fileformat import write_atomic
@@ -40,7 +41,11 @@ def python_source(graph: Graph, analysis: Analysis | None = None) -> str:
         CompileError: the design has errors.
         ExportError: a layer has no plain ``torch.nn`` constructor to write.
     """
-    analysis = checked_analysis(graph, analysis)
+    with collector_paused():
+        return _python_source(graph, checked_analysis(graph, analysis))
+
+
+def _python_source(graph: Graph, analysis: Analysis) -> str:
     model = Model(analysis)
     own = _own_layer_classes(model)
     name = class_name(graph.name)

@@ -110,6 +110,11 @@ class LeafTracer(fx.Tracer):
             self.evaluating = False
             root.train(training)
 
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict[str, Any]) -> Any:
+        # while evaluating, a module's parameters are its tensors, not proxies of them (tracing patched
+        # nn.Module.__getattr__): else a branch inside a submodule's forward evaluates to a proxy
+        return attr_val if self.evaluating else super().getattr(attr, attr_val, parameter_proxy_cache)
+
     def call_module(
         self, m: nn.Module, forward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
@@ -241,7 +246,8 @@ def _same_as(type_name: str, **params: Any) -> Callable[[nn.Module], list[Step]]
 
 
 _TIMM_ACT = "timm.layers.activations."
-#: By qualified class name: modules whose forward is their layer's, written again (timm's, for TorchScript).
+#: By qualified class name: modules whose forward is their layer's, written again (timm's, for TorchScript), or a
+#: tensor operation the design has as a node.
 _SAME: dict[str, Callable[[nn.Module], list[Step]]] = {
     _TIMM_ACT + "Swish": _same_as("SiLU"),
     _TIMM_ACT + "Sigmoid": _same_as("Sigmoid"),
@@ -253,6 +259,8 @@ _SAME: dict[str, Callable[[nn.Module], list[Step]]] = {
     _TIMM_ACT + "Mish": _same_as("Mish"),
     _TIMM_ACT + "PReLU": lambda m: [Step("", "PReLU", module_params(m, "PReLU"), m)],
     "timm.layers.linear.Linear": lambda m: [Step("", "Linear", module_params(m, "Linear"), m)],
+    # ConvNeXt's channels-last switch: one node under torchvision's module name, not a call inside it
+    "torchvision.ops.misc.Permute": lambda m: [Step("", "Permute", {"dims": [int(d) for d in vars(m)["dims"]]})],
 }
 
 

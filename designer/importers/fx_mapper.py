@@ -7,7 +7,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from torch import fx
+from torch import fx, nn
 from torch.fx.node import Argument
 
 from ..layers.registry import get_spec
@@ -169,7 +169,7 @@ class FxMapper:
                 node,
                 self._unique(base) if base in self.emitted else base,
                 step.type_name,
-                step.params,
+                _on_map(step, self.shape_of(node.args[0]) if inputs == (LEAF_INPUT,) else None),
                 [out[i] if i >= 0 else src for i in inputs],
             )
             self.nodes[-1].frozen = _frozen(step)
@@ -244,9 +244,15 @@ class FxMapper:
         attr = next(a for a in map(self.attribute, inputs) if a is not None)
         shape = self.shape_of(tensors[0]) if len(tensors) == 1 == len(inputs) - 1 else None
         value = self.traced.get_parameter(str(attr.target)) if shape is not None and len(shape) == 4 else None
-        if value is None or shape is None or value.numel() != shape[1] or get_spec("LayerScale") is None:
+        spec = get_spec("LayerScale")
+        if value is None or shape is None or value.numel() != shape[1] or spec is None:
             return False
-        nid = self.emit(node, self._unique(str(attr.target)), "LayerScale", {}, tensors)
+        # as built and not trained yet (ConvNeXt starts at 1e-6): the node starts where the model did
+        start = value.detach().flatten()[0]
+        init = float(f"{float(start):.7g}")  # the float32 as written: 1e-06
+        same = bool((value == start).all()) and init != spec.param("init_values").default
+        params = {"init_values": init} if same else {}
+        nid = self.emit(node, self._unique(str(attr.target)), "LayerScale", params, tensors)
         if nid is not None:
             self.nodes[-1].frozen = not value.requires_grad
             self.keys[str(attr.target)] = (f"{nid}.weight", (shape[1], 1, 1))
@@ -283,6 +289,14 @@ def _child_id(path: str, suffix: str) -> str:
         return path + suffix
     word, _, rest = suffix[1:].partition(".")
     return f"{parent + '.' if parent else ''}{word}{last}{'.' + rest if rest else ''}"
+
+
+def _on_map(step: Step, shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """The step's params; a Linear on a map (ConvNeXt's channels-last MLP) states its in_features, which is how a
+    design takes a Linear over the last dimension of a map rather than asking for a Flatten."""
+    if step.type_name != "Linear" or shape is None or len(shape) < 4 or not isinstance(step.module, nn.Linear):
+        return step.params
+    return {"in_features": step.module.in_features, **step.params}
 
 
 def _frozen(step: Step) -> bool:

@@ -39,6 +39,8 @@ class OnnxGraphBuilder:
         taken: the node ids in use.
         containers: the module paths that enclose other modules' paths.
         absorbed: ONNX nodes (by ``id``) that a design node emitted for an earlier one already computes.
+        transposed: values that are the transpose of the value their producer computes, and that a later operator
+            transposes back (a Gemm's ``transA``).
     """
 
     def __init__(self, model: onnx.ModelProto) -> None:
@@ -58,6 +60,7 @@ class OnnxGraphBuilder:
         self.taken: set[str] = set()
         self.containers = _containers(self.graph)
         self.absorbed: set[int] = set()
+        self.transposed: set[str] = set()
 
     def data_inputs(self, node: onnx.NodeProto) -> list[str]:
         """The inputs of ``node`` that carry data computed by the network: neither constants nor shapes."""

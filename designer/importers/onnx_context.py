@@ -58,6 +58,11 @@ class OpContext:
         """The inferred shape of output ``index``, when shape inference knows it."""
         return self.builder.shapes.get(self.node.output[index])
 
+    def only_user(self, value: str, op_type: str) -> onnx.NodeProto | None:
+        """The one ONNX node reading ``value``, when there is one and it is an ``op_type`` (a pattern's next member)."""
+        users = self.builder.consumers.get(value, [])
+        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+
     def has_type(self, type_name: str) -> bool:
         """Whether the layer registry has ``type_name`` (types arrive over time; a handler may need a newer one)."""
         from ..layers.registry import get_spec

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import onnx_ops_merge as merge
+from . import onnx_ops_norm as norm
 from . import onnx_ops_pointwise as pointwise
 from . import onnx_ops_shape as shape
 from . import onnx_ops_slice as slicing
@@ -16,10 +17,12 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "ConvTranspose": spatial.conv_transpose,
     "BatchNormalization": spatial.batch_norm,
     "LRN": spatial.lrn,
+    "LayerNormalization": norm.layer_norm,
     "MaxPool": spatial.pool("MaxPool2d"),
     "AveragePool": spatial.pool("AvgPool2d"),
     "GlobalAveragePool": spatial.global_pool("AdaptiveAvgPool2d"),
     "GlobalMaxPool": spatial.global_pool("AdaptiveMaxPool2d"),
+    "MaxRoiPool": spatial.max_roi_pool,
     "Resize": spatial.resize,
     "Upsample": spatial.resize,
     "Pad": spatial.pad,
@@ -32,6 +35,7 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "HardSigmoid": pointwise.hard_sigmoid,
     "Clip": pointwise.clip,
     "Gelu": pointwise.simple("GELU", approximate=("approximate", "none")),
+    "Div": pointwise.div,
     "Mish": pointwise.simple("Mish"),
     "Softplus": pointwise.simple("Softplus"),
     "Softmax": pointwise.softmax("Softmax"),
@@ -40,7 +44,10 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "Identity": pointwise.identity,
     "Add": merge.binary("Add"),
     "Mul": merge.binary("Mul"),
-    "Sum": merge.variadic_sum,
+    "Sum": merge.variadic("Add"),
+    "Max": merge.variadic("Maximum"),
+    "Min": merge.variadic("Minimum"),
+    "Mean": merge.variadic("Average"),
     "Concat": merge.concat,
     "Gemm": merge.gemm,
     "MatMul": merge.matmul,

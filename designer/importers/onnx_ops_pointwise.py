@@ -1,4 +1,5 @@
-"""ONNX operators that act on each value alone: activations, clipping, softmax, dropout, identity."""
+"""ONNX operators that act on each value alone: activations (and the arithmetic exporters write some as), clipping,
+softmax, dropout, identity."""
 
 from __future__ import annotations
 
@@ -70,6 +71,38 @@ def _self_gated(ctx: OpContext, type_name: str) -> bool:
     ctx.emit(type_name, {}, output=gate.output[0])
     ctx.builder.absorbed.add(id(gate))
     return True
+
+
+def div(ctx: OpContext) -> None:
+    """Division has no layer; ``x / sqrt(2)`` that starts torch's exact GELU before opset 20 is one GELU."""
+    if not _erf_gelu(ctx):
+        raise Unsupported("a division has no layer (only as the start of an exact GELU)")
+
+
+def _erf_gelu(ctx: OpContext) -> bool:
+    """``Div(x, sqrt 2) -> Erf -> Add(1)``, then times x and times 0.5 in either order (TorchScript: x first; the
+    dynamo exporter's opset-18 GELU: 0.5 first): how torch's exporters write the exact GELU before opset 20."""
+    x = ctx.node.input[0]
+    erf = ctx.only_user(ctx.node.output[0], "Erf") if _is_const(ctx, ctx.node, 1, math.sqrt(2)) else None
+    plus = ctx.only_user(erf.output[0], "Add") if erf is not None else None
+    first = ctx.only_user(plus.output[0], "Mul") if plus is not None and _has_const(ctx, plus, 1.0) else None
+    second = ctx.only_user(first.output[0], "Mul") if first is not None else None
+    if first is None or second is None:
+        return False
+    if not any(x in a.input and _has_const(ctx, b, 0.5) for a, b in ((first, second), (second, first))):
+        return False
+    ctx.emit("GELU", {}, output=second.output[0])
+    ctx.builder.absorbed.update(id(n) for n in (erf, plus, first, second))
+    return True
+
+
+def _is_const(ctx: OpContext, node: Any, index: int, value: float) -> bool:
+    c = ctx.const_of(node, index)
+    return c is not None and c.size == 1 and math.isclose(float(c), value, rel_tol=1e-6)
+
+
+def _has_const(ctx: OpContext, node: Any, value: float) -> bool:
+    return any(_is_const(ctx, node, i, value) for i in range(len(node.input)))
 
 
 def softmax(type_name: str) -> Callable[[OpContext], None]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .onnx_builder import static_sample_shape
 from .onnx_context import OpContext, Unsupported, static_dims
+from .onnx_ops_norm import channel_layer_norm
 
 if TYPE_CHECKING:
     import onnx
@@ -40,17 +41,12 @@ def _reshape_to_output(ctx: OpContext) -> None:
         ctx.emit("Reshape", {"shape": sample})
 
 
-def _only_user(ctx: OpContext, value: str, op_type: str) -> onnx.NodeProto | None:
-    users = ctx.builder.consumers.get(value, [])
-    return users[0] if len(users) == 1 and users[0].op_type == op_type else None
-
-
 def _channel_shuffle(ctx: OpContext) -> bool:
     """Reshape ``(N, g, C/g, H, W)`` -> Transpose ``(0, 2, 1, 3, 4)`` -> Reshape ``(N, C, H, W)`` as one node."""
     from onnx import helper
 
-    transpose = _only_user(ctx, ctx.node.output[0], "Transpose")
-    back = _only_user(ctx, transpose.output[0], "Reshape") if transpose is not None else None
+    transpose = ctx.only_user(ctx.node.output[0], "Transpose")
+    back = ctx.only_user(transpose.output[0], "Reshape") if transpose is not None else None
     if transpose is None or back is None:
         return False
     perm = next((helper.get_attribute_value(a) for a in transpose.attribute if a.name == "perm"), None)
@@ -80,13 +76,29 @@ def squeeze(ctx: OpContext) -> None:
 
 
 def transpose(ctx: OpContext) -> None:
-    """A permutation of the sample dimensions; or the start of the dynamo exporter's adaptive pooling."""
-    if _gathered_adaptive_pool(ctx):
+    """A permutation of the sample dimensions; or the start of the dynamo exporter's adaptive pooling or of a
+    LayerNorm over the channels."""
+    if _gathered_adaptive_pool(ctx) or channel_layer_norm(ctx):
         return
     perm = [int(p) for p in ctx.attrs.get("perm", [])]
+    if perm == [1, 0] and _transposed_back(ctx):
+        return
     if not perm or perm[0] != 0:
         raise Unsupported(f"perm={perm} moves the batch; only permutations of the sample dimensions map")
     ctx.emit("Permute", {"dims": perm})
+
+
+def _transposed_back(ctx: OpContext) -> bool:
+    """``[N, K]`` to ``[K, N]`` for a Gemm that reads it with ``transA=1``: the two cancel, so the Gemm's Linear
+    reads this Transpose's input (marked ``transposed`` for it)."""
+    users = ctx.builder.consumers.get(ctx.node.output[0], [])
+    if not users or any(u.op_type != "Gemm" or list(u.input[:1]) != [ctx.node.output[0]] for u in users):
+        return False
+    if not all(any(a.name == "transA" and a.i == 1 for a in u.attribute) for u in users):
+        return False
+    ctx.builder.producer[ctx.node.output[0]] = ctx.builder.producer[ctx.node.input[0]]
+    ctx.builder.transposed.add(ctx.node.output[0])
+    return True
 
 
 def reduce_mean(ctx: OpContext) -> None:
@@ -115,8 +127,8 @@ def _gathered_adaptive_pool(ctx: OpContext) -> bool:
     """Transpose -> GatherND(constant windows) -> [Transpose] -> ReduceMean/Max: how the dynamo exporter writes an
     adaptive pooling whose output size does not divide the input (GoogLeNet's 4x4 on 14x14). It is one node again
     when the gathered windows are exactly the adaptive pooling's bins."""
-    gather = _only_user(ctx, ctx.node.output[0], "GatherND")
-    back = _only_user(ctx, gather.output[0], "Transpose") if gather is not None else None
+    gather = ctx.only_user(ctx.node.output[0], "GatherND")
+    back = ctx.only_user(gather.output[0], "Transpose") if gather is not None else None
     chain = [n for n in (gather, back) if n is not None]
     users = ctx.builder.consumers.get(chain[-1].output[0], []) if chain else []
     reduce = users[0] if len(users) == 1 and users[0].op_type in _REDUCTIONS else None

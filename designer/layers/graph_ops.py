@@ -107,6 +107,40 @@ class Mul(_Elementwise):
         return _fold(graph, operator.mul, args)
 
 
+@register
+class Maximum(_Elementwise):
+    name = "Maximum"
+    doc = "Element-wise maximum of its inputs (ONNX Max, maxout); broadcasts like torch"
+    op_word = "the maximum"
+
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+        import torch
+
+        return _fold(graph, torch.maximum, args)
+
+
+@register
+class Minimum(_Elementwise):
+    name = "Minimum"
+    doc = "Element-wise minimum of its inputs (ONNX Min); broadcasts like torch"
+    op_word = "the minimum"
+
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+        import torch
+
+        return _fold(graph, torch.minimum, args)
+
+
+@register
+class Average(_Elementwise):
+    name = "Average"
+    doc = "Element-wise mean of its inputs (ONNX Mean, an ensemble of branches); broadcasts like torch"
+    op_word = "the average"
+
+    def emit(self, ctx: Ctx, graph: fx.Graph, args: list[fx.Node]) -> fx.Node:
+        return graph.call_function(operator.truediv, (_fold(graph, operator.add, args), len(args)))
+
+
 def _fold(graph: fx.Graph, op: Any, args: list[fx.Node]) -> fx.Node:
     acc = args[0]
     for arg in args[1:]:

@@ -12,8 +12,10 @@ from .registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
 class Linear(LayerSpec):
     name = "Linear"
     category = "Linear"
-    doc = "Fully connected layer: every output is a weighted sum of every input feature"
-    ranks = (1, 2)
+    doc = (
+        "Fully connected layer: every output is a weighted sum of every input feature; on a larger sample it acts "
+        "on the last dimension at each position, as torch does (a channels-last map in ConvNeXt)"
+    )
     params = (
         Param("in_features", Kind.INT, inferred=True, doc="input features (taken from the incoming shape)"),
         Param("out_features", Kind.INT, required(), doc="output features (classes for the last layer)"),
@@ -21,7 +23,18 @@ class Linear(LayerSpec):
     )
 
     def inferred(self, ctx: Ctx) -> dict[str, Any]:
-        return {"in_features": ctx.x0[-1]}
+        # torch's nn.Linear acts on the last dimension of any input. A [C, H, W] map is taken that way only when
+        # in_features says so: a Linear placed right after a convolution almost always lacks a Flatten instead.
+        last = ctx.x0[-1]
+        if len(ctx.x0) >= 3 and ctx.p["in_features"] != last:
+            raise ctx.fail(
+                "shape.needs_flatten",
+                f"{ctx.who} gets a {'x'.join(map(str, ctx.x0))} feature map from '{ctx.src[0]}', but Linear needs "
+                "a flat vector",
+                f"insert Flatten (or AdaptiveAvgPool2d(1) then Flatten) before '{ctx.node_id}'; or, to apply it to "
+                f"the last dimension at each position (a channels-last map), set in_features={last}",
+            )
+        return {"in_features": last}
 
     def shape(self, ctx: Ctx) -> Shape:
         return (*ctx.x0[:-1], ctx.p["out_features"])
@@ -36,7 +49,14 @@ class Linear(LayerSpec):
             count = f"params = in*out + out = {f_in}*{f_out} + {f_out} = {fmt_int(f_in * f_out + f_out)}"
         else:
             count = f"params = in*out = {f_in}*{f_out} = {fmt_int(f_in * f_out)}"
-        return [f"output = [..., out_features] = {fmt_shape(out)}", count]
+        lines = [f"output = [..., out_features] = {fmt_shape(out)}", count]
+        if len(ctx.x0) > 1:
+            positions = prod(ctx.x0[:-1])
+            lines.append(
+                f"the same weights act on the last dimension at each of {'*'.join(map(str, ctx.x0[:-1]))} = "
+                f"{fmt_int(positions)} positions (mult-adds counted once per sample, as torchinfo counts them)"
+            )
+        return lines
 
 
 @register

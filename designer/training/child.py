@@ -32,7 +32,8 @@ BETWEEN_STEPS = (*ALWAYS_WEIGHTS, StepEnded, Paused)
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What the child trains: a new run of a design, or (``run_dir`` alone) the continuation of a stopped run."""
+    """What the child trains: a new run of a design (in ``run_dir`` if given, else in a new folder of
+    ``runs_root``), or (``run_dir`` alone) the continuation of a stopped run."""
 
     project_json: str | None = None
     config: dict[str, Any] | None = None
@@ -69,7 +70,8 @@ def make_trainer(request: RunRequest, on_event: Any) -> Trainer:
             raise ValueError("a run request names a design or a run folder")
         return Trainer.from_run_dir(request.run_dir, on_event=on_event)
     config = TrainConfig.from_dict(request.config or {})
-    return Trainer(loads(request.project_json), config, runs_root=request.runs_root, on_event=on_event)
+    run_dir = request.run_dir  # a new run's folder, when the parent made it (``RemoteRun``)
+    return Trainer(loads(request.project_json), config, run_dir=run_dir, runs_root=request.runs_root, on_event=on_event)
 
 
 def serve(request: RunRequest, events: Connection, control: Connection) -> None:

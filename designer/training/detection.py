@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import batched_nms
 
+from .config import HEADLINES, TASK_METRICS
 from .detection_metrics import Detections, Truth, mean_average_precision
 
 LAMBDA_COORD, LAMBDA_NOOBJ = 5.0, 0.5
@@ -167,7 +168,11 @@ def cell_hits(out: Tensor, target: Tensor, boxes: int, image_size: tuple[int, in
 
 @dataclass
 class DetectionMeter:
-    """Keeps the validation outputs and targets (on their device, no sync) and computes mAP at the end."""
+    """Keeps the validation outputs and targets (on their device, no sync) and computes mAP at the end.
+
+    mAP does not add up over parts of the data: under torchrun the loop averages the ranks' values weighted by their
+    samples, which is close to, not equal to, the mAP of the whole validation set.
+    """
 
     task: DetectionTask
     outs: list[Tensor] = field(default_factory=list)
@@ -196,8 +201,8 @@ class DetectionTask:
     grid: int = 4
     boxes: int = 2
     name: str = "detection"
-    headline: str = "val_map50"
-    metric_names: tuple[str, ...] = ("val_map50", "val_map")
+    headline: str = HEADLINES["detection"]
+    metric_names: tuple[str, ...] = TASK_METRICS["detection"]
 
     @property
     def head_shape(self) -> tuple[int, int, int]:

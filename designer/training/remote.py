@@ -11,12 +11,14 @@ when first asked for, so the insight views explain the model being trained. When
 from __future__ import annotations
 
 import atexit
+import contextlib
 import math
 import multiprocessing
 import signal
 import threading
 import time
 import weakref
+from dataclasses import replace
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,8 +50,10 @@ class RemoteRun:
     """
 
     def __init__(self, request: RunRequest, on_event: EventCallback):
+        request, self._made_dir = _with_folder(request)
         self.request, self.on_event = request, on_event
-        #: The run's folder: known once the run has started (at once when resuming).
+        #: The run's folder: made here for a new run, so that a process that dies before its first event still
+        #: leaves its run marked failed (None only if the runs folder cannot be written: the run then says why).
         self.run_dir: Path | None = Path(request.run_dir) if request.run_dir else None
         ctx = multiprocessing.get_context("spawn")
         self._events, events_end = ctx.Pipe(duplex=False)
@@ -221,6 +225,9 @@ class RemoteRun:
             self._process.join()
         if not self._done.is_set():
             self._deliver(self._crash_event(self._process.exitcode))
+        if self._made_dir and self.run_dir is not None and not (self.run_dir / runs.CONFIG).exists():
+            with contextlib.suppress(OSError):  # the run never made the folder its own: leave no empty folder
+                self.run_dir.rmdir()
         self._events.close()
         with self._send_lock:
             self._control.close()
@@ -253,12 +260,23 @@ class RemoteRun:
         if self._ending is not None:
             code, message, hint = "process.ended", self._ending, ""
         checkpoint = None
-        if self.run_dir is not None:
-            record_failure(self.run_dir, code, message, self._step)
-            last = self.run_dir / runs.LAST
+        run_dir = self.run_dir if self.run_dir is not None and (self.run_dir / runs.CONFIG).exists() else None
+        if run_dir is not None:
+            record_failure(run_dir, code, message, self._step)
+            last = run_dir / runs.LAST
             checkpoint = str(last) if last.exists() else None
-        run_dir = str(self.run_dir) if self.run_dir is not None else None
-        return Failed(code, message, hint, self._step, run_dir, checkpoint)
+        return Failed(code, message, hint, self._step, str(run_dir) if run_dir else None, checkpoint)
+
+
+def _with_folder(request: RunRequest) -> tuple[RunRequest, bool]:
+    """``request`` with a new folder made for a new run, and whether one was made (the run's own ``runs_root`` error
+    says what is wrong when none can be)."""
+    if request.project_json is None or request.run_dir is not None or request.runs_root is None:
+        return request, False
+    try:
+        return replace(request, run_dir=str(runs.new_run_dir(request.runs_root))), True
+    except OSError:
+        return request, False
 
 
 _running: weakref.WeakSet[RemoteRun] = weakref.WeakSet()

@@ -70,6 +70,8 @@ def tints(values: Mapping[str, float]) -> tuple[dict[str, QColor], float]:
 
 def apply_tints(scene: GraphScene, fills: dict[str, QColor]) -> None:
     """Give every box its fill (an empty dict: the theme's); boxes made later read theirs from ``scene.tints``."""
+    if not fills and not scene.tints:
+        return  # colouring off and already off: an edit of a big design pays nothing for it
     scene.tints = fills
     for node_id, item in scene.nodes.items():
         item.set_tint(fills.get(node_id))

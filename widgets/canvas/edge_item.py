@@ -13,6 +13,7 @@ from designer.editing.layout import WRAP_GAP
 
 from .. import theme
 from .lod import FULL_ZOOM, draw_text, lod_of
+from .node_item import Covering, covered
 
 
 class EdgeLabelItem(QGraphicsItem):
@@ -66,6 +67,8 @@ class EdgeItem(QGraphicsPathItem):
         self.label = EdgeLabelItem()
         self._end = QPointF()
         self._angle = math.pi / 2
+        #: The group frames that, zoomed out, are drawn over the whole edge (set by the scene's ``FrameSet``).
+        self.covering: list[Covering] = []
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -107,6 +110,8 @@ class EdgeItem(QGraphicsPathItem):
         return super().boundingRect().adjusted(-8, -8, 8, 8)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if covered(self.covering, lod_of(painter)):
+            return
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         color = theme.SELECTED if selected else theme.ERROR if self.error else theme.EDGE
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)

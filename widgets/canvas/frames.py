@@ -11,6 +11,7 @@ from designer.editing.layout import WRAP_GAP
 from .. import theme
 from . import scene_content as sc
 from .group_frame import GroupFrameItem
+from .node_item import Covering
 
 if TYPE_CHECKING:
     from .scene import GraphScene
@@ -58,6 +59,7 @@ class FrameSet:
             frame.inner = [f for p, f in self.frames.items() if _parent_frame(p, self.frames) == prefix]
             frame.set_pieces([r for r, _ in pieces[prefix]], self._widened(prefix, pieces))
         self._refresh_content()
+        self._mark_covered()
 
     def _widened(self, prefix: str, pieces: dict[str, list[tuple[QRectF, int]]]) -> list[QRectF]:
         """Each piece stretched across its column, where that overlaps no unrelated group: room for the texts a
@@ -100,6 +102,22 @@ class FrameSet:
             column = display.column(pos[1])
             by_column[column] = by_column[column].united(box) if column in by_column else box
         return [(by_column[c], c) for c in sorted(by_column)]
+
+    def _mark_covered(self) -> None:
+        """Tell each block and edge which frames may cover it (innermost first), so that zoomed out, under a frame
+        drawn over it, it is not drawn at all: hundreds of hidden blocks and edges made an overview's repaint slow."""
+        scene = self.scene
+        for nid, item in scene.nodes.items():
+            covering: list[Covering] = [self.frames[p] for p in reversed(list(sc.ancestors(nid))) if p in self.frames]
+            if covering != item.covering:
+                item.covering = covering
+                item.update()  # its cached picture may be of the other state
+        for _index, edge in scene.edges.made():
+            common = [p for p in sc.ancestors(edge.src) if p in self.frames and edge.dst.startswith(p + ".")]
+            bounds = edge.sceneBoundingRect()
+            edge.covering = [
+                f for f in (self.frames[p] for p in reversed(common)) if any(w.contains(bounds) for w in f.wide_pieces)
+            ]
 
     def _refresh_content(self) -> None:
         scene = self.scene

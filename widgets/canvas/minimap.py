@@ -41,10 +41,14 @@ class Minimap(QWidget):
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("The whole design: click or drag to move there")
         self.hide()
-        view.graph_scene.changed.connect(lambda _rects: self.schedule())
+        # A method, not a lambda: Qt drops the connection when the minimap goes, and the scene may outlive it.
+        view.graph_scene.changed.connect(self._on_scene_changed)
         view.zoom_changed.connect(lambda _zoom: self.schedule_follow())
         view.horizontalScrollBar().valueChanged.connect(lambda _v: self.schedule_follow())
         view.verticalScrollBar().valueChanged.connect(lambda _v: self.schedule_follow())
+
+    def _on_scene_changed(self, _rects: object) -> None:
+        self.schedule()
 
     def schedule(self) -> None:
         """Refresh a moment after the last change."""

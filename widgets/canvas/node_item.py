@@ -38,6 +38,17 @@ class NodeContent:
     is_output: bool = False
 
 
+class Covering(Protocol):
+    """A group frame that, at some zooms, is drawn over the blocks and edges inside it."""
+
+    def covers(self, lod: float) -> bool: ...
+
+
+def covered(frames: list[Covering], lod: float) -> bool:
+    """Whether one of ``frames`` is drawn over an item at zoom ``lod`` (so the item need not be drawn)."""
+    return any(f.covers(lod) for f in frames) if frames else False
+
+
 @runtime_checkable
 class NodeHost(Protocol):
     """What a node item tells the scene it sits in (the ``GraphScene``, which imports this module)."""
@@ -67,6 +78,8 @@ class NodeItem(QGraphicsItem):
         self.key: object = None
         #: Whether the mouse pressed on this box and has not been released (the box a drag snaps to the grid).
         self.dragging = False
+        #: The group frames that, zoomed out, are drawn over this box (set by the scene's ``FrameSet``).
+        self.covering: list[Covering] = []
         #: The body's fill when the canvas is coloured by cost (``widgets.canvas.cost_tint``); None: the theme's.
         self.tint: QColor | None = None
         self.setFlags(_FLAGS)
@@ -117,6 +130,8 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         lod = lod_of(painter)
+        if covered(self.covering, lod):
+            return
         if lod < FULL_ZOOM:
             paint_block(painter, self.color, self.content.state, selected, self.tint)
             paint_overview_lines(painter, overview_rect(), self.overview_lines(), lod)

@@ -68,23 +68,20 @@ class GraphScene(GroupScene):
         for name, handler in self._handlers.items():
             getattr(document.graph.events, name).connect(handler)
         document.analysis_changed.connect(self._on_analysis)
-        # Items are added with the scene's spatial index off and indexed once after: adding them to a live BSP tree
-        # one by one is a large part of opening a big design.
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.collapsed = set(collapsed)
-        self.placing = True
-        try:
-            for node in document.graph:
-                if self.collapsed_ancestor(node.id) is None:  # hidden members get a box when first shown
-                    self._add_node_item(node)
-            for node in document.graph:
-                for i, src in enumerate(node.inputs):
-                    self._add_edge_item(src, node.id, i)
-        finally:
-            self.placing = False
-            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
-        self._on_analysis(document.analysis)
-        self.sync_groups(place)
+        with self.unindexed():
+            self.placing = True
+            try:
+                for node in document.graph:
+                    if self.collapsed_ancestor(node.id) is None:  # hidden members get a box when first shown
+                        self._add_node_item(node)
+                for node in document.graph:
+                    for i, src in enumerate(node.inputs):
+                        self._add_edge_item(src, node.id, i)
+            finally:
+                self.placing = False
+            self._on_analysis(document.analysis)
+            self.sync_groups(place)
         self.frames.schedule()
 
     def restyle(self) -> None:

@@ -99,7 +99,7 @@ def members_by_group(graph: Graph, prefixes: Iterable[str]) -> dict[str, list[st
     """The ids inside each dotted group of ``prefixes``, in file order: one walk over the graph for all of them."""
     out: dict[str, list[str]] = {p: [] for p in prefixes}
     for nid in graph.ids():
-        for prefix in _ancestors(nid):
+        for prefix in ancestors(nid):
             members = out.get(prefix)
             if members is not None:
                 members.append(nid)
@@ -144,7 +144,7 @@ def group_contents(
     return out
 
 
-def _ancestors(node_id: str) -> Iterator[str]:
+def ancestors(node_id: str) -> Iterator[str]:
     """The dotted groups ``node_id`` is in, outermost first (``a.b.c``: ``a``, ``a.b``)."""
     end = node_id.find(".")
     while end != -1:

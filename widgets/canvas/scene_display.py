@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPointF
@@ -40,6 +42,21 @@ class DisplayScene(QGraphicsScene):
         self.placing = False
         #: Whether every edge must be routed at the next placing, moved or not (groups opened or closed).
         self.unrouted = False
+        self._unindexed = 0
+
+    @contextlib.contextmanager
+    def unindexed(self) -> Iterator[None]:
+        """Add or move items in bulk with the spatial index off; it is built once after, at the next paint. Kept on,
+        the BSP tree is updated for each item added or moved: a large part of opening or expanding a big design."""
+        self._unindexed += 1
+        if self._unindexed == 1:
+            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        try:
+            yield
+        finally:
+            self._unindexed -= 1
+            if self._unindexed == 0:
+                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
     def reset_display(self) -> None:
         """Forget closed-up rows and columns (a new document)."""
@@ -117,6 +134,10 @@ class DisplayScene(QGraphicsScene):
     def _place_all(self) -> None:
         """Close up hidden rows, plan the columns, put every item where its model position is drawn; reroute what
         moved."""
+        with self.unindexed():
+            self._place_and_route()
+
+    def _place_and_route(self) -> None:
         assert self.document is not None
         graph = self.document.graph
         spans = []

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QGraphicsScene
-
 from . import scene_content as sc
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
@@ -90,6 +88,10 @@ class GroupScene(DisplayScene):
         ``place=False`` leaves placing the boxes and routing the edges to the ``rewrap`` that the caller runs next (a
         fit): done here too, a big design would be placed and routed twice.
         """
+        with self.unindexed():
+            self._sync_groups(place)
+
+    def _sync_groups(self, place: bool) -> None:
         assert self.document is not None
         graph = self.document.graph
         members_of = sc.members_by_group(graph, self.collapsed)
@@ -136,9 +138,6 @@ class GroupScene(DisplayScene):
         by_node = sc.diagnostics_by_node(analysis) if analysis is not None else {}
         made = {}
         placing, self.placing = self.placing, True
-        bulk = len(node_ids) > 20
-        if bulk:  # as when a design opens: index the new boxes once, not one by one
-            self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         try:
             for node_id in node_ids:
                 if node_id not in graph:
@@ -149,6 +148,4 @@ class GroupScene(DisplayScene):
                 item.setVisible(self.collapsed_ancestor(node_id) is None)
         finally:
             self.placing = placing
-            if bulk:
-                self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         return made

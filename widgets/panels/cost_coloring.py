@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QDockWidget
 
 from designer.analysis import cost
 from designer.analysis.cost import LayerCost
@@ -82,7 +83,8 @@ class CostColoring(QObject):
         self._failed: tuple[Any, str] | None = None
         self._document: Document | None = None
         self.dock = CostDock()
-        self.dock_widget = window.add_panel("Cost", self.dock, Qt.DockWidgetArea.BottomDockWidgetArea)
+        #: Made by the first Colour By: a tab added at start-up would cover the Summary.
+        self.dock_widget: QDockWidget | None = None
         self.dock.node_clicked.connect(window.reveal_node)
         self.actions = self._build_menu()
         window.document_changed.connect(self._on_document_changed)
@@ -106,6 +108,8 @@ class CostColoring(QObject):
         self.metric = metric
         self.actions[metric].setChecked(True)
         if metric != "none":
+            if self.dock_widget is None:
+                self.dock_widget = self.window.add_panel("Cost", self.dock, Qt.DockWidgetArea.BottomDockWidgetArea)
             self.dock_widget.show()
             self.dock_widget.raise_()
         self.refresh()

@@ -19,16 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from designer.training.events import EpochEnded, Event, RunStarted, StepEnded
 
 from .. import theme
-from .plot_style import style_plots
+from .insight_picture import InsightPicture
+from .insight_sources import WindowSources
 
 if TYPE_CHECKING:
     from torch import nn
@@ -144,18 +143,14 @@ class InsightDock(QWidget):
         top.addStretch(1)
         for w in (QLabel("Node"), self.node_combo, self.method_combo, QLabel("Class"), self.class_spin, self.live):
             mid.addWidget(w)
-        self.stack = QStackedWidget()
-        self.pages = [self._image_page(), self._scatter_page()]
-        for page in self.pages:
-            self.stack.addWidget(page)
-        self.restyle()
+        self.picture = InsightPicture()
         self.status = QLabel("Choose a sample, a node and a method.")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(mid)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.picture, 1)
         layout.addWidget(self.status)
         self.sample_spin.valueChanged.connect(self._on_sample_changed)
         self.node_combo.activated.connect(lambda _i: self.refresh())
@@ -163,28 +158,9 @@ class InsightDock(QWidget):
         self.class_spin.valueChanged.connect(lambda _v: self.refresh())
         self.live.toggled.connect(lambda _on: self._remember())
 
-    def _image_page(self) -> pg.GraphicsLayoutWidget:
-        page = pg.GraphicsLayoutWidget()
-        self.viewbox = page.addViewBox(lockAspect=True, invertY=True)
-        self.base_item = pg.ImageItem(axisOrder="row-major")
-        self.values_item = pg.ImageItem(axisOrder="row-major")
-        self.viewbox.addItem(self.base_item)
-        self.viewbox.addItem(self.values_item)
-        self.colorbar = pg.ColorBarItem(values=(0, 1), interactive=False, width=14)
-        self.colorbar.setImageItem(self.values_item)
-        page.addItem(self.colorbar)
-        return page
-
-    def _scatter_page(self) -> pg.GraphicsLayoutWidget:
-        page = pg.GraphicsLayoutWidget()
-        self.scatter_plot = page.addPlot()
-        self.scatter_plot.addLegend()
-        return page
-
     def restyle(self) -> None:
         """Redraw the plots' frames in the current theme."""
-        for page in self.pages:
-            style_plots(page)
+        self.picture.restyle()
 
     # -- inputs from outside -----------------------------------------------------------------------------------------
 
@@ -422,60 +398,18 @@ class InsightDock(QWidget):
         self.result = result
         if isinstance(result, Exception):
             self._say(str(result), error=True)
-            self.base_item.clear()
-            self.values_item.clear()
+            self.picture.clear()
             return
         from designer.insight.evaluate import Embedding  # loaded with torch, which made ``result``
 
         if isinstance(result, Embedding):
-            self._draw_scatter(result)
+            self.picture.draw_embedding(result, list(getattr(self.samples(), "classes", []) or []))
             title = f"{result.method.upper()} of '{result.node_id}' ({len(result.points)} validation samples)"
         else:
-            self._draw_view(result)
+            self.picture.draw_view(result)
             title = result.title
         self._say(f"{title}  [{seconds * 1000:.0f} ms]")
         self.view_shown.emit(title)
-
-    def _draw_view(self, view: Any) -> None:
-        from designer.insight.images import to_uint8
-
-        self.stack.setCurrentIndex(0)
-        if view.base is not None:
-            self.base_item.setImage(to_uint8(view.base), autoLevels=False, levels=(0, 255))
-        else:
-            self.base_item.clear()
-        self.colorbar.setVisible(view.values is not None)
-        if view.values is None:
-            self.values_item.clear()
-        else:
-            self.values_item.setImage(np.asarray(view.values, dtype=np.float32), autoLevels=False)
-            self.values_item.setOpacity(view.alpha if view.base is not None else 1.0)
-            self.colorbar.setColorMap(_colormap(view.cmap))
-            self.colorbar.setLevels(view.levels)
-        self.viewbox.autoRange(padding=0.02)
-
-    def _draw_scatter(self, emb: Any) -> None:
-        from designer.insight.images import lut
-
-        self.stack.setCurrentIndex(1)
-        self.scatter_plot.clear()
-        bundle = self.samples()
-        classes = list(getattr(bundle, "classes", []) or [])
-        labels = sorted(set(int(v) for v in emb.labels))
-        colours = lut("viridis", max(2, len(labels)))
-        for k, label in enumerate(labels):
-            pts = emb.points[emb.labels == label]
-            name = classes[label] if label < len(classes) else str(label)
-            self.scatter_plot.plot(
-                pts[:, 0],
-                pts[:, 1],
-                pen=None,
-                symbol="o",
-                symbolSize=6,
-                name=name,
-                symbolBrush=pg.mkBrush(*colours[k]),
-                symbolPen=None,
-            )
 
     def _say(self, text: str, error: bool = False) -> None:
         text = html.escape(text, quote=False)
@@ -496,68 +430,11 @@ def _stats(bundle: Any, channels: int) -> tuple[list[float], list[float]]:
     return list(mean), list(std)
 
 
-def _colormap(name: str) -> pg.ColorMap:
-    from designer.insight.images import COLORMAPS
-
-    stops = np.asarray(COLORMAPS[name], dtype=np.ubyte)
-    return pg.ColorMap(np.linspace(0, 1, len(stops)), stops)
-
-
-#: Samples of the built-in dataset drawn for an untrained design: enough to pick an example of each class.
-PREVIEW_SAMPLES = 256
-
-
 def create_panel(window: Any) -> InsightDock:
     """The insight dock of the designer window: the model being trained (or the design, untrained), its data, and
     the node selected on the canvas."""
-
-    def training() -> Any:
-        """The training panel's latest run (a ``RemoteRun``: its model is compiled here with the run's weights)."""
-        panel = getattr(window, "training_panel", None)
-        return panel.trainer if panel is not None else None
-
-    compiled: dict[str, Any] = {}  # the untrained design's module, rebuilt only when the design changed
-    previews: dict[Any, Any] = {}  # the untrained design's sample images, by input shape and task
-
-    def models() -> Any:
-        trainer = training()
-        model = trainer.model if trainer is not None else None  # read once: each read asks the run for new weights
-        if model is not None:
-            return model, trainer.graph
-        document = window.document
-        if document is None or not document.analysis.ok:
-            return None
-        if compiled.get("analysis") is not document.analysis:
-            from designer.compiler import compile_graph
-
-            module = compile_graph(document.graph, seed=0, analysis=document.analysis)
-            compiled.update(analysis=document.analysis, pair=(module, document.graph))
-        return compiled["pair"]
-
-    def samples() -> Any:
-        trainer = training()
-        if trainer is not None and getattr(trainer, "bundle", None) is not None:
-            return trainer.bundle
-        pair = models()
-        if pair is None or len(pair[1].input_ids()) != 1:
-            return None
-        from designer.training.data import load_data
-
-        shape = window.document.analysis.shape(pair[1].input_ids()[0])
-        if shape is None or len(shape) != 3:
-            return None
-        task = _task_data(pair[1])
-        if (shape, task) not in previews:  # drawn once per input shape: at 224x224 each sample costs ~20 ms
-            previews.clear()
-            if task is None:
-                previews[shape, task] = load_data("shapes", shape, samples=PREVIEW_SAMPLES)
-            else:
-                from designer.training.task_data import load_task_data
-
-                previews[shape, task] = load_task_data(task[0], task[1], shape, samples=PREVIEW_SAMPLES)
-        return previews[shape, task]
-
-    dock = InsightDock(models, samples)
+    sources = WindowSources(window)
+    dock = InsightDock(sources.models, sources.samples)
     panel = getattr(window, "training_panel", None)
     if panel is not None:
         panel.event_listeners.append(dock.on_training_event)
@@ -566,20 +443,6 @@ def create_panel(window: Any) -> InsightDock:
     window.themes.changed.connect(dock.restyle)
     window.scene.selectionChanged.connect(lambda: _follow_selection(window, dock))
     return dock
-
-
-def _task_data(graph: Any) -> tuple[str, str] | None:
-    """``(task, built-in data)`` for previewing a segmentation or detection design untrained; None: classification."""
-    from designer.training.config import ConfigError, read_section
-
-    try:
-        config = read_section(graph)
-    except ConfigError:
-        return None
-    if config.task == "classification":
-        return None
-    builtin = config.data if config.data.startswith("shapes") else "shapes"
-    return config.task, builtin
 
 
 def _follow_selection(window: Any, dock: InsightDock) -> None:

@@ -3,6 +3,7 @@ parameters with the Pareto front, and the importance of each searched value."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pyqtgraph as pg
@@ -18,16 +19,34 @@ from .plot_style import style_plots
 PALETTE = TAB10
 
 
+class EpochAxis(pg.AxisItem):
+    """An axis of whole epochs: no tick at 1.5 of an epoch, however far it is zoomed in."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:
+        levels = [
+            (spacing, [v for v in values if float(v).is_integer()])
+            for spacing, values in super().tickValues(minVal, maxVal, size)
+            if spacing >= 1
+        ]
+        if not levels:
+            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+        return levels
+
+
 class CurvesOverlay(pg.GraphicsLayoutWidget):
-    """Validation loss and accuracy per epoch of several runs, one colour per run, against the epoch."""
+    """Validation loss and accuracy per epoch of several runs, one colour per run, against the epoch; the legend
+    sits below the plots so that it never covers a curve."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.loss_plot = self.addPlot(row=0, col=0, title="Validation loss")
-        self.acc_plot = self.addPlot(row=1, col=0, title="Validation accuracy")
+        self.loss_plot = self.addPlot(row=0, col=0, title="Validation loss", axisItems={"bottom": EpochAxis("bottom")})
+        self.acc_plot = self.addPlot(
+            row=1, col=0, title="Validation accuracy", axisItems={"bottom": EpochAxis("bottom")}
+        )
         self.acc_plot.setXLink(self.loss_plot)
         self.acc_plot.setLabel("bottom", "epoch")
-        self.loss_plot.addLegend(offset=(-10, 10))
+        self.legend = pg.LegendItem(colCount=3)
+        self.addItem(self.legend, row=2, col=0)
         self.shown: list[str] = []
         style_plots(self)
 
@@ -35,6 +54,7 @@ class CurvesOverlay(pg.GraphicsLayoutWidget):
         """Overlay the epoch curves of ``rows`` (read from their ``metrics.csv``)."""
         for plot in (self.loss_plot, self.acc_plot):
             plot.clear()
+        self.legend.clear()
         self.shown = []
         for k, row in enumerate(rows):
             metrics = read_metrics(row.path)
@@ -44,7 +64,8 @@ class CurvesOverlay(pg.GraphicsLayoutWidget):
                     (float(r["epoch"]), float(r[column])) for r in metrics if r.get("kind") == "epoch" and r.get(column)
                 ]
                 xs, ys = [x for x, _ in points], [y for _, y in points]
-                plot.plot(xs, ys, pen=pen, symbol="o", symbolSize=5, name=row.name)
+                curve = plot.plot(xs, ys, pen=pen, symbol="o", symbolSize=5)
+            self.legend.addItem(curve, row.name)
             self.shown.append(row.name)
         style_plots(self)
 

@@ -193,6 +193,7 @@ class RunsPanel(QWidget):
                 self.table.setItem(r, c, item)
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
+        self.table.scrollToTop()
         self.scatter.show_runs(self.rows)
         self._update_buttons()
 
