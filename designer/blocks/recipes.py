@@ -57,8 +57,9 @@ RECIPES: dict[str, Recipe] = {
     "bagnet33": Recipe({"epochs": 3}, goal=0.95),
     "segmentation_net": Recipe(note="segmentation at 128x128, 2 classes: fcn_shapes and unet_shapes train here"),
     # The shapes masks: the background and 3 shapes, 32x32 grey; 1,500 images keep 2 epochs to minutes on 2 cores.
+    # Mean IoU measured by the bench: 85.6 % (FCN, no skips) and 97.6 % (U-Net): the skips give back the edges.
     "fcn_shapes": Recipe(SEGMENTATION, goal=0.8),
-    "unet_shapes": Recipe(SEGMENTATION, goal=0.8),
+    "unet_shapes": Recipe(SEGMENTATION, goal=0.95),
     # YOLO v1 loss on 64x64 scenes of up to four shapes (S=4, B=2, the config's defaults). Measured here at a load
     # of ~15 on 2 cores: 0.075 mAP@0.5 after one epoch of 3,600 scenes (667 s); no goal until a full run is measured.
     "tiny_yolo": Recipe(
