@@ -128,10 +128,10 @@ TEMPLATES = [
     Template(
         "tiny_yolo",
         detectors.tiny_yolo,
-        "A tiny single-shot detector in the style of YOLO v1 (Redmon et al., 2016) for the 64x64 shapes scenes "
-        "(several shapes per image, 10 classes): the image is divided into a 4x4 grid, and each cell predicts 2 "
-        "boxes (x, y of the centre inside the cell, w, h relative to the image, and a confidence = P(object) x "
-        "IoU) plus 10 class scores, so the head is a 20x4x4 map [B*5 + C, S, S]. A stride-2 stem and three "
+        "A tiny single-shot detector in the style of YOLO v1 (Redmon et al., 2016) for the shapes scenes at "
+        "3x64x64 (several shapes per image, 10 classes): the image is divided into a 4x4 grid, and each cell "
+        "predicts 2 boxes (x, y of the centre inside the cell, w, h relative to the image, and a confidence = "
+        "P(object) x IoU) plus 10 class scores, so the head is a 20x4x4 map [B*5 + C, S, S]. A stride-2 stem and three "
         "Conv-BN-ReLU-MaxPool stages shrink 64x64 to 4x4; a 1x1 convolution gives the head. Train with task "
         "detection: the YOLO v1 loss (5 x box errors with square-rooted sizes, 0.5 x confidence of empty "
         "predictors); at inference the boxes are decoded and filtered with non-maximum suppression, and mAP@0.5 "
