@@ -41,6 +41,11 @@ EXPECTED: dict[str, tuple[dict[str, int], str]] = {
         {"advice.receptive_field": 1},
         "two 3x3 convolutions and two poolings see 10x10 pixels before the global pooling of a 28x28 image",
     ),
+    "fcn_shapes": (
+        {"advice.linear_stack": 2},
+        "as in FCN, each learned up-sampling (up1, up2: ConvTranspose2d) is linear and feeds a 3x3 convolution "
+        "directly; U-Net puts the skip Concat between them",
+    ),
 }
 
 NAMES = [t.name for t in list_templates()]
