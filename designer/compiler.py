@@ -19,6 +19,7 @@ from .layers.graph_ops import GraphOp
 from .model import diagnostics as dg
 from .model.diagnostics import Diagnostic, DiagnosticsError
 from .model.graph import Graph, NodeId
+from .modules import AliasedKeys
 
 #: Container kinds of a dotted-id group: children 0..n-1 make a ``ModuleList`` (``model.layer1[0]``), other numeric
 #: children a ``ModuleDict`` (``model.blocks["3"]``), names only a plain ``Module`` (``model.stem.conv``).
@@ -224,22 +225,6 @@ def state_aliases(analysis: Analysis) -> dict[str, str]:
         if info.spec is not None and info.spec.is_module:
             out.update(info.spec.state_aliases(node_id))
     return out
-
-
-class AliasedKeys:
-    """A load_state_dict pre-hook: a foreign key the design lacks becomes the design's key, its tensor shaped as the
-    design holds it (torchvision's ``features.1.0.layer_scale`` loads into ``features.1.0.layer_scale.weight``)."""
-
-    def __init__(self, aliases: dict[str, str]):
-        self.aliases = aliases
-
-    def __call__(self, module: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
-        for foreign, own in self.aliases.items():
-            if prefix + foreign not in state_dict or prefix + own in state_dict:
-                continue
-            value = state_dict.pop(prefix + foreign)
-            target = module.get_parameter(own)
-            state_dict[prefix + own] = value.reshape(target.shape) if value.numel() == target.numel() else value
 
 
 def _attribute_clashes(analysis: Analysis) -> list[Diagnostic]:

@@ -100,3 +100,19 @@ class RoIAlign(nn.Module):
             f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
             f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned}"
         )
+
+
+class AliasedKeys:
+    """A load_state_dict pre-hook: a foreign key the design lacks becomes the design's key, its tensor shaped as the
+    design holds it (torchvision's ``features.1.0.layer_scale`` loads into ``features.1.0.layer_scale.weight``)."""
+
+    def __init__(self, aliases: dict[str, str]):
+        self.aliases = aliases
+
+    def __call__(self, module: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
+        for foreign, own in self.aliases.items():
+            if prefix + foreign not in state_dict or prefix + own in state_dict:
+                continue
+            value = state_dict.pop(prefix + foreign)
+            target = module.get_parameter(own)
+            state_dict[prefix + own] = value.reshape(target.shape) if value.numel() == target.numel() else value

@@ -58,13 +58,16 @@ def check_source(source: str) -> list[ast.ClassDef]:
     assert {n.module for n in imports if isinstance(n, ast.ImportFrom)} <= {"torch"}
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     assert [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Assign))] == []
+    # the one plain class: designer.modules.AliasedKeys, the state-dict hook of designs that load foreign keys
+    assert {c.name for c in classes if not c.bases} <= {"AliasedKeys"}
+    modules = [c for c in classes if c.bases]
     # nn.LayerNorm: designer.modules.LayerNorm2d, copied into the file, is one (as torchvision's ConvNeXt writes it)
-    assert {ast.unparse(c.bases[0]) for c in classes} <= {"nn.Module", "nn.Sequential", "nn.LayerNorm"}
+    assert {ast.unparse(c.bases[0]) for c in modules} <= {"nn.Module", "nn.Sequential", "nn.LayerNorm"}
     assert ast.unparse(classes[-1].bases[0]) == "nn.Module"
     assert max(len(line) for line in source.splitlines()) <= 120
-    calls = [ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    calls = [ast.unparse(n.func) for c in modules for n in ast.walk(c) if isinstance(n, ast.Call)]
     assert "nn.Module" not in calls
-    targets = [t for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets]
+    targets = [t for c in modules for n in ast.walk(c) if isinstance(n, ast.Assign) for t in n.targets]
     assert all(ast.unparse(t.value) == "self" for t in targets if isinstance(t, ast.Attribute))
     assert not [t for t in targets if isinstance(t, ast.Subscript)]
     return classes

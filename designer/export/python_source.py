@@ -9,14 +9,16 @@ the compiled module's (``<node id>.<tensor>``), so trained weights load into it 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import textwrap
 
 from ..analysis.collector import collector_paused
 from ..analysis.validate import Analysis
-from ..compiler import RESERVED_NAMES, argument_names, class_name
+from ..compiler import RESERVED_NAMES, argument_names, class_name, state_aliases
 from ..model.fileformat import write_atomic
 from ..model.graph import Graph, NodeId
+from ..modules import AliasedKeys
 from ._blocks import block_class, body_lines
 from ._calls import is_own_layer
 from ._common import checked_analysis
@@ -48,6 +50,9 @@ def python_source(graph: Graph, analysis: Analysis | None = None) -> str:
 def _python_source(graph: Graph, analysis: Analysis) -> str:
     model = Model(analysis)
     own = _own_layer_classes(model)
+    aliases = state_aliases(analysis)
+    if aliases:
+        own[AliasedKeys.__name__] = inspect.getsource(AliasedKeys)
     name = class_name(graph.name)
     while name in own:  # a design named "layer scale" must not replace the LayerScale it uses
         name += "Model"
@@ -57,7 +62,7 @@ def _python_source(graph: Graph, analysis: Analysis) -> str:
         lines += ["", "", *source.rstrip().splitlines()]
     for cls in model.written_classes():
         lines += ["", "", *block_class(model, cls)]
-    lines += ["", "", *_model_class(model, graph, name)]
+    lines += ["", "", *_model_class(model, graph, name, aliases)]
     return "\n".join(lines) + "\n"
 
 
@@ -110,13 +115,27 @@ def _class_doc(graph: Graph) -> list[str]:
     return ["    " + line for line in lines]
 
 
-def _model_class(model: Model, graph: Graph, name: str) -> list[str]:
+def _model_class(model: Model, graph: Graph, name: str, aliases: dict[str, str]) -> list[str]:
     root = model.tree.root
     lines = [f"class {name}(nn.Module):", *_class_doc(graph), "", "    def __init__(self) -> None:"]
     lines += [BODY + "super().__init__()"]
     lines += body_lines(model, root, value_column)
     lines += _frozen_lines(model, root)
+    lines += _alias_lines(aliases)
     return lines + ["", *_forward(model, graph)]
+
+
+def _alias_lines(aliases: dict[str, str]) -> list[str]:
+    """The hook that loads foreign state keys under the design's names (torchvision's bare ``layer_scale``)."""
+    if not aliases:
+        return []
+    lines = [BODY + "# state keys other libraries write for the same tensors, loaded under this model's names"]
+    lines += [BODY + "aliases = {"]
+    lines += [
+        f"{BODY}    {json.dumps(foreign, ensure_ascii=False)}: {json.dumps(own, ensure_ascii=False)},"
+        for foreign, own in aliases.items()
+    ]
+    return [*lines, BODY + "}", BODY + "self.register_load_state_dict_pre_hook(AliasedKeys(aliases))"]
 
 
 def _frozen_lines(model: Model, root: Unit) -> list[str]:
