@@ -57,3 +57,23 @@ class _ImportSpy(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, _ImportSpy())
 """
+
+
+class FakeWriter:
+    """Stands for ``torch.utils.tensorboard.SummaryWriter`` (tensorboard is optional and not installed in tests):
+    ``monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", SimpleNamespace(SummaryWriter=FakeWriter))``."""
+
+    made: list[FakeWriter] = []
+
+    def __init__(self, log_dir: str) -> None:
+        self.log_dir, self.scalars, self.closed = log_dir, [], False
+        FakeWriter.made.append(self)
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.scalars.append((tag, value, step))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True

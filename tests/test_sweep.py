@@ -25,7 +25,7 @@ from designer.sweep.runner import Sweep, SweepOptions
 from designer.sweep.study import StudySpec, default_storage, open_study
 from designer.training import runs
 from designer.training.events import EpochEnded
-from tests.helpers import chain
+from tests.helpers import FakeWriter, chain
 from tests.test_data import write_folder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,23 +60,6 @@ def save(graph, tmp_path: Path) -> Path:
 
 def trials_of(folder: Path, study: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=study, storage=default_storage(folder)).trials
-
-
-class FakeWriter:
-    made: list[FakeWriter] = []
-
-    def __init__(self, log_dir: str) -> None:
-        self.log_dir, self.scalars, self.closed = log_dir, [], False
-        FakeWriter.made.append(self)
-
-    def add_scalar(self, tag, value, step):
-        self.scalars.append((tag, value, step))
-
-    def flush(self):
-        pass
-
-    def close(self):
-        self.closed = True
 
 
 @pytest.mark.slow

@@ -24,7 +24,6 @@ from .events import SweepEvent, TrialEnded, TrialProgress, TrialStarted
 from .ranks import Plan
 from .space import Dimension, SearchSpace, apply
 from .study import StudySpec, epoch_value, public_url
-from .tensorboard import ScalarLogger
 
 if TYPE_CHECKING:
     import optuna
@@ -127,7 +126,7 @@ class TrialRunner:
     ) -> TrialEnded:
         from ..training.engine import DataCache, Trainer
 
-        listener = _EpochListener(self, study, trial, run_dir)
+        listener = _EpochListener(self, study, trial)
         if resumed:
             trainer = Trainer.from_run_dir(run_dir, on_event=listener)
         else:
@@ -141,7 +140,6 @@ class TrialRunner:
             result = trainer.run()
         finally:
             self.trainer = None
-            listener.close()
         if trainer.callback_errors:
             exc = trainer.callback_errors[0]
             return self._tell(study, trial, "fail", None, run_dir, f"{type(exc).__name__}: {exc}")
@@ -234,17 +232,15 @@ class Pending:
 
 
 class _EpochListener:
-    """Forwards a trial's training events, writes TensorBoard scalars, and reports each epoch to the pruner."""
+    """Forwards a trial's training events and reports each epoch to the pruner."""
 
-    def __init__(self, runner: TrialRunner, study: optuna.Study, trial: optuna.Trial, run_dir: Path) -> None:
+    def __init__(self, runner: TrialRunner, study: optuna.Study, trial: optuna.Trial) -> None:
         self.runner, self.study, self.trial = runner, study, trial
-        self.scalars = ScalarLogger(run_dir)
         self.values: list[float] = []
         self.pruned = False
 
     def __call__(self, event: Event) -> None:
         self.runner.emit(TrialProgress(self.trial.number, event))
-        self.scalars(event)
         if not isinstance(event, EpochEnded):
             return
         value = epoch_value(event, self.runner.spec.metric)
@@ -262,6 +258,3 @@ class _EpochListener:
         if not self.values:
             return None
         return max(self.values) if self.runner.spec.resolved_direction == "max" else min(self.values)
-
-    def close(self) -> None:
-        self.scalars.close()

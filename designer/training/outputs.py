@@ -1,4 +1,5 @@
-"""What a run writes while it goes: events for the listener, ``metrics.csv`` rows, ``status.json`` and checkpoints.
+"""What a run writes while it goes: events for the listener, ``metrics.csv`` rows (and TensorBoard scalars when
+tensorboard is installed), ``status.json`` and checkpoints.
 
 Under torchrun only rank 0 writes; the other ranks get a ``RunOutputs`` without a folder, which writes nothing.
 """
@@ -12,6 +13,7 @@ from typing import Any
 from . import runs
 from .events import CheckpointSaved, Event
 from .state import CheckpointContents, RunState, save_checkpoint
+from .tensorboard import ScalarLogger
 
 
 class RunOutputs:
@@ -37,10 +39,12 @@ class RunOutputs:
         self.emit = emit
         self.contents = contents
         self._metrics: runs.MetricsWriter | None = None
+        self._scalars: ScalarLogger | None = None
         if folder is not None:
             self._metrics = runs.MetricsWriter(
                 folder / runs.METRICS, truncate_after_step=truncate_after_step, extra=metric_names
             )
+            self._scalars = ScalarLogger(folder)
 
     def row(self, kind: str, state: RunState, elapsed_s: float, **values: Any) -> None:
         """Append a ``step`` row (averages since the last one) or an ``epoch`` row to ``metrics.csv``."""
@@ -50,6 +54,8 @@ class RunOutputs:
         epoch = state.epoch + (kind == "step")
         position = {"kind": kind, "epoch": epoch, "step": state.step, "samples": state.samples}
         self._metrics.write({**position, "elapsed_s": elapsed_s, **values})
+        if kind == "epoch" and self._scalars is not None:
+            self._scalars.epoch(values, state.step)
 
     def status(self, status: str, **fields: Any) -> None:
         """Record how the run stands in ``status.json``."""
@@ -67,7 +73,10 @@ class RunOutputs:
             self.emit(CheckpointSaved(str(best_path), "best", state.epoch, state.step))
 
     def close(self) -> None:
-        """Close ``metrics.csv``; nothing is written after this."""
+        """Close ``metrics.csv`` and the TensorBoard events; nothing is written after this."""
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        if self._scalars is not None:
+            self._scalars.close()
+            self._scalars = None
