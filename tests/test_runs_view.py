@@ -142,3 +142,25 @@ def test_a_design_without_a_search_space_is_not_swept(qtbot, tree):
     panel = panel_for(qtbot, tree)
     assert not panel.start_sweep()
     assert "no 'search' section" in panel.status.text() and not panel.sweeps.running
+
+
+@pytest.mark.parametrize("look", ["light", "dark"])
+def test_the_curves_legend_below_the_plots_is_readable_in_both_themes(qtbot, tree, look):
+    from PySide6.QtWidgets import QApplication
+
+    from tests.test_gui_theme import rendered_contrast
+    from widgets import theme
+
+    theme.use(theme.DARK if look == "dark" else theme.LIGHT)
+    try:
+        panel = panel_for(qtbot, tree)
+        panel.resize(1000, 700)
+        panel.show()
+        panel.select(["sweep-s/trial-0000"])
+        QApplication.processEvents()
+        view, legend = panel.curves, panel.curves.legend
+        ((_, label),) = legend.items
+        rect = view.mapFromScene(label.sceneBoundingRect()).boundingRect()
+        assert rect.width() > 20 and rendered_contrast(view, rect) >= 4.5
+    finally:
+        theme.use(theme.LIGHT)

@@ -57,6 +57,7 @@ def render(out: Path, trials: int = 8) -> Path:
         panel.show()
         app.processEvents()
         panel.status.setText(f"sweep done: {trials} trials; the three best selected")
+        panel.table.scrollToTop()  # selecting scrolled to the last row selected
         app.processEvents()
         panel.grab().save(str(out))
     return out

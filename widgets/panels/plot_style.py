@@ -14,6 +14,9 @@ def style_plots(widget: pg.GraphicsLayoutWidget) -> None:
     widget.setBackground(theme.NODE_FILL)
     layout = widget.ci
     for item in layout.items:
+        if isinstance(item, pg.LegendItem):  # a legend in its own row, below the plots (the Runs view's)
+            item.setLabelTextColor(theme.TEXT)
+            continue
         if not isinstance(item, pg.PlotItem):
             continue
         for side in ("left", "bottom", "right", "top"):
