@@ -181,6 +181,42 @@ def test_every_engine_event_is_shown_by_its_own_handler(qtbot, tmp_path):
         p.show_event(object())  # not an engine event: an error, never a silent no-op
 
 
+def test_a_segmentation_run_plots_its_mean_iou_and_names_it(qtbot, tmp_path):
+    """The accuracy plot gains the task's headline (mean IoU here), live and from a past run's metrics.csv."""
+    p = TrainingPanel(lambda: (tiny(), None), runs_root=tmp_path)
+    qtbot.addWidget(p)
+    p.show_event(RunStarted(str(tmp_path / "r"), "cpu", "fp32", 10, 0, 5, 2, ("a", "b"), 8, 2, 1, ()))
+    for epoch, miou in ((1, 0.6), (2, 0.7)):
+        metrics = {"val_pixel_acc": 0.9, "val_miou": miou}
+        p.show_event(EpochEnded(epoch, 2, 5 * epoch, 0.4, 0.5, 0.3, 0.9, 0.01, 100.0, 4.0, 2.0, 0, metrics, "val_miou"))
+    assert p.curves.points("val_headline", "acc") == [0.6, 0.7]
+    assert "Accuracy and mean IoU" in p.curves.acc_plot.titleLabel.text
+    labels = [label.text for _, label in p.curves.acc_plot.legend.items]
+    assert "validation mean IoU (epoch)" in labels and "mean IoU 70.0%" in p.log.toPlainText()
+    p.show_event(Finished(str(tmp_path / "r"), "completed", 2, 10, 0.7, 3.0))
+    assert "best validation mean IoU 70.0%" in p.status.text()
+    # a classification run after it: no mean IoU curve, no entry in the legend
+    p.show_event(RunStarted(str(tmp_path / "s"), "cpu", "fp32", 10, 0, 5, 2, ("a", "b"), 8, 2, 1, ()))
+    assert p.curves.points("val_headline", "acc") == [] and p.curves.headline is None
+    assert "validation mean IoU (epoch)" not in [label.text for _, label in p.curves.acc_plot.legend.items]
+    # a past segmentation run's rows bring the curve back
+    rows = [
+        {
+            "kind": "epoch",
+            "epoch": "1",
+            "step": "5",
+            "train_loss": "0.4",
+            "train_acc": "0.5",
+            "val_loss": "0.3",
+            "val_acc": "0.9",
+            "val_pixel_acc": "0.9",
+            "val_miou": "0.55",
+        },
+    ]
+    p.curves.load_rows(rows)
+    assert p.curves.headline == "val_miou" and p.curves.points("val_headline", "acc") == [0.55]
+
+
 #: A fresh interpreter: click Start, time the click, and see whether this process ever imports torch for the run.
 _WHO_IMPORTS_TORCH = (
     """

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..model.graph import Graph
-from .config import ConfigError, TrainConfig, read_section, write_section
+from .config import HEADLINES, METRIC_LABELS, ConfigError, TrainConfig, read_section, write_section
 from .events import (
     CheckpointSaved,
     EpochEnded,
@@ -49,6 +49,8 @@ __all__ = [
     "default_runs_root",
     "list_runs",
     "metric_series",
+    "HEADLINES",
+    "METRIC_LABELS",
     "read_metrics",
     "read_section",
     "resume",

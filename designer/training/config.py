@@ -27,6 +27,14 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "detection": ("val_map50", "val_map"),
 }
 HEADLINES = {"classification": "val_acc", "segmentation": "val_miou", "detection": "val_map50"}
+#: How a person reads each task metric (plots, logs).
+METRIC_LABELS = {
+    "val_acc": "accuracy",
+    "val_pixel_acc": "pixel accuracy",
+    "val_miou": "mean IoU",
+    "val_map50": "mAP@0.5",
+    "val_map": "mAP@0.5:0.95",
+}
 #: The YOLO-style grid head's defaults: S x S cells of B boxes each (suits the 64x64 shapes scenes).
 DETECTION_DEFAULTS: dict[str, int] = {"grid": 4, "boxes": 2}
 SECTION = "training"

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from designer.training.api import metric_series
+from designer.training.api import HEADLINES, METRIC_LABELS, metric_series
 
 from .plot_style import style_plots
 
@@ -47,9 +47,29 @@ class CurvesView(pg.GraphicsLayoutWidget):
                 item.setDownsampling(auto=True, method="peak")
                 item.setClipToView(True)
                 self.curves[(name, metric)] = item
+        # A task whose headline is not the accuracy (segmentation's mean IoU, detection's mAP@0.5) adds its curve.
+        self.headline: str | None = None
+        self.curves[("val_headline", "acc")] = self.acc_plot.plot(
+            pen=pg.mkPen((40, 150, 60), width=2), symbol="t", symbolSize=7, symbolBrush=(40, 150, 60)
+        )
         self.acc_plot.setYRange(0, 1, padding=0.02)
         style_plots(self)
         self.clear_data()
+
+    def set_headline(self, metric: str | None) -> None:
+        """Plot ``metric`` (a ``metrics.csv`` column such as ``val_miou``) beside the accuracy; None: none."""
+        if metric == "val_acc":
+            metric = None
+        if metric == self.headline:
+            return
+        item, legend = self.curves[("val_headline", "acc")], self.acc_plot.legend
+        if self.headline is not None:
+            legend.removeItem(item)
+        self.headline = metric
+        if metric is not None:
+            legend.addItem(item, f"validation {METRIC_LABELS.get(metric, metric)} (epoch)")
+        self.acc_plot.setTitle("Accuracy" if metric is None else f"Accuracy and {METRIC_LABELS.get(metric, metric)}")
+        style_plots(self)
 
     def clear_data(self, total_steps: int = 100) -> None:
         """Empty the plots for a run of ``total_steps``."""
@@ -57,6 +77,7 @@ class CurvesView(pg.GraphicsLayoutWidget):
         self._ema: dict[str, float | None] = {"loss": None, "acc": None}
         self._dirty = set(self.curves)
         self._loss_top = 0.0
+        self.set_headline(None)
         self.loss_plot.setXRange(0, max(1, total_steps), padding=0.01)
         self.refresh()
 
@@ -85,6 +106,11 @@ class CurvesView(pg.GraphicsLayoutWidget):
         for metric in ("loss", "acc"):
             for x, y in zip(*metric_series(rows, "epoch", f"val_{metric}")):
                 self.add("val_epoch", metric, x, y)
+        columns = set(rows[0]) if rows else set()
+        self.set_headline(next((h for h in HEADLINES.values() if h in columns and h != "val_acc"), None))
+        if self.headline is not None:
+            for x, y in zip(*metric_series(rows, "epoch", self.headline)):
+                self.add("val_headline", "acc", x, y)
         self.refresh()
 
     def refresh(self) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from designer.model.fileformat import dumps
 from designer.model.graph import Graph
 from designer.training.api import (
+    METRIC_LABELS,
     CheckpointSaved,
     EpochEnded,
     Event,
@@ -341,6 +342,11 @@ class TrainingPanel(QWidget):
             self.curves.add("train_epoch", metric, e.step, train)
             self.curves.add("val_epoch", metric, e.step, val)
         shown = f", validation loss {e.val_loss:.4f} accuracy {e.val_accuracy:.1%}" if e.val_loss is not None else ""
+        headline = e.metrics.get(e.headline) if e.headline != "val_acc" else None
+        if headline is not None:
+            self.curves.set_headline(e.headline)
+            self.curves.add("val_headline", "acc", e.step, headline)
+            shown += f" {METRIC_LABELS.get(e.headline, e.headline)} {headline:.1%}"
         self._say(
             f"Epoch {e.epoch}/{e.epochs}: training loss {e.train_loss:.4f} accuracy {e.train_accuracy:.1%}{shown}"
         )
@@ -360,7 +366,8 @@ class TrainingPanel(QWidget):
         if self._latest_step is not None:
             self.progress.setValue(self._latest_step.step)
         self._latest_step = None
-        best = f", best validation accuracy {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
+        label = METRIC_LABELS.get(self.curves.headline or "val_acc", "accuracy")  # what picks best.pt
+        best = f", best validation {label} {e.best_val_accuracy:.1%}" if e.best_val_accuracy is not None else ""
         self.status.setText(
             f"{e.status.capitalize()} after {e.epoch} epoch(s), {e.step} steps ({format_duration(e.elapsed_s)}){best}."
         )
