@@ -5,7 +5,12 @@ export), and timed at batch 1 on one thread, interleaving the runtimes so that t
 Prints the median time per image and each runtime's ratio against torch eager in the same process (the baseline).
 The issue's figure: onnxruntime runs ResNet-50 in 0.44x the time of torch eager.
 
+Then, per model, the evaluation's fast path (``designer.insight.fast``): ``evaluate`` over ``--eval-samples``
+samples on torch eager against the same pass left to choose its runtime by measurement (export included), with
+the runtime it chose and why.
+
     .venv/bin/python bench/bench_inference.py [--only small_cnn resnet18 resnet50] [--repeats 20] [--no-compile]
+        [--eval-samples 256]
 """
 
 from __future__ import annotations
@@ -78,11 +83,35 @@ def time_interleaved(calls: dict[str, Runner], repeats: int) -> dict[str, float]
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def evaluation_line(name: str, samples: int) -> str:
+    """``evaluate`` over ``samples`` random images: torch eager against the measured choice (export included)."""
+    from designer.insight.evaluate import evaluate
+
+    graph = load_template(name)
+    model = compile_graph(graph, seed=0).eval()
+    shape = tuple(graph[graph.input_ids()[0]].params["shape"])
+    g = torch.Generator().manual_seed(0)
+    data = [(torch.randn(32, *shape, generator=g), torch.zeros(32, dtype=torch.long)) for _ in range(samples // 32)]
+    t0 = time.perf_counter()
+    evaluate(model, iter(data), graph=graph)  # no sample count: torch eager
+    eager = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ev = evaluate(model, iter(data), graph=graph, samples=32 * len(data))
+    fast = time.perf_counter() - t0
+    c = ev.runtime
+    export = f", export {c.export_s:.1f} s" if c.export_s is not None else ""
+    return (
+        f"{name:14s} evaluate {32 * len(data)} samples: torch {eager:.2f} s, fast path {fast:.2f} s "
+        f"({fast / eager:.2f}x) on {c.runtime}{export}: {c.reason}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=["small_cnn", "resnet18", "resnet50"])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out (it compiles slowly)")
+    parser.add_argument("--eval-samples", type=int, default=256, help="samples of the evaluation line (256)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, onnxruntime {ort.__version__}; batch 1, one thread; median of {args.repeats}")
@@ -92,6 +121,9 @@ def main() -> int:
             base = medians["torch eager"]
             cells = [f"{rt} {1000 * t:8.2f} ms ({t / base:.2f}x)" for rt, t in medians.items()]
             print(f"{name:14s} " + " | ".join(cells))
+    print(f"evaluation: batches of 32, {torch.get_num_threads()} thread(s) for both runtimes")
+    for name in args.only:
+        print(evaluation_line(name, args.eval_samples))
     return 0
 
 

@@ -108,7 +108,8 @@ def write_report(args: argparse.Namespace, loaded: Loaded, data: Any) -> list[st
     out.mkdir(parents=True, exist_ok=True)
     mean, std, classes, graph = loaded.mean, loaded.std, loaded.classes, loaded.graph
     batches = iter_batches(data, mean, std, limit=args.limit)
-    ev = evaluate(loaded.module, batches, len(classes) or None, graph=graph, top=args.top)
+    samples = len(data) if args.limit is None else min(args.limit, len(data))
+    ev = evaluate(loaded.module, batches, len(classes) or None, graph=graph, top=args.top, samples=samples)
     names = rp.class_names(len(ev.confusion), classes)
     precision, recall = rp.precision_recall(ev.confusion)
     side = int(loaded.graph[loaded.graph.input_ids()[0]].params["shape"][-1])
@@ -138,6 +139,7 @@ def write_report(args: argparse.Namespace, loaded: Loaded, data: Any) -> list[st
         f"accuracy {ev.accuracy:.1%} on {ev.samples} samples; weakest class {names[weakest]} "
         f"(recall {recall[weakest]:.1%}, "
         + (f"precision {precision[weakest]:.1%})" if precision[weakest] == precision[weakest] else "never predicted)"),
+        f"ran on {ev.runtime.runtime}: {ev.runtime.reason}",
         f"embedding: {emb.method} of '{emb.node_id}' over {len(emb.points)} samples",
         f"wrote {', '.join(sorted([*files, *pictures]))} to {out}",
     ]

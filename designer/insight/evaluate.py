@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from ..model.graph import Graph
-from .probe import InsightError, Probe, device_of, prepared, scores_of
+from .fast import Choice, FastScores
+from .probe import InsightError, Probe, device_of, prepared
 
 #: One batch: ``(inputs (B, C, H, W) float, labels (B,))``, optionally with the samples' dataset indices third.
 Batch = tuple[Any, ...]
@@ -33,6 +34,8 @@ class Evaluation:
 
     confusion: np.ndarray
     mistakes: list[Mistake] = field(default_factory=list)
+    #: The runtime that computed the scores, and why (see ``designer.insight.fast``).
+    runtime: Choice = field(default_factory=Choice)
 
     @property
     def samples(self) -> int:
@@ -95,13 +98,18 @@ def evaluate(
     *,
     graph: Graph | None = None,
     top: int = 16,
+    samples: int | None = None,
+    prefer: str | None = None,
 ) -> Evaluation:
     """Confusion matrix over ``batches`` and the ``top`` misclassified samples with the highest confidence.
 
     With masks for targets (``[N, H, W]``, segmentation) the confusion counts pixels (255 left out) and there are no
-    mistakes to list.
+    mistakes to list. Given how many ``samples`` the batches hold, a long pass runs on onnxruntime when it measures
+    faster, or whenever it agrees with torch if ``prefer`` names it (``designer.insight.fast``); ``Evaluation.runtime``
+    says which ran and why.
     """
     probe = Probe(module, graph)
+    fast = FastScores(probe, graph, samples, prefer=prefer)
     rows: list[np.ndarray] = []
     wrong: list[Mistake] = []
     seen = 0
@@ -110,7 +118,7 @@ def evaluate(
             x, y = batch[0].to(device_of(module)), torch.as_tensor(batch[1]).cpu()
             idx = torch.as_tensor(batch[2]) if len(batch) > 2 else torch.arange(seen, seen + len(y))
             seen += len(y)
-            scores = scores_of(probe, x)[0].float().cpu()
+            scores = fast(x).float().cpu()
             if y.ndim == 3:  # segmentation: every pixel a sample, and no image is one mistake
                 rows.append(_pixel_pairs(scores, y))
                 num_classes = num_classes or scores.shape[1]
@@ -125,7 +133,7 @@ def evaluate(
     k = max(num_classes or 0, int(pairs.max()) + 1 if len(pairs) else 0)
     confusion = np.bincount(pairs[:, 0] * k + pairs[:, 1], minlength=k * k).reshape(k, k).astype(np.int64)
     wrong.sort(key=lambda m: -m.confidence)
-    return Evaluation(confusion, wrong[:top])
+    return Evaluation(confusion, wrong[:top], fast.choice)
 
 
 def _pixel_pairs(logits: torch.Tensor, masks: torch.Tensor) -> np.ndarray:

@@ -272,7 +272,8 @@ def dataset_view(
     batches = iter_batches(data, mean, std, limit=limit)
     if method == "embedding":
         return embed(module, batches, graph=graph, method="auto")
-    evaluation = evaluate(module, batches, len(classes) if classes else None, graph=graph)
+    samples = min(limit, len(data))
+    evaluation = evaluate(module, batches, len(classes) if classes else None, graph=graph, samples=samples)
     if task == "segmentation":
         return pixel_confusion_view(evaluation, classes)
     if method == "confusion":
