@@ -83,11 +83,11 @@ def export(
     return "designer checkpoint (weights and design)"
 
 
-def export_project(project_json: str, path: str, fmt: str) -> str:
+def export_project(project_json: str, path: str, fmt: str, *, with_nms: bool = False) -> str:
     """``export`` of a design given as project-file text: what a worker process receives (text pickles cheaply)."""
     from ..model.fileformat import loads
 
-    return export(loads(project_json), path, fmt)
+    return export(loads(project_json), path, fmt, with_nms=with_nms)
 
 
 def python_class(graph: Graph) -> str:
