@@ -62,13 +62,15 @@ class DetectionPredictor(nn.Module):
     def _pad(
         self, n: int, image: Tensor, boxes: Tensor, scores: Tensor, labels: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Each image's first ``D`` detections in rows ``[N, D, ...]``; the rest go to a spare row, then dropped."""
+        """Each image's first ``D`` detections in rows ``[N, D, ...]``, zeros (labels -1) after them."""
         rows = self.rows
         mine = (image[:, None] == torch.arange(n, device=image.device)[None, :]).long()  # [K, N]
         rank = (mine.cumsum(0) * mine).sum(1) - 1  # place of each detection among its image's, best first
-        slot = torch.where(rank < rows, image * rows + rank, n * rows)
-        out_boxes = boxes.new_zeros(n * rows + 1, 4).index_copy(0, slot, boxes)
-        out_scores = scores.new_zeros(n * rows + 1).index_copy(0, slot, scores)
-        out_labels = labels.new_full((n * rows + 1,), -1).index_copy(0, slot, labels)
+        # a mask, not a spare row for the surplus: ONNX leaves a scatter to one index twice undefined
+        fits = rank < rows
+        slot = (image * rows + rank)[fits]
+        out_boxes = boxes.new_zeros(n * rows, 4).index_copy(0, slot, boxes[fits])
+        out_scores = scores.new_zeros(n * rows).index_copy(0, slot, scores[fits])
+        out_labels = labels.new_full((n * rows,), -1).index_copy(0, slot, labels[fits])
         count = mine.sum(0).clamp_max(rows)
-        return count, out_boxes[:-1].view(n, rows, 4), out_scores[:-1].view(n, rows), out_labels[:-1].view(n, rows)
+        return count, out_boxes.view(n, rows, 4), out_scores.view(n, rows), out_labels.view(n, rows)
