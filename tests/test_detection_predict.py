@@ -68,8 +68,12 @@ def test_the_predictor_gives_decodes_detections(threshold, max_detections):
     assert bool((passing > kept).any()) and len(set(kept.tolist())) > 1 and int(passing.sum()) < 4 * 32
 
 
-def test_with_nms_refuses_a_design_that_does_not_train_for_detection(tmp_path):
-    graph = chain([1, 8, 8], ("Conv2d", {"out_channels": 12, "kernel_size": 2, "stride": 2}), name="not yolo")
+@pytest.mark.parametrize("section", [None, {"task": "detection", "detection": {"grid": 4, "boxes": 2}}])
+def test_with_nms_refuses_a_design_that_does_not_train_for_detection_or_lacks_the_grid_head(section, tmp_path):
+    # 16x16 input, stride 2: an 8x8 grid; the section's is 4x4 (the validator only warns about it)
+    graph = chain([1, 16, 16], ("Conv2d", {"out_channels": 12, "kernel_size": 2, "stride": 2}), name="not yolo")
+    if section is not None:
+        graph.extra["training"] = section
     with pytest.raises(ExportError) as err:
         export_onnx(graph, tmp_path / "m.onnx", seed=0, with_nms=True)
     assert [d.code for d in err.value.diagnostics] == ["export.not_detection"]
