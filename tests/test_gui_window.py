@@ -304,6 +304,23 @@ def test_an_export_the_format_refuses_is_reported_from_the_worker_naming_the_nod
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_the_export_menu_offers_onnx_with_boxes_and_hands_the_worker_its_option(window, tmp_path, monkeypatch):
+    from designer.export import ExportError
+    from widgets.document.export_runner import export_in_worker
+
+    started = []
+    monkeypatch.setattr(window.files.exports, "start", lambda kind, graph, path: started.append((kind, path)) or True)
+    window.dialogs.paths = [str(tmp_path / "boxes.onnx")]
+    action = next(a for a in window.menu_actions.export_menu.actions() if "NMS" in a.text())
+    action.trigger()
+    [(kind, path)] = started
+    assert (kind.key, kind.with_nms, path) == ("onnx", True, str(tmp_path / "boxes.onnx"))
+    # what the worker process runs, here in this one: the example design trains for classification
+    with pytest.raises(ExportError) as err:
+        export_in_worker(fileformat.dumps(window.document.graph), path, kind.key, kind.with_nms)
+    assert [d.code for d in err.value.diagnostics] == ["export.not_detection"]
+
+
 def test_lazy_panels_are_made_when_first_shown(make_window):
     from PySide6.QtWidgets import QLabel
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from designer.cli import main
 from designer.compiler import compile_graph
+from designer.insight.images import read_image
 from designer.insight.overlays import class_colour, draw_boxes, draw_mask, side_by_side
 from designer.model.fileformat import save
 from designer.training.shapes import make_shape_targets
@@ -106,6 +107,35 @@ def test_detection_prints_and_draws_the_decoded_boxes(tmp_path, scene, capsys):
     assert np.asarray(Image.open(out)).shape == (256, 256, 3)
 
 
+def test_detection_draws_the_true_boxes_given_in_the_images_pixels_beside_its_own(tmp_path, scene, capsys):
+    img, _, t = scene
+    g = chain([1, SIZE, SIZE], ("Conv2d", {"out_channels": 2 * 5 + 3, "kernel_size": 4, "stride": 4}))
+    g.extra["training"] = {"task": "detection", "detection": {"grid": 4, "boxes": 2}}
+    save(g, tmp_path / "det.json")
+    big = tmp_path / "big.png"  # the image at twice the design's size: its boxes' corners are halved
+    Image.open(img).resize((2 * SIZE, 2 * SIZE), Image.Resampling.NEAREST).save(big)
+    (tmp_path / "truth.txt").write_text("# class x1 y1 x2 y2\n2 4 6 20 30\n\n0, 0, 0, 10, 8\n")
+    out, alone = tmp_path / "out.png", tmp_path / "alone.png"
+    argv = ["predict", str(tmp_path / "det.json"), "--image", str(big), "--threshold", "0.1"]
+    assert main([*argv, "--boxes", str(tmp_path / "truth.txt"), "-o", str(out)]) == 0
+    assert "true boxes (2) | predicted" in capsys.readouterr().out
+    assert main([*argv, "-o", str(alone)]) == 0
+    picture, predicted = np.asarray(Image.open(out)), np.asarray(Image.open(alone))
+    side = predicted.shape[1]
+    assert picture.shape == (side, 2 * side + 4, 3) and np.array_equal(picture[:, side + 4 :], predicted)
+    base = read_image(big, 1, (SIZE, SIZE))[0][..., None].repeat(3, 2)  # what predict reads
+    scale = side // SIZE
+    want = draw_boxes(
+        base.repeat(scale, 0).repeat(scale, 1), [[2, 3, 10, 15], [0, 0, 5, 4]], [2, 0], "012", scale=scale
+    )
+    assert np.array_equal(picture[:, :side], want)
+
+    (tmp_path / "bad.txt").write_text("2 4 6 20\n")
+    assert main([*argv, "--boxes", str(tmp_path / "bad.txt"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.txt" in err[0] and "line 1" in err[0]
+
+
 def test_the_insight_prediction_view_and_grad_cam_for_a_class_of_a_segmentation_design(scene):
     from designer import insight
 
@@ -134,6 +164,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, scene, capsys):
         ([*base, "--image", str(tmp_path / "missing.png"), "-o", str(tmp_path / "o.png")], "cannot read image"),
         ([*base, "--image", str(img)], "give -o OUT.png"),
         ([*base, "--image", str(img), "--mask", str(rgb), "-o", str(tmp_path / "o.png")], "one class id per pixel"),
+        ([*base, "--image", str(img), "--boxes", str(img), "-o", str(tmp_path / "o.png")], "of a detection design"),
     ]
     for argv, message in cases:
         assert main(argv) == 2

@@ -3,6 +3,8 @@ through the engine (metrics.csv columns, EpochEnded metrics, the best checkpoint
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -92,6 +94,20 @@ def test_segmentation_loss_is_cross_entropy_with_ignore_plus_dice():
     assert torch.allclose(SegmentationTask(3, dice=True).loss(out, y), ce + dice_loss(out, y))
     perfect = F.one_hot(y.clamp_max(2), 3).permute(0, 3, 1, 2).float() * 50
     assert float(dice_loss(perfect, y)) == pytest.approx(0.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(("eps", "expected"), [(1.0, 16 / 63), (0.0, 12 / 35)])
+def test_dice_loss_of_a_2x2_mask_worked_out_by_hand(eps, expected):
+    # Two classes, mask [[0, 1], [1, 255]]. Logits (ln 3, 0), (0, 0), (0, ln 3) give the softmax probabilities
+    # (3/4, 1/4), (1/2, 1/2), (1/4, 3/4); the ignored pixel's (9, 0) would tip class 0 if it were counted.
+    #   class 0: intersection 3/4 (pixel [0, 0]), probabilities 3/4 + 1/2 + 1/4 = 3/2, one true pixel -> total 5/2
+    #   class 1: intersection 1/2 + 3/4 = 5/4, probabilities 1/4 + 1/2 + 3/4 = 3/2, two true pixels -> total 7/2
+    # Dice (2 I + eps) / (total + eps): eps 1 -> (3/2 + 1) / (5/2 + 1) = 5/7 and (5/2 + 1) / (7/2 + 1) = 7/9,
+    # loss 1 - (5/7 + 7/9) / 2 = 16/63; eps 0 -> 3/5 and 5/7, loss 1 - (3/5 + 5/7) / 2 = 12/35.
+    ln3 = math.log(3)
+    out = torch.tensor([[[ln3, 0.0], [0.0, 9.0]], [[0.0, 0.0], [ln3, 0.0]]])[None]
+    target = torch.tensor([[[0, 1], [1, 255]]])
+    assert float(dice_loss(out, target, eps=eps)) == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_segmentation_run_reports_its_metrics_and_keeps_the_best_miou(tmp_path):

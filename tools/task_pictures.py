@@ -1,6 +1,6 @@
 """Make the README's segmentation and detection pictures with the project itself: train a template with its own
 training section on the built-in data (or take a run folder already trained), then draw one validation sample with
-``python -m designer predict`` (the truth beside the prediction).
+``python -m designer predict`` (the true mask or boxes beside the prediction).
 
     python tools/task_pictures.py segmentation            # trains unet_shapes, writes docs/segmentation.png
     python tools/task_pictures.py detection --run RUN     # tiny_yolo's run folder, writes docs/detection.png
@@ -57,6 +57,11 @@ def main() -> None:
             mask = Path(tmp) / "mask.png"
             write_png(mask, target.numpy().astype(np.uint8))
             extra = ["--mask", str(mask)]
+        else:
+            boxes = Path(tmp) / "boxes.txt"
+            rows = [row for row in target.tolist() if row[0] >= 0]  # padded (label, x1, y1, x2, y2), -1 padding
+            boxes.write_text("".join(f"{int(k)} {x1} {y1} {x2} {y2}\n" for k, x1, y1, x2, y2 in rows))
+            extra = ["--boxes", str(boxes)]
         out = ROOT / "docs" / f"{args.task}.png"
         _run(["predict", str(run), "--image", str(sample), *extra, "-o", str(out)])
 

@@ -1,4 +1,4 @@
-"""``python -m designer export FILE --format python|onnx|torchscript|checkpoint -o OUT``.
+"""``python -m designer export FILE --format python|onnx|torchscript|checkpoint -o OUT [--with-nms]``.
 
 Exit codes: 0 written, 1 invalid design or export failure (including weights that do not fit the design), 2 an
 unreadable design, weights file or checkpoint, an output that cannot be written, or options that do not go together.
@@ -42,6 +42,12 @@ def register(subparsers: SubCommands) -> None:
     )
     p.add_argument("--seed", type=int, help="seed for a fresh initialisation (default: random)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: 18)")
+    p.add_argument(
+        "--with-nms",
+        action="store_true",
+        help="ONNX of a detection design: append the decode and per-class NMS, so that the outputs are boxes, "
+        "scores and labels (padded per image) instead of the grid head",
+    )
     p.set_defaults(run=cmd_export)
 
 
@@ -70,7 +76,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"{args.weights}: {exc}", file=sys.stderr)
             return EXIT_UNREADABLE
     try:
-        what = export(graph, args.output, args.format, state_dict=weights, seed=args.seed, opset=args.opset)
+        what = export(
+            graph,
+            args.output,
+            args.format,
+            state_dict=weights,
+            seed=args.seed,
+            opset=args.opset,
+            with_nms=args.with_nms,
+        )
     except CompileError as exc:
         report(args.file, [d for d in exc.diagnostics if d.is_error])
         return EXIT_INVALID
@@ -89,6 +103,8 @@ def _usage_problem(args: argparse.Namespace) -> str:
         return "--weights does not apply to --format python: the module file holds code; load the weights into it"
     if args.opset is not None and args.format != "onnx":
         return "--opset applies only to --format onnx"
+    if args.with_nms and args.format != "onnx":
+        return "--with-nms applies only to --format onnx"
     if args.opset is not None and args.opset < 1:
         return f"--opset {args.opset} is not an ONNX opset"
     return ""

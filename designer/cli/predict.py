@@ -1,11 +1,11 @@
-"""``python -m designer predict CHECKPOINT_OR_RUN --image PATH [-o out.png] [--mask TRUTH.png] [--top K]``.
+"""``python -m designer predict CHECKPOINT_OR_RUN --image PATH [-o OUT.png] [--mask PNG | --boxes TXT] [--top K]``.
 
 What a trained model says about one image, for the task its project trains: classification prints the top classes
 with their probabilities; segmentation draws the predicted mask over the image (beside the true mask with
 ``--mask``, printing pixel accuracy and the IoU of each class); detection decodes the grid head with NMS, prints each
-box and draws them labelled with class and score. The model comes from a checkpoint, a run folder or a
-project file (untrained), as for ``insight``. Exit codes: 0 done, 1 the design cannot be compiled, 2 an unreadable
-model or image, or a missing option. torch is imported only when the command runs.
+box and draws them labelled with class and score (beside the true boxes with ``--boxes``). The model comes from a
+checkpoint, a run folder or a project file (untrained), as for ``insight``. Exit codes: 0 done, 1 the design cannot
+be compiled, 2 an unreadable model or image, or a missing option. torch is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def register(subparsers: SubCommands) -> None:
     p.add_argument("--image", required=True, metavar="PATH", help="input image; converted to the design's input")
     p.add_argument("-o", "--output", metavar="OUT", help="PNG to write (needed for segmentation)")
     p.add_argument("--mask", metavar="PATH", help="the true mask (PNG of class ids) to draw beside the prediction")
+    p.add_argument(
+        "--boxes",
+        metavar="PATH",
+        help="the true boxes to draw beside the detections: a text file, one 'CLASS X1 Y1 X2 Y2' a line (class id "
+        "or name, corners in the image's pixels)",
+    )
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes to print for classification (5)")
     p.add_argument(
         "--threshold", type=float, default=0.25, metavar="T", help="lowest score of a box drawn for detection (0.25)"
@@ -67,8 +73,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         pixels = _read_pixels(args.image, c, (h, w))
         truth = _read_mask(args.mask, (h, w)) if args.mask else None
+        if args.boxes:
+            if args.mask or (args.task or _section_task(loaded)) != "detection":
+                return _fail(args.file, "--boxes are the true boxes of a detection design, drawn without --mask")
+            truth = _read_boxes(args.boxes, args.image, (h, w), loaded.classes)
     except ValueError as exc:
-        return _fail(args.mask if "mask" in str(exc) else args.image, str(exc))
+        where = args.mask if "mask" in str(exc) else args.boxes if "boxes" in str(exc) else args.image
+        return _fail(where, str(exc))
     try:
         found = _predict(args, loaded, pixels, truth)
     except InsightError as exc:
@@ -85,6 +96,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
         write_png(args.output, found.picture)
         print(f"{args.output}: {found.title}")
     return EXIT_OK
+
+
+def _section_task(loaded: Loaded) -> str:
+    from ..training.config import ConfigError, read_section
+
+    try:
+        return read_section(loaded.graph).task
+    except ConfigError:
+        return ""
 
 
 def _fail(where: str, message: str, code: int = EXIT_UNREADABLE) -> int:
@@ -111,6 +131,42 @@ def _read_mask(path: str, size: tuple[int, int]) -> np.ndarray:
             return np.asarray(im).astype(np.int64)
     except (OSError, SyntaxError) as exc:
         raise ValueError(f"cannot read mask {path}: {exc}") from None
+
+
+def _read_boxes(path: str, image: str, size: tuple[int, int], classes: list[str]) -> np.ndarray:
+    """Rows (class, x1, y1, x2, y2) from a text file, the corners scaled from the image's pixels to the design's."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(image) as im:
+        scale = [size[1] / im.width, size[0] / im.height] * 2
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise ValueError(f"cannot read boxes {path}: {exc.strerror or exc}") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        fields = line.split("#")[0].replace(",", " ").split()
+        row = _box_row(fields, classes) if fields else []
+        if row is None:
+            raise ValueError(f"boxes line {number}: expected 'CLASS X1 Y1 X2 Y2' (class id or name), got {line!r}")
+        if row:
+            rows.append([row[0], *(v * k for v, k in zip(row[1:], scale, strict=True))])
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 5)
+
+
+def _box_row(fields: list[str], classes: list[str]) -> list[float] | None:
+    """(class id, x1, y1, x2, y2) of one line's fields, or None if they are not a class and four numbers."""
+    if len(fields) != 5:
+        return None
+    name = fields[0]
+    label = classes.index(name) if name in classes else int(name) if name.isdigit() else None
+    try:
+        corners = [float(v) for v in fields[1:]]
+    except ValueError:
+        return None
+    return None if label is None else [float(label), *corners]
 
 
 def _predict(args: argparse.Namespace, loaded: Loaded, pixels: np.ndarray, truth: np.ndarray | None) -> Prediction:

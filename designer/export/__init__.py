@@ -43,9 +43,11 @@ def export(
     state_dict: Mapping[str, torch.Tensor] | None = None,
     seed: int | None = None,
     opset: int | None = None,
+    with_nms: bool = False,
 ) -> str:
     """Write the design in format ``fmt`` to ``path``, with ``state_dict`` weights (else a fresh, seeded
-    initialisation); return a one-line description of what was written.
+    initialisation); return a one-line description of what was written. ``with_nms`` (ONNX of a detection design)
+    appends the decode and NMS: the file's outputs are then boxes, scores and labels.
 
     Raises:
         CompileError: the design has errors.
@@ -58,6 +60,8 @@ def export(
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if with_nms and fmt != "onnx":
+        raise ValueError(f"with_nms applies to the onnx format only, not {fmt!r}")
     analysis = checked_analysis(graph)
     if fmt == "python":
         export_python(graph, path, analysis)
@@ -66,9 +70,12 @@ def export(
     if state_dict is not None:
         load_weights(module, state_dict, graph)
     if fmt == "onnx":
-        model = export_onnx(graph, path, module=module, opset=opset or DEFAULT_OPSET, analysis=analysis)
+        model = export_onnx(
+            graph, path, module=module, opset=opset or DEFAULT_OPSET, analysis=analysis, with_nms=with_nms
+        )
         opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-        return f"ONNX model, opset {opsets.get('ai.onnx')}, dynamic batch"
+        nms = ", decode and NMS: boxes, scores, labels" if with_nms else ""
+        return f"ONNX model, opset {opsets.get('ai.onnx')}, dynamic batch{nms}"
     if fmt == "torchscript":
         how = export_torchscript(graph, path, module=module, analysis=analysis)
         return f"TorchScript module ({how})"
@@ -76,11 +83,11 @@ def export(
     return "designer checkpoint (weights and design)"
 
 
-def export_project(project_json: str, path: str, fmt: str) -> str:
+def export_project(project_json: str, path: str, fmt: str, *, with_nms: bool = False) -> str:
     """``export`` of a design given as project-file text: what a worker process receives (text pickles cheaply)."""
     from ..model.fileformat import loads
 
-    return export(loads(project_json), path, fmt)
+    return export(loads(project_json), path, fmt, with_nms=with_nms)
 
 
 def python_class(graph: Graph) -> str:

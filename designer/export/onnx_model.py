@@ -56,11 +56,13 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     verify: bool = True,
     analysis: Analysis | None = None,
+    with_nms: bool = False,
 ) -> onnx.ModelProto:
     """Write the design (``module``'s weights, else a fresh seeded initialisation) as one self-contained ONNX file.
 
     The model is exported in eval mode, passes ``onnx.checker``, carries the design JSON in its metadata and, with
-    ``verify``, is checked against torch in onnxruntime at two batch sizes.
+    ``verify``, is checked against torch in onnxruntime at two batch sizes. ``with_nms`` (detection designs) appends
+    the decode and per-class NMS, so that the outputs are boxes (``onnx_predict``) rather than the grid head.
 
     Raises:
         CompileError: the design has errors.
@@ -71,12 +73,20 @@ def export_onnx(
     if problems:
         raise ExportError(problems)
     module = module if module is not None else compile_graph(graph, seed=seed, analysis=analysis)
-    with eval_mode(module):
-        model = to_onnx(module, analysis, opset)
+    exported, metadata = module, {}
+    names: list[str] = list(graph.output_ids())
+    if with_nms:
+        from ..training.detection_predict import OUTPUT_NAMES
+        from .onnx_predict import detection_predictor, nms_metadata
+
+        exported, names = detection_predictor(module, analysis), list(OUTPUT_NAMES)
+        metadata["cnn-designer.nms"] = nms_metadata(exported)
+    with eval_mode(exported):
+        model = to_onnx(exported, analysis, opset, output_names=names, layers=module)
         _check(model, opset)
         if verify:
-            _verify(model, module, analysis)
-    _annotate(model, graph)
+            _verify(model, exported, analysis, layers=module)
+    _annotate(model, graph, metadata)
     write_atomic(path, model.SerializeToString())
     return model
 
@@ -134,12 +144,23 @@ def onnx_problems(analysis: Analysis) -> list[Diagnostic]:
     return out
 
 
-def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProto:
-    """Convert ``module`` (already in the mode to export) with a dynamic batch; locate the node on failure."""
+def to_onnx(
+    module: nn.Module,
+    analysis: Analysis,
+    opset: int,
+    *,
+    output_names: list[str] | None = None,
+    layers: nn.Module | None = None,
+) -> onnx.ModelProto:
+    """Convert ``module`` (already in the mode to export) with a dynamic batch; locate the node on failure.
+
+    ``output_names`` default to the design's outputs; ``layers`` is the compiled design inside ``module`` whose
+    layers are tried one by one to locate a failure (default: ``module`` itself).
+    """
     graph = analysis.graph
     inputs = example_inputs(analysis, TRACE_BATCH)
     batch = torch.export.Dim("batch")
-    outputs = graph.output_ids()
+    outputs = output_names if output_names is not None else list(graph.output_ids())
     try:
         with quiet():
             program = _program(
@@ -156,7 +177,8 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProt
                 value.name = name  # an Input that is also an output was renamed by OutputFixPass
     except Exception as exc:  # the converter raises many types; each is reported against the node that fails
         raise ExportError(
-            _locate(module, analysis, opset) or [dg.error("export.onnx_failed", f"ONNX export failed: {reason(exc)}")]
+            _locate(layers or module, analysis, opset)
+            or [dg.error("export.onnx_failed", f"ONNX export failed: {reason(exc)}")]
         ) from None
     return program.model_proto
 
@@ -214,8 +236,8 @@ def _check(model: onnx.ModelProto, opset: int) -> None:
         raise fail("export.onnx_invalid", f"the exported ONNX model is invalid: {reason(exc)}") from None
 
 
-def _verify(model: onnx.ModelProto, module: nn.Module, analysis: Analysis) -> None:
-    """Run the model in onnxruntime at batch sizes 1 and 3 and compare with torch."""
+def _verify(model: onnx.ModelProto, module: nn.Module, analysis: Analysis, layers: nn.Module) -> None:
+    """Run the model in onnxruntime at batch sizes 1 and 3 and compare with torch (``layers``: as in ``to_onnx``)."""
     for batch in (1, 3):
         inputs = example_inputs(analysis, batch, seed=batch)
         try:
@@ -232,7 +254,7 @@ def _verify(model: onnx.ModelProto, module: nn.Module, analysis: Analysis) -> No
         scale = max([1.0] + [float(w.abs().max()) for w in want if w.numel()])
         diff = max_abs_diff(got, want)
         if diff > TOLERANCE * scale:
-            found = _locate(module, analysis, model_opset(model))
+            found = _locate(layers, analysis, model_opset(model))
             raise ExportError(
                 found
                 or [
@@ -303,13 +325,14 @@ def _unsupported(analysis: Analysis, node_id: str, why: str) -> Diagnostic:
     )
 
 
-def _annotate(model: onnx.ModelProto, graph: Graph) -> None:
-    """Record where the model came from: the design's name and its full JSON text."""
+def _annotate(model: onnx.ModelProto, graph: Graph, extra: dict[str, str]) -> None:
+    """Record where the model came from: the design's name and its full JSON text (and ``extra`` entries)."""
     model.doc_string = f"{graph.name}: exported by CNN Designer"
     for key, value in (
         ("cnn-designer.format", FORMAT),
         ("cnn-designer.name", graph.name),
         ("cnn-designer.design", dumps(graph)),
+        *extra.items(),
     ):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

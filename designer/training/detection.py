@@ -134,6 +134,23 @@ def decode(
     A predictor's score is its confidence times its cell's best class probability (the paper's class-specific
     confidence); boxes under ``score_threshold`` are dropped before ``torchvision.ops.batched_nms``.
     """
+    n = out.shape[0]
+    corners, scores, labels = candidates(out, boxes, image_size)
+    image = torch.arange(n, device=out.device)[:, None].expand_as(scores)
+    keep = scores > score_threshold
+    flat_boxes, flat_scores, flat_labels, flat_image = corners[keep], scores[keep], labels[keep], image[keep]
+    classes = out.shape[1] - 5 * boxes
+    kept = batched_nms(flat_boxes, flat_scores, flat_image * classes + flat_labels, iou_threshold)
+    found: list[Detections] = []
+    for i in range(n):
+        mine = kept[flat_image[kept] == i][:max_detections]  # batched_nms returns indices by descending score
+        found.append(Detections(flat_boxes[mine], flat_scores[mine], flat_labels[mine]))
+    return found
+
+
+def candidates(out: Tensor, boxes: int, image_size: tuple[int, int]) -> tuple[Tensor, Tensor, Tensor]:
+    """Every predictor's box in pixels, clipped to the image ``[N, S*S*B, 4]`` (x1, y1, x2, y2), score (its
+    confidence times its cell's best class probability) ``[N, S*S*B]`` and label (that class) ``[N, S*S*B]``."""
     head = HeadOutput.read(out, boxes)
     n = out.shape[0]
     h, w = image_size
@@ -142,17 +159,7 @@ def decode(
     labels = label[..., None].expand_as(head.conf).reshape(n, -1)
     scale = torch.tensor([w, h, w, h], device=out.device, dtype=scores.dtype)
     corners = (head.corners().reshape(n, -1, 4) * scale).clamp_min(0)
-    corners = torch.minimum(corners, scale)
-    image = torch.arange(n, device=out.device)[:, None].expand_as(scores)
-    keep = scores > score_threshold
-    flat_boxes, flat_scores, flat_labels, flat_image = corners[keep], scores[keep], labels[keep], image[keep]
-    classes = head.probs.shape[-1]
-    kept = batched_nms(flat_boxes, flat_scores, flat_image * classes + flat_labels, iou_threshold)
-    found: list[Detections] = []
-    for i in range(n):
-        mine = kept[flat_image[kept] == i][:max_detections]  # batched_nms returns indices by descending score
-        found.append(Detections(flat_boxes[mine], flat_scores[mine], flat_labels[mine]))
-    return found
+    return torch.minimum(corners, scale), scores, labels
 
 
 def cell_hits(out: Tensor, target: Tensor, boxes: int, image_size: tuple[int, int]) -> Tensor:

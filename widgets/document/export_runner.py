@@ -21,26 +21,29 @@ from designer.model.graph import Graph
 
 @dataclass(frozen=True)
 class ExportKind:
-    """One File > Export entry: the designer.export format, menu text, file filter and default suffix."""
+    """One File > Export entry: the designer.export format, menu text, file filter and default suffix; ``with_nms``:
+    a detection design's ONNX with its decode and NMS (boxes as outputs)."""
 
     key: str
     text: str
     file_filter: str
     suffix: str
+    with_nms: bool = False
 
 
 EXPORT_KINDS = (
     ExportKind("onnx", "ONNX…", "ONNX models (*.onnx)", ".onnx"),
     ExportKind("torchscript", "TorchScript…", "TorchScript archives (*.pt)", ".pt"),
     ExportKind("python", "PyTorch code…", "Python files (*.py)", ".py"),
+    ExportKind("onnx", "ONNX with Boxes (Decode and NMS)…", "ONNX models (*.onnx)", ".onnx", with_nms=True),
 )
 
 
-def export_in_worker(project_json: str, path: str, fmt: str) -> str:
+def export_in_worker(project_json: str, path: str, fmt: str, with_nms: bool = False) -> str:
     """What the worker process runs (importing torch there): ``designer.export.export_project``."""
     from designer.export import export_project
 
-    return export_project(project_json, path, fmt)
+    return export_project(project_json, path, fmt, with_nms=with_nms)
 
 
 class ExportRunner(QObject):
@@ -66,7 +69,7 @@ class ExportRunner(QObject):
             return False
         if self._pool is None:  # spawn, not fork: a forked Qt application is not safe to run on
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        future = self._pool.submit(export_in_worker, fileformat.dumps(graph), path, kind.key)  # a snapshot
+        future = self._pool.submit(export_in_worker, fileformat.dumps(graph), path, kind.key, kind.with_nms)
         self._thread = threading.Thread(target=self._wait, args=(kind, path, future), daemon=True, name="export")
         self._thread.start()
         return True

@@ -354,7 +354,7 @@ def create_panel(window: Any) -> RunsPanel:
         return window.document.graph, window.document.path
 
     def export(project: Path) -> None:
-        kind = EXPORT_KINDS[2]  # PyTorch code: readable, and what the other formats start from
+        kind = next(k for k in EXPORT_KINDS if k.key == "python")  # readable, and what the other formats start from
         path = window.files.dialogs.save_path(window, str(project.with_suffix(kind.suffix)), "Export", kind.file_filter)
         if path and not window.files.exports.start(kind, load_design(project), path):
             window.files.dialogs.error(window, "Export running", "Wait for the current export to finish.")
