@@ -381,6 +381,7 @@ def _record(config: TrainConfig, session: Session, bundle: DataBundle) -> dict[s
         "channels_last": session.prep.channels_last,
         "compiled": session.compiled,
         "workers": session.workers,
+        "data_on_device": session.data_on_device,
         "log_every": session.log_every,
         "world_size": session.dist.world_size,
         "steps_per_epoch": session.steps_per_epoch,

@@ -78,6 +78,57 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
+#: Devices on which an in-memory dataset is moved whole and batched there (the CPU gains nothing: it is there).
+RESIDENT_DEVICES = ("cuda",)
+#: The share of the device's free memory an in-memory dataset may take to stay on it.
+RESIDENT_SHARE = 0.25
+
+
+class DeviceBatches:
+    """Batches of an in-memory dataset that lives on the device: one gather per batch, no DataLoader, no workers.
+
+    The images (uint8) and targets are copied to the device once; each batch is an index into them in the sampler's
+    order, so the batches, their order and a resumed epoch's skip are exactly the DataLoader's, without a host copy,
+    a pinned buffer or a Python collate per step keeping the GPU waiting.
+    """
+
+    def __init__(
+        self,
+        dataset: TensorImages,
+        batch_size: int,
+        sampler: ResumableSampler | ShardSampler,
+        device: torch.device,
+        train: bool,
+    ):
+        self.images = dataset.images.to(device)
+        self.labels = dataset.labels.to(device)
+        self.batch_size, self.sampler, self.device = batch_size, sampler, device
+        # As the DataLoader: a training batch of one sample breaks BatchNorm, so a ragged tail is dropped.
+        self.drop_last = train and len(sampler) >= batch_size
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[str]]]:
+        order = torch.as_tensor(list(self.sampler), dtype=torch.long, device=self.device)
+        for k in range(len(self)):
+            idx = order[k * self.batch_size : (k + 1) * self.batch_size]
+            yield self.images[idx], self.labels[idx], []
+
+
+def resident(dataset: ImageDataset, device: torch.device) -> bool:
+    """Whether ``dataset`` is batched on ``device``: in memory, not augmented per sample (that runs in the loader's
+    workers), on a GPU, and small beside the device's free memory."""
+    if device.type not in RESIDENT_DEVICES or not isinstance(dataset, TensorImages) or dataset.transform is not None:
+        return False
+    size = dataset.images.nbytes + dataset.labels.nbytes
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return size <= RESIDENT_SHARE * free
+    return True
+
+
 def make_loader(
     dataset: ImageDataset,
     batch_size: int,
@@ -86,8 +137,12 @@ def make_loader(
     device: torch.device,
     seed: int,
     train: bool,
-) -> DataLoader[Any]:
-    """A loader yielding ``(uint8 images, labels, broken paths)``; persistent workers, pinned memory for CUDA."""
+) -> DataLoader[Any] | DeviceBatches:
+    """A loader yielding ``(uint8 images, labels, broken paths)``: batches gathered on the device for an in-memory
+    dataset on a GPU (``DeviceBatches``), else a DataLoader with persistent workers and pinned memory for CUDA."""
+    if resident(dataset, device):
+        assert isinstance(dataset, TensorImages)
+        return DeviceBatches(dataset, batch_size, sampler, device, train)
     extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "worker_init_fn": _seed_worker, "prefetch_factor": 4}

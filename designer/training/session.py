@@ -18,7 +18,7 @@ from . import distributed
 from .config import TrainConfig
 from .data import DataBundle
 from .distributed import DistInfo
-from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
+from .loaders import DeviceBatches, ResumableSampler, ShardSampler, auto_workers, make_loader
 from .setup import ModelInfo, freeze, make_optimizer, make_scheduler, param_groups
 from .state import Trainables
 from .tasks import Loss, Task, task_for
@@ -53,8 +53,8 @@ class Loaders:
     """The run's data loaders; dropping them ends their worker processes."""
 
     sampler: ResumableSampler
-    train: DataLoader[Any]
-    val: DataLoader[Any] | None
+    train: DataLoader[Any] | DeviceBatches
+    val: DataLoader[Any] | DeviceBatches | None
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ class Session:
     val_samples: int
     #: True when the loop steps through a ``torch.compile`` of the model.
     compiled: bool = False
+    #: The training data is held and batched on the device (``loaders.DeviceBatches``).
+    data_on_device: bool = False
 
     @property
     def model(self) -> nn.Module:
@@ -126,6 +128,7 @@ def open_session(
         wrapped = compile_for_training(wrapped)
     workers = config.workers if config.workers >= 0 else auto_workers(bundle.train, where.device, bool(config.augment))
     loaders = make_loaders(config, bundle, where, workers)
+    on_device = isinstance(loaders.train, DeviceBatches)
     steps_per_epoch = len(loaders.train)
     optimizer = make_optimizer(param_groups(model, graph, config.lr, config.weight_decay), config)
     scheduler, per_step = make_scheduler(optimizer, config, steps_per_epoch)
@@ -142,11 +145,12 @@ def open_session(
         prep=BatchPrep.for_data(bundle.mean, bundle.std, where.device, channels_last),
         task=task_for(config, len(bundle.classes), info.outputs, bundle.classes, _image_size(info.input_shape)),
         per_step_schedule=per_step,
-        workers=workers,
+        workers=0 if on_device else workers,
         steps_per_epoch=steps_per_epoch,
         log_every=config.log_every or (1 if where.device.type == "cpu" else 10),
         val_samples=bundle.val_samples,
         compiled=compiled,
+        data_on_device=on_device,
     )
     return session, loaders
 
