@@ -9,7 +9,7 @@ import torch
 from designer.export.checkpoint import read_checkpoint
 from designer.training import loaders, runs
 from designer.training.api import Finished, TrainConfig, Trainer, read_metrics
-from designer.training.data import TensorImages
+from designer.training.data import Augment, TensorImages
 from designer.training.distributed import DistInfo
 from designer.training.loaders import DeviceBatches, ResumableSampler, ShardSampler, make_loader, resident
 from tests.test_train import BASE, tiny
@@ -43,13 +43,13 @@ def _sampler(data, info, train, skip):
     return sampler
 
 
-def test_augmented_or_file_data_and_the_cpu_keep_the_dataloader(monkeypatch):
+def test_the_cpu_and_augmented_masks_keep_the_dataloader(monkeypatch):
     assert not resident(dataset(), CPU)  # the CPU gains nothing by default: the data is there already
     monkeypatch.setattr(loaders, "RESIDENT_DEVICES", ("cpu",))
     assert resident(dataset(), CPU)
-    augmented = dataset()
-    augmented.transform = lambda img: img
-    assert not resident(augmented, CPU)
+    assert resident(dataset(), CPU, Augment(hflip=True))  # classification: DeviceAugment moves the images
+    masks = TensorImages(dataset().images, torch.zeros(50, 12, 12, dtype=torch.long))
+    assert resident(masks, CPU) and not resident(masks, CPU, Augment(hflip=True))  # a mask would have to move too
 
 
 def test_a_run_on_device_batches_trains_exactly_as_one_through_the_dataloader(tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from .data import ImageDataset, TensorImages, collate
+from .data import Augment, ImageDataset, TensorImages, collate
+from .device_augment import DeviceAugment
 from .distributed import DistInfo
 
 
@@ -99,10 +100,11 @@ class DeviceBatches:
         sampler: ResumableSampler | ShardSampler,
         device: torch.device,
         train: bool,
+        augment: DeviceAugment | None = None,
     ):
         self.images = dataset.images.to(device)
         self.labels = dataset.labels.to(device)
-        self.batch_size, self.sampler, self.device = batch_size, sampler, device
+        self.batch_size, self.sampler, self.device, self.augment = batch_size, sampler, device, augment
         # As the DataLoader: a training batch of one sample breaks BatchNorm, so a ragged tail is dropped.
         self.drop_last = train and len(sampler) >= batch_size
 
@@ -112,15 +114,23 @@ class DeviceBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, list[str]]]:
         order = torch.as_tensor(list(self.sampler), dtype=torch.long, device=self.device)
+        sampler = self.sampler
+        epoch, skipped = (sampler.base.epoch, sampler.skip) if isinstance(sampler, ResumableSampler) else (0, 0)
         for k in range(len(self)):
             idx = order[k * self.batch_size : (k + 1) * self.batch_size]
-            yield self.images[idx], self.labels[idx], []
+            images = self.images[idx]
+            if self.augment is not None:  # drawn by the batch's place in its epoch: the same after a resume
+                images = self.augment(images, epoch, skipped // self.batch_size + k)
+            yield images, self.labels[idx], []
 
 
-def resident(dataset: ImageDataset, device: torch.device) -> bool:
-    """Whether ``dataset`` is batched on ``device``: in memory, not augmented per sample (that runs in the loader's
-    workers), on a GPU, and small beside the device's free memory."""
-    if device.type not in RESIDENT_DEVICES or not isinstance(dataset, TensorImages) or dataset.transform is not None:
+def resident(dataset: ImageDataset, device: torch.device, augment: Augment | None = None) -> bool:
+    """Whether ``dataset`` is batched on ``device``: in memory, on a GPU, small beside the device's free memory, and
+    either not augmented or augmented for classification (``DeviceAugment`` moves images, not masks or boxes)."""
+    if device.type not in RESIDENT_DEVICES or not isinstance(dataset, TensorImages):
+        return False
+    augmented = dataset.transform is not None or (augment is not None and augment.active)
+    if augmented and dataset.labels.ndim != 1:
         return False
     size = dataset.images.nbytes + dataset.labels.nbytes
     if device.type == "cuda":
@@ -137,12 +147,14 @@ def make_loader(
     device: torch.device,
     seed: int,
     train: bool,
+    augment: Augment | None = None,
 ) -> DataLoader[Any] | DeviceBatches:
     """A loader yielding ``(uint8 images, labels, broken paths)``: batches gathered on the device for an in-memory
     dataset on a GPU (``DeviceBatches``), else a DataLoader with persistent workers and pinned memory for CUDA."""
-    if resident(dataset, device):
+    if resident(dataset, device, augment if train else None):
         assert isinstance(dataset, TensorImages)
-        return DeviceBatches(dataset, batch_size, sampler, device, train)
+        on_device = DeviceAugment(augment, seed) if train and augment is not None and augment.active else None
+        return DeviceBatches(dataset, batch_size, sampler, device, train, on_device)
     extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "worker_init_fn": _seed_worker, "prefetch_factor": 4}

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 from ..model.graph import Graph
 from . import distributed
 from .config import TrainConfig
-from .data import DataBundle
+from .data import Augment, DataBundle
 from .distributed import DistInfo
 from .loaders import DeviceBatches, ResumableSampler, ShardSampler, auto_workers, make_loader
 from .setup import ModelInfo, freeze, make_optimizer, make_scheduler, param_groups
@@ -165,7 +165,10 @@ def compile_for_training(module: nn.Module) -> nn.Module:
 def make_loaders(config: TrainConfig, bundle: DataBundle, where: Placement, workers: int) -> Loaders:
     """A resumable shuffled training loader and an in-order validation loader (twice the batch: no gradients)."""
     sampler = ResumableSampler(bundle.train, where.dist, config.seed)
-    train = make_loader(bundle.train, config.batch_size, sampler, workers, where.device, config.seed, train=True)
+    augment = Augment.from_dict(config.augment)
+    train = make_loader(
+        bundle.train, config.batch_size, sampler, workers, where.device, config.seed, train=True, augment=augment
+    )
     val = None
     if bundle.val is not None:
         shards = ShardSampler(bundle.val_samples, where.dist)
