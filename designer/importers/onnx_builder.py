@@ -48,7 +48,7 @@ class OnnxGraphBuilder:
 
         self.graph = model.graph
         self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in self.graph.initializer}
-        self.shapes = _value_shapes(model)
+        self.shapes = value_shapes(model)
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in self.graph.node:
             for name in node.input:
@@ -158,7 +158,8 @@ def sanitize(name: str) -> str:
     return ".".join(parts)
 
 
-def _value_shapes(model: onnx.ModelProto) -> dict[str, list[Dim]]:
+def value_shapes(model: onnx.ModelProto) -> dict[str, list[Dim]]:
+    """The shape of each input, output and inferred value that has one."""
     shapes: dict[str, list[Dim]] = {}
     for value in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
         tensor = value.type.tensor_type
