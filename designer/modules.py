@@ -27,6 +27,16 @@ class LayerScale(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.weight
 
+    @staticmethod
+    def load_bare_keys(model: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
+        """A ``load_state_dict`` pre-hook for a model holding LayerScales: a checkpoint that keeps a factor as a bare
+        parameter of its block (torchvision's ``features.1.0.layer_scale``, [C, 1, 1]; timm's ``gamma``, [C]) loads
+        into that LayerScale's ``weight``. Only a parent sees such a key: torch hands each module its own keys."""
+        for name, layer in model.named_modules():
+            bare, own = prefix + name, f"{prefix}{name}.weight"
+            if isinstance(layer, LayerScale) and name and bare in state_dict and own not in state_dict:
+                state_dict[own] = state_dict.pop(bare).reshape(layer.weight.shape)
+
 
 class StochasticDepth(nn.Module):
     """In training, zeroes each sample ("row") or the whole batch ("batch") with probability p and scales what is

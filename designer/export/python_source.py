@@ -63,8 +63,26 @@ def _python_source(graph: Graph, analysis: Analysis) -> str:
 
 def _own_layer_classes(model: Model) -> dict[str, str]:
     """The source of each ``designer.modules`` class the design uses, by name, in the order first used."""
-    used = {type(m).__name__: type(m) for m in model.modules.values() if is_own_layer(type(m))}
-    return {n: inspect.getsource(cls) for n, cls in used.items()}
+    return {n: inspect.getsource(cls) for n, cls in _own_classes(model).items()}
+
+
+def _own_classes(model: Model) -> dict[str, type]:
+    return {type(m).__name__: type(m) for m in model.modules.values() if is_own_layer(type(m))}
+
+
+#: The ``load_state_dict`` pre-hook an own layer class may give the model that holds it (``LayerScale``'s, for
+#: checkpoints that keep its factor as a bare parameter of the block): the compiled design's ``state_aliases``.
+_MODEL_HOOK = "load_bare_keys"
+
+
+def _hook_lines(model: Model) -> list[str]:
+    """The model's registration of each own layer class's hook, so that what loads into the compiled design loads
+    into the exported one, with ``strict=True``."""
+    hooked = [name for name, cls in _own_classes(model).items() if hasattr(cls, _MODEL_HOOK)]
+    if not hooked:
+        return []
+    lines = [BODY + "# Checkpoints of torchvision and timm name some tensors otherwise (see each hook): they load too."]
+    return lines + [BODY + f"self.register_load_state_dict_pre_hook({name}.{_MODEL_HOOK})" for name in hooked]
 
 
 def aux_outputs(graph: Graph) -> list[NodeId]:
@@ -116,6 +134,7 @@ def _model_class(model: Model, graph: Graph, name: str) -> list[str]:
     lines += [BODY + "super().__init__()"]
     lines += body_lines(model, root, value_column)
     lines += _frozen_lines(model, root)
+    lines += _hook_lines(model)
     return lines + ["", *_forward(model, graph)]
 
 
