@@ -1,16 +1,14 @@
 """The dynamo exporter's ``as_strided`` (a Gather over the flattened value, its indices computed from the batch size)
-imports as nothing when it reads the value in its own order, and is still refused when it reorders it."""
+imports as nothing when it reads the value in its own order, and is still refused when it reorders it. Where torch
+writes it (a pooling after a permute): test_import_onnx_models' ConvNeXt through dynamo."""
 
 from __future__ import annotations
 
 import numpy as np
 import onnx
 import pytest
-import torch
 from onnx import TensorProto, helper, numpy_helper
-from torch import nn
 
-import designer
 from designer.importers import ModelImportError, import_source
 
 
@@ -62,39 +60,3 @@ def test_a_gather_that_reorders_is_still_refused(tmp_path):
     with pytest.raises(ModelImportError) as caught:
         import_source(f"onnx:{tmp_path / 'r.onnx'}")
     assert any("'as_strided' (Gather)" in p for p in caught.value.problems)
-
-
-class _PermutedHead(nn.Module):
-    """ConvNeXt's pattern: a Linear on channels-last, permuted back, then global pooling and a classifier."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mix = nn.Linear(8, 8)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(8, 3)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.mix(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return self.fc(torch.flatten(self.pool(y), 1))
-
-
-@pytest.mark.slow  # the dynamo exporter: 7 s
-def test_torch_dynamo_export_of_a_permuted_pooling_imports_with_the_same_outputs(tmp_path):
-    torch.manual_seed(0)
-    model = _PermutedHead().eval()
-    path = tmp_path / "head.onnx"
-    x = torch.randn(2, 8, 5, 5)
-    torch.onnx.export(model, (x,), str(path), dynamo=True, dynamic_shapes=({0: torch.export.Dim("N")},))
-    assert "Gather" in {n.op_type for n in onnx.load(path).graph.node}  # what this test is about
-    result = import_source(f"onnx:{path}")
-    assert [n.type for n in result.graph if n.type in ("Permute", "AdaptiveAvgPool2d", "Linear")] == [
-        "Permute",
-        "Linear",
-        "Permute",
-        "AdaptiveAvgPool2d",
-        "Linear",
-    ]
-    design = designer.compile(result.graph).eval()
-    design.load_state_dict(result.state_dict, strict=True)
-    with torch.no_grad():
-        torch.testing.assert_close(design(x), model(x))
