@@ -115,11 +115,18 @@ class OnnxGraphBuilder:
             # which its submodules use as a group: then it becomes a child of it, named for what it does.
             op = f"{scope}.{node.op_type.lower()}{suffix}"
             candidates += [op] if scope in self.containers else [scope + suffix, op]
-        elif not node.name.startswith("node_"):  # dynamo's own names ("node_conv2d_1") say nothing a user chose
+        elif not _names_only_its_op(node):
             candidates.append(sanitize(node.name or node.output[0]) + suffix)
         usable = [c for c in candidates if c and all(valid_segment(s) for s in c.split("."))]
         free = next((c for c in usable if not self.clashes(c)), None)
         return free or self.unique(usable[0] if usable else node.op_type.lower() + suffix)
+
+
+def _names_only_its_op(node: onnx.NodeProto) -> bool:
+    """Whether the exporter named ``node`` after its operator alone: dynamo's own names (``node_conv2d_1``), the
+    TorchScript exporter's outside any module (``/Add``, ``/Concat_1``). Those ids read as the operator, lower case
+    (``add``, ``add_1``), whichever exporter wrote the file."""
+    return node.name.startswith("node_") or re.fullmatch(rf"/?{re.escape(node.op_type)}(_\d+)?", node.name) is not None
 
 
 def node_scope(node: onnx.NodeProto) -> str:
