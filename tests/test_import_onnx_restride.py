@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from designer.importers import ModelImportError, import_source
 
 
-def _restride_model(channel_order: list[int]) -> onnx.ModelProto:
+def _restride_model(channel_order: list[int], batch: int | str = "N") -> onnx.ModelProto:
     """x -> mean over H, W -> Gather(flat, n * 4 + order[c]) shaped [N, 4, 1, 1], as dynamo writes as_strided."""
     consts = {
         "hw": np.array([2, 3], np.int64),
@@ -37,7 +37,7 @@ def _restride_model(channel_order: list[int]) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         "restride",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 3, 3])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4, 3, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(v, k) for k, v in consts.items()],
     )
@@ -46,8 +46,9 @@ def _restride_model(channel_order: list[int]) -> onnx.ModelProto:
     return model
 
 
-def test_a_gather_that_reads_in_order_imports_as_the_value_it_reads(tmp_path):
-    onnx.save(_restride_model([0, 1, 2, 3]), tmp_path / "r.onnx")
+@pytest.mark.parametrize("batch", ["N", 3], ids=["dynamic", "fixed"])
+def test_a_gather_that_reads_in_order_imports_as_the_value_it_reads(tmp_path, batch):
+    onnx.save(_restride_model([0, 1, 2, 3], batch), tmp_path / "r.onnx")
     result = import_source(f"onnx:{tmp_path / 'r.onnx'}")
     assert [(n.type, n.params) for n in result.graph] == [
         ("Input", {"shape": [4, 3, 3]}),

@@ -69,7 +69,7 @@ def _restrided(
 ) -> tuple[str, list[onnx.NodeProto]] | None:
     """The value ``gather`` reads in its own order and the nodes computing its indices, when ``gather`` is
     ``Gather(Reshape(x, [-1]), indices)`` with indices ``arange(x.size)`` shaped as ``x``; else None."""
-    if gather.op_type != "Gather" or len(gather.input) != 2 or gather.input[1] in inits:
+    if gather.op_type != "Gather" or len(gather.input) != 2:
         return None
     if any(a.name == "axis" and a.i != 0 for a in gather.attribute):
         return None
@@ -78,25 +78,40 @@ def _restrided(
     if flat is None or dims is None or len(dims) != 1:
         return None
     source = flat.input[0]
-    sample = [d for d in (shapes.get(source) or [None])[1:] if isinstance(d, int)]
-    if len(sample) + 1 != len(shapes.get(source) or []):
+    full = shapes.get(source) or []
+    sample = [d for d in full[1:] if isinstance(d, int)]
+    if not full or len(sample) + 1 != len(full):
         return None
-    nodes, reads = _chain(gather.input[1], producer, inits)
-    indices = _evaluate(model, gather.input[1], nodes, reads) if nodes is not None else None
+    nodes: list[onnx.NodeProto] | None = []
+    indices: list[np.ndarray] | None = None
+    if gather.input[1] in inits:  # a fixed batch: onnxruntime folded the indices
+        indices = [_initializer(model, gather.input[1])]
+    else:
+        nodes, reads = _chain(gather.input[1], producer, inits)
+        indices = _evaluate(model, gather.input[1], nodes, reads) if nodes is not None else None
     if nodes is None or indices is None:
         return None
-    for batch, got in indices.items():
+    for got in indices:
+        batch = got.shape[0] if got.ndim else 0
+        if isinstance(full[0], int) and batch != full[0]:
+            return None
         want = np.arange(batch * int(np.prod(sample, dtype=np.int64))).reshape(batch, *sample)
         if got.shape != want.shape or not np.array_equal(got, want):
             return None
     return source, nodes
 
 
+def _initializer(model: onnx.ModelProto, name: str) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return next(numpy_helper.to_array(i) for i in model.graph.initializer if i.name == name)
+
+
 def _evaluate(
     model: onnx.ModelProto, value: str, nodes: list[onnx.NodeProto], reads: set[str]
-) -> dict[int, np.ndarray] | None:
+) -> list[np.ndarray] | None:
     """``value``, which ``nodes`` compute from the graph inputs and initialisers in ``reads``, evaluated by
-    onnxruntime at each batch of ``_BATCHES``; None when onnxruntime cannot."""
+    onnxruntime at each batch of ``_BATCHES`` (a dynamic batch); None when onnxruntime cannot."""
     import onnxruntime as ort
     from onnx import helper
 
@@ -114,7 +129,7 @@ def _evaluate(
     small.ir_version = model.ir_version
     try:
         session = ort.InferenceSession(small.SerializeToString(), providers=["CPUExecutionProvider"])
-        return {batch: session.run(None, _feeds(session, batch))[0] for batch in _BATCHES}
+        return [session.run(None, _feeds(inputs, batch))[0] for batch in _BATCHES]
     except Exception:  # onnxruntime's error types have no stable import path; an index it cannot compute is no index
         return None
 
@@ -146,13 +161,17 @@ def _chain(
     return sorted(seen.values(), key=lambda n: order.get(id(n), 0)), reads
 
 
-def _feeds(session: object, batch: int) -> dict[str, np.ndarray]:
-    """Zeros for each input of ``session`` at ``batch`` (only their shapes are read)."""
+def _feeds(inputs: list[onnx.ValueInfoProto], batch: int) -> dict[str, np.ndarray]:
+    """Zeros for each of ``inputs``, a symbolic batch set to ``batch`` (only their shapes are read)."""
+    from onnx import helper
+
     feeds = {}
-    for arg in session.get_inputs():  # type: ignore[attr-defined]
-        dims = [batch if k == 0 and not isinstance(d, int) else d for k, d in enumerate(arg.shape)]
-        dtype = np.float32 if arg.type == "tensor(float)" else np.int64
-        feeds[arg.name] = np.zeros([d if isinstance(d, int) else 1 for d in dims], dtype=dtype)
+    for value in inputs:
+        tensor = value.type.tensor_type
+        dims = [
+            d.dim_value if d.HasField("dim_value") else (batch if k == 0 else 1) for k, d in enumerate(tensor.shape.dim)
+        ]
+        feeds[value.name] = np.zeros(dims, dtype=helper.tensor_dtype_to_np_dtype(tensor.elem_type))
     return feeds
 
 
