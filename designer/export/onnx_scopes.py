@@ -32,7 +32,8 @@ class ScopedOperation(nn.Module):
 
 def scoped_module(module: nn.Module, analysis: Analysis) -> nn.Module:
     """``module``'s layers (shared, not copied) and dataflow, with each graph operation a ``ScopedOperation``
-    submodule at its node's id; ``module`` itself where an id cannot be a submodule path here."""
+    submodule at its node's id. An operation whose id starts with an attribute of every GraphModule (only a top-level
+    ``meta``-like name, which the id rules otherwise allow) stays a bare call, named by the exporter."""
     graph, env = trace_nodes(analysis)
     modules: dict[str, nn.Module] = {}
     done: set[fx.Node] = set()
@@ -45,7 +46,7 @@ def scoped_module(module: nn.Module, analysis: Analysis) -> nn.Module:
             continue
         op = env[node_id]
         if op.op not in ("call_function", "call_method") or op in done or _attribute_of_root(node_id):
-            continue  # an operation that emits nothing of its own, or is another node's value
+            continue  # emits no call of its own (returns its input), or its call is scoped already
         done.add(op)
         modules[node_id] = ScopedOperation(op.op, op.target)
         with graph.inserting_after(op):
