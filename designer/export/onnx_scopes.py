@@ -32,8 +32,8 @@ class ScopedOperation(nn.Module):
 
 def scoped_module(module: nn.Module, analysis: Analysis) -> nn.Module:
     """``module``'s layers (shared, not copied) and dataflow, with each graph operation a ``ScopedOperation``
-    submodule at its node's id. An operation whose id starts with an attribute of every GraphModule (a method the id
-    rules do not list, such as ``to_folder``) stays a bare call, named by the exporter."""
+    submodule at its node's id. An operation whose id starts with an attribute of every GraphModule stays a bare
+    call, named by the exporter (the id rules forbid all of today's; a later torch may add one)."""
     graph, env = trace_nodes(analysis)
     modules: dict[str, nn.Module] = {}
     done: set[fx.Node] = set()
