@@ -7,7 +7,7 @@ import contextlib
 import functools
 import keyword
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -19,8 +19,10 @@ from .layers.graph_ops import GraphOp
 from .model import diagnostics as dg
 from .model.diagnostics import Diagnostic, DiagnosticsError
 from .model.graph import Graph, NodeId
-from .modules import AliasedKeys
 
+#: A static method a layer class may have: a load_state_dict pre-hook for the model holding it, which loads the
+#: names other libraries give its tensors (``designer.modules.LayerScale``).
+LOAD_HOOK = "load_bare_keys"
 #: Container kinds of a dotted-id group: children 0..n-1 make a ``ModuleList`` (``model.layer1[0]``), other numeric
 #: children a ``ModuleDict`` (``model.blocks["3"]``), names only a plain ``Module`` (``model.stem.conv``).
 LIST, DICT, MODULE = "list", "dict", "module"
@@ -212,19 +214,17 @@ def compile_graph(graph: Graph, seed: int | None = None, analysis: Analysis | No
         delattr(module, name)
     for name, child in nest_modules(modules).items():
         module.add_module(name, child)
-    aliases = state_aliases(analysis)
-    if aliases:
-        module.register_load_state_dict_pre_hook(AliasedKeys(aliases))  # type: ignore[no-untyped-call]  # not annotated
+    # A module class may give the model that holds it a load_state_dict pre-hook for the names other libraries use
+    # (LayerScale: torchvision's bare ``layer_scale``, timm's ``gamma``); the Python export registers the same.
+    for hook in load_hooks(module):
+        module.register_load_state_dict_pre_hook(hook)  # type: ignore[no-untyped-call]  # not annotated
     return module
 
 
-def state_aliases(analysis: Analysis) -> dict[str, str]:
-    """Every layer node's foreign state keys -> the design's (see ``LayerSpec.state_aliases``)."""
-    out: dict[str, str] = {}
-    for node_id, info in analysis.info.items():
-        if info.spec is not None and info.spec.is_module:
-            out.update(info.spec.state_aliases(node_id))
-    return out
+def load_hooks(module: nn.Module) -> list[Callable[..., None]]:
+    """The ``LOAD_HOOK`` of each class of ``module``'s layers that has one, once per class."""
+    classes = {type(m): None for m in module.modules()}
+    return [getattr(cls, LOAD_HOOK) for cls in classes if hasattr(cls, LOAD_HOOK)]
 
 
 def _attribute_clashes(analysis: Analysis) -> list[Diagnostic]:

@@ -27,6 +27,16 @@ class LayerScale(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.weight
 
+    @staticmethod
+    def load_bare_keys(model: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
+        """A ``load_state_dict`` pre-hook for a model holding LayerScales: a checkpoint that keeps a factor as a bare
+        parameter of its block (torchvision's ``features.1.0.layer_scale``, [C, 1, 1]; timm's ``gamma``, [C]) loads
+        into that LayerScale's ``weight``. Only a parent sees such a key: torch hands each module its own keys."""
+        for name, layer in model.named_modules():
+            bare, own = prefix + name, f"{prefix}{name}.weight"
+            if isinstance(layer, LayerScale) and name and bare in state_dict and own not in state_dict:
+                state_dict[own] = state_dict.pop(bare).reshape(layer.weight.shape)
+
 
 class StochasticDepth(nn.Module):
     """In training, zeroes each sample ("row") or the whole batch ("batch") with probability p and scales what is
@@ -100,19 +110,3 @@ class RoIAlign(nn.Module):
             f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
             f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned}"
         )
-
-
-class AliasedKeys:
-    """A load_state_dict pre-hook: a foreign key the design lacks becomes the design's key, its tensor shaped as the
-    design holds it (torchvision's ``features.1.0.layer_scale`` loads into ``features.1.0.layer_scale.weight``)."""
-
-    def __init__(self, aliases: dict[str, str]):
-        self.aliases = aliases
-
-    def __call__(self, module: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *_: object) -> None:
-        for foreign, own in self.aliases.items():
-            if prefix + foreign not in state_dict or prefix + own in state_dict:
-                continue
-            value = state_dict.pop(prefix + foreign)
-            target = module.get_parameter(own)
-            state_dict[prefix + own] = value.reshape(target.shape) if value.numel() == target.numel() else value

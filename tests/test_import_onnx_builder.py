@@ -72,6 +72,11 @@ def test_data_inputs_leave_out_constants_and_shapes():
         (_node("node_relu_1", "['', 'layer1', 'layer1.0', 'layer1.0.relu', 'relu_1']"), None, "layer1.0.relu"),
         (_node("/features/relu/Relu"), "w_not_a_path", "features.relu"),
         (_node("node_relu_1"), None, "relu"),
+        # TorchScript outside any module (a design's top-level merge) names only the operator, as dynamo does
+        (_node("/Relu"), None, "relu"),
+        (_node("/Relu_3"), None, "relu"),
+        (_node("Relu"), None, "relu"),
+        (_node("/Relu6"), None, "Relu6"),  # a name that is more than the operator is kept
         (_node("my_relu"), None, "my_relu"),
         (_node("/features/1/Relu"), None, "features.1"),
         (_node("/features/class/Relu"), None, "relu"),  # a keyword cannot be a module attribute

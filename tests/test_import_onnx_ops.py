@@ -96,6 +96,24 @@ def test_lrn_as_torch_writes_it_is_local_response_norm(tmp_path, opset, batch):
     ]
 
 
+@pytest.mark.slow  # the dynamo exporter
+def test_lrn_as_dynamo_writes_it_is_local_response_norm(tmp_path):
+    """The dynamo exporter writes the same arithmetic without the If; unoptimised (as the designer exports), its
+    reshapes read a batch size computed once for the whole graph: two LRNs and a Flatten share it, as in ZFNet."""
+    torch.manual_seed(0)
+    lrns = [torch.nn.LocalResponseNorm(3, alpha=2e-4, beta=0.6, k=2.0), torch.nn.LocalResponseNorm(5)]
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), *lrns, torch.nn.Flatten()).eval()
+    path = tmp_path / "lrn.onnx"
+    dims = {"dynamic_shapes": ({0: torch.export.Dim("N")},), "optimize": False}
+    torch.onnx.export(model, (torch.randn(2, 3, 9, 9),), str(path), dynamo=True, input_names=["x"], **dims)
+    result = _import_and_compare(path, batch=3)
+    assert [(n.type, n.params) for n in result.graph][3:] == [
+        ("LocalResponseNorm", {"size": 3, "alpha": 2e-4, "beta": 0.6, "k": 2.0}),
+        ("LocalResponseNorm", {"size": 5}),
+        ("Flatten", {}),
+    ]
+
+
 @pytest.mark.parametrize(
     "op, want, opset", [("Sum", "Add", 8), ("Max", "Maximum", 13), ("Min", "Minimum", 13), ("Mean", "Average", 13)]
 )

@@ -57,7 +57,9 @@ def _export(g: Graph, path: Path) -> None:
 #: cannot write): each came back as the same design when this loop last ran over every template by hand.
 _TOO_SLOW_FOR_CI = {
     "alexnet",
-    "convnext_tiny",  # 10 s of CPU; its blocks' round trip is test_import_onnx_models' small ConvNeXt
+    # 10 s of CPU; its blocks' round trip is test_import_onnx_models' small ConvNeXt. Through the designer's dynamo
+    # export too (its pooled head's as_strided Gather: test_import_onnx_restride), with every id kept, by hand.
+    "convnext_tiny",
     "densenet121",
     "googlenet",
     "resnet34",

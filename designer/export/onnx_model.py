@@ -33,6 +33,7 @@ from ._common import (
     quiet,
     reason,
 )
+from .onnx_scopes import scoped_module
 
 if TYPE_CHECKING:
     import onnx
@@ -164,7 +165,7 @@ def to_onnx(
     try:
         with quiet():
             program = _program(
-                module,
+                scoped_module(module, analysis),
                 inputs,
                 opset,
                 input_names=list(graph.input_ids()),

@@ -9,16 +9,14 @@ the compiled module's (``<node id>.<tensor>``), so trained weights load into it 
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import textwrap
 
 from ..analysis.collector import collector_paused
 from ..analysis.validate import Analysis
-from ..compiler import RESERVED_NAMES, argument_names, class_name, state_aliases
+from ..compiler import LOAD_HOOK, RESERVED_NAMES, argument_names, class_name
 from ..model.fileformat import write_atomic
 from ..model.graph import Graph, NodeId
-from ..modules import AliasedKeys
 from ._blocks import block_class, body_lines
 from ._calls import is_own_layer
 from ._common import checked_analysis
@@ -50,9 +48,6 @@ def python_source(graph: Graph, analysis: Analysis | None = None) -> str:
 def _python_source(graph: Graph, analysis: Analysis) -> str:
     model = Model(analysis)
     own = _own_layer_classes(model)
-    aliases = state_aliases(analysis)
-    if aliases:
-        own[AliasedKeys.__name__] = inspect.getsource(AliasedKeys)
     name = class_name(graph.name)
     while name in own:  # a design named "layer scale" must not replace the LayerScale it uses
         name += "Model"
@@ -62,14 +57,27 @@ def _python_source(graph: Graph, analysis: Analysis) -> str:
         lines += ["", "", *source.rstrip().splitlines()]
     for cls in model.written_classes():
         lines += ["", "", *block_class(model, cls)]
-    lines += ["", "", *_model_class(model, graph, name, aliases)]
+    lines += ["", "", *_model_class(model, graph, name)]
     return "\n".join(lines) + "\n"
 
 
 def _own_layer_classes(model: Model) -> dict[str, str]:
     """The source of each ``designer.modules`` class the design uses, by name, in the order first used."""
-    used = {type(m).__name__: type(m) for m in model.modules.values() if is_own_layer(type(m))}
-    return {n: inspect.getsource(cls) for n, cls in used.items()}
+    return {n: inspect.getsource(cls) for n, cls in _own_classes(model).items()}
+
+
+def _own_classes(model: Model) -> dict[str, type]:
+    return {type(m).__name__: type(m) for m in model.modules.values() if is_own_layer(type(m))}
+
+
+def _hook_lines(model: Model) -> list[str]:
+    """The model's registration of each own layer class's hook (``compiler.LOAD_HOOK``), so that what loads into
+    the compiled design loads into the exported one, with ``strict=True``."""
+    hooked = [name for name, cls in _own_classes(model).items() if hasattr(cls, LOAD_HOOK)]
+    if not hooked:
+        return []
+    lines = [BODY + "# Checkpoints of torchvision and timm name some tensors otherwise (see each hook): they load too."]
+    return lines + [BODY + f"self.register_load_state_dict_pre_hook({name}.{LOAD_HOOK})" for name in hooked]
 
 
 def aux_outputs(graph: Graph) -> list[NodeId]:
@@ -115,27 +123,14 @@ def _class_doc(graph: Graph) -> list[str]:
     return ["    " + line for line in lines]
 
 
-def _model_class(model: Model, graph: Graph, name: str, aliases: dict[str, str]) -> list[str]:
+def _model_class(model: Model, graph: Graph, name: str) -> list[str]:
     root = model.tree.root
     lines = [f"class {name}(nn.Module):", *_class_doc(graph), "", "    def __init__(self) -> None:"]
     lines += [BODY + "super().__init__()"]
     lines += body_lines(model, root, value_column)
     lines += _frozen_lines(model, root)
-    lines += _alias_lines(aliases)
+    lines += _hook_lines(model)
     return lines + ["", *_forward(model, graph)]
-
-
-def _alias_lines(aliases: dict[str, str]) -> list[str]:
-    """The hook that loads foreign state keys under the design's names (torchvision's bare ``layer_scale``)."""
-    if not aliases:
-        return []
-    lines = [BODY + "# state keys other libraries write for the same tensors, loaded under this model's names"]
-    lines += [BODY + "aliases = {"]
-    lines += [
-        f"{BODY}    {json.dumps(foreign, ensure_ascii=False)}: {json.dumps(own, ensure_ascii=False)},"
-        for foreign, own in aliases.items()
-    ]
-    return [*lines, BODY + "}", BODY + "self.register_load_state_dict_pre_hook(AliasedKeys(aliases))"]
 
 
 def _frozen_lines(model: Model, root: Unit) -> list[str]:

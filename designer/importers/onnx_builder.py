@@ -48,7 +48,7 @@ class OnnxGraphBuilder:
 
         self.graph = model.graph
         self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in self.graph.initializer}
-        self.shapes = _value_shapes(model)
+        self.shapes = value_shapes(model)
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in self.graph.node:
             for name in node.input:
@@ -115,11 +115,18 @@ class OnnxGraphBuilder:
             # which its submodules use as a group: then it becomes a child of it, named for what it does.
             op = f"{scope}.{node.op_type.lower()}{suffix}"
             candidates += [op] if scope in self.containers else [scope + suffix, op]
-        elif not node.name.startswith("node_"):  # dynamo's own names ("node_conv2d_1") say nothing a user chose
+        elif not _names_only_its_op(node):
             candidates.append(sanitize(node.name or node.output[0]) + suffix)
         usable = [c for c in candidates if c and all(valid_segment(s) for s in c.split("."))]
         free = next((c for c in usable if not self.clashes(c)), None)
         return free or self.unique(usable[0] if usable else node.op_type.lower() + suffix)
+
+
+def _names_only_its_op(node: onnx.NodeProto) -> bool:
+    """Whether the exporter named ``node`` after its operator alone: dynamo's own names (``node_conv2d_1``), the
+    TorchScript exporter's outside any module (``/Add``, ``/Concat_1``). Those ids read as the operator, lower case
+    (``add``, ``add_1``), whichever exporter wrote the file."""
+    return node.name.startswith("node_") or re.fullmatch(rf"/?{re.escape(node.op_type)}(_\d+)?", node.name) is not None
 
 
 def node_scope(node: onnx.NodeProto) -> str:
@@ -158,7 +165,8 @@ def sanitize(name: str) -> str:
     return ".".join(parts)
 
 
-def _value_shapes(model: onnx.ModelProto) -> dict[str, list[Dim]]:
+def value_shapes(model: onnx.ModelProto) -> dict[str, list[Dim]]:
+    """The shape of each input, output and inferred value that has one."""
     shapes: dict[str, list[Dim]] = {}
     for value in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
         tensor = value.type.tensor_type

@@ -14,10 +14,11 @@ import numpy as np
 
 from ..model.graph import Graph, Node, NodeId
 from . import ImportResult, ModelImportError
-from .onnx_builder import OnnxGraphBuilder, sanitize, static_sample_shape
+from .onnx_builder import OnnxGraphBuilder, sanitize, static_sample_shape, value_shapes
 from .onnx_context import OpContext, Unsupported, constant_value
 from .onnx_fold import FoldError, fold_constants, with_shapes
 from .onnx_ops import OPS
+from .onnx_restride import drop_restrides
 
 if TYPE_CHECKING:
     import onnx
@@ -78,7 +79,9 @@ def _load(path: str) -> onnx.ModelProto:
         folded = fold_constants(model)
     except FoldError as exc:
         raise ModelImportError(f"onnxruntime cannot load {path}: {exc}") from None
-    return with_shapes(folded)
+    model = with_shapes(folded)
+    drop_restrides(model, value_shapes(model))
+    return model
 
 
 class _Importer:

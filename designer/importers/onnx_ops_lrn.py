@@ -1,6 +1,7 @@
-"""Local response normalisation written as arithmetic, as torch's TorchScript exporter writes
+"""Local response normalisation written as arithmetic, as torch's exporters (TorchScript and dynamo) write
 ``F.local_response_norm``: ``x / (k + alpha * avg_pool3d(x*x over size channels)) ** beta``, with reshapes, a pad
-and an ``If`` on the rank in between. The whole region from ``x * x`` to the division is one LocalResponseNorm."""
+and (TorchScript) an ``If`` on the rank in between. The whole region from ``x * x`` to the division is one
+LocalResponseNorm."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ _REGION_OPS = frozenset(
     {"Reshape", "Pad", "AveragePool", "Squeeze", "Unsqueeze", "If", "Mul", "Add", "Pow", "Shape", "Gather", "Equal"}
     | {"Concat", "Cast", "Slice", "Identity", "ConstantOfShape", "Constant", "Expand"}
 )
-_SHAPE_OPS = frozenset({"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice", "Equal", "Constant"})
+_SHAPE_OPS = frozenset(
+    {"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Slice", "Equal", "Constant", "Reshape"}
+)
 #: More nodes than torch ever writes for one LRN: not this pattern.
 _MAX_NODES = 80
 
@@ -53,14 +56,16 @@ def _region(ctx: OpContext, div: onnx.NodeProto) -> list[onnx.NodeProto] | None:
             region[id(user)] = user
             todo += list(user.output)
     producers = {out: n for n in ctx.builder.graph.node for out in n.output}
-    side = [i for n in region.values() for i in n.input if i in producers and i != ctx.node.input[0]]
+    # the dynamo exporter computes the batch size once for the whole graph: a shape value known already stays out
+    known = ctx.builder.shape_values
+    side = [i for n in region.values() for i in n.input if i in producers and i != ctx.node.input[0] and i not in known]
     while side:
         node = producers[side.pop()]
         if id(node) not in region:
             if node.op_type not in _SHAPE_OPS or len(region) > _MAX_NODES:
                 return None
             region[id(node)] = node
-            side += [i for i in node.input if i in producers and i != ctx.node.input[0]]
+            side += [i for i in node.input if i in producers and i != ctx.node.input[0] and i not in known]
     inside = {out for n in region.values() for out in n.output}
     graph_outputs = {o.name for o in ctx.builder.graph.output}
     for out in inside:

@@ -179,11 +179,6 @@ class LayerScale(LayerSpec):
     def explain(self, ctx: Ctx, out: Shape) -> list[str]:
         return [f"output = input = {fmt_shape(out)}", f"params = C = {fmt_int(ctx.p['dim'])}"]
 
-    def state_aliases(self, node_id: str) -> dict[str, str]:
-        # torchvision's CNBlock holds `layer_scale` ([C, 1, 1]) and timm's ConvNeXtBlock `gamma` ([C]) as bare
-        # parameters of the block: the key is the node id itself
-        return {node_id: f"{node_id}.weight"}
-
     def module_class(self) -> type[nn.Module]:
         from ..modules import LayerScale as cls
 

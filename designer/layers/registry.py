@@ -79,11 +79,6 @@ class LayerSpec:
         """The torch module for this node (imports torch)."""
         return self.module_class()(**self.torch_kwargs(ctx))
 
-    def state_aliases(self, node_id: str) -> dict[str, str]:
-        """State keys another library gives this node's tensors -> the design's own (``<node id>.<tensor name>``);
-        the compiled design loads either (a bare parameter, where the design has a module holding it)."""
-        return {}
-
     def module_class(self) -> type[nn.Module]:
         """The class ``build`` instantiates: ``torch.nn.<name>``, or one of ``designer.modules`` (imports torch)."""
         from torch import nn

@@ -1,0 +1,67 @@
+"""Give each graph operation of a design (Add, Concat, Permute, ...) a module scope for the ONNX exporter.
+
+The dynamo exporter records the module path of each operator it writes (``pkg.torch.onnx.name_scopes``), which is how
+an import names layers by their ids. A graph operation compiles to a bare ``call_function``, which has no module: the
+file then names a residual ``add_15`` at the top level, and an import called it ``add``, ``add_1``, ... Exporting a
+copy of the module in which each operation is called through a small module at its node's id records the id.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from torch import fx, nn
+
+from ..analysis.validate import Analysis
+from ..compiler import trace_nodes
+
+
+class ScopedOperation(nn.Module):
+    """One graph operation of the design as a module: a function or a tensor method, called as the fx node did."""
+
+    def __init__(self, op: str, target: Any) -> None:
+        super().__init__()
+        self.op, self.target = op, target
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self.op == "call_method":
+            return getattr(args[0], self.target)(*args[1:], **kwargs)
+        return self.target(*args, **kwargs)
+
+
+def scoped_module(module: nn.Module, analysis: Analysis) -> nn.Module:
+    """``module``'s layers (shared, not copied) and dataflow, with each graph operation a ``ScopedOperation``
+    submodule at its node's id. An operation whose id starts with an attribute of every GraphModule stays a bare
+    call, named by the exporter (the id rules forbid all of today's; a later torch may add one)."""
+    graph, env = trace_nodes(analysis)
+    modules: dict[str, nn.Module] = {}
+    done: set[fx.Node] = set()
+    for node_id in analysis.order:
+        info = analysis.info[node_id]
+        if info.spec is None or info.node.type == "Input":
+            continue
+        if info.spec.is_module:
+            modules[node_id] = module.get_submodule(node_id)
+            continue
+        op = env[node_id]
+        if op.op not in ("call_function", "call_method") or op in done or _attribute_of_root(node_id):
+            continue  # emits no call of its own (returns its input), or its call is scoped already
+        done.add(op)
+        modules[node_id] = ScopedOperation(op.op, op.target)
+        with graph.inserting_after(op):
+            scoped = graph.call_module(node_id, op.args, op.kwargs)
+        op.replace_all_uses_with(scoped)
+        graph.erase_node(op)
+    graph.lint()
+    return fx.GraphModule(modules, graph)
+
+
+def _attribute_of_root(node_id: str) -> bool:
+    """Whether the first part of ``node_id`` names an attribute every GraphModule has (``meta``, ``training``)."""
+    return hasattr(_empty_graph_module(), node_id.split(".")[0])
+
+
+@functools.cache
+def _empty_graph_module() -> fx.GraphModule:
+    return fx.GraphModule(nn.Module(), fx.Graph())
