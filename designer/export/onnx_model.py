@@ -80,7 +80,8 @@ def export_onnx(
         from ..training.detection_predict import OUTPUT_NAMES
         from .onnx_predict import detection_predictor, nms_metadata
 
-        exported, names = detection_predictor(module, analysis), list(OUTPUT_NAMES)
+        # the predictor wraps the design with its graph operations scoped (see to_onnx), so ids survive inside it
+        exported, names = detection_predictor(scoped_module(module, analysis), analysis), list(OUTPUT_NAMES)
         metadata["cnn-designer.nms"] = nms_metadata(exported)
     with eval_mode(exported):
         model = to_onnx(exported, analysis, opset, output_names=names, layers=module)
@@ -164,8 +165,9 @@ def to_onnx(
     outputs = output_names if output_names is not None else list(graph.output_ids())
     try:
         with quiet():
+            # a wrapper (the detection predictor) holds a design that export_onnx scoped already
             program = _program(
-                scoped_module(module, analysis),
+                scoped_module(module, analysis) if layers is None or layers is module else module,
                 inputs,
                 opset,
                 input_names=list(graph.input_ids()),

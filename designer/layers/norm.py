@@ -10,7 +10,9 @@ from .registry import Ctx, LayerSpec, Shape, fmt_int, fmt_shape, prod, register
 if TYPE_CHECKING:
     from torch import nn
 
-_EPS = Param("eps", Kind.FLOAT, 1e-5, low=0, doc="added to the variance for numerical stability")
+_EPS = Param(
+    "eps", Kind.FLOAT, 1e-5, low=1e-12, doc="added to the variance for numerical stability (torch needs it above 0)"
+)
 _AFFINE = Param("affine", Kind.BOOL, True, doc="learn a scale and a shift per channel")
 
 
