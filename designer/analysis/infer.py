@@ -1,0 +1,120 @@
+"""Per-node inference: a node's resolved parameters, output shape, weights and receptive field from its inputs'.
+
+A node's result depends only on the node itself and on the shape and receptive field of each of its inputs, which is
+what lets ``incremental.reanalyze`` stop where an edit's effect stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ..layers.registry import Ctx, LayerSpec, fmt_shape, prod
+from ..model import diagnostics as dg
+from ..model.diagnostics import DesignError, Diagnostic
+from ..model.graph import Node, NodeId
+
+if TYPE_CHECKING:
+    from .validate import NodeInfo
+
+#: What an Input (or a node whose inputs carry no field) starts from: itself, one pixel per step.
+_UNIT_FIELD, _UNIT_JUMP = (1, 1), (1.0, 1.0)
+
+
+def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic] | None:
+    """Fill ``ni`` from its inputs' results in ``info``; the node's own problems (None when it has none)."""
+    node, spec = ni.node, ni.spec
+    if spec is None:
+        return None
+    values, problems = spec.resolve(node.params)
+    if problems:
+        return [_diag(node, exc) for exc in problems]
+    inputs = node.inputs
+    low, high = spec.arity
+    if len(inputs) < low or (high is not None and len(inputs) > high):
+        return None
+    get = info.get
+    srcs = [get(s) for s in inputs]
+    shapes = tuple(s.shape for s in srcs if s is not None and s.shape is not None)
+    if len(shapes) != len(inputs):
+        return None  # the upstream problem is reported where it is
+    ctx = Ctx(node.id, node.type, values, shapes, tuple(inputs))
+    try:
+        if spec.ranks is not None and len(shapes[0]) not in spec.ranks:
+            raise _rank_error(spec, ctx)
+        inferred = spec.inferred(ctx)
+        if inferred:
+            _fill_inferred(ctx, inferred)
+        shape = spec.shape(ctx)
+        weights = spec.weights(ctx)
+    except DesignError as exc:
+        return [_diag(node, exc)]
+    if weights:
+        ni.weights = weights
+        ni.params = sum(prod(s) for s in weights.values())
+    ni.ctx, ni.shape = ctx, shape
+    if len(shape) == 3:
+        _receptive_field(ni, spec, ctx, srcs)  # type: ignore[arg-type]  # every source has a shape, checked above
+    return None
+
+
+def _diag(node: Node, exc: DesignError) -> Diagnostic:
+    message = exc.message if "'" + node.id + "'" in exc.message else f"{node.type} '{node.id}': {exc.message}"
+    return dg.error(exc.code, message, node.id, exc.hint, exc.port)
+
+
+def _rank_error(spec: LayerSpec, ctx: Ctx) -> DesignError:
+    assert spec.ranks is not None
+    got = fmt_shape(ctx.x0)
+    if len(ctx.x0) < 3 and 3 in spec.ranks:
+        return ctx.fail(
+            "shape.needs_map",
+            f"{ctx.who} needs a [C, H, W] feature map, but '{ctx.src[0]}' gives {got}",
+            f"move '{ctx.node_id}' before the Flatten, or Reshape to [C, H, W] first",
+        )
+    want = " or ".join({1: "[F]", 2: "[C, L]", 3: "[C, H, W]"}.get(r, f"{r}-D") for r in spec.ranks)
+    return ctx.fail(
+        "shape.rank",
+        f"{ctx.who} needs a {want} input, but '{ctx.src[0]}' gives {got}",
+        f"use a layer made for {got} inputs, or reshape first",
+    )
+
+
+def _fill_inferred(ctx: Ctx, inferred: Mapping[str, object]) -> None:
+    for name, value in inferred.items():
+        given = ctx.p.get(name)
+        if given is not None and given != value:
+            shown = list(given) if isinstance(given, tuple) else given
+            want = list(value) if isinstance(value, tuple) else value
+            raise DesignError(
+                "param.inferred_mismatch",
+                f"{ctx.who} expects {name}={shown}; '{ctx.src[0]}' gives {want} (input shape {fmt_shape(ctx.x0)})",
+                f"remove {name} (it is inferred) or set it to {want}",
+            )
+    ctx.p.update(inferred)  # the node's own resolved values, made for this context alone
+
+
+def _receptive_field(ni: NodeInfo, spec: LayerSpec, ctx: Ctx, srcs: list[NodeInfo]) -> None:
+    """Propagate receptive-field size and jump: rf_out = rf_in + (k_eff - 1) * jump_in, jump_out = jump_in * s."""
+    fields = [(s.receptive_field, s.rf_stride) for s in srcs if s.receptive_field is not None and s.rf_stride]
+    if ni.node.type == "Input" or not fields:
+        ni.receptive_field, ni.rf_stride = _UNIT_FIELD, _UNIT_JUMP
+        return
+    # a merge sees as far as its widest input
+    rh, rw = max(f[0] for f, _ in fields), max(f[1] for f, _ in fields)
+    jh, jw = max(j[0] for _, j in fields), max(j[1] for _, j in fields)
+    window = spec.window(ctx)
+    if window is not None:
+        (kh, kw), (sh, sw) = window
+        rh, rw = round(rh + (kh - 1) * jh), round(rw + (kw - 1) * jw)
+        jh, jw = jh * sh, jw * sw
+    ni.receptive_field, ni.rf_stride = (rh, rw), (jh, jw)
+
+
+def same_result(a: NodeInfo, b: NodeInfo) -> bool:
+    """Whether two analyses of one node agree on everything its readers and its lints read."""
+    if a.shape != b.shape or a.receptive_field != b.receptive_field or a.rf_stride != b.rf_stride:
+        return False
+    if a.ctx is None or b.ctx is None:
+        return a.ctx is b.ctx
+    return a.ctx.p == b.ctx.p and a.ctx.x == b.ctx.x and a.params == b.params

@@ -1,0 +1,116 @@
+"""Re-analysing after parameter edits equals analysing afresh: random designs, random edits, every node's results
+and every diagnostic (in order) compared, and the changed set the views redraw from covers every difference."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from designer.analysis.incremental import reanalyze
+from designer.analysis.validate import Analysis, analyze
+from designer.editing.templates import load_template
+from designer.layers.registry import get_spec
+from designer.model.fileformat import from_dict
+from designer.model.graph import Graph
+
+from .contract import CORPUS, _value, random_design
+
+
+def _results(analysis: Analysis) -> dict[str, Any]:
+    """Everything a view or a later pass reads of each node."""
+    return {
+        nid: (
+            ni.spec,
+            ni.shape,
+            ni.params,
+            ni.mult_adds,
+            ni.receptive_field,
+            ni.rf_stride,
+            dict(ni.weights),
+            (ni.ctx.node_id, ni.ctx.type, ni.ctx.p, ni.ctx.x, ni.ctx.src) if ni.ctx else None,
+        )
+        for nid, ni in analysis.info.items()
+    }
+
+
+def _by_node(analysis: Analysis) -> dict[str | None, list[Any]]:
+    out: dict[str | None, list[Any]] = {}
+    for d in analysis.diagnostics:
+        out.setdefault(d.node_id, []).append(d)
+    return out
+
+
+def _edit(graph: Graph, rng: random.Random) -> str:
+    """One edit the incremental path takes: a parameter set, removed, made invalid or unknown; or a node field."""
+    node = rng.choice(graph.nodes)
+    spec = get_spec(node.type)
+    what = rng.random()
+    if what < 0.1:
+        graph.set_field(node.id, rng.choice(["label", "pos", "frozen"]), rng.choice([None, True, (1.0, 2.0), "x"]))
+    elif what < 0.2 and node.params:
+        graph.set_param(node.id, rng.choice(list(node.params)), None)
+    elif what < 0.3:
+        graph.set_param(node.id, rng.choice(["out_channels", "kernel_size", "shape", "bogus"]), rng.randint(-1, 9))
+    elif spec is not None and spec.params:
+        p = rng.choice(spec.params)
+        graph.set_param(node.id, p.name, _value(p.kind, rng, p.low, p.high, p.choices))
+    return node.id
+
+
+def _check_edits(graph: Graph, rng: random.Random, steps: int) -> None:
+    previous = analyze(graph)
+    for _ in range(steps):
+        before_results, before_diags = _results(previous), _by_node(previous)
+        edited = {_edit(graph, rng) for _ in range(rng.choice([1, 1, 2]))}
+        incremental, fresh = reanalyze(previous, edited), analyze(graph)
+        assert incremental.order == fresh.order
+        assert incremental.diagnostics == fresh.diagnostics
+        after = _results(incremental)
+        assert after == _results(fresh)
+        changed = incremental.changed_since(previous)
+        assert changed is not None
+        after_diags = _by_node(incremental)
+        differ = {n for n in after if after[n] != before_results[n] or after_diags.get(n) != before_diags.get(n)}
+        assert differ <= changed
+        previous = incremental  # chained: the next edit starts from an incremental result
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 5))
+def test_random_designs_and_edits_reanalyse_as_afresh(seed, steps):
+    rng = random.Random(seed)
+    graph = from_dict(random_design(rng, max_layers=10), lambda d: None)
+    _check_edits(graph, rng, steps)
+
+
+def test_template_pieces_and_their_mutations_reanalyse_as_afresh():
+    """The contract corpus: windows of every template, kept and mutated (odd ids, in-place flags, rewiring)."""
+    rng = random.Random(15)
+    for design in json.loads(CORPUS.read_text(encoding="utf-8")):
+        _check_edits(from_dict(design, lambda d: None), rng, 2)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "unet_shapes", "googlenet"])
+def test_template_edits_reanalyse_as_afresh_and_redo_only_what_they_reach(name):
+    graph = load_template(name)
+    _check_edits(graph, random.Random(len(name)), 8)
+    previous = analyze(graph)
+    last = next(n for n in reversed(previous.order) if graph[n].type == "Linear" or graph[n].type == "Conv2d")
+    graph.set_param(last, "bias", not graph[last].params.get("bias", True))
+    changed = reanalyze(previous, [last]).changed_since(previous)
+    assert changed is not None and last in changed
+    assert len(changed) < len(graph) / 4  # near the end: the rest of the design is not redone
+
+
+def test_an_analysis_without_its_passes_is_redone_whole():
+    graph = load_template("small_cnn")
+    previous = analyze(graph)
+    previous.passes = None
+    again = reanalyze(previous, [graph.ids()[1]])
+    assert again.diagnostics == analyze(graph).diagnostics
+    assert again.changed_since(previous) is None  # no delta: a view redraws everything
