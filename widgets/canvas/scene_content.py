@@ -144,6 +144,17 @@ def group_contents(
     return out
 
 
+def groups_touched(changed: Iterable[str], users: Mapping[NodeId, Sequence[str]]) -> set[str]:
+    """The groups whose box may show something of the ``changed`` nodes: those holding one, or one of its readers
+    (a group's box shows the shapes that flow into it)."""
+    out: set[str] = set()
+    for nid in changed:
+        out.update(ancestors(nid))
+        for user in users.get(NodeId(nid), ()):
+            out.update(ancestors(user))
+    return out
+
+
 def ancestors(node_id: str) -> Iterator[str]:
     """The dotted groups ``node_id`` is in, outermost first (``a.b.c``: ``a``, ``a.b``)."""
     end = node_id.find(".")
