@@ -16,7 +16,7 @@ from designer.analysis.validate import Analysis, analyze
 from designer.editing.templates import load_template
 from designer.layers.registry import get_spec
 from designer.model.fileformat import from_dict
-from designer.model.graph import Graph
+from designer.model.graph import Graph, Node, NodeId
 
 from .contract import CORPUS, _value, random_design
 
@@ -114,3 +114,27 @@ def test_an_analysis_without_its_passes_is_redone_whole():
     again = reanalyze(previous, [graph.ids()[1]])
     assert again.diagnostics == analyze(graph).diagnostics
     assert again.changed_since(previous) is None  # no delta: a view redraws everything
+
+
+def test_nodes_with_the_same_rule_and_inputs_keep_their_own_context():
+    """Results are shared between nodes of one type, parameters and input shapes; each context stays its own (the
+    lint builds an in-place ReLU out of place only where another node reads its input)."""
+    graph = Graph(
+        "twins",
+        [
+            Node(NodeId("x"), "Input", {"shape": [4, 8, 8]}),
+            Node(NodeId("a"), "Conv2d", {"out_channels": 4, "kernel_size": 1}, [NodeId("x")]),
+            Node(NodeId("b"), "Conv2d", {"out_channels": 4, "kernel_size": 1}, [NodeId("x")]),
+            Node(NodeId("shared"), "ReLU", {"inplace": True}, [NodeId("a")]),
+            Node(NodeId("other"), "Identity", {}, [NodeId("a")]),
+            Node(NodeId("alone"), "ReLU", {"inplace": True}, [NodeId("b")]),
+            Node(NodeId("cat"), "Concat", {"dim": 1}, [NodeId("shared"), NodeId("other"), NodeId("alone")]),
+        ],
+    )
+    for _ in range(2):  # the second analysis reads every rule's result from the first
+        analysis = analyze(graph)
+        shared, alone = analysis.info[NodeId("shared")].ctx, analysis.info[NodeId("alone")].ctx
+        assert shared is not None and alone is not None
+        assert (shared.node_id, shared.src, shared.p["inplace"]) == ("shared", ("a",), False)
+        assert (alone.node_id, alone.src, alone.p["inplace"]) == ("alone", ("b",), True)
+        assert [d.node_id for d in analysis.diagnostics if d.code == "graph.inplace_shared"] == ["shared"]

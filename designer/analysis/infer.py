@@ -7,9 +7,11 @@ what lets ``incremental.reanalyze`` stop where an edit's effect stops.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from ..layers.registry import Ctx, LayerSpec, fmt_shape, prod
+from ..layers.registry import Ctx, LayerSpec, Shape, fmt_shape, prod
 from ..model import diagnostics as dg
 from ..model.diagnostics import DesignError, Diagnostic
 from ..model.graph import Node, NodeId
@@ -17,8 +19,26 @@ from ..model.graph import Node, NodeId
 if TYPE_CHECKING:
     from .validate import NodeInfo
 
+#: The weights of a layer that has none.
+_NO_WEIGHTS: Mapping[str, Shape] = MappingProxyType({})
 #: What an Input (or a node whose inputs carry no field) starts from: itself, one pixel per step.
 _UNIT_FIELD, _UNIT_JUMP = (1, 1), (1.0, 1.0)
+
+
+#: Results of a layer rule by (layer spec, raw parameters, input shapes), shared by every analysis: a design repeats a
+#: few layers many times (every block of a ResNet stage; a re-analysis after an edit finds most nodes unchanged).
+#: A rule's result depends on nothing else; ids appear only in the messages of its errors, which are never kept.
+_RESULTS: dict[tuple[LayerSpec, str, tuple[Shape, ...]], _Result] = {}
+#: Entries kept at most; past it the table starts again (a design with that many different layers gains nothing).
+_RESULTS_MAX = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    values: dict[str, Any]
+    shape: Shape
+    weights: Mapping[str, Shape]
+    params: int
 
 
 def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic] | None:
@@ -26,19 +46,35 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     node, spec = ni.node, ni.spec
     if spec is None:
         return None
-    values, problems = spec.resolve(node.params)
-    if problems:
-        return [_diag(node, exc) for exc in problems]
     inputs = node.inputs
-    low, high = spec.arity
-    if len(inputs) < low or (high is not None and len(inputs) > high):
-        return None
     get = info.get
     srcs = [get(s) for s in inputs]
     shapes = tuple(s.shape for s in srcs if s is not None and s.shape is not None)
-    if len(shapes) != len(inputs):
-        return None  # the upstream problem is reported where it is
-    ctx = Ctx(node.id, node.type, values, shapes, tuple(inputs))
+    key = (spec, repr(node.params), shapes)
+    done = _RESULTS.get(key)
+    if done is None:
+        found = _rule(node, spec, shapes)
+        if not isinstance(found, _Result):
+            return found  # the node's problems; None: an upstream problem, reported where it is
+        if len(_RESULTS) >= _RESULTS_MAX:
+            _RESULTS.clear()
+        done = _RESULTS[key] = found
+    ni.ctx = Ctx(node.id, node.type, dict(done.values), shapes, tuple(inputs))
+    ni.shape, ni.weights, ni.params = done.shape, done.weights, done.params
+    if len(done.shape) == 3:
+        _receptive_field(ni, spec, ni.ctx, srcs)  # type: ignore[arg-type]  # every source has a shape
+    return None
+
+
+def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | list[Diagnostic] | None:
+    """Apply the layer's rule: its result, or the node's problems, or None when an input has no shape."""
+    values, problems = spec.resolve(node.params)
+    if problems:
+        return [_diag(node, exc) for exc in problems]
+    low, high = spec.arity
+    if len(shapes) != len(node.inputs) or len(shapes) < low or (high is not None and len(shapes) > high):
+        return None
+    ctx = Ctx(node.id, node.type, values, shapes, tuple(node.inputs))
     try:
         if spec.ranks is not None and len(shapes[0]) not in spec.ranks:
             raise _rank_error(spec, ctx)
@@ -46,16 +82,10 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
         if inferred:
             _fill_inferred(ctx, inferred)
         shape = spec.shape(ctx)
-        weights = spec.weights(ctx)
+        weights = spec.weights(ctx) or _NO_WEIGHTS
     except DesignError as exc:
         return [_diag(node, exc)]
-    if weights:
-        ni.weights = weights
-        ni.params = sum(prod(s) for s in weights.values())
-    ni.ctx, ni.shape = ctx, shape
-    if len(shape) == 3:
-        _receptive_field(ni, spec, ctx, srcs)  # type: ignore[arg-type]  # every source has a shape, checked above
-    return None
+    return _Result(dict(values), shape, weights, sum(prod(s) for s in weights.values()))
 
 
 def _diag(node: Node, exc: DesignError) -> Diagnostic:

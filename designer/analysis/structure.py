@@ -41,7 +41,7 @@ def check_structure(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagno
             )
             continue
         for port, src in enumerate(node.inputs):
-            if src not in graph:
+            if src not in info:
                 out.append(
                     dg.error(
                         "graph.unknown_input",

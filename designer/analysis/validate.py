@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from ..layers.registry import Ctx, LayerSpec, Shape, get_spec, prod
 from ..model.diagnostics import Diagnostic
@@ -30,8 +29,25 @@ __all__ = [
     "validate",
 ]
 
-#: The weights of a node that has none (shared: nothing writes into a node's weights).
-_NO_WEIGHTS: Mapping[str, Shape] = MappingProxyType({})
+
+class _NoWeights(Mapping[str, Shape]):
+    """The weights of a node that has none: one shared, empty, read-only mapping (a default a dataclass accepts,
+    being hashable, so that making a node's info calls no factory: a 100k-node design makes 100k of them)."""
+
+    def __getitem__(self, key: str) -> Shape:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+
+_NO_WEIGHTS: Mapping[str, Shape] = _NoWeights()
 
 
 @dataclass(slots=True)
@@ -42,7 +58,7 @@ class NodeInfo:
     spec: LayerSpec | None
     ctx: Ctx | None = None
     shape: Shape | None = None
-    weights: Mapping[str, Shape] = field(default_factory=lambda: _NO_WEIGHTS)
+    weights: Mapping[str, Shape] = _NO_WEIGHTS
     #: Learnable parameter count: the sum of the weights' sizes, counted once when the weights are inferred.
     params: int = 0
     #: Receptive field size and stride (jump) per spatial axis, for nodes with a spatial output.
@@ -147,7 +163,8 @@ class Passes:
 
 
 def _analyze(graph: Graph) -> Analysis:
-    info = {node.id: NodeInfo(node, get_spec(node.type)) for node in graph}
+    specs = {t: get_spec(t) for t in {node.type for node in graph}}
+    info = {node.id: NodeInfo(node, specs[node.type]) for node in graph}
     users = graph.consumers()
     early: list[Diagnostic] = []
     check_ids(graph, early)
