@@ -29,6 +29,9 @@ shape_env state_dict to to_empty to_folder train training type xpu zero_grad
 #: ("'Tensor' object has no attribute ..."); the validator accepted it and compiling failed.
 RESERVED_NAMES = frozenset({"self"})
 
+#: Names a part may not have: nn.Module's attributes, the generated code's own names and Python's keywords.
+_TAKEN = MODULE_ATTRS | RESERVED_NAMES | frozenset(keyword.kwlist)
+
 #: A name, or a number; names may join words with '-' as torchvision's RegNet names its blocks (``block1-0``), so
 #: that an imported model keeps its module names and its state_dict keys.
 _SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*|[0-9]+")
@@ -43,8 +46,9 @@ def check_ids(graph: Graph, out: list[Diagnostic]) -> None:
     """Report ids that cannot be module paths: bad or reserved parts, too deep, or a node that is also a group."""
     ids: set[str] = set(graph.ids())
     checked: dict[str, bool] = {}  # parts repeat across a design's ids ('conv1' in every block)
+    whole = _SEGMENT.fullmatch
     for node_id in graph.ids():
-        if "." not in node_id and _valid(node_id, checked):
+        if whole(node_id) and node_id not in _TAKEN:
             continue  # one valid part: no group to clash with, not too deep
         _check_id(node_id, ids, checked, out)
 
@@ -105,9 +109,4 @@ def _bad_id(node_id: str, seg: str, ids: set[str]) -> Diagnostic:
 
 def valid_segment(seg: str) -> bool:
     """Whether ``seg`` can be one dotted part of a node id: an identifier that no ``nn.Module`` attribute shadows."""
-    return (
-        bool(_SEGMENT.fullmatch(seg))
-        and seg not in MODULE_ATTRS
-        and seg not in RESERVED_NAMES
-        and not keyword.iskeyword(seg)
-    )
+    return bool(_SEGMENT.fullmatch(seg)) and seg not in _TAKEN
