@@ -138,3 +138,19 @@ def test_nodes_with_the_same_rule_and_inputs_keep_their_own_context():
         assert (shared.node_id, shared.src, shared.p["inplace"]) == ("shared", ("a",), False)
         assert (alone.node_id, alone.src, alone.p["inplace"]) == ("alone", ("b",), True)
         assert [d.node_id for d in analysis.diagnostics if d.code == "graph.inplace_shared"] == ["shared"]
+
+
+def test_a_merge_missing_an_input_shape_does_not_take_the_result_of_one_with_fewer_inputs():
+    def design(inputs: list[str]) -> Graph:
+        return Graph(
+            "merge",
+            [
+                Node(NodeId("x"), "Input", {"shape": [2, 4, 4]}),
+                Node(NodeId("bad"), "Conv2d", {"out_channels": 2, "kernel_size": 9}, [NodeId("x")]),
+                Node(NodeId("cat"), "Concat", {"dim": 1}, [NodeId(i) for i in inputs]),
+            ],
+        )
+
+    for first, second in ((["x"], ["x", "bad"]), (["x", "bad"], ["x"])):
+        assert analyze(design(first)).shape("cat") == ((2, 4, 4) if first == ["x"] else None)
+        assert analyze(design(second)).shape("cat") == ((2, 4, 4) if second == ["x"] else None)

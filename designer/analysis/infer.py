@@ -25,10 +25,11 @@ _NO_WEIGHTS: Mapping[str, Shape] = MappingProxyType({})
 _UNIT_FIELD, _UNIT_JUMP = (1, 1), (1.0, 1.0)
 
 
-#: Results of a layer rule by (layer spec, raw parameters, input shapes), shared by every analysis: a design repeats a
-#: few layers many times (every block of a ResNet stage; a re-analysis after an edit finds most nodes unchanged).
+#: Results of a layer rule by (layer spec, raw parameters, input shapes, input count), shared by every analysis: a
+#: design repeats a few layers many times (every block of a ResNet stage; a re-analysis after an edit finds most
+#: nodes unchanged).
 #: A rule's result depends on nothing else; ids appear only in the messages of its errors, which are never kept.
-_RESULTS: dict[tuple[LayerSpec, str, tuple[Shape, ...]], _Result] = {}
+_RESULTS: dict[tuple[LayerSpec, str, tuple[Shape, ...], int], _Result] = {}
 #: Entries kept at most; past it the table starts again (a design with that many different layers gains nothing).
 _RESULTS_MAX = 4096
 
@@ -41,6 +42,10 @@ class _Result:
     params: int
 
 
+#: The result of a node whose inputs do not all have a shape (or are too few or too many).
+_UPSTREAM = _Result({}, (), _NO_WEIGHTS, 0)
+
+
 def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic] | None:
     """Fill ``ni`` from its inputs' results in ``info``; the node's own problems (None when it has none)."""
     node, spec = ni.node, ni.spec
@@ -50,15 +55,17 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     get = info.get
     srcs = [get(s) for s in inputs]
     shapes = tuple(s.shape for s in srcs if s is not None and s.shape is not None)
-    key = (spec, repr(node.params), shapes)
+    key = (spec, repr(node.params), shapes, len(inputs))  # with the count: one of the inputs may have no shape
     done = _RESULTS.get(key)
     if done is None:
         found = _rule(node, spec, shapes)
-        if not isinstance(found, _Result):
-            return found  # the node's problems; None: an upstream problem, reported where it is
+        if isinstance(found, list):
+            return found  # the node's problems, which name it: not kept
         if len(_RESULTS) >= _RESULTS_MAX:
             _RESULTS.clear()
         done = _RESULTS[key] = found
+    if done is _UPSTREAM:
+        return None  # an input has no shape: the problem is reported where it is
     ni.ctx = Ctx(node.id, node.type, dict(done.values), shapes, tuple(inputs))
     ni.shape, ni.weights, ni.params = done.shape, done.weights, done.params
     if len(done.shape) == 3:
@@ -66,14 +73,14 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     return None
 
 
-def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | list[Diagnostic] | None:
-    """Apply the layer's rule: its result, or the node's problems, or None when an input has no shape."""
+def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | list[Diagnostic]:
+    """Apply the layer's rule: its result (``_UPSTREAM`` when an input has no shape), or the node's problems."""
     values, problems = spec.resolve(node.params)
     if problems:
         return [_diag(node, exc) for exc in problems]
     low, high = spec.arity
     if len(shapes) != len(node.inputs) or len(shapes) < low or (high is not None and len(shapes) > high):
-        return None
+        return _UPSTREAM  # a wrong input count is reported by check_structure
     ctx = Ctx(node.id, node.type, values, shapes, tuple(node.inputs))
     try:
         if spec.ranks is not None and len(shapes[0]) not in spec.ranks:

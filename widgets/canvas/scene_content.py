@@ -148,10 +148,17 @@ def groups_touched(changed: Iterable[str], users: Mapping[NodeId, Sequence[str]]
     """The groups whose box may show something of the ``changed`` nodes: those holding one, or one of its readers
     (a group's box shows the shapes that flow into it)."""
     out: set[str] = set()
+
+    def add(node_id: str) -> None:
+        end = node_id.rfind(".")
+        while end != -1 and node_id[:end] not in out:  # a group already in has its own groups in too
+            out.add(node_id[:end])
+            end = node_id.rfind(".", 0, end)
+
     for nid in changed:
-        out.update(ancestors(nid))
+        add(nid)
         for user in users.get(NodeId(nid), ()):
-            out.update(ancestors(user))
+            add(user)
     return out
 
 
