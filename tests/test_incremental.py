@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer.analysis.incremental import reanalyze
+from designer.analysis.incremental import AnalysisFollower, reanalyze
 from designer.analysis.validate import Analysis, analyze
 from designer.editing.templates import load_template
 from designer.layers.registry import get_spec
@@ -154,3 +154,29 @@ def test_a_merge_missing_an_input_shape_does_not_take_the_result_of_one_with_few
     for first, second in ((["x"], ["x", "bad"]), (["x", "bad"], ["x"])):
         assert analyze(design(first)).shape("cat") == ((2, 4, 4) if first == ["x"] else None)
         assert analyze(design(second)).shape("cat") == ((2, 4, 4) if second == ["x"] else None)
+
+
+def test_the_follower_reanalyses_after_parameter_edits_and_starts_afresh_after_any_other():
+    graph = load_template("small_cnn")
+    follower = AnalysisFollower(graph)
+    first = follower.analysis
+    conv = next(n.id for n in graph if n.type == "Conv2d")
+    graph.set_param(conv, "out_channels", 7)
+    graph.set_field(conv, "label", "narrow")
+    after_param = follower.analysis
+    assert after_param.changed_since(first) is not None and conv in after_param.changed_since(first)
+    assert after_param.diagnostics == analyze(graph).diagnostics
+    last = graph.ids()[-1]
+    for edit in (
+        lambda: graph.set_node_extra(conv, "silence", ["advice"]),  # read by a whole-graph pass
+        lambda: graph.disconnect(last, 0),
+        lambda: graph.set_outputs([conv]),
+    ):
+        before = follower.analysis
+        edit()
+        assert follower.analysis.changed_since(before) is None  # afresh
+        assert follower.analysis.diagnostics == analyze(graph).diagnostics
+    kept = follower.analysis
+    follower.close()
+    graph.set_param(conv, "out_channels", 9)
+    assert follower.analysis is kept  # closed: it hears no edit

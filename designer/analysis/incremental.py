@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import heapq
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..model.diagnostics import Diagnostic
-from ..model.graph import NodeId
+from ..model.graph import NODE_FIELDS, Graph, NodeId
 from .collector import collector_paused
 from .infer import infer_node, same_result
 from .structure import lint_node
@@ -86,3 +87,56 @@ def _moved(before: list[Diagnostic], after: list[Diagnostic]) -> set[NodeId]:
     for d in after:
         new.setdefault(d.node_id, []).append(d)
     return {NodeId(n) for n in old.keys() | new.keys() if n is not None and old.get(n) != new.get(n)}
+
+
+class AnalysisFollower:
+    """The analysis of a graph that changes: it hears every graph event, and after edits of parameters or node
+    fields alone re-analyses from its last analysis; after any other (wiring, outputs, an extra field such as
+    advice's silence or an object scale, which whole-graph passes read) it analyses afresh."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self._current: Analysis | None = None
+        self._last: Analysis | None = None
+        #: The nodes edited since ``_last``; None: an edit since then needs a fresh analysis.
+        self._edited: set[str] | None = set()
+        events = graph.events
+        self._handlers: list[tuple[Any, Callable[..., None]]] = [
+            (events.param_changed, self._on_param_changed),
+            (events.field_changed, self._on_field_changed),
+            (events.changed, self._on_changed),
+        ]
+        quiet = (events.param_changed, events.field_changed, events.changed, events.name_changed)
+        self._handlers += [(signal, self._on_rewired) for signal in events.signals() if signal not in quiet]
+        for signal, handler in self._handlers:
+            signal.connect(handler)
+
+    @property
+    def analysis(self) -> Analysis:
+        """The analysis of the graph now (computed if an edit made the last one stale)."""
+        if self._current is None:
+            last, edited = self._last, self._edited
+            self._current = reanalyze(last, edited) if last is not None and edited is not None else analyze(self.graph)
+            self._last, self._edited = self._current, set()
+        return self._current
+
+    def close(self) -> None:
+        """Stop hearing the graph."""
+        for signal, handler in self._handlers:
+            signal.disconnect(handler)
+
+    def _on_param_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
+        if self._edited is not None:
+            self._edited.add(node_id)
+
+    def _on_field_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
+        if name not in NODE_FIELDS:
+            self._edited = None
+        elif self._edited is not None:
+            self._edited.add(node_id)
+
+    def _on_rewired(self, *args: Any) -> None:
+        self._edited = None
+
+    def _on_changed(self) -> None:
+        self._current = None

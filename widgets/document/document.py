@@ -15,13 +15,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from designer.analysis.advice import silence_codes
-from designer.analysis.incremental import reanalyze
-from designer.analysis.validate import Analysis, analyze
+from designer.analysis.incremental import AnalysisFollower
+from designer.analysis.validate import Analysis
 from designer.editing import catalog, clipboard
 from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
 from designer.layers.registry import get_spec
 from designer.model.diagnostics import DesignError
-from designer.model.graph import NODE_FIELDS, Graph, Node, NodeId
+from designer.model.graph import Graph, Node, NodeId
 
 from . import commands as cmd
 
@@ -39,12 +39,9 @@ class Document(QObject):
         self.graph = graph
         self.path = os.fspath(path) if path is not None else None
         self.undo_stack = QUndoStack(self)
-        self._analysis: Analysis | None = None
-        #: The latest analysis, current or not, and the nodes edited since (None: an edit that changed the wiring,
-        #: the outputs or an extra field, after which the next analysis starts afresh).
-        self._last: Analysis | None = None
-        self._edited: set[str] | None = set()
-        #: Whether the views have not yet been told of the latest analysis. Kept apart from ``_analysis``: a view may
+        #: The analysis, re-analysed after parameter edits from the last one (only what an edit reaches).
+        self._follower = AnalysisFollower(graph)
+        #: Whether the views have not yet been told of the latest analysis. Kept apart from the analysis: a view may
         #: compute the analysis early (the inspector on a selection change), and the others must still hear of it.
         self._views_stale = True
         self._timer = QTimer(self)
@@ -52,9 +49,6 @@ class Document(QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.flush)
         place_missing(graph)
-        self._event_handlers = self._edit_tracking()
-        for signal, handler in self._event_handlers:
-            signal.connect(handler)
         graph.events.changed.connect(self._on_changed)
 
     # -- state ----------------------------------------------------------------------------------------------------
@@ -62,11 +56,7 @@ class Document(QObject):
     @property
     def analysis(self) -> Analysis:
         """The analysis of the current graph (computed now if an edit made it stale)."""
-        if self._analysis is None:
-            last, edited = self._last, self._edited
-            self._analysis = reanalyze(last, edited) if last is not None and edited is not None else analyze(self.graph)
-            self._last, self._edited = self._analysis, set()
-        return self._analysis
+        return self._follower.analysis
 
     @property
     def is_modified(self) -> bool:
@@ -91,35 +81,9 @@ class Document(QObject):
         """Stop following the graph (the window is done with this document)."""
         self._timer.stop()
         self.graph.events.changed.disconnect(self._on_changed)
-        for signal, handler in self._event_handlers:
-            signal.disconnect(handler)
-
-    def _edit_tracking(self) -> list[tuple[Any, Any]]:
-        """Which edit each graph event is: a parameter or a node field (the next analysis redoes only what it
-        reaches), or anything else (it starts afresh)."""
-        events = self.graph.events
-        pairs: list[tuple[Any, Any]] = [(events.param_changed, self._on_param_changed)]
-        pairs.append((events.field_changed, self._on_field_changed))
-        for signal in events.signals():
-            if signal not in (events.param_changed, events.field_changed, events.changed, events.name_changed):
-                pairs.append((signal, self._on_rewired))
-        return pairs
-
-    def _on_param_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
-        if self._edited is not None:
-            self._edited.add(node_id)
-
-    def _on_field_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
-        if name not in NODE_FIELDS:
-            self._edited = None  # an extra field (advice's silence, an object scale): read by whole-graph passes
-        elif self._edited is not None:
-            self._edited.add(node_id)
-
-    def _on_rewired(self, *args: Any) -> None:
-        self._edited = None
+        self._follower.close()
 
     def _on_changed(self) -> None:
-        self._analysis = None
         self._views_stale = True
         self._timer.start()
 
