@@ -52,9 +52,14 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     if spec is None:
         return None
     inputs = node.inputs
-    get = info.get
-    srcs = [get(s) for s in inputs]
-    shapes = tuple(s.shape for s in srcs if s is not None and s.shape is not None)
+    if len(inputs) == 1:  # most layers: no list and no generator
+        only = info.get(inputs[0])
+        srcs = [only] if only is not None else []
+        shapes = (only.shape,) if only is not None and only.shape is not None else ()
+    else:
+        get = info.get
+        srcs = [src for s in inputs if (src := get(s)) is not None]
+        shapes = tuple(src.shape for src in srcs if src.shape is not None)
     key = (spec, repr(node.params), shapes, len(inputs))  # with the count: one of the inputs may have no shape
     done = _RESULTS.get(key)
     if done is None:
