@@ -52,6 +52,7 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     if spec is None:
         return None
     inputs = node.inputs
+    shapes: tuple[Shape, ...]
     if len(inputs) == 1:  # most layers: no list and no generator
         only = info.get(inputs[0])
         srcs = [only] if only is not None else []
@@ -74,7 +75,7 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     ni.ctx = Ctx(node.id, node.type, dict(done.values), shapes, tuple(inputs))
     ni.shape, ni.weights, ni.params = done.shape, done.weights, done.params
     if len(done.shape) == 3:
-        _receptive_field(ni, spec, ni.ctx, srcs)  # type: ignore[arg-type]  # every source has a shape
+        _receptive_field(ni, spec, ni.ctx, srcs)
     return None
 
 
