@@ -6,9 +6,8 @@ what lets ``incremental.reanalyze`` stop where an edit's effect stops.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..layers.registry import Ctx, LayerSpec, Shape, fmt_shape, prod
@@ -19,8 +18,27 @@ from ..model.graph import Node, NodeId
 if TYPE_CHECKING:
     from .validate import NodeInfo
 
-#: The weights of a layer that has none.
-_NO_WEIGHTS: Mapping[str, Shape] = MappingProxyType({})
+
+class _NoWeights(Mapping[str, Shape]):
+    """The weights of a node that has none: one shared, empty, read-only mapping (a default a dataclass accepts,
+    being hashable, so that making a node's info calls no factory: a 100k-node design makes 100k of them)."""
+
+    def __getitem__(self, key: str) -> Shape:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+
+NO_WEIGHTS: Mapping[str, Shape] = _NoWeights()
+
+
 #: What an Input (or a node whose inputs carry no field) starts from: itself, one pixel per step.
 _UNIT_FIELD, _UNIT_JUMP = (1, 1), (1.0, 1.0)
 
@@ -43,7 +61,7 @@ class _Result:
 
 
 #: The result of a node whose inputs do not all have a shape (or are too few or too many).
-_UPSTREAM = _Result({}, (), _NO_WEIGHTS, 0)
+_UPSTREAM = _Result({}, (), NO_WEIGHTS, 0)
 
 
 def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic] | None:
@@ -95,7 +113,7 @@ def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | l
         if inferred:
             _fill_inferred(ctx, inferred)
         shape = spec.shape(ctx)
-        weights = spec.weights(ctx) or _NO_WEIGHTS
+        weights = spec.weights(ctx) or NO_WEIGHTS
     except DesignError as exc:
         return [_diag(node, exc)]
     return _Result(dict(values), shape, weights, sum(prod(s) for s in weights.values()))

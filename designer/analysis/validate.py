@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..layers.registry import Ctx, LayerSpec, Shape, get_spec, prod
@@ -14,7 +14,7 @@ from .budgets import budget_warnings
 from .collector import collector_paused
 from .heads import check_head
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
-from .infer import infer_node
+from .infer import NO_WEIGHTS, infer_node
 from .structure import check_structure, check_wiring, lint_node, topological_order
 
 __all__ = [
@@ -30,26 +30,6 @@ __all__ = [
 ]
 
 
-class _NoWeights(Mapping[str, Shape]):
-    """The weights of a node that has none: one shared, empty, read-only mapping (a default a dataclass accepts,
-    being hashable, so that making a node's info calls no factory: a 100k-node design makes 100k of them)."""
-
-    def __getitem__(self, key: str) -> Shape:
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __hash__(self) -> int:
-        return 0
-
-
-_NO_WEIGHTS: Mapping[str, Shape] = _NoWeights()
-
-
 @dataclass(slots=True)
 class NodeInfo:
     """What analysis learned about one node. ``shape`` is None when it could not be inferred."""
@@ -58,7 +38,7 @@ class NodeInfo:
     spec: LayerSpec | None
     ctx: Ctx | None = None
     shape: Shape | None = None
-    weights: Mapping[str, Shape] = _NO_WEIGHTS
+    weights: Mapping[str, Shape] = NO_WEIGHTS
     #: Learnable parameter count: the sum of the weights' sizes, counted once when the weights are inferred.
     params: int = 0
     #: Receptive field size and stride (jump) per spatial axis, for nodes with a spatial output.
