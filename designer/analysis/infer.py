@@ -45,8 +45,8 @@ _UNIT_FIELD, _UNIT_JUMP = (1, 1), (1.0, 1.0)
 
 #: Results of a layer rule by (layer spec, raw parameters, input shapes, input count), shared by every analysis: a
 #: design repeats a few layers many times (every block of a ResNet stage; a re-analysis after an edit finds most
-#: nodes unchanged).
-#: A rule's result depends on nothing else; ids appear only in the messages of its errors, which are never kept.
+#: nodes unchanged). A rule's result depends on nothing else; ids appear only in the messages of its errors, which
+#: are never kept.
 _RESULTS: dict[tuple[LayerSpec, str, tuple[Shape, ...], int], _Result] = {}
 #: Entries kept at most; past it the table starts again (a design with that many different layers gains nothing).
 _RESULTS_MAX = 4096
@@ -54,6 +54,8 @@ _RESULTS_MAX = 4096
 
 @dataclass(frozen=True, slots=True)
 class _Result:
+    """A rule's result: the resolved parameters (inferred ones filled in), output shape, weights and their count."""
+
     values: dict[str, Any]
     shape: Shape
     weights: Mapping[str, Shape]
