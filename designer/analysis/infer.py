@@ -18,6 +18,9 @@ from ..model.graph import Node, NodeId
 if TYPE_CHECKING:
     from .validate import NodeInfo
 
+#: Effective kernel and stride per spatial axis (``LayerSpec.window``); None: an element-wise layer.
+Window = tuple[tuple[int, int], tuple[float, float]] | None
+
 
 class _NoWeights(Mapping[str, Shape]):
     """The weights of a node that has none: one shared, empty, read-only mapping (a default a dataclass accepts,
@@ -54,16 +57,18 @@ _RESULTS_MAX = 4096
 
 @dataclass(frozen=True, slots=True)
 class _Result:
-    """A rule's result: the resolved parameters (inferred ones filled in), output shape, weights and their count."""
+    """A rule's result: the resolved parameters (inferred ones filled in), output shape, weights and their count,
+    and for a map the window (kernel and stride) the receptive field grows by."""
 
     values: dict[str, Any]
     shape: Shape
     weights: Mapping[str, Shape]
     params: int
+    window: Window = None
 
 
 #: The result of a node whose inputs do not all have a shape (or are too few or too many).
-_UPSTREAM = _Result({}, (), NO_WEIGHTS, 0)
+_UPSTREAM = _Result({}, (), NO_WEIGHTS, 0, None)
 
 
 def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic] | None:
@@ -95,7 +100,7 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     ni.ctx = Ctx(node.id, node.type, dict(done.values), shapes, tuple(inputs))
     ni.shape, ni.weights, ni.params = done.shape, done.weights, done.params
     if len(done.shape) == 3:
-        _receptive_field(ni, spec, ni.ctx, srcs)
+        _receptive_field(ni, done.window, srcs)
     return None
 
 
@@ -118,7 +123,8 @@ def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | l
         weights = spec.weights(ctx) or NO_WEIGHTS
     except DesignError as exc:
         return [_diag(node, exc)]
-    return _Result(dict(values), shape, weights, sum(prod(s) for s in weights.values()))
+    window = spec.window(ctx) if len(shape) == 3 and shapes else None
+    return _Result(dict(values), shape, weights, sum(prod(s) for s in weights.values()), window)
 
 
 def _diag(node: Node, exc: DesignError) -> Diagnostic:
@@ -157,7 +163,7 @@ def _fill_inferred(ctx: Ctx, inferred: Mapping[str, object]) -> None:
     ctx.p.update(inferred)  # the node's own resolved values, made for this context alone
 
 
-def _receptive_field(ni: NodeInfo, spec: LayerSpec, ctx: Ctx, srcs: list[NodeInfo]) -> None:
+def _receptive_field(ni: NodeInfo, window: Window, srcs: list[NodeInfo]) -> None:
     """Propagate receptive-field size and jump: rf_out = rf_in + (k_eff - 1) * jump_in, jump_out = jump_in * s."""
     fields = [(s.receptive_field, s.rf_stride) for s in srcs if s.receptive_field is not None and s.rf_stride]
     if ni.node.type == "Input" or not fields:
@@ -166,7 +172,6 @@ def _receptive_field(ni: NodeInfo, spec: LayerSpec, ctx: Ctx, srcs: list[NodeInf
     # a merge sees as far as its widest input
     rh, rw = max(f[0] for f, _ in fields), max(f[1] for f, _ in fields)
     jh, jw = max(j[0] for _, j in fields), max(j[1] for _, j in fields)
-    window = spec.window(ctx)
     if window is not None:
         (kh, kw), (sh, sw) = window
         rh, rw = round(rh + (kh - 1) * jh), round(rw + (kw - 1) * jw)
