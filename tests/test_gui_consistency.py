@@ -149,6 +149,11 @@ def assert_views_equal_a_fresh_analysis(window: MainWindow) -> None:
         n for n in (*fresh.order, *fresh.info) if n in fresh.info
     ][: len(window.summary.model.rows)]
     assert len(window.summary.model.rows) == len(fresh.info)
+    model = window.summary.model  # the texts shown: a parameter edit updates only the rows it changed
+    shown = [(model.data(model.index(r, 2)), model.data(model.index(r, 3))) for r in range(model.rowCount())]
+    assert shown == [
+        (model.cell(fresh.info[info.node.id], 2), model.cell(fresh.info[info.node.id], 3)) for info in model.rows
+    ]
     selected = window.inspector.node_id
     if selected is not None and selected in graph and fresh.shape(selected) is not None:
         assert fmt_shape(fresh.shape(selected)) in window.inspector.facts.text()

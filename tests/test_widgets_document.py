@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from designer.analysis.validate import analyze
 from designer.editing import catalog
 from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
 from designer.layers.registry import list_specs
@@ -210,6 +211,15 @@ def _random_edit(doc: Document, rng: random.Random) -> None:
         doc.auto_layout()
 
 
+def _assert_current(doc: Document) -> None:
+    """The document's analysis (re-analysed from the last one after a parameter or field edit) is a fresh one's."""
+    fresh = analyze(doc.graph)
+    assert doc.analysis.diagnostics == fresh.diagnostics
+    assert {n: (i.shape, i.params, i.ctx.p if i.ctx else None) for n, i in doc.analysis.info.items()} == {
+        n: (i.shape, i.params, i.ctx.p if i.ctx else None) for n, i in fresh.info.items()
+    }
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 14))
 def test_random_edits_undo_and_redo_to_the_same_saved_bytes(qtbot, example_text, seed, steps):
@@ -221,6 +231,7 @@ def test_random_edits_undo_and_redo_to_the_same_saved_bytes(qtbot, example_text,
             _random_edit(doc, rng)
         except ValueError:
             pass  # refused edits (a used group name) push nothing
+        _assert_current(doc)
         index = doc.undo_stack.index()
         states = {i: t for i, t in states.items() if i < index}  # a merge may have dropped the last step
         states[index] = text(doc)
@@ -229,6 +240,7 @@ def test_random_edits_undo_and_redo_to_the_same_saved_bytes(qtbot, example_text,
     for index in range(top, -1, -1):
         doc.undo_stack.setIndex(index)
         assert text(doc) == states[index]
+        _assert_current(doc)
     for index in range(top + 1):
         doc.undo_stack.setIndex(index)
         assert text(doc) == states[index]

@@ -210,7 +210,9 @@ class MainWindow(QMainWindow):
         else:
             text, color = ("✔ valid" + (f", {warnings} warning(s)" if warnings else "")), theme.OK_HEX
         self.status_valid.setText(text)
-        self.status_valid.setStyleSheet(f"color: {color}; font-weight: 600;")
+        sheet = f"color: {color}; font-weight: 600;"
+        if self.status_valid.styleSheet() != sheet:  # setting a style sheet restyles the label, unchanged or not
+            self.status_valid.setStyleSheet(sheet)
 
     def _on_problem_count(self, errors: int, warnings: int) -> None:
         n = errors + warnings

@@ -35,8 +35,10 @@ CODES = {
 def check_head(graph: Graph, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic]:
     """Warnings for an output head that does not fit the task of the design's ``training`` section."""
     section = graph.extra.get("training")
+    if not isinstance(section, dict):
+        return []
     inputs, outputs = graph.input_ids(), graph.output_ids()
-    if not isinstance(section, dict) or len(inputs) != 1 or len(outputs) != 1:
+    if len(inputs) != 1 or len(outputs) != 1:
         return []
     x, y = info[inputs[0]].shape, info[outputs[0]].shape
     if x is None or y is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..layers.registry import fmt_int
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
-from ..model.graph import Graph, Node, NodeId
+from ..model.graph import Graph, NodeId
 
 if TYPE_CHECKING:
     from .validate import NodeInfo
@@ -40,7 +41,7 @@ def check_structure(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagno
             )
             continue
         for port, src in enumerate(node.inputs):
-            if src not in graph:
+            if src not in info:
                 out.append(
                     dg.error(
                         "graph.unknown_input",
@@ -150,17 +151,12 @@ def _find_cycle(stuck: list[NodeId], deps: dict[NodeId, set[NodeId]]) -> list[No
 # -- whole graph ----------------------------------------------------------------------------------------------------
 
 
-def check_graph(
-    graph: Graph,
-    info: dict[NodeId, NodeInfo],
-    out: list[Diagnostic],
-    users: dict[NodeId, list[NodeId]] | None = None,
-) -> None:
-    """Whole-graph lints: no input or output, unconnected nodes, a Linear on a huge flattened map, in-place hazards;
-    ``users`` is ``graph.consumers()`` when the caller has it already."""
+def check_wiring(graph: Graph, users: dict[NodeId, list[NodeId]]) -> list[Diagnostic]:
+    """Whole-graph wiring: no node, no input or output, unconnected nodes and unused outputs (``users`` is
+    ``graph.consumers()``). They depend on the ids, types and inputs alone, not on any parameter."""
     if len(graph) == 0:
-        out.append(dg.warning("graph.empty", "the design has no nodes", None, "add an Input from the palette"))
-        return
+        return [dg.warning("graph.empty", "the design has no nodes", None, "add an Input from the palette")]
+    out: list[Diagnostic] = []
     if not graph.input_ids():
         out.append(
             dg.error(
@@ -170,18 +166,13 @@ def check_graph(
                 "add an Input with the sample shape, e.g. [3, 224, 224]",
             )
         )
-    users = graph.consumers() if users is None else users
     outputs = set(graph.output_ids())
     if not outputs:
         out.append(_no_output(graph))
     for node in graph:
-        used = bool(users[node.id])
-        if (
-            not used
-            and not node.inputs
-            and node.type != "Input"
-            or (node.type == "Input" and not used and node.id not in outputs)
-        ):
+        if users[node.id]:
+            continue
+        if node.type == "Input" and node.id not in outputs or node.type != "Input" and not node.inputs:
             out.append(
                 dg.warning(
                     "graph.dangling",
@@ -190,7 +181,7 @@ def check_graph(
                     "connect it or delete it",
                 )
             )
-        elif not used and node.id not in outputs:
+        elif node.type != "Input" and node.id not in outputs:
             out.append(
                 dg.warning(
                     "graph.unused_output",
@@ -199,7 +190,7 @@ def check_graph(
                     "connect it, add it to outputs, or delete it",
                 )
             )
-        _lint_node(node, info, users, out)
+    return out
 
 
 def _no_output(graph: Graph) -> Diagnostic:
@@ -220,12 +211,13 @@ def _no_output(graph: Graph) -> Diagnostic:
     )
 
 
-def _lint_node(
-    node: Node, info: dict[NodeId, NodeInfo], users: dict[NodeId, list[NodeId]], out: list[Diagnostic]
-) -> None:
-    ni = info[node.id]
-    if ni.ctx is None:
-        return
+def lint_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo], users: dict[NodeId, list[NodeId]]) -> Sequence[Diagnostic]:
+    """A Linear on a huge flattened map, and in-place hazards: what depends on the node's and its first input's
+    analysis (an in-place layer whose input another node reads is built out of place: its context says so)."""
+    node = ni.node
+    if ni.ctx is None or node.type != "Linear" and not ni.ctx.p.get("inplace"):
+        return ()
+    out: list[Diagnostic] = []
     if node.type == "Linear" and node.inputs and info[node.inputs[0]].node.type == "Flatten":
         features = ni.ctx.p["in_features"]
         if features > FLATTEN_WARN_FEATURES:
@@ -272,3 +264,4 @@ def _lint_node(
                     "set inplace=false (in place saves nothing here)",
                 )
             )
+    return out

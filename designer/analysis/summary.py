@@ -30,14 +30,22 @@ class Totals:
 
 
 def totals(analysis: Analysis, batch_size: int = 1) -> Totals:
-    infos = [analysis.info[nid] for nid in analysis.order]
-    inputs = sum(prod(i.shape) for i in infos if i.node.type == "Input" and i.shape)
-    acts = sum(prod(i.shape) for i in infos if i.shape and i.params > 0)
-    params = analysis.total_params
+    """The whole design's figures for ``batch_size`` samples, in one walk over the nodes (the window computes them
+    after every edit)."""
+    inputs = acts = params = trainable = mult_adds = 0
+    for i in analysis.info.values():  # a node left out of the order (on a cycle) has no shape and no weights
+        params += i.params
+        trainable += i.trainable_params
+        mult_adds += i.mult_adds
+        if i.shape:
+            if i.params > 0:
+                acts += prod(i.shape)
+            if i.node.type == "Input":
+                inputs += prod(i.shape)
     return Totals(
         params=params,
-        trainable_params=analysis.trainable_params,
-        mult_adds=analysis.total_mult_adds * batch_size,
+        trainable_params=trainable,
+        mult_adds=mult_adds * batch_size,
         input_bytes=inputs * batch_size * ELEMENT_BYTES,
         activation_bytes=2 * acts * batch_size * ELEMENT_BYTES,
         param_bytes=params * ELEMENT_BYTES,

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..layers.registry import Ctx, LayerSpec, Shape, fmt_shape, get_spec, prod
-from ..model import diagnostics as dg
-from ..model.diagnostics import DesignError, Diagnostic
+from ..layers.registry import Ctx, LayerSpec, Shape, get_spec, prod
+from ..model.diagnostics import Diagnostic
 from ..model.graph import Graph, Node, NodeId
 from .advice import advise
 from .budgets import budget_warnings
 from .collector import collector_paused
 from .heads import check_head
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
-from .structure import check_graph, check_structure, topological_order
+from .infer import NO_WEIGHTS, infer_node
+from .structure import check_structure, check_wiring, lint_node, topological_order
 
-__all__ = ["MODULE_ATTRS", "RESERVED_NAMES", "Analysis", "NodeInfo", "analyze", "valid_segment", "validate"]
+__all__ = [
+    "MODULE_ATTRS",
+    "RESERVED_NAMES",
+    "Analysis",
+    "NodeInfo",
+    "Passes",
+    "analyze",
+    "finish",
+    "valid_segment",
+    "validate",
+]
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeInfo:
     """What analysis learned about one node. ``shape`` is None when it could not be inferred."""
 
@@ -26,7 +38,7 @@ class NodeInfo:
     spec: LayerSpec | None
     ctx: Ctx | None = None
     shape: Shape | None = None
-    weights: dict[str, Shape] = field(default_factory=dict)
+    weights: Mapping[str, Shape] = NO_WEIGHTS
     #: Learnable parameter count: the sum of the weights' sizes, counted once when the weights are inferred.
     params: int = 0
     #: Receptive field size and stride (jump) per spatial axis, for nodes with a spatial output.
@@ -60,6 +72,18 @@ class Analysis:
     order: list[NodeId]
     info: dict[NodeId, NodeInfo]
     diagnostics: list[Diagnostic]
+    #: The diagnostics by the pass that found them, for ``incremental.reanalyze``; None: not kept.
+    passes: Passes | None = field(default=None, repr=False, compare=False)
+    #: The analysis this one was derived from (held weakly) and the nodes whose info or diagnostics may differ.
+    delta: tuple[weakref.ref[Analysis], frozenset[NodeId]] | None = field(default=None, repr=False, compare=False)
+
+    def changed_since(self, other: Analysis | None) -> frozenset[NodeId] | None:
+        """The nodes whose info or diagnostics may differ from ``other``'s; None: any of them may."""
+        if other is self:
+            return frozenset()
+        if other is None or self.delta is None or self.delta[0]() is not other:
+            return None
+        return self.delta[1]
 
     @property
     def ok(self) -> bool:
@@ -100,113 +124,58 @@ def analyze(graph: Graph) -> Analysis:
         return _analyze(graph)
 
 
+@dataclass
+class Passes:
+    """An analysis's diagnostics by the pass that found them, and what those passes read of the wiring.
+
+    ``early`` (ids, types, arity, cycles) and ``wiring`` depend on the wiring alone; ``inferred`` and ``lint`` hold
+    each node's own diagnostics, which depend on the node and its inputs' results. A parameter edit keeps the first
+    two and redoes the others for the nodes it reaches (``incremental.reanalyze``).
+    """
+
+    users: dict[NodeId, list[NodeId]]
+    early: list[Diagnostic]
+    inferred: dict[NodeId, list[Diagnostic]]
+    wiring: list[Diagnostic]
+    lint: dict[NodeId, list[Diagnostic]]
+    #: Each id's place in the evaluation order, made when first needed.
+    position: dict[NodeId, int] | None = None
+
+
 def _analyze(graph: Graph) -> Analysis:
-    out: list[Diagnostic] = []
-    info = {node.id: NodeInfo(node, get_spec(node.type)) for node in graph}
+    specs = {t: get_spec(t) for t in {node.type for node in graph}}
+    info = {node.id: NodeInfo(node, specs[node.type]) for node in graph}
     users = graph.consumers()
-    check_ids(graph, out)
-    check_structure(graph, info, out)
-    order = topological_order(graph, out)
+    early: list[Diagnostic] = []
+    check_ids(graph, early)
+    check_structure(graph, info, early)
+    order = topological_order(graph, early)
+    inferred: dict[NodeId, list[Diagnostic]] = {}
     for node_id in order:
-        _infer_node(info[node_id], info, out)
-    check_graph(graph, info, out, users)
+        found = infer_node(info[node_id], info)
+        if found:
+            inferred[node_id] = found
+    lint: dict[NodeId, list[Diagnostic]] = {}
+    for node_id, ni in info.items():
+        if ni.ctx is not None and (linted := lint_node(ni, info, users)):
+            lint[node_id] = list(linted)
+    return finish(graph, order, info, Passes(users, early, inferred, check_wiring(graph, users), lint))
+
+
+def finish(graph: Graph, order: list[NodeId], info: dict[NodeId, NodeInfo], passes: Passes) -> Analysis:
+    """The analysis from its per-node passes: the whole-design passes (memory, advice, the head) run on the
+    results, and every diagnostic is sorted, errors first, in file order (a stable sort: within one node and
+    severity, in the order of the passes)."""
+    out = list(passes.early)
+    for found in passes.inferred.values():
+        out += found
+    out += passes.wiring
+    for found in passes.lint.values():
+        out += found
     out.extend(budget_warnings(info.values()))
-    out.extend(advise(graph, info, out, users))
+    out.extend(advise(graph, info, out, passes.users))
     out.extend(check_head(graph, info))
-    if not out:
-        return Analysis(graph, order, info, out)
-    rank = {nid: i for i, nid in enumerate(graph.ids())}
-    out.sort(key=lambda d: (not d.is_error, rank.get(NodeId(d.node_id), -1) if d.node_id else -1))
-    return Analysis(graph, order, info, out)
-
-
-# -- per node -------------------------------------------------------------------------------------------------------
-
-
-def _infer_node(ni: NodeInfo, info: dict[NodeId, NodeInfo], out: list[Diagnostic]) -> None:
-    node, spec = ni.node, ni.spec
-    if spec is None:
-        return
-    values, problems = spec.resolve(node.params)
-    for exc in problems:
-        out.append(_diag(node, exc))
-    low, high = spec.arity
-    if problems or len(node.inputs) < low or (high is not None and len(node.inputs) > high):
-        return
-    srcs = [info[s] for s in node.inputs if s in info]
-    shapes = tuple(s.shape for s in srcs if s.shape is not None)
-    if len(shapes) != len(node.inputs):
-        return  # the upstream problem is reported where it is
-    ctx = Ctx(node.id, node.type, values, shapes, tuple(node.inputs))
-    try:
-        _check_rank(spec, ctx)
-        ctx = _fill_inferred(spec, ctx)
-        shape = spec.shape(ctx)
-        ni.weights = spec.weights(ctx)
-        ni.params = sum(prod(s) for s in ni.weights.values())
-    except DesignError as exc:
-        out.append(_diag(node, exc))
-        return
-    ni.ctx, ni.shape = ctx, shape
-    _receptive_field(ni, srcs)
-
-
-def _diag(node: Node, exc: DesignError) -> Diagnostic:
-    message = exc.message if "'" + node.id + "'" in exc.message else f"{node.type} '{node.id}': {exc.message}"
-    return dg.error(exc.code, message, node.id, exc.hint, exc.port)
-
-
-def _check_rank(spec: LayerSpec, ctx: Ctx) -> None:
-    if spec.ranks is None or len(ctx.x0) in spec.ranks:
-        return
-    got = fmt_shape(ctx.x0)
-    if len(ctx.x0) < 3 and 3 in spec.ranks:
-        raise ctx.fail(
-            "shape.needs_map",
-            f"{ctx.who} needs a [C, H, W] feature map, but '{ctx.src[0]}' gives {got}",
-            f"move '{ctx.node_id}' before the Flatten, or Reshape to [C, H, W] first",
-        )
-    want = " or ".join({1: "[F]", 2: "[C, L]", 3: "[C, H, W]"}.get(r, f"{r}-D") for r in spec.ranks)
-    raise ctx.fail(
-        "shape.rank",
-        f"{ctx.who} needs a {want} input, but '{ctx.src[0]}' gives {got}",
-        f"use a layer made for {got} inputs, or reshape first",
-    )
-
-
-def _fill_inferred(spec: LayerSpec, ctx: Ctx) -> Ctx:
-    inferred = spec.inferred(ctx)
-    if not inferred:
-        return ctx
-    for name, value in inferred.items():
-        given = ctx.p.get(name)
-        if given is not None and given != value:
-            shown = list(given) if isinstance(given, tuple) else given
-            want = list(value) if isinstance(value, tuple) else value
-            raise DesignError(
-                "param.inferred_mismatch",
-                f"{ctx.who} expects {name}={shown}; '{ctx.src[0]}' gives {want} (input shape {fmt_shape(ctx.x0)})",
-                f"remove {name} (it is inferred) or set it to {want}",
-            )
-    ctx.p.update(inferred)  # the node's own resolved values, made for this context alone
-    return ctx
-
-
-def _receptive_field(ni: NodeInfo, srcs: list[NodeInfo]) -> None:
-    """Propagate receptive-field size and jump: rf_out = rf_in + (k_eff - 1) * jump_in, jump_out = jump_in * s."""
-    assert ni.spec is not None and ni.ctx is not None and ni.shape is not None
-    if len(ni.shape) != 3:
-        return
-    fields = [(s.receptive_field, s.rf_stride) for s in srcs if s.receptive_field is not None and s.rf_stride]
-    if ni.node.type == "Input" or not fields:
-        ni.receptive_field, ni.rf_stride = (1, 1), (1.0, 1.0)
-        return
-    # a merge sees as far as its widest input
-    rh, rw = max(f[0] for f, _ in fields), max(f[1] for f, _ in fields)
-    jh, jw = max(j[0] for _, j in fields), max(j[1] for _, j in fields)
-    window = ni.spec.window(ni.ctx)
-    if window is not None:
-        (kh, kw), (sh, sw) = window
-        rh, rw = round(rh + (kh - 1) * jh), round(rw + (kw - 1) * jw)
-        jh, jw = jh * sh, jw * sw
-    ni.receptive_field, ni.rf_stride = (rh, rw), (jh, jw)
+    if out:
+        rank = {nid: i for i, nid in enumerate(graph.ids())}
+        out.sort(key=lambda d: (not d.is_error, rank.get(NodeId(d.node_id), -1) if d.node_id else -1))
+    return Analysis(graph, order, info, out, passes)

@@ -4,7 +4,7 @@ edges and labels to make, style, route and index."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from .edge_item import EdgeItem
 
@@ -37,6 +37,18 @@ class EdgeTable:
     def touching(self, node_id: str) -> list[EdgeItem]:
         """The items made for edges into and out of ``node_id``."""
         return self.into(node_id) + self.outputs.get(node_id, [])
+
+    def made_touching(self, node_ids: Iterable[str]) -> list[tuple[int, EdgeItem]]:
+        """The items made for edges into and out of any of ``node_ids``, each once, with their input index."""
+        found: dict[int, tuple[int, EdgeItem]] = {}
+        for nid in node_ids:
+            for index, edge in enumerate(self.inputs.get(nid, [])):
+                if edge is not None:
+                    found[id(edge)] = (index, edge)
+            for edge in self.outputs.get(nid, []):
+                if id(edge) not in found:
+                    found[id(edge)] = (self.index_of(edge), edge)
+        return list(found.values())
 
     def index_of(self, edge: EdgeItem) -> int:
         """The input index of ``edge`` at its target."""

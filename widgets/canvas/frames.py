@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, QTimer
@@ -58,7 +59,7 @@ class FrameSet:
         for prefix, frame in self.frames.items():
             frame.inner = [f for p, f in self.frames.items() if _parent_frame(p, self.frames) == prefix]
             frame.set_pieces([r for r, _ in pieces[prefix]], self._widened(prefix, pieces))
-        self._refresh_content()
+        self.refresh_content()
         self._mark_covered()
 
     def _widened(self, prefix: str, pieces: dict[str, list[tuple[QRectF, int]]]) -> list[QRectF]:
@@ -119,15 +120,19 @@ class FrameSet:
                 f for f in (self.frames[p] for p in reversed(common)) if any(w.contains(bounds) for w in f.wide_pieces)
             ]
 
-    def _refresh_content(self) -> None:
+    def refresh_content(self, prefixes: Iterable[str] | None = None) -> None:
+        """The texts of these frames (None: all) from the scene's analysis; their places stay."""
         scene = self.scene
         analysis = scene.analysis
         if scene.document is None or analysis is None:
             return
+        chosen = self.frames if prefixes is None else {p: self.frames[p] for p in prefixes}
+        if not chosen:
+            return
         by_node = sc.diagnostics_by_node(analysis)
-        groups = {prefix: frame.members for prefix, frame in self.frames.items()}
+        groups = {prefix: frame.members for prefix, frame in chosen.items()}
         contents = sc.group_contents(scene.document.graph, groups, analysis, by_node)
-        for prefix, frame in self.frames.items():
+        for prefix, frame in chosen.items():
             frame.set_content(contents[prefix])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
@@ -12,23 +12,22 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from designer.analysis.validate import Analysis
 from designer.layers.registry import get_spec
-from designer.model.diagnostics import Diagnostic
 from designer.model.graph import Node
 
 from .. import theme
-from . import scene_content as sc
 from .edge_item import EdgeItem
 from .edge_table import EdgeTable
 from .frames import FrameSet
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
-from .scene_groups import GroupScene, NodeItems
+from .scene_analysis import AnalysisScene
+from .scene_groups import NodeItems
 
 if TYPE_CHECKING:
     from ..document.document import Document
 
 
-class GraphScene(GroupScene):
+class GraphScene(AnalysisScene):
     """Items for one document; they change only in the ``_on_<event>`` handlers and on analysis updates."""
 
     node_activated = Signal(str)
@@ -162,63 +161,6 @@ class GraphScene(GroupScene):
             self.nodes[node_id].setPos(self.display_pos(new))
             self.node_moved(self.nodes[node_id])
 
-    def _on_analysis(self, analysis: Analysis) -> None:
-        """Refresh item texts and states from a new analysis; only items whose inputs changed are recomputed."""
-        assert self.document is not None
-        self._analysis = analysis
-        graph = self.document.graph
-        by_node = sc.diagnostics_by_node(analysis)
-        outputs = set(graph.output_ids())
-        shapes: dict[str, tuple[int, ...] | None] = {nid: info.shape for nid, info in analysis.info.items()}
-        for node in graph:
-            item = self.nodes.get(node.id)
-            if item is None:
-                continue  # hidden in a collapsed group, not made yet: made with its content when shown
-            info, diags = analysis.info.get(node.id), by_node.get(node.id, [])
-            key = (
-                node.id,
-                node.label,
-                node.type,
-                node.frozen,
-                info.ctx.p if info and info.ctx else dict(node.params),
-                shapes.get(node.id),
-                diags,
-                node.id in outputs,
-            )
-            if key != item.key:
-                item.key = key
-                item.set_content(sc.node_content(node, analysis, diags, outputs))
-        self._refresh_edges(self.edges.made(), by_node)
-        contents = sc.group_contents(graph, {p: box.members for p, box in self.groups.items()}, analysis, by_node)
-        for prefix, box in self.groups.items():
-            box.set_content(contents[prefix])
-        self.frames.schedule()
-
-    def _refresh_edges(self, edges: Iterable[tuple[int, EdgeItem]], by_node: dict[str, list[Diagnostic]]) -> None:
-        """Labels and states of these (input index, item) from the analysis; only edges whose inputs changed."""
-        analysis, graph = self._analysis, self.document.graph if self.document is not None else None
-        if analysis is None or graph is None:
-            return
-        for i, edge in edges:
-            diags = by_node.get(edge.dst, [])
-            key = (
-                edge.src,
-                edge.dst,
-                edge.src in graph,
-                analysis.shape(edge.src),
-                i,
-                self.edges.count(edge.dst),
-                diags,
-            )
-            if key != edge.key:
-                edge.key = key
-                edge.set_state(*sc.edge_state(graph, analysis, edge.src, edge.dst, i, diags))
-
-    @property
-    def analysis(self) -> Analysis | None:
-        """The analysis the items show."""
-        return self._analysis
-
     # -- items ----------------------------------------------------------------------------------------------------
 
     def _add_node_item(self, node: Node) -> NodeItem:
@@ -272,9 +214,6 @@ class GraphScene(GroupScene):
                 self._remove_edge_item(edge)
         if made:
             self._refresh_edges(made, self._by_node())
-
-    def _by_node(self) -> dict[str, list[Diagnostic]]:
-        return sc.diagnostics_by_node(self._analysis) if self._analysis is not None else {}
 
     def _remove_edge_item(self, edge: EdgeItem) -> None:
         self.removeItem(edge.label)

@@ -144,6 +144,24 @@ def group_contents(
     return out
 
 
+def groups_touched(changed: Iterable[str], users: Mapping[NodeId, Sequence[str]]) -> set[str]:
+    """The groups whose box may show something of the ``changed`` nodes: those holding one, or one of its readers
+    (a group's box shows the shapes that flow into it)."""
+    out: set[str] = set()
+
+    def add(node_id: str) -> None:
+        end = node_id.rfind(".")
+        while end != -1 and node_id[:end] not in out:  # a group already in has its own groups in too
+            out.add(node_id[:end])
+            end = node_id.rfind(".", 0, end)
+
+    for nid in changed:
+        add(nid)
+        for user in users.get(NodeId(nid), ()):
+            add(user)
+    return out
+
+
 def ancestors(node_id: str) -> Iterator[str]:
     """The dotted groups ``node_id`` is in, outermost first (``a.b.c``: ``a``, ``a.b``)."""
     end = node_id.find(".")

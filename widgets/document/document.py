@@ -15,7 +15,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from designer.analysis.advice import silence_codes
-from designer.analysis.validate import Analysis, analyze
+from designer.analysis.incremental import AnalysisFollower
+from designer.analysis.validate import Analysis
 from designer.editing import catalog, clipboard
 from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
 from designer.layers.registry import get_spec
@@ -38,8 +39,9 @@ class Document(QObject):
         self.graph = graph
         self.path = os.fspath(path) if path is not None else None
         self.undo_stack = QUndoStack(self)
-        self._analysis: Analysis | None = None
-        #: Whether the views have not yet been told of the latest analysis. Kept apart from ``_analysis``: a view may
+        #: The analysis, re-analysed after parameter edits from the last one (only what an edit reaches).
+        self._follower = AnalysisFollower(graph)
+        #: Whether the views have not yet been told of the latest analysis. Kept apart from the analysis: a view may
         #: compute the analysis early (the inspector on a selection change), and the others must still hear of it.
         self._views_stale = True
         self._timer = QTimer(self)
@@ -54,9 +56,7 @@ class Document(QObject):
     @property
     def analysis(self) -> Analysis:
         """The analysis of the current graph (computed now if an edit made it stale)."""
-        if self._analysis is None:
-            self._analysis = analyze(self.graph)
-        return self._analysis
+        return self._follower.analysis
 
     @property
     def is_modified(self) -> bool:
@@ -81,9 +81,9 @@ class Document(QObject):
         """Stop following the graph (the window is done with this document)."""
         self._timer.stop()
         self.graph.events.changed.disconnect(self._on_changed)
+        self._follower.close()
 
     def _on_changed(self) -> None:
-        self._analysis = None
         self._views_stale = True
         self._timer.start()
 

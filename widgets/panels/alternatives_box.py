@@ -32,6 +32,7 @@ class AlternativesBox(QGroupBox):
         self.node_id: str | None = None
         self.found: list[Alternative] = []
         self.buttons: list[QPushButton] = []
+        self._labels: list[QLabel] = []
         self._grid = QGridLayout(self)
         self._shown: tuple[object, ...] | None = None
 
@@ -42,25 +43,37 @@ class AlternativesBox(QGroupBox):
         key = (node_id, info.params if info else 0, info.mult_adds if info else 0, tuple(found))
         if key == self._shown:
             return
+        same_rows = self._shown is not None and self._shown[0] == node_id and len(found) == len(self.found) and found
         self._shown, self.node_id, self.found = key, node_id, found
+        if same_rows and info is not None:
+            self._retext(info.params, info.mult_adds)  # new figures, same rows: new widgets would relayout the form
+            return
         while self._grid.count():
             item = self._grid.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
-        self.buttons = []
+        self.buttons, self._labels = [], []
         if not found or info is None:
             self._grid.addWidget(QLabel("none for this convolution"), 0, 0)
             return
-        self._grid.addWidget(_label(f"now: {info.params:,} parameters, {fmt_count(info.mult_adds)} mult-adds"), 0, 0)
-        for row, alt in enumerate(found, start=1):
-            self._grid.addWidget(_label(_describe(alt, info.params, info.mult_adds)), row, 0)
+        for row in range(len(found) + 1):
+            self._labels.append(_label(""))
+            self._grid.addWidget(self._labels[-1], row, 0)
+        for row in range(1, len(found) + 1):
             button = QPushButton("Apply")
-            button.setToolTip(f"replace '{node_id}' by: " + " → ".join(t for t, _ in alt.layers))
-            button.clicked.connect(lambda _=False, a=alt: self.apply(a))
+            button.clicked.connect(lambda _=False, i=row - 1: self.apply(self.found[i]))
             self._grid.addWidget(button, row, 1)
             self.buttons.append(button)
         self._grid.setColumnStretch(0, 1)
+        self._retext(info.params, info.mult_adds)
+
+    def _retext(self, params: int, mult_adds: int) -> None:
+        """The rows' texts and the buttons' tooltips for the alternatives found."""
+        _set_text(self._labels[0], f"now: {params:,} parameters, {fmt_count(mult_adds)} mult-adds")
+        for label, button, alt in zip(self._labels[1:], self.buttons, self.found):
+            _set_text(label, _describe(alt, params, mult_adds))
+            button.setToolTip(f"replace '{self.node_id}' by: " + " → ".join(t for t, _ in alt.layers))
 
     def apply(self, alt: Alternative) -> None:
         """Replace the convolution by ``alt`` (undoable)."""
@@ -81,3 +94,8 @@ def _label(text: str) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
     return label
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    if label.text() != text:
+        label.setText(text)

@@ -6,6 +6,8 @@ lists what each node silences, to take it back. The dock only asks: ``silence_re
 
 from __future__ import annotations
 
+import difflib
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
@@ -47,6 +49,8 @@ class ProblemsDock(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._analysis: Analysis | None = None
+        #: What each row of the tree shows: a diagnostic, or a (node id, code) the node silences.
+        self._rows: list[Diagnostic | tuple[str, str]] = []
         self.tree = QTreeWidget()
         self.tree.setColumnCount(4)
         self.tree.setHeaderLabels(["Severity", "Node", "Problem", "Hint"])
@@ -72,7 +76,7 @@ class ProblemsDock(QWidget):
         self.tree.currentItemChanged.connect(lambda *_: self._update_actions())
         self.silence_action.triggered.connect(lambda: self._request(True))
         self.unsilence_action.triggered.connect(lambda: self._request(False))
-        self.show_silenced.toggled.connect(lambda _on: self._refill())
+        self.show_silenced.toggled.connect(lambda _on: self._refill(rewrite=False))
         self._update_actions()
 
     def _bar(self) -> QHBoxLayout:
@@ -88,22 +92,34 @@ class ProblemsDock(QWidget):
         return bar
 
     def set_analysis(self, analysis: Analysis) -> None:
-        """List the analysis's diagnostics (and, if asked, what the nodes silence)."""
-        self._analysis = analysis
-        self._refill()
+        """List the analysis's diagnostics (and, if asked, what the nodes silence). The same analysis again (the
+        theme changed) rewrites every row; a new one replaces only the rows that differ."""
+        rewrite, self._analysis = analysis is self._analysis, analysis
+        self._refill(rewrite)
         errors = sum(1 for d in analysis.diagnostics if d.is_error)
         self.count_changed.emit(errors, len(analysis.diagnostics) - errors)
 
-    def _refill(self) -> None:
-        self.tree.clear()
+    def _refill(self, rewrite: bool) -> None:
         if self._analysis is None:
+            self.tree.clear()
+            self._rows = []
             return
-        items = [_diagnostic_item(d) for d in self._analysis.diagnostics]
+        rows: list[Diagnostic | tuple[str, str]] = list(self._analysis.diagnostics)
         silences = [(node.id, code) for node in self._analysis.graph for code in silence_codes(node)]
         self.show_silenced.setText(f"Show silenced ({len(silences)})" if silences else "Show silenced")
         if self.show_silenced.isChecked():
-            items += [_silenced_item(node_id, code) for node_id, code in silences]
-        self.tree.addTopLevelItems(items)
+            rows += silences
+        old, self._rows = ([] if rewrite else self._rows), rows
+        if rewrite:
+            self.tree.clear()
+        # an edit changes a few rows: replace only those, from the last so that earlier indices stay put
+        ops = difflib.SequenceMatcher(None, old, rows, autojunk=False).get_opcodes()
+        for tag, i1, i2, j1, j2 in reversed(ops):
+            if tag == "equal":
+                continue
+            for _ in range(i2 - i1):
+                self.tree.takeTopLevelItem(i1)
+            self.tree.insertTopLevelItems(i1, [_row_item(r) for r in rows[j1:j2]])
         self._update_actions()
 
     def _current(self) -> tuple[str, str, bool] | None:
@@ -127,6 +143,10 @@ class ProblemsDock(QWidget):
         node_id = item.data(0, Qt.ItemDataRole.UserRole)
         if node_id:
             self.node_clicked.emit(node_id)
+
+
+def _row_item(row: Diagnostic | tuple[str, str]) -> QTreeWidgetItem:
+    return _diagnostic_item(row) if isinstance(row, Diagnostic) else _silenced_item(*row)
 
 
 def _diagnostic_item(d: Diagnostic) -> QTreeWidgetItem:

@@ -29,13 +29,25 @@ class SummaryModel(QAbstractTableModel):
         super().__init__()
         self.rows: list[NodeInfo] = []
         self._errors: set[str] = set()
+        self._analysis: Analysis | None = None
+        self._row_of: dict[str, int] = {}
 
     def set_analysis(self, analysis: Analysis) -> None:
-        """Show a new analysis."""
+        """Show a new analysis: when it names the nodes it changed since the one shown, only their rows."""
+        changed = analysis.changed_since(self._analysis) if analysis is not self._analysis else None
+        self._analysis = analysis
+        self._errors = {d.node_id for d in analysis.errors if d.node_id is not None}
+        if changed is not None and self.rows:
+            rows = [self._row_of[n] for n in changed if n in self._row_of]
+            for row in rows:
+                self.rows[row] = analysis.info[self.rows[row].node.id]
+            if rows:  # one signal for the span: a view repaints only the part of it that is on screen
+                self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(COLUMNS) - 1))
+            return
         self.beginResetModel()
         seen = set(analysis.order)
         self.rows = [analysis.info[n] for n in analysis.order] + [i for n, i in analysis.info.items() if n not in seen]
-        self._errors = {d.node_id for d in analysis.errors if d.node_id is not None}
+        self._row_of = {info.node.id: row for row, info in enumerate(self.rows)}
         self.endResetModel()
 
     def rowCount(self, parent: Index = _ROOT) -> int:
