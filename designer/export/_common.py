@@ -47,12 +47,27 @@ def checked_analysis(graph: Graph, analysis: Analysis | None = None) -> Analysis
 
 
 def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the declared shapes with ``batch`` samples, in Input order."""
+    """Random inputs of the declared shapes with ``batch`` samples, in Input order; an Input of RoI boxes
+    (``box_inputs``) gets ``batch + 2`` rows, so that a size mixing up boxes and samples shows."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
-    shapes = [analysis.info[i].shape for i in analysis.graph.input_ids()]
-    return tuple(torch.randn(batch, *shape, generator=gen) for shape in shapes if shape is not None)
+    boxes = box_inputs(analysis.graph)
+    shapes = [(i, analysis.info[i].shape) for i in analysis.graph.input_ids()]
+    return tuple(
+        torch.randn(batch + 2 if i in boxes else batch, *shape, generator=gen)
+        for i, shape in shapes
+        if shape is not None
+    )
+
+
+def box_inputs(graph: Graph) -> set[str]:
+    """The Inputs that feed an RoIPool's or RoIAlign's boxes: their first dimension counts boxes, not samples."""
+    return {
+        n.inputs[1]
+        for n in graph
+        if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1 and graph[n.inputs[1]].type == "Input"
+    }
 
 
 def as_tuple(value: Any) -> tuple[torch.Tensor, ...]:

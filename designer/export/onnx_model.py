@@ -25,6 +25,7 @@ from ..model.graph import Graph
 from ._common import (
     ExportError,
     as_tuple,
+    box_inputs,
     checked_analysis,
     eval_mode,
     example_inputs,
@@ -138,7 +139,9 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProt
     """Convert ``module`` (already in the mode to export) with a dynamic batch; locate the node on failure."""
     graph = analysis.graph
     inputs = example_inputs(analysis, TRACE_BATCH)
-    batch = torch.export.Dim("batch")
+    # the boxes of RoI layers have their own count: one Dim for both would make Flatten after RoIPool reshape to the
+    # number of images
+    batch, rois, boxes = torch.export.Dim("batch"), torch.export.Dim("rois"), box_inputs(graph)
     outputs = graph.output_ids()
     try:
         with quiet():
@@ -148,7 +151,7 @@ def to_onnx(module: nn.Module, analysis: Analysis, opset: int) -> onnx.ModelProt
                 opset,
                 input_names=list(graph.input_ids()),
                 output_names=list(outputs),
-                dynamic_shapes=tuple({0: batch} for _ in inputs),
+                dynamic_shapes=tuple({0: rois if i in boxes else batch} for i in graph.input_ids()),
                 optimize=False,
             )
             _fold_constants(program.model)
