@@ -224,3 +224,20 @@ def test_fast_rcnn_template_trains_and_its_loss_falls(tmp_path):
     assert len(steps) == 6 and len(epochs) == 2
     assert epochs[-1].train_loss < steps[0]
     assert all(0.0 <= epochs[-1].metrics[k] <= 1.0 for k in ("val_map50", "val_map"))
+
+
+def test_predict_draws_what_the_design_finds_on_the_grid_proposals():
+    """``designer predict`` and the insight dock's view run a Fast R-CNN design with the grid proposals."""
+    from designer.compiler import compile_graph
+    from designer.insight.prediction import predict
+
+    graph = load_template("fast_rcnn_shapes")
+    model = compile_graph(graph, seed=0)
+    scene = make_scenes(1, (64, 64), 3, seed=2)
+    x = torch.from_numpy(scene.images[0]).float().div(255)
+    found = predict(model, x, graph=graph, threshold=0.06, truth=padded_boxes(scene.boxes, scene.box_labels)[0])
+    want = RoIDetectionTask(classes=10, image_size=(64, 64)).predict(model.eval(), x[None])[0]
+    keep = want.scores >= 0.06
+    assert keep.any() and len(found.lines) == int(keep.sum())
+    assert [line.split("\t")[1] for line in found.lines] == [f"{s:.4f}" for s in want.scores[keep].tolist()]
+    assert found.title.startswith("true boxes") and found.picture.shape == (64, 2 * 64 + 4, 3)

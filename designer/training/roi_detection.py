@@ -164,9 +164,13 @@ class RoIDetectionTask:
 
     def predict(self, model: nn.Module, x: Tensor) -> list[Detections]:
         """Boxes, scores and labels per image: the model on the grid proposals, decoded with NMS."""
+        return decode(self.on_grid(model, x), self.image_size)
+
+    def on_grid(self, model: nn.Module, x: Tensor) -> RoIOutput:
+        """The model's outputs for every image's grid proposals (unlabelled: no truth is needed)."""
         grid = grid_proposals(self.image_size, x.device)
         unlabelled = (grid, grid.new_zeros(len(grid), dtype=torch.long), grid)
-        return decode(_run(model, x, [unlabelled] * len(x)), self.image_size)
+        return _run(model, x, [unlabelled] * len(x))
 
 
 def _run(model: nn.Module, x: Tensor, parts: list[tuple[Tensor, Tensor, Tensor]]) -> RoIOutput:
