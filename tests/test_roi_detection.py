@@ -241,3 +241,18 @@ def test_predict_draws_what_the_design_finds_on_the_grid_proposals():
     assert keep.any() and len(found.lines) == int(keep.sum())
     assert [line.split("\t")[1] for line in found.lines] == [f"{s:.4f}" for s in want.scores[keep].tolist()]
     assert found.title.startswith("true boxes") and found.picture.shape == (64, 2 * 64 + 4, 3)
+
+
+def test_insight_probes_the_design_with_the_grid_proposals():
+    """Feature maps and the other insight views run the two-input design: the probe adds the grid proposals."""
+    from designer.compiler import compile_graph
+    from designer.insight.probe import Probe
+
+    graph = load_template("fast_rcnn_shapes")
+    model = compile_graph(graph, seed=0).eval()
+    x = torch.rand(2, 3, 64, 64)
+    out, seen = Probe(model, graph).run(x, ["conv1", "roi_pool"])
+    with torch.no_grad():
+        torch.testing.assert_close(seen["conv1"], model.conv1(x))
+    assert seen["roi_pool"].shape == (2 * 575, 64, 4, 4) and out[0].shape == (2 * 575, 11)
+    assert Probe(model).inputs(x) == (x,)  # without the design, nothing says which Input holds boxes

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
+from ..model.graph import Graph
 
 CODES = {
     "head.roi_inputs": "a Fast R-CNN design whose Inputs are not the image [C, H, W] then the proposals [5]",
@@ -21,6 +22,15 @@ CODES = {
 
 #: A node's output shape without the batch (None when it could not be inferred).
 ShapeOf = Callable[[str], "tuple[int, ...] | None"]
+
+
+def box_inputs(graph: Graph) -> set[str]:
+    """The Inputs that feed an RoIPool's or RoIAlign's boxes: their first dimension counts boxes, not samples."""
+    return {
+        n.inputs[1]
+        for n in graph
+        if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1 and graph[n.inputs[1]].type == "Input"
+    }
 
 
 def is_roi(section: Mapping[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..analysis.budgets import over_limit
+from ..analysis.roi_heads import box_inputs
 from ..analysis.validate import Analysis, analyze
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic, DiagnosticsError
@@ -59,15 +60,6 @@ def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple[torch
         for i, shape in shapes
         if shape is not None
     )
-
-
-def box_inputs(graph: Graph) -> set[str]:
-    """The Inputs that feed an RoIPool's or RoIAlign's boxes: their first dimension counts boxes, not samples."""
-    return {
-        n.inputs[1]
-        for n in graph
-        if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1 and graph[n.inputs[1]].type == "Input"
-    }
 
 
 def as_tuple(value: Any) -> tuple[torch.Tensor, ...]:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..analysis.budgets import ONNX_MAX_BYTES
+from ..analysis.roi_heads import box_inputs
 from ..analysis.validate import Analysis
 from ..compiler import compile_graph
 from ..model import diagnostics as dg
@@ -25,7 +26,6 @@ from ..model.graph import Graph
 from ._common import (
     ExportError,
     as_tuple,
-    box_inputs,
     checked_analysis,
     eval_mode,
     example_inputs,
