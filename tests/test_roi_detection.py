@@ -256,3 +256,14 @@ def test_insight_probes_the_design_with_the_grid_proposals():
         torch.testing.assert_close(seen["conv1"], model.conv1(x))
     assert seen["roi_pool"].shape == (2 * 575, 64, 4, 4) and out[0].shape == (2 * 575, 11)
     assert Probe(model).inputs(x) == (x,)  # without the design, nothing says which Input holds boxes
+
+
+def test_data_whose_classes_the_validator_cannot_know_are_checked_when_loaded():
+    """VOC's or COCO's classes are known only once read: the scores must then be one per class plus the background."""
+    from designer.training.setup import TrainingError, check_classes
+
+    voc = [f"c{k}" for k in range(20)]
+    check_classes(21, "cls_score", voc, "voc:/data", "detection", 2, "roi")
+    with pytest.raises(TrainingError) as info:
+        check_classes(20, "cls_score", voc, "voc:/data", "detection", 2, "roi")
+    assert info.value.code == "data.classes_mismatch" and info.value.hint == "set out_features of 'cls_score' to 21"
