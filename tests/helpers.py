@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from designer.model.graph import Graph, Node, NodeId
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 
@@ -77,3 +78,29 @@ class FakeWriter:
 
     def close(self) -> None:
         self.closed = True
+
+
+def random_inputs(g: Graph, batch: int, seed: int = 0) -> list[torch.Tensor]:
+    """Random values for each Input; an Input of shape [5] feeds RoI boxes, so it gets boxes inside the design's
+    first image Input, each of one of the ``batch`` images (a random batch index would read outside the batch)."""
+    import torch
+
+    from designer import analyze
+
+    gen = torch.Generator().manual_seed(seed)
+    analysis = analyze(g)
+    shapes = [tuple(analysis.shape(i) or ()) for i in g.input_ids()]
+    image = next((s[1:] for s in shapes if len(s) == 3), (16, 16))
+    return [random_boxes(batch, image, gen) if s == (5,) else torch.randn(batch, *s, generator=gen) for s in shapes]
+
+
+def random_boxes(batch: int, size: tuple[int, ...], gen: torch.Generator, rows: int = 7) -> torch.Tensor:
+    """``rows`` boxes (batch index, x1, y1, x2, y2) of at least one pixel inside an image of ``size`` (H, W)."""
+    import torch
+
+    h, w = size
+    index = torch.randint(batch, (rows, 1), generator=gen).float()
+    corner = torch.rand(rows, 2, generator=gen) * torch.tensor([w - 1.0, h - 1.0])
+    room = torch.tensor([float(w), float(h)]) - corner
+    far = corner + 1 + torch.rand(rows, 2, generator=gen) * (room - 1)
+    return torch.cat([index, corner, far], dim=1)

@@ -36,6 +36,11 @@ EXPECTED: dict[str, tuple[dict[str, int], str]] = {
         {"advice.head_params": 1, "advice.bias_before_bn": 6},
         "VGG-style blocks with biased convolutions before BatchNorm, a flattened 128x4x4 map into fc1",
     ),
+    "fast_rcnn_shapes": (
+        {"advice.head_params": 1},
+        "fc6 reads each RoI's 64x4x4 pooled map flattened (131,200 of 210,771), as the paper's fc6 reads RoIPool's "
+        "7x7 map: averaging it to 1x1 would drop the layout inside the box that the box regression reads",
+    ),
     "zfnet": ({"advice.head_params": 1}, "as AlexNet: fc6 takes the 256x6x6 map flattened, 37.8M of 62.4M weights"),
     "fashion_mnist_gap": (
         {"advice.receptive_field": 1},

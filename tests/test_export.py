@@ -24,7 +24,7 @@ from designer.export import ExportError, export_onnx, export_torchscript, onnx_m
 from designer.export.checkpoint import save_checkpoint
 from designer.model.fileformat import save
 from designer.model.graph import Graph
-from tests.helpers import chain, graph
+from tests.helpers import chain, graph, random_inputs
 from tests.test_compiler import ROOT, case_graph, templates, zoo_graph
 
 #: Cases ONNX cannot express (tested for their error below); every other case goes through ONNX.
@@ -55,12 +55,6 @@ def unet_graph() -> Graph:
     )
     g.name = "two-headed u-net"
     return g
-
-
-def random_inputs(g: Graph, batch: int, seed: int = 0) -> list[torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    analysis = analyze(g)
-    return [torch.randn(batch, *analysis.shape(i), generator=gen) for i in g.input_ids()]
 
 
 def torch_outputs(module: nn.Module, inputs: list[torch.Tensor]) -> list[np.ndarray]:

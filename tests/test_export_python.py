@@ -45,17 +45,18 @@ def import_file(path: Path, name: str) -> Any:
 def exported_model(g: Graph, tmp_path: Path, name: str = "model") -> tuple[nn.Module, str]:
     """Export ``g``, import the file and build its model class; return the model and the source."""
     source = export_python(g, tmp_path / f"{name}.py")
-    model_class = check_source(source)[-1]
+    roi = any(n.type in ("RoIPool", "RoIAlign") for n in g)  # written as torchvision.ops calls
+    model_class = check_source(source, {"torchvision.ops"} if roi else set())[-1]
     return getattr(import_file(tmp_path / f"{name}.py", name), model_class.name)(), source
 
 
-def check_source(source: str) -> list[ast.ClassDef]:
-    """Torch-only imports, only classes (the model last), readable lines, and no container filled by assignment
-    (``nn.Module()``, ``self.a[0].b = ...``); return the classes."""
+def check_source(source: str, modules: set[str] | None = None) -> list[ast.ClassDef]:
+    """Torch-only imports (and ``modules`` imported from), only classes (the model last), readable lines, and no
+    container filled by assignment (``nn.Module()``, ``self.a[0].b = ...``); return the classes."""
     tree = ast.parse(source)
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert {a.name for n in imports if isinstance(n, ast.Import) for a in n.names} <= {"torch"}
-    assert {n.module for n in imports if isinstance(n, ast.ImportFrom)} <= {"torch"}
+    assert {n.module for n in imports if isinstance(n, ast.ImportFrom)} <= {"torch", *(modules or ())}
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     assert [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Assign))] == []
     # the one plain class: designer.modules.AliasedKeys, the state-dict hook of designs that load foreign keys

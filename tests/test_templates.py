@@ -18,7 +18,7 @@ import designer
 from designer.editing.templates import DEFAULT_TEMPLATE, list_templates, load_template, templates_folder
 
 from .conftest import ROOT
-from .helpers import randomize_norms
+from .helpers import random_inputs, randomize_norms
 
 TEMPLATES_DIR = ROOT / "templates"
 NAMES = sorted(p.stem for p in TEMPLATES_DIR.glob("*.json"))
@@ -186,7 +186,7 @@ def test_template_trains_one_step(name):
     # Adam moves every parameter with a gradient by about lr: behind ConvNeXt's layer scale (1e-6) an SGD step is
     # below float resolution
     optimizer = torch.optim.Adam(trainable, lr=0.1)
-    out = model(torch.randn(2, *_input_shape(graph)))
+    out = model(*random_inputs(graph, 2))  # random_inputs: Fast R-CNN's proposals are boxes inside the image
     outs = out if isinstance(out, tuple) else (out,)
     loss = sum(nn.functional.cross_entropy(o, _targets(o)) for o in outs)
     assert torch.isfinite(loss)

@@ -138,6 +138,20 @@ TEMPLATES = [
         "is the validation metric.",
     ),
     Template(
+        "fast_rcnn_shapes",
+        detectors.fast_rcnn,
+        "A Fast R-CNN (Girshick, 2015) teaching design for the shapes scenes at 3x64x64 (10 classes). Two inputs:"
+        " the image and the proposals, rows of (batch index, x1, y1, x2, y2) in input pixels. The backbone (three"
+        " 3x3 Conv-BN-ReLU, two 2x2 max poolings: 64x16x16 features, stride 4) runs once per image; RoIPool cuts "
+        "a 4x4 map out of the features for every proposal, so the head below it sees the RoIs as its batch: two "
+        "128-unit Linear layers (the paper's 4,096, cut to the task), then cls_score (11 scores: the background "
+        "and the 10 classes) and bbox_pred (40 box deltas, one box per class as in the paper). Train with task "
+        "detection and detection head roi: the engine makes the proposals (ground-truth boxes jittered and a "
+        "fixed grid of windows in training, a quarter of them foreground; the grid alone, made without the truth,"
+        " when it evaluates) and trains the multi-task loss (cross-entropy plus smooth L1 on the deltas); boxes "
+        "are decoded per class and filtered with non-maximum suppression, and mAP@0.5 is the validation metric.",
+    ),
+    Template(
         "resnet18_transfer",
         teaching.resnet18_transfer,
         "Transfer learning with ResNet-18 (input 3x224x224): features learned on ImageNet carry over to new "

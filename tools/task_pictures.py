@@ -4,6 +4,7 @@ training section on the built-in data (or take a run folder already trained), th
 
     python tools/task_pictures.py segmentation            # trains unet_shapes, writes docs/segmentation.png
     python tools/task_pictures.py detection --run RUN     # tiny_yolo's run folder, writes docs/detection.png
+    python tools/task_pictures.py fast_rcnn               # trains fast_rcnn_shapes, writes docs/fast_rcnn.png
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from designer.model.fileformat import load  # noqa: E402
 from designer.training.config import read_section  # noqa: E402
 from designer.training.task_data import load_task_data  # noqa: E402
 
-TEMPLATES = {"segmentation": "unet_shapes", "detection": "tiny_yolo"}
+TEMPLATES = {"segmentation": "unet_shapes", "detection": "tiny_yolo", "fast_rcnn": "fast_rcnn_shapes"}
 
 
 def _run(args: list[str]) -> None:

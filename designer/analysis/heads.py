@@ -1,7 +1,8 @@
 """The output head against the task of the design's ``training`` section (issue 16), without loading torch.
 
 Segmentation needs one score map per class at the input's resolution, ``[C, H, W]``; detection needs the grid head
-``[B*5 + C, S, S]`` of the section's ``detection`` settings. ``C`` is checked when the section's data says how many
+``[B*5 + C, S, S]`` of the section's ``detection`` settings, or with ``"head": "roi"`` the two Inputs and two per-RoI
+outputs of Fast R-CNN (``roi_heads``). ``C`` is checked when the section's data says how many
 classes there are (the built-in shapes datasets). Each problem is a warning on the output node, with a hint that
 names the layer to add; training refuses the same problems as errors.
 """
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
 from ..model.graph import Graph, NodeId
+from .roi_heads import is_roi, roi_problems
 
 if TYPE_CHECKING:
     from .validate import NodeInfo
@@ -38,12 +40,20 @@ def check_head(graph: Graph, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     if not isinstance(section, dict):
         return []
     inputs, outputs = graph.input_ids(), graph.output_ids()
+    if is_roi(section):
+        classes = data_classes(str(section.get("data", "shapes")), "detection")
+        return roi_problems(inputs, outputs, lambda n: _shape(info, n), classes)
     if len(inputs) != 1 or len(outputs) != 1:
         return []
     x, y = info[inputs[0]].shape, info[outputs[0]].shape
     if x is None or y is None:
         return []
     return head_problems(section, tuple(x), outputs[0], tuple(y))
+
+
+def _shape(info: Mapping[NodeId, NodeInfo], node: str) -> tuple[int, ...] | None:
+    known = info.get(NodeId(node))
+    return tuple(known.shape) if known is not None and known.shape is not None else None
 
 
 def head_problems(section: Mapping[str, Any], x: tuple[int, ...], out: str, y: tuple[int, ...]) -> list[Diagnostic]:

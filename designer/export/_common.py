@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..analysis.budgets import over_limit
+from ..analysis.roi_heads import box_inputs
 from ..analysis.validate import Analysis, analyze
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic, DiagnosticsError
@@ -47,12 +48,18 @@ def checked_analysis(graph: Graph, analysis: Analysis | None = None) -> Analysis
 
 
 def example_inputs(analysis: Analysis, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the declared shapes with ``batch`` samples, in Input order."""
+    """Random inputs of the declared shapes with ``batch`` samples, in Input order; an Input of RoI boxes
+    (``box_inputs``) gets ``batch + 2`` rows, so that a size mixing up boxes and samples shows."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
-    shapes = [analysis.info[i].shape for i in analysis.graph.input_ids()]
-    return tuple(torch.randn(batch, *shape, generator=gen) for shape in shapes if shape is not None)
+    boxes = box_inputs(analysis.graph)
+    shapes = [(i, analysis.info[i].shape) for i in analysis.graph.input_ids()]
+    return tuple(
+        torch.randn(batch + 2 if i in boxes else batch, *shape, generator=gen)
+        for i, shape in shapes
+        if shape is not None
+    )
 
 
 def as_tuple(value: Any) -> tuple[torch.Tensor, ...]:

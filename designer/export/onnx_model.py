@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..analysis.budgets import ONNX_MAX_BYTES
+from ..analysis.roi_heads import box_inputs
 from ..analysis.validate import Analysis
 from ..compiler import compile_graph
 from ..model import diagnostics as dg
@@ -161,7 +162,9 @@ def to_onnx(
     """
     graph = analysis.graph
     inputs = example_inputs(analysis, TRACE_BATCH)
-    batch = torch.export.Dim("batch")
+    # the boxes of RoI layers have their own count: one Dim for both would make Flatten after RoIPool reshape to the
+    # number of images
+    batch, rois, boxes = torch.export.Dim("batch"), torch.export.Dim("rois"), box_inputs(graph)
     outputs = output_names if output_names is not None else list(graph.output_ids())
     try:
         with quiet():
@@ -172,7 +175,7 @@ def to_onnx(
                 opset,
                 input_names=list(graph.input_ids()),
                 output_names=list(outputs),
-                dynamic_shapes=tuple({0: batch} for _ in inputs),
+                dynamic_shapes=tuple({0: rois if i in boxes else batch} for i in graph.input_ids()),
                 optimize=False,
             )
             _fold_constants(program.model)

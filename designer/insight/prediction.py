@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..model.graph import Graph
-from ..training.config import TrainConfig, detection_head, read_section
+from ..training.config import TrainConfig, detection_head, detection_kind, read_section
+from ..training.detection_metrics import Detections
 from . import images
 from .overlays import draw_boxes, draw_mask, enlarge, side_by_side
 from .probe import InsightError, as_batch, first_output, prepared
@@ -59,25 +60,46 @@ def predict(
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
     xb = as_batch(x, module)
+    roi = task == "detection" and detection_kind(config) == "roi"
     with prepared(module), torch.inference_mode():
-        out = first_output(module(xb))[0].float().cpu()
+        # Fast R-CNN's design takes its proposals too: the task gives it the grid and decodes what it scores
+        out = roi_detections(module, xb) if roi else first_output(module(xb))[0].float().cpu()
     if base is None:
         base = images.display(xb[0].cpu())
     picture = enlarge(base if base.dtype == np.uint8 else images.to_uint8(base), scale)
-    if task == "classification":
+    if task == "classification" and isinstance(out, torch.Tensor):
         return _classes(out, picture, classes, top)
-    if task == "segmentation":
+    if task == "segmentation" and isinstance(out, torch.Tensor):
         return _mask(out, picture, tuple(xb.shape[-2:]), classes, truth)
     found = _boxes(out, picture, config, tuple(xb.shape[-2:]), classes, threshold, scale)
     if truth is None:
         return found
     rows = np.asarray(truth, dtype=np.float32).reshape(-1, 5)
     rows = rows[rows[:, 0] >= 0]
-    names = _names(classes, out.shape[0] - 5 * detection_head(config)[1])
+    n = out.classes if isinstance(out, RoIFound) else out.shape[0] - 5 * detection_head(config)[1]
+    names = _names(classes, n)
     labels = [int(k) for k in rows[:, 0]]
     truth_panel = draw_boxes(picture, rows[:, 1:], labels, names, scale=scale)
     title = f"true boxes ({len(rows)}) | predicted: {found.title}"
     return Prediction("detection", side_by_side([truth_panel, found.picture]), title, found.lines)
+
+
+@dataclass(frozen=True)
+class RoIFound:
+    """What a Fast R-CNN design finds in one image (decoded with NMS on the grid proposals) and its class count."""
+
+    found: Detections
+    classes: int
+
+
+def roi_detections(module: nn.Module, xb: torch.Tensor) -> RoIFound:
+    """A Fast R-CNN design run on the first image of ``xb`` with the grid proposals, decoded per class with NMS."""
+    from ..training.roi_detection import RoIDetectionTask, decode
+
+    size = (int(xb.shape[-2]), int(xb.shape[-1]))
+    out = RoIDetectionTask(classes=0, image_size=size).on_grid(module, xb[:1])
+    found = decode(out, size)[0]
+    return RoIFound(Detections(found.boxes.cpu(), found.scores.cpu(), found.labels.cpu()), out.scores.shape[1] - 1)
 
 
 def _names(classes: Sequence[str] | None, n: int) -> list[str]:
@@ -128,7 +150,7 @@ def _mask(
 
 
 def _boxes(
-    out: torch.Tensor,
+    out: Any,
     picture: np.ndarray,
     config: TrainConfig,
     size: tuple[int, ...],
@@ -136,20 +158,23 @@ def _boxes(
     threshold: float,
     scale: int,
 ) -> Prediction:
-    """The grid head decoded (per-class NMS), the boxes scoring at least ``threshold`` drawn and listed."""
+    """The head decoded (per-class NMS), the boxes scoring at least ``threshold`` drawn and listed."""
     from ..training.detection import DetectionTask
 
-    grid, boxes = detection_head(config)
-    n = out.shape[0] - 5 * boxes if out.ndim == 3 else 0
-    if n < 1 or tuple(out.shape[1:]) != (grid, grid):
-        raise InsightError(
-            None,
-            f"a detection design outputs [{boxes}*5 + classes, {grid}, {grid}] (its training section's grid and "
-            f"boxes); this one outputs {list(out.shape)}",
-            "insight.not_detection",
-        )
-    task = DetectionTask(classes=n, image_size=(int(size[0]), int(size[1])), grid=grid, boxes=boxes)
-    found = task.predict(out[None])[0]
+    if isinstance(out, RoIFound):
+        found, n = out.found, out.classes
+    else:
+        grid, boxes = detection_head(config)
+        n = out.shape[0] - 5 * boxes if out.ndim == 3 else 0
+        if n < 1 or tuple(out.shape[1:]) != (grid, grid):
+            raise InsightError(
+                None,
+                f"a detection design outputs [{boxes}*5 + classes, {grid}, {grid}] (its training section's grid "
+                f"and boxes); this one outputs {list(out.shape)}",
+                "insight.not_detection",
+            )
+        task = DetectionTask(classes=n, image_size=(int(size[0]), int(size[1])), grid=grid, boxes=boxes)
+        found = task.predict(out[None])[0]
     keep = found.scores >= threshold
     names = _names(classes, n)
     b, s, k = found.boxes[keep], found.scores[keep].tolist(), found.labels[keep].tolist()

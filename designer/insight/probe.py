@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
+from ..analysis.roi_heads import box_inputs
 from ..analysis.validate import analyze
 from ..model.graph import Graph
 
@@ -40,6 +41,7 @@ class Probe:
         self._id_of = {n.name: node_id for node_id, n in self._fx.items()}
         self._modules = dict(module.named_modules())
         self._modules.pop("", None)
+        self._proposals = _fast_rcnn(graph)
 
     def node_ids(self) -> list[str]:
         """Every node that can be probed, in execution order for a compiled design."""
@@ -130,7 +132,7 @@ class Probe:
         seen: dict[str, torch.Tensor] = {}
         handles = [self._modules[i].register_forward_hook(_recorder(seen, i, want)) for i in ids]
         try:
-            out = self.module(x)
+            out = self.module(*self.inputs(x))
         finally:
             for h in handles:
                 h.remove()
@@ -140,7 +142,26 @@ class Probe:
         wanted = {self._fx[i].name: i for i in ids if i in self._fx}
         seen: dict[str, torch.Tensor] = {}
         assert isinstance(self.module, fx.GraphModule)
-        return _Recorder(self.module, wanted, seen, want).run(x), seen
+        return _Recorder(self.module, wanted, seen, want).run(*self.inputs(x)), seen
+
+    def inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The module's arguments for the images ``x``: they alone, or with the evaluation grid of proposals for a
+        Fast R-CNN design (its image Input, then its boxes Input)."""
+        if not self._proposals:
+            return (x,)
+        from ..training.roi_proposals import grid_proposals
+
+        grid = grid_proposals((int(x.shape[-2]), int(x.shape[-1])), x.device)
+        index = torch.arange(len(x), device=x.device).repeat_interleave(len(grid))
+        return x, torch.cat([index[:, None].to(grid.dtype), grid.repeat(len(x), 1)], dim=1)
+
+
+def _fast_rcnn(graph: Graph | None) -> bool:
+    """Whether the design's Inputs are an image and then RoI boxes, which insight fills with the grid proposals."""
+    if graph is None:
+        return False
+    inputs = graph.input_ids()
+    return len(inputs) == 2 and box_inputs(graph) == {inputs[1]}
 
 
 class _Stop(Exception):

@@ -37,6 +37,10 @@ METRIC_LABELS = {
 }
 #: The YOLO-style grid head's defaults: S x S cells of B boxes each (suits the 64x64 shapes scenes).
 DETECTION_DEFAULTS: dict[str, int] = {"grid": 4, "boxes": 2}
+#: The detection heads: YOLO's grid (``grid``) or Fast R-CNN's per-RoI head (``roi``: ``training.roi_detection``).
+DETECTION_HEADS = ("grid", "roi")
+#: Fast R-CNN's settings: RoIs sampled per training image (the paper's 64, a quarter of them foreground at most).
+ROI_DEFAULTS: dict[str, int] = {"rois": 64}
 SECTION = "training"
 #: Far past any learning rate that trains, and inside float32, in which the optimisers step (1e300 was a traceback).
 MAX_LR = 1e30
@@ -103,7 +107,8 @@ class TrainConfig:
     #: Segmentation: add the Dice loss (mean over classes) to the pixel cross-entropy.
     dice: bool = False
     #: Detection: the grid head's ``{"grid": S, "boxes": B}``; the head gives ``B * 5 + classes`` maps of ``S x S``.
-    detection: dict[str, int] = field(default_factory=lambda: dict(DETECTION_DEFAULTS))
+    #: ``{"head": "roi", "rois": R}`` trains a Fast R-CNN design instead (two Inputs, two outputs per RoI).
+    detection: dict[str, Any] = field(default_factory=lambda: dict(DETECTION_DEFAULTS))
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, so that a file keeps meaning the same run if defaults change."""
@@ -175,20 +180,38 @@ def _check_machine(cfg: TrainConfig) -> None:
             raise ConfigError(key, f"must be at most {most:,}, not {getattr(cfg, key):,}")
 
 
-def _check_detection(section: dict[str, int]) -> None:
-    unknown = sorted(set(section) - set(DETECTION_DEFAULTS))
+def _check_detection(section: dict[str, Any]) -> None:
+    unknown = sorted(set(section) - {*DETECTION_DEFAULTS, *ROI_DEFAULTS, "head"})
     if unknown:
-        raise ConfigError(f"detection.{unknown[0]}", "unknown setting (use grid and boxes)", "config.unknown_key")
+        raise ConfigError(
+            f"detection.{unknown[0]}", "unknown setting (use grid and boxes, or head and rois)", "config.unknown_key"
+        )
+    if section.get("head", "grid") not in DETECTION_HEADS:
+        raise ConfigError("detection.head", f"{section['head']!r} is not one of {', '.join(DETECTION_HEADS)}")
     for key in DETECTION_DEFAULTS:
-        value = section.get(key, DETECTION_DEFAULTS[key])
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
-            raise ConfigError(f"detection.{key}", f"must be a whole number from 1 to 64, not {value!r}")
+        _whole(f"detection.{key}", section.get(key, DETECTION_DEFAULTS[key]), 64)
+    _whole("detection.rois", section.get("rois", ROI_DEFAULTS["rois"]), 4096)
+
+
+def _whole(key: str, value: Any, most: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ConfigError(key, f"must be a whole number from 1 to {most}, not {value!r}")
 
 
 def detection_head(config: TrainConfig) -> tuple[int, int]:
     """``(grid S, boxes B)`` of the detection head, defaults filled in."""
     d = {**DETECTION_DEFAULTS, **config.detection}
     return d["grid"], d["boxes"]
+
+
+def detection_kind(config: TrainConfig) -> str:
+    """The detection head a run trains: ``grid`` (YOLO v1) or ``roi`` (Fast R-CNN)."""
+    return str(config.detection.get("head", "grid"))
+
+
+def roi_count(config: TrainConfig) -> int:
+    """RoIs sampled per training image for Fast R-CNN."""
+    return int(config.detection.get("rois", ROI_DEFAULTS["rois"]))
 
 
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -20,7 +20,7 @@ from torch import nn
 from ..model.fileformat import dumps, load, loads
 from ..model.graph import Graph
 from . import distributed, runs
-from .config import ConfigError, TrainConfig, detection_head, read_section
+from .config import ConfigError, TrainConfig, detection_head, detection_kind, read_section
 from .control import RunControl
 from .data import Augment, DataBundle, DataError, load_data
 from .events import Event, EventCallback, Failed, Finished, RunStarted
@@ -221,7 +221,8 @@ class Trainer:
         else:
             bundle = load_run_data(cfg, info.input_shape)
         boxes = detection_head(cfg)[1]
-        check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec), cfg.task, boxes)
+        head = detection_kind(cfg)
+        check_classes(info.outputs, info.output_id, bundle.classes, str(bundle.spec), cfg.task, boxes, head)
         return bundle
 
     def _open_run_dir(self, session: Session, bundle: DataBundle, info: ModelInfo) -> RunOutputs:

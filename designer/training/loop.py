@@ -16,7 +16,7 @@ from .session import Loaders, Session
 from .setup import TrainingError, set_train_mode
 from .state import RunState
 from .stepping import backward_and_step, warmup_factor, warmup_steps
-from .tasks import Meter, SumMeter, sum_dtype
+from .tasks import Meter, SumMeter, run_model, sum_dtype
 
 Ending = Literal["completed", "stopped"]
 
@@ -89,7 +89,7 @@ class TrainingLoop:
         s, t = self.session, self.session.trainables
         x, y = s.prep(x), y.to(s.device, non_blocking=True)
         with torch.autocast(s.device.type, dtype=s.amp, enabled=s.amp is not None):
-            out = s.wrapped(x)
+            out = run_model(s.task, s.wrapped, x, y)
             loss = s.loss_fn(out, y)
         t.optimizer.zero_grad(set_to_none=True)
         self._warm = warmup_factor(self.state.step, warmup_steps(s.config.warmup_epochs, s.steps_per_epoch))
@@ -99,7 +99,7 @@ class TrainingLoop:
         n = len(y)
         with torch.no_grad():
             self._w_loss += loss.detach().float() * n
-            self._w_score += s.task.train_score(out.detach(), y)
+            self._w_score += s.task.train_score(out, y)  # under no_grad: nothing to detach
             if s.log_every > 1:  # find the exact bad step without waiting for the device every step
                 bad = (self._bad_step < 0) & ~torch.isfinite(loss.detach())
                 self._bad_step = torch.where(bad, self.state.step + 1, self._bad_step)
@@ -239,7 +239,7 @@ class TrainingLoop:
                 if not len(y):
                     continue
                 y = y.to(s.device, non_blocking=True)
-                out = s.model(s.prep(x))
+                out = run_model(s.task, s.model, s.prep(x), y)
                 loss_sum += s.loss_fn(out, y).float() * len(y)
                 meter.update(out, y)
                 n += len(y)

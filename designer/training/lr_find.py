@@ -171,11 +171,12 @@ def _step(session: Any, cfg: TrainConfig, x: Any, y: Any) -> float:
     import torch
 
     from .stepping import backward_and_step
+    from .tasks import run_model
 
     t = session.trainables
     x, y = session.prep(x), y.to(session.device, non_blocking=True)
     with torch.autocast(session.device.type, dtype=session.amp, enabled=session.amp is not None):
-        loss = session.loss_fn(session.wrapped(x), y)
+        loss = session.loss_fn(run_model(session.task, session.wrapped, x, y), y)
     t.optimizer.zero_grad(set_to_none=True)
     if not torch.isfinite(loss):
         return math.nan

@@ -12,11 +12,12 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from ..analysis.budgets import over_limit
-from ..analysis.heads import head_problems
-from ..analysis.validate import analyze
+from ..analysis.heads import data_classes, head_problems
+from ..analysis.roi_heads import is_roi, roi_problems
+from ..analysis.validate import Analysis, analyze
 from ..compiler import compile_graph
 from ..layers.registry import prod
-from ..model.graph import Graph
+from ..model.graph import Graph, NodeId
 from . import eager_optim
 from .config import TrainConfig
 from .shapes import SHAPE_CLASSES
@@ -75,10 +76,10 @@ def build_model(
     graph: Graph, seed: int, batch: int = 1, data_samples: int = 0, section: Mapping[str, Any] | None = None
 ) -> ModelInfo:
     """Compile the design for training: exactly one Input and one output (``(classes,)`` for classification, a head
-    that fits the task of the training settings ``section`` otherwise), and a model, ``batch`` and ``data_samples``
-    generated samples that fit in the memory available (checked before building)."""
+    that fits the task of the training settings ``section`` otherwise; Fast R-CNN's two of each, ``roi_heads``), and
+    a model, ``batch`` and ``data_samples`` generated samples that fit in the memory available (checked before
+    building). ``input_shape`` and ``outputs`` are the image Input's and the first output's."""
     section = section or {}
-    task = str(section.get("task", "classification"))
     analysis = analyze(graph)
     if not analysis.ok:
         raise TrainingError(
@@ -86,6 +87,18 @@ def build_model(
             "the design has errors: " + str(analysis.errors[0]),
             "fix the errors the validator lists, then train",
         )
+    image, output_id = _roi_ends(graph, analysis, section) if is_roi(section) else _ends(graph, analysis, section)
+    shape, sample = analysis.shape(output_id) or (), analysis.shape(image) or ()
+    too_big = over_limit(analysis.info.values(), "training", batch, True, data_samples * prod(sample) * 4)
+    if too_big:
+        raise TrainingError(too_big[0].code, too_big[0].message, too_big[0].hint)
+    model = compile_graph(graph, seed=seed, analysis=analysis)
+    has_conv = any("Conv" in type(m).__name__ for m in model.modules())
+    return ModelInfo(model, tuple(sample), int(shape[0]), output_id, has_conv)
+
+
+def _ends(graph: Graph, analysis: Analysis, section: Mapping[str, Any]) -> tuple[NodeId, NodeId]:
+    """The Input and the output of a one-input, one-output design whose head fits the task of ``section``."""
     inputs, outputs = graph.input_ids(), graph.output_ids()
     if len(inputs) != 1 or len(outputs) != 1:
         raise TrainingError(
@@ -95,18 +108,23 @@ def build_model(
             "mark a single output node",
         )
     shape = analysis.shape(outputs[0])
-    _check_output_rank(outputs[0], shape, task)
+    _check_output_rank(outputs[0], shape, str(section.get("task", "classification")))
     assert shape is not None  # _check_output_rank refused a missing shape
     sample = analysis.shape(inputs[0]) or ()
     head = head_problems(section, tuple(sample), outputs[0], tuple(shape))
     if head:
         raise TrainingError(head[0].code, head[0].message, head[0].hint)
-    too_big = over_limit(analysis.info.values(), "training", batch, True, data_samples * prod(sample) * 4)
-    if too_big:
-        raise TrainingError(too_big[0].code, too_big[0].message, too_big[0].hint)
-    model = compile_graph(graph, seed=seed, analysis=analysis)
-    has_conv = any("Conv" in type(m).__name__ for m in model.modules())
-    return ModelInfo(model, tuple(analysis.shape(inputs[0]) or ()), int(shape[0]), outputs[0], has_conv)
+    return inputs[0], outputs[0]
+
+
+def _roi_ends(graph: Graph, analysis: Analysis, section: Mapping[str, Any]) -> tuple[NodeId, NodeId]:
+    """The image Input and the class-scores output of a Fast R-CNN design (its proposals and deltas follow them)."""
+    classes = data_classes(str(section.get("data", "shapes")), "detection")
+    inputs, outputs = graph.input_ids(), graph.output_ids()
+    problems = roi_problems(inputs, outputs, analysis.shape, classes)
+    if problems:
+        raise TrainingError(problems[0].code, problems[0].message, problems[0].hint)
+    return inputs[0], outputs[0]
 
 
 def _check_output_rank(output_id: str, shape: tuple[int, ...] | None, task: str) -> None:
@@ -127,10 +145,25 @@ def _check_output_rank(output_id: str, shape: tuple[int, ...] | None, task: str)
 
 
 def check_classes(
-    outputs: int, output_id: str, classes: list[str], data: str, task: str = "classification", boxes: int = 0
+    outputs: int,
+    output_id: str,
+    classes: list[str],
+    data: str,
+    task: str = "classification",
+    boxes: int = 0,
+    head: str = "grid",
 ) -> None:
     """The design must score each class of the dataset (or give one logit for a two-class dataset); a detection
-    head also gives ``boxes * 5`` box channels."""
+    grid head also gives ``boxes * 5`` box channels, Fast R-CNN's scores (``head`` ``roi``) also the background."""
+    if task == "detection" and head == "roi":
+        if outputs == len(classes) + 1:
+            return
+        raise TrainingError(
+            "data.classes_mismatch",
+            f"the class scores '{output_id}' give {outputs} per RoI; the {len(classes)} classes of {data} and the "
+            f"background need {len(classes) + 1}",
+            f"set out_features of '{output_id}' to {len(classes) + 1}",
+        )
     if task == "detection":
         if outputs == boxes * 5 + len(classes):
             return

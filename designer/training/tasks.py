@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
-from .config import HEADLINES, TASK_METRICS, TrainConfig, detection_head
+from .config import HEADLINES, TASK_METRICS, TrainConfig, detection_head, detection_kind, roi_count
 
 
 class Meter(Protocol):
     """Accumulates a task's validation metrics over batches, on the device (``update`` never waits for it)."""
 
-    def update(self, out: Tensor, target: Tensor) -> None:
-        """Add one batch of model outputs and targets."""
+    def update(self, out: Any, target: Tensor) -> None:
+        """Add one batch of model outputs (what ``run_model`` gives) and targets."""
 
     def compute(self) -> dict[str, float]:
         """The metrics of everything added so far, under the task's ``metric_names`` (and any detail keys)."""
@@ -37,14 +37,21 @@ class Task(Protocol):
     #: validation counterpart of ``train_score`` (what the ``val_acc`` column and ``val_accuracy`` carry).
     metric_names: tuple[str, ...]
 
-    def loss(self, out: Tensor, target: Tensor) -> Tensor:
-        """The mean loss of a batch."""
+    def loss(self, out: Any, target: Tensor) -> Tensor:
+        """The mean loss of a batch (``out``: what ``run_model`` gives)."""
 
-    def train_score(self, out: Tensor, target: Tensor) -> Tensor:
+    def train_score(self, out: Any, target: Tensor) -> Tensor:
         """The sum over the batch of a per-sample score in [0, 1]: the loop's running ``train_acc``."""
 
     def meter(self) -> Meter:
         """A fresh accumulator of the validation metrics."""
+
+
+def run_model(task: Task, model: nn.Module, x: Tensor, target: Tensor) -> Any:
+    """A batch's output as the task's loss and meter read it: ``model(x)``, or the task's own ``forward`` when it
+    has one (Fast R-CNN's adds the proposals it makes from the targets; ``roi_detection``)."""
+    forward = getattr(task, "forward", None)
+    return model(x) if forward is None else forward(model, x, target)
 
 
 def sum_dtype(device: torch.device) -> torch.dtype:
@@ -139,6 +146,12 @@ def task_for(
         from .segmentation import SegmentationTask
 
         return SegmentationTask(classes, dice=config.dice, names=names)
+    if config.task == "detection" and detection_kind(config) == "roi":
+        if image_size is None:
+            raise ValueError("a detection task needs the Input's image size: its targets are in input pixels")
+        from .roi_detection import RoIDetectionTask
+
+        return RoIDetectionTask(classes=classes, image_size=image_size, rois=roi_count(config))
     if config.task == "detection":
         # Imported by name: the detection module is the detection helper's and may be absent from a partial build.
         detection = importlib.import_module(".detection", __package__)
