@@ -145,6 +145,8 @@ def _other_formats(graph: Any, model: Any, analysis: Any, formats: tuple[str, ..
     from designer.export import export_onnx, export_torchscript
     from designer.export.onnx_model import onnx_problems
 
+    if "export.slow" in warned:  # the validator said torch's exporters take minutes at this size
+        return
     with tempfile.TemporaryDirectory() as folder:
         if "torchscript" in formats:
             export_torchscript(graph, Path(folder) / "m.pt", module=model, analysis=analysis)

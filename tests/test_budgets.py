@@ -86,3 +86,15 @@ def test_counts_the_machine_cannot_serve_are_config_errors(setting, key):
     with pytest.raises(ConfigError) as err:
         TrainConfig.from_dict(setting)
     assert err.value.key == key
+
+
+def test_a_design_too_big_for_torchs_exporters_to_be_quick_says_so_once():
+    from designer.analysis.budgets import SLOW_EXPORT_NODES
+
+    small = chain([8], *[("ReLU", {})] * (SLOW_EXPORT_NODES - 2))  # with its Input: one node short
+    assert "export.slow" not in {d.code for d in analyze(small).diagnostics}
+    big = chain([8], *[("ReLU", {})] * (SLOW_EXPORT_NODES - 1))
+    analysis = analyze(big)
+    (slow,) = [d for d in analysis.diagnostics if d.code == "export.slow"]
+    assert analysis.ok and not slow.is_error and f"{SLOW_EXPORT_NODES:,} nodes" in slow.message
+    assert "Python source" in slow.hint

@@ -125,11 +125,30 @@ def hard_limit() -> int | None:
     return int(free * LIMIT_SHARE) if free else None
 
 
+#: From this many nodes on, exporting through torch's exporters is said to be slow (``bench/bench_scale.py``: ONNX
+#: 17 ms a node on 2 idle CPU cores, 50 s at 3,000 nodes; TorchScript 10 s at 3,000 and growing faster).
+SLOW_EXPORT_NODES = 2_000
+ONNX_S_PER_NODE = 0.017
+
+
 def budget_warnings(info: Iterable[NodeInfo]) -> list[Diagnostic]:
-    """Warnings when one sample's forward pass needs more than the budget, or the weights more than ONNX holds."""
-    fp = footprint(info)
+    """Warnings when one sample's forward pass needs more than the budget, the weights more than ONNX holds, or the
+    design has so many nodes that torch's ONNX and TorchScript exporters take minutes."""
+    nodes = list(info)
+    fp = footprint(nodes)
     need, allowed = fp.bytes_for(1), budget()
     out = []
+    if len(nodes) >= SLOW_EXPORT_NODES:
+        minutes = len(nodes) * ONNX_S_PER_NODE / 60
+        out.append(
+            dg.warning(
+                "export.slow",
+                f"ONNX and TorchScript exports of {len(nodes):,} nodes take minutes: torch's exporters trace every "
+                f"node (ONNX about {minutes:.0f} min on 2 CPU cores, TorchScript growing faster than the size)",
+                None,
+                "export Python source (seconds at this size) or a checkpoint, or fold repeated layers into fewer nodes",
+            )
+        )
     if fp.param_bytes > ONNX_MAX_BYTES:
         out.append(
             dg.warning(
