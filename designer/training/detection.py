@@ -9,7 +9,9 @@ padding (the tasks' contract); the first object whose centre falls in a cell is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -177,8 +179,8 @@ def cell_hits(out: Tensor, target: Tensor, boxes: int, image_size: tuple[int, in
 class DetectionMeter:
     """Keeps the validation outputs and targets (on their device, no sync) and computes mAP at the end.
 
-    mAP does not add up over parts of the data: under torchrun the loop averages the ranks' values weighted by their
-    samples, which is close to, not equal to, the mAP of the whole validation set.
+    mAP does not add up over parts of the data: under torchrun every rank ``gather``s the others' outputs and
+    targets first, so each computes the mAP of the whole validation set.
     """
 
     task: DetectionTask
@@ -188,6 +190,12 @@ class DetectionMeter:
     def update(self, out: Tensor, target: Tensor) -> None:
         self.outs.append(out.detach().float())
         self.targets.append(target.detach())
+
+    def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
+        """Hold every process's outputs and targets (``all_gather``: one picklable value per rank, in rank order)."""
+        parts = all_gather(([o.cpu() for o in self.outs], [t.cpu() for t in self.targets]))
+        self.outs = [o for outs, _ in parts for o in outs]
+        self.targets = [t for _, targets in parts for t in targets]
 
     def compute(self) -> dict[str, float]:
         if not self.outs:

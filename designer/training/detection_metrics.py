@@ -28,6 +28,10 @@ class Detections:
     scores: torch.Tensor
     labels: torch.Tensor
 
+    def cpu(self) -> Detections:
+        """The same detections in host memory (to send to other processes)."""
+        return Detections(self.boxes.cpu(), self.scores.cpu(), self.labels.cpu())
+
 
 @dataclass(frozen=True)
 class Truth:
@@ -35,6 +39,10 @@ class Truth:
 
     boxes: torch.Tensor
     labels: torch.Tensor
+
+    def cpu(self) -> Truth:
+        """The same truth in host memory (to send to other processes)."""
+        return Truth(self.boxes.cpu(), self.labels.cpu())
 
     @classmethod
     def from_padded(cls, rows: torch.Tensor) -> Truth:

@@ -122,6 +122,17 @@ def all_sum(values: list[float], info: DistInfo, device: torch.device) -> list[f
     return t.tolist()
 
 
+def all_gather(value: Any, info: DistInfo) -> list[Any]:
+    """Every process's ``value`` (any picklable object), in rank order; ``[value]`` when alone."""
+    if not info.enabled:
+        return [value]
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * info.world_size
+    dist.all_gather_object(out, value)
+    return out
+
+
 def all_sum_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """Sum a tensor over all processes (a meter's sums, a confusion matrix); unchanged when alone."""
     if not info.enabled:

@@ -16,7 +16,7 @@ from .session import Loaders, Session
 from .setup import TrainingError, set_train_mode
 from .state import RunState
 from .stepping import backward_and_step, warmup_factor, warmup_steps
-from .tasks import Meter, SumMeter, run_model, sum_dtype
+from .tasks import GatherMeter, Meter, SumMeter, run_model, sum_dtype
 
 Ending = Literal["completed", "stopped"]
 
@@ -255,6 +255,9 @@ class TrainingLoop:
             return meter.compute()
         if isinstance(meter, SumMeter):
             meter.reduce(lambda t: distributed.all_sum_tensor(t.to(s.device, sum_dtype(s.device)), s.dist))
+            return meter.compute()
+        if isinstance(meter, GatherMeter):  # mAP: every rank computes it over every rank's images
+            meter.gather(lambda value: distributed.all_gather(value, s.dist))
             return meter.compute()
         mine = meter.compute() if n else {}
         names = s.task.metric_names  # the same on every rank, so every rank adds the same numbers

@@ -14,7 +14,9 @@ keeps per image and class at IoU 0.5; mAP is ``detection_metrics``', as for the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -120,6 +122,12 @@ class RoIMeter:
     def update(self, out: RoIOutput, target: Tensor) -> None:
         self.found += decode(out, self.task.image_size)
         self.truths += [Truth.from_padded(rows) for rows in target]
+
+    def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
+        """Hold every process's detections and truths (``all_gather``: one picklable value per rank, in order)."""
+        parts = all_gather(([f.cpu() for f in self.found], [t.cpu() for t in self.truths]))
+        self.found = [f for found, _ in parts for f in found]
+        self.truths = [t for _, truths in parts for t in truths]
 
     def compute(self) -> dict[str, float]:
         if not self.found:

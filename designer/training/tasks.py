@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -57,6 +57,14 @@ def run_model(task: Task, model: nn.Module, x: Tensor, target: Tensor) -> Any:
 def sum_dtype(device: torch.device) -> torch.dtype:
     """Exact sums of counts: float64, except on Apple's MPS, which has none."""
     return torch.float32 if device.type == "mps" else torch.float64
+
+
+@runtime_checkable
+class GatherMeter(Meter, Protocol):
+    """A meter whose metric does not add up over parts of the data (mAP): under torchrun it first gathers what every
+    process kept, so that each computes the metric of the whole validation set."""
+
+    def gather(self, all_gather: Callable[[Any], list[Any]]) -> None: ...
 
 
 class SumMeter:
