@@ -104,3 +104,19 @@ def random_boxes(batch: int, size: tuple[int, ...], gen: torch.Generator, rows: 
     room = torch.tensor([float(w), float(h)]) - corner
     far = corner + 1 + torch.rand(rows, 2, generator=gen) * (room - 1)
     return torch.cat([index, corner, far], dim=1)
+
+
+def short_run(graph: Graph, config: Any, tmp_path: Any) -> tuple[Any, list[float], list[Any]]:
+    """Train ``graph`` with ``config`` under ``tmp_path``: the last event, each step's loss, each epoch's event."""
+    from designer.training.api import EpochEnded, StepEnded, train
+
+    steps: list[float] = []
+    epochs: list[EpochEnded] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, StepEnded):
+            steps.append(event.loss)
+        elif isinstance(event, EpochEnded):
+            epochs.append(event)
+
+    return train(graph, config, runs_root=tmp_path, on_event=on_event), steps, epochs

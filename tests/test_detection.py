@@ -156,21 +156,13 @@ def test_tiny_yolo_template_trains_and_its_loss_falls(tmp_path) -> None:
     from pathlib import Path
 
     from designer.model.fileformat import load
-    from designer.training.api import EpochEnded, Finished, StepEnded, read_section, train
+    from designer.training.api import Finished, read_section
+    from tests.helpers import short_run
 
     graph = load(Path(__file__).resolve().parent.parent / "templates" / "tiny_yolo.json")
     config = read_section(graph).replace(samples=64, epochs=3, batch_size=16, workers=0, val_split=0.25)
     assert config.task == "detection" and config.data == "shapes-scenes"
-    steps: list[float] = []
-    epochs: list[EpochEnded] = []
-
-    def on_event(event: object) -> None:
-        if isinstance(event, StepEnded):
-            steps.append(event.loss)
-        elif isinstance(event, EpochEnded):
-            epochs.append(event)
-
-    end = train(graph, config, runs_root=tmp_path, on_event=on_event)
+    end, steps, epochs = short_run(graph, config, tmp_path)
     assert isinstance(end, Finished) and end.status == "completed", end
     assert len(steps) == 9 and len(epochs) == 3
     assert epochs[-1].train_loss < steps[0]

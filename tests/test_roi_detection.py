@@ -13,7 +13,7 @@ from torchvision.ops import box_iou
 from designer import analyze
 from designer.editing.templates import load_template
 from designer.training import roi_proposals
-from designer.training.api import EpochEnded, Failed, Finished, StepEnded, Trainer, read_section, train
+from designer.training.api import Failed, Finished, Trainer, read_section
 from designer.training.config import ConfigError, TrainConfig
 from designer.training.roi_detection import RoIBatch, RoIDetectionTask, RoIOutput, decode, fast_rcnn_loss
 from designer.training.roi_proposals import (
@@ -27,6 +27,7 @@ from designer.training.roi_proposals import (
 )
 from designer.training.shapes import make_scenes
 from designer.training.task_data import padded_boxes
+from tests.helpers import short_run
 
 TRUTH = torch.tensor([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 40.0, 40.0]])
 TRUTH_LABELS = torch.tensor([2, 5])
@@ -210,16 +211,7 @@ def test_fast_rcnn_template_trains_and_its_loss_falls(tmp_path):
     graph = load_template("fast_rcnn_shapes")
     config = read_section(graph).replace(samples=48, epochs=2, batch_size=12, workers=0, val_split=0.25)
     assert config.task == "detection" and config.detection["head"] == "roi"
-    steps: list[float] = []
-    epochs: list[EpochEnded] = []
-
-    def on_event(event: object) -> None:
-        if isinstance(event, StepEnded):
-            steps.append(event.loss)
-        elif isinstance(event, EpochEnded):
-            epochs.append(event)
-
-    end = train(graph, config, runs_root=tmp_path, on_event=on_event)
+    end, steps, epochs = short_run(graph, config, tmp_path)
     assert isinstance(end, Finished) and end.status == "completed", end
     assert len(steps) == 6 and len(epochs) == 2
     assert epochs[-1].train_loss < steps[0]

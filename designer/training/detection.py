@@ -18,7 +18,7 @@ from torch import Tensor
 from torchvision.ops import batched_nms
 
 from .config import HEADLINES, TASK_METRICS
-from .detection_metrics import Detections, Truth, mean_average_precision
+from .detection_metrics import Detections, Truth, gathered, map_metrics
 
 LAMBDA_COORD, LAMBDA_NOOBJ = 5.0, 0.5
 
@@ -192,19 +192,14 @@ class DetectionMeter:
         self.targets.append(target.detach())
 
     def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
-        """Hold every process's outputs and targets (``all_gather``: one picklable value per rank, in rank order)."""
-        parts = all_gather(([o.cpu() for o in self.outs], [t.cpu() for t in self.targets]))
-        self.outs = [o for outs, _ in parts for o in outs]
-        self.targets = [t for _, targets in parts for t in targets]
+        """Hold every process's outputs and targets (see ``detection_metrics.gathered``)."""
+        self.outs, self.targets = gathered(all_gather, self.outs, self.targets)
 
     def compute(self) -> dict[str, float]:
-        if not self.outs:
-            return {name: float("nan") for name in self.task.metric_names}
         task = self.task
-        found = decode(torch.cat(self.outs), task.boxes, task.image_size)
+        found = decode(torch.cat(self.outs), task.boxes, task.image_size) if self.outs else []
         truths = [Truth.from_padded(rows) for t in self.targets for rows in t]
-        values = mean_average_precision(found, truths, task.classes)
-        return {"val_map50": values["map50"], "val_map": values["map"]}
+        return map_metrics(found, truths, task.classes)
 
 
 @dataclass(frozen=True)

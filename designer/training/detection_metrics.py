@@ -10,7 +10,9 @@ Classes without ground truth are left out of the mean, as COCO leaves them out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,3 +120,20 @@ def mean_average_precision(detections: list[Detections], truths: list[Truth], cl
         return {"map50": float("nan"), "map": float("nan")}
     per_threshold = aps[:, present].mean(axis=1)
     return {"map50": float(per_threshold[0]), "map": float(per_threshold.mean())}
+
+
+def gathered(
+    all_gather: Callable[[Any], list[Any]], first: list[Any], second: list[Any]
+) -> tuple[list[Any], list[Any]]:
+    """Two lists of tensors (or of ``Detections``/``Truth``) joined over every process, in rank order: the meters'
+    ``gather`` under torchrun (``all_gather`` sends one picklable value and returns every rank's)."""
+    parts = all_gather(([x.cpu() for x in first], [y.cpu() for y in second]))
+    return [x for xs, _ in parts for x in xs], [y for _, ys in parts for y in ys]
+
+
+def map_metrics(found: list[Detections], truths: list[Truth], classes: int) -> dict[str, float]:
+    """``val_map50`` and ``val_map`` of a validation set (NaN when it holds no image)."""
+    if not found:
+        return {"val_map50": float("nan"), "val_map": float("nan")}
+    values = mean_average_precision(found, truths, classes)
+    return {"val_map50": values["map50"], "val_map": values["map"]}

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms
 
 from .config import HEADLINES, ROI_DEFAULTS, TASK_METRICS
-from .detection_metrics import Detections, Truth, mean_average_precision
+from .detection_metrics import Detections, Truth, gathered, map_metrics
 from .roi_proposals import clip, decode_deltas, encode_deltas, grid_proposals, label_proposals, sample_rois
 
 SCORE_THRESHOLD, NMS_IOU, MAX_DETECTIONS, PRE_NMS = 0.05, 0.5, 100, 1000
@@ -124,16 +124,11 @@ class RoIMeter:
         self.truths += [Truth.from_padded(rows) for rows in target]
 
     def gather(self, all_gather: Callable[[Any], list[Any]]) -> None:
-        """Hold every process's detections and truths (``all_gather``: one picklable value per rank, in order)."""
-        parts = all_gather(([f.cpu() for f in self.found], [t.cpu() for t in self.truths]))
-        self.found = [f for found, _ in parts for f in found]
-        self.truths = [t for _, truths in parts for t in truths]
+        """Hold every process's detections and truths (see ``detection_metrics.gathered``)."""
+        self.found, self.truths = gathered(all_gather, self.found, self.truths)
 
     def compute(self) -> dict[str, float]:
-        if not self.found:
-            return {name: float("nan") for name in self.task.metric_names}
-        values = mean_average_precision(self.found, self.truths, self.task.classes)
-        return {"val_map50": values["map50"], "val_map": values["map"]}
+        return map_metrics(self.found, self.truths, self.task.classes)
 
 
 @dataclass
