@@ -19,6 +19,7 @@ from .onnx_context import OpContext, Unsupported, constant_value
 from .onnx_fold import FoldError, fold_constants, with_shapes
 from .onnx_ops import OPS
 from .onnx_restride import drop_restrides
+from .onnx_roi import fold_roi_rows
 
 if TYPE_CHECKING:
     import onnx
@@ -62,7 +63,7 @@ def import_onnx(path: str) -> ImportResult:
     """Read ``path`` and map it to a design whose compiled module reproduces onnxruntime's outputs."""
     importer = _Importer(OnnxGraphBuilder(_load(path)))
     result = importer.run()
-    _check_parity(result, path, importer.input_shapes)
+    _check_parity(result, path, importer.input_shapes, _roi_rows(result.graph, importer.builder))
     return result
 
 
@@ -81,6 +82,7 @@ def _load(path: str) -> onnx.ModelProto:
         raise ModelImportError(f"onnxruntime cannot load {path}: {exc}") from None
     model = with_shapes(folded)
     drop_restrides(model, value_shapes(model))
+    fold_roi_rows(model, value_shapes(model))
     return model
 
 
@@ -165,7 +167,24 @@ class _Importer:
             self.problems.append(f"{where}: {exc}")
 
 
-def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[int]]) -> None:
+def _roi_rows(graph: Graph, builder: OnnxGraphBuilder) -> set[str]:
+    """The ONNX inputs that a RoIPool or RoIAlign reads as its rows (batch index, x1, y1, x2, y2)."""
+    rows = {n.inputs[1] for n in graph if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1}
+    inputs = {value.name for value in builder.graph.input}
+    return {name for name, node_id in builder.producer.items() if node_id in rows and name in inputs}
+
+
+def _valid_rows(rng: np.random.Generator, count: int, batch: int, extent: int) -> np.ndarray:
+    """``count`` RoI rows as a detector gives them: each image's integer index, fractional corners inside the image.
+
+    Random normal rows would not do: an index such as 0.6 is 1 to the designer's rounding and 0 to ONNX's casts,
+    and an index outside the batch reads outside the map, so the check would compare what no detector feeds."""
+    corner = rng.uniform(0, extent / 2, (count, 2))
+    boxes = np.concatenate([corner, corner + rng.uniform(1, extent / 2, (count, 2))], axis=1)
+    return np.concatenate([(np.arange(count) % batch)[:, None], boxes], axis=1).astype(np.float32)
+
+
+def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[int]], rows: set[str]) -> None:
     import onnxruntime as ort
     import torch
 
@@ -183,7 +202,12 @@ def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[
     feeds = {
         name: rng.standard_normal((fixed.get(name, 2), *shape)).astype(np.float32)
         for name, shape in input_shapes.items()
+        if name not in rows
     }
+    batch = min((len(v) for v in feeds.values()), default=2)
+    extent = max((v.shape[-1] for v in feeds.values()), default=16)
+    feeds |= {name: _valid_rows(rng, fixed.get(name, 3), batch, extent) for name in rows}
+    feeds = {name: feeds[name] for name in input_shapes}  # the design's inputs are in the file's order
     try:
         want = session.run(None, feeds)
     except Exception as exc:  # onnxruntime's error classes have no stable public import path
