@@ -1,8 +1,9 @@
 """Import an ONNX model as an editable design, weights included.
 
 Standard operators map to layer nodes (Conv, BatchNormalization, Gemm/MatMul+Add, pooling, activations, Concat,
-Resize, Pad, ...). Shape arithmetic that only feeds a Reshape (what exporters emit for a dynamic batch) is absorbed
-into the Flatten/Reshape it computes. Anything else is named with its ONNX node and the import fails.
+Resize, Pad, MaxRoiPool/RoiAlign, ...). Shape arithmetic that only feeds a Reshape (what exporters emit for a dynamic
+batch) is absorbed into the Flatten/Reshape it computes, and the preparation of RoI rows into the RoI layer that reads
+them (``onnx_roi``). Anything else is named with its ONNX node and the import fails.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .onnx_context import OpContext, Unsupported, constant_value
 from .onnx_fold import FoldError, fold_constants, with_shapes
 from .onnx_ops import OPS
 from .onnx_restride import drop_restrides
-from .onnx_roi import fold_roi_rows
+from .onnx_roi import fold_roi_rows, valid_rows
 
 if TYPE_CHECKING:
     import onnx
@@ -174,16 +175,6 @@ def _roi_rows(graph: Graph, builder: OnnxGraphBuilder) -> set[str]:
     return {name for name, node_id in builder.producer.items() if node_id in rows and name in inputs}
 
 
-def _valid_rows(rng: np.random.Generator, count: int, batch: int, extent: int) -> np.ndarray:
-    """``count`` RoI rows as a detector gives them: each image's integer index, fractional corners inside the image.
-
-    Random normal rows would not do: an index such as 0.6 is 1 to the designer's rounding and 0 to ONNX's casts,
-    and an index outside the batch reads outside the map, so the check would compare what no detector feeds."""
-    corner = rng.uniform(0, extent / 2, (count, 2))
-    boxes = np.concatenate([corner, corner + rng.uniform(1, extent / 2, (count, 2))], axis=1)
-    return np.concatenate([(np.arange(count) % batch)[:, None], boxes], axis=1).astype(np.float32)
-
-
 def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[int]], rows: set[str]) -> None:
     import onnxruntime as ort
     import torch
@@ -206,7 +197,9 @@ def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[
     }
     batch = min((len(v) for v in feeds.values()), default=2)
     extent = max((v.shape[-1] for v in feeds.values()), default=16)
-    feeds |= {name: _valid_rows(rng, fixed.get(name, 3), batch, extent) for name in rows}
+    # Valid rows, not random ones: onnxruntime truncates an index such as 0.6 that the designer rounds, and reads
+    # outside the map at an index past the batch; no detector feeds either.
+    feeds |= {name: valid_rows(rng, fixed.get(name, 3), batch, extent) for name in rows}
     feeds = {name: feeds[name] for name in input_shapes}  # the design's inputs are in the file's order
     try:
         want = session.run(None, feeds)

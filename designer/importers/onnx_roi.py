@@ -111,7 +111,7 @@ def _is_rows(model: onnx.ModelProto, roi: onnx.NodeProto, prep: _Prep, shapes: d
     batches = (fmap[0],) if fmap and isinstance(fmap[0], int) else _BATCHES
     outputs = [name for name in roi.input[1:] if name]
     for batch in batches:
-        rows = _probe_rows(batch)
+        rows = valid_rows(np.random.default_rng(0), 7, batch, 32)
         got = _evaluate(model, prep, outputs, rows, batch, shapes)
         if got is None:
             return False
@@ -121,12 +121,12 @@ def _is_rows(model: onnx.ModelProto, roi: onnx.NodeProto, prep: _Prep, shapes: d
     return True
 
 
-def _probe_rows(batch: int) -> np.ndarray:
-    """Seven valid rows on a batch of ``batch``: each image's index, boxes with fractional corners."""
-    rng = np.random.default_rng(0)
-    corner = rng.uniform(0, 16, (7, 2))
-    boxes = np.concatenate([corner, corner + rng.uniform(1, 16, (7, 2))], axis=1)
-    return np.concatenate([(np.arange(7) % batch)[:, None], boxes], axis=1).astype(np.float32)
+def valid_rows(rng: np.random.Generator, count: int, batch: int, extent: float) -> np.ndarray:
+    """``count`` RoI rows as a detector gives them on a batch of ``batch``: each image's integer index in turn, boxes
+    with fractional corners in an ``extent``-pixel image."""
+    corner = rng.uniform(0, extent / 2, (count, 2))
+    boxes = np.concatenate([corner, corner + rng.uniform(1, extent / 2, (count, 2))], axis=1)
+    return np.concatenate([(np.arange(count) % batch)[:, None], boxes], axis=1).astype(np.float32)
 
 
 def _evaluate(
