@@ -62,13 +62,16 @@ _SHAPE_INPUTS = frozenset(
 
 def import_onnx(path: str) -> ImportResult:
     """Read ``path`` and map it to a design whose compiled module reproduces onnxruntime's outputs."""
-    importer = _Importer(OnnxGraphBuilder(_load(path)))
+    model, unfolded = _load(path)
+    importer = _Importer(OnnxGraphBuilder(model), unfolded)
     result = importer.run()
     _check_parity(result, path, importer.input_shapes, _roi_rows(result.graph, importer.builder))
     return result
 
 
-def _load(path: str) -> onnx.ModelProto:
+def _load(path: str) -> tuple[onnx.ModelProto, list[str]]:
+    """The model with its constants folded, shapes inferred and re-strides and RoI rows folded; and what explains
+    a RoI node left unfolded (reported only if the import fails)."""
     import onnx
 
     if not Path(path).is_file():
@@ -83,15 +86,15 @@ def _load(path: str) -> onnx.ModelProto:
         raise ModelImportError(f"onnxruntime cannot load {path}: {exc}") from None
     model = with_shapes(folded)
     drop_restrides(model, value_shapes(model))
-    fold_roi_rows(model, value_shapes(model))
-    return model
+    return model, fold_roi_rows(model, value_shapes(model))
 
 
 class _Importer:
     """Maps each ONNX node through its operator handler and collects what cannot be mapped."""
 
-    def __init__(self, builder: OnnxGraphBuilder) -> None:
+    def __init__(self, builder: OnnxGraphBuilder, explanations: list[str] | None = None) -> None:
         self.builder = builder
+        self.explanations = explanations or []
         self.graph = builder.graph
         self.problems: list[str] = []
         self.downstream = 0
@@ -115,6 +118,7 @@ class _Importer:
         if self.downstream and not self.problems:
             self.problems.append("some operations read values that could not be computed")
         if self.problems:
+            self.problems += self.explanations
             after = f" (and {self.downstream} operations that depend on them)" if self.downstream else ""
             raise ModelImportError(f"some ONNX operators cannot be mapped{after}", self.problems)
         name = self.graph.name or "Imported ONNX model"

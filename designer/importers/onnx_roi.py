@@ -45,9 +45,9 @@ class _Prep:
         self.rows, self.shape_reads, self.nodes = rows, shape_reads, nodes
 
 
-def fold_roi_rows(model: onnx.ModelProto, shapes: dict[str, list[Dim]]) -> int:
-    """Rewire each RoI node whose box inputs are its rows' preparation to the rows, drop the dead preparation, and
-    return how many nodes were folded.
+def fold_roi_rows(model: onnx.ModelProto, shapes: dict[str, list[Dim]]) -> list[str]:
+    """Rewire each RoI node whose box inputs are its rows' preparation to the rows and drop the dead preparation;
+    return, for each RoI node whose box inputs are computed but could not be folded, why (for the import's error).
 
     Args:
         model: a model with its constants folded; changed in place.
@@ -55,12 +55,14 @@ def fold_roi_rows(model: onnx.ModelProto, shapes: dict[str, list[Dim]]) -> int:
     """
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    count = 0
+    unfolded = []
     for node in list(graph.node):
         if node.op_type not in ("MaxRoiPool", "RoiAlign"):
             continue
         prep = _preparation(model, node, shapes)
         if prep is None or not _is_rows(model, node, prep, shapes):
+            if prep is not None or _computed(model, node):
+                unfolded.append(f"ONNX node '{node.name or node.output[0]}' ({node.op_type}): {_UNFOLDED}")
             continue
         node.input[:] = [node.input[0], prep.rows]
         if node.op_type == "RoiAlign" and not any(a.name == "coordinate_transformation_mode" for a in node.attribute):
@@ -69,8 +71,19 @@ def fold_roi_rows(model: onnx.ModelProto, shapes: dict[str, list[Dim]]) -> int:
             mode = "half_pixel" if opset >= 16 else _OLD_ALIGN_MODE
             node.attribute.append(helper.make_attribute("coordinate_transformation_mode", mode))
         drop_dead(graph, {id(n) for n in prep.nodes})
-        count += 1
-    return count
+    return unfolded
+
+
+_UNFOLDED = (
+    "its boxes are computed, but not as one value's rows (batch index, x1, y1, x2, y2) given back unchanged when "
+    "valid, which is what RoIPool and RoIAlign read"
+)
+
+
+def _computed(model: onnx.ModelProto, roi: onnx.NodeProto) -> bool:
+    """Whether a node of the preparation's kind computes one of ``roi``'s box inputs."""
+    made = {out: n.op_type for n in model.graph.node for out in n.output}
+    return any(made.get(name) in _PREP_OPS for name in roi.input[1:] if name)
 
 
 def _preparation(model: onnx.ModelProto, roi: onnx.NodeProto, shapes: dict[str, list[Dim]]) -> _Prep | None:
