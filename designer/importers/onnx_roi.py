@@ -15,6 +15,7 @@ only the importer reads (``onnx_ops_roi``), which is how it knows the rows carry
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,12 +38,14 @@ _BATCHES = (2, 3)
 _OLD_ALIGN_MODE = "output_half_pixel"
 
 
+@dataclass(frozen=True)
 class _Prep:
     """What computes a RoI node's box inputs: the one rows value they read, the values they read only the shape of,
     and the nodes in between (file order)."""
 
-    def __init__(self, rows: str, shape_reads: set[str], nodes: list[onnx.NodeProto]) -> None:
-        self.rows, self.shape_reads, self.nodes = rows, shape_reads, nodes
+    rows: str
+    shape_reads: set[str]
+    nodes: list[onnx.NodeProto]
 
 
 def fold_roi_rows(model: onnx.ModelProto, shapes: dict[str, list[Dim]]) -> list[str]:
