@@ -1,8 +1,9 @@
 """Import an ONNX model as an editable design, weights included.
 
 Standard operators map to layer nodes (Conv, BatchNormalization, Gemm/MatMul+Add, pooling, activations, Concat,
-Resize, Pad, ...). Shape arithmetic that only feeds a Reshape (what exporters emit for a dynamic batch) is absorbed
-into the Flatten/Reshape it computes. Anything else is named with its ONNX node and the import fails.
+Resize, Pad, MaxRoiPool/RoiAlign, ...). Shape arithmetic that only feeds a Reshape (what exporters emit for a dynamic
+batch) is absorbed into the Flatten/Reshape it computes, and the preparation of RoI rows into the RoI layer that reads
+them (``onnx_roi``). Anything else is named with its ONNX node and the import fails.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .onnx_context import OpContext, Unsupported, constant_value
 from .onnx_fold import FoldError, fold_constants, with_shapes
 from .onnx_ops import OPS
 from .onnx_restride import drop_restrides
+from .onnx_roi import fold_roi_rows, valid_rows
 
 if TYPE_CHECKING:
     import onnx
@@ -60,13 +62,16 @@ _SHAPE_INPUTS = frozenset(
 
 def import_onnx(path: str) -> ImportResult:
     """Read ``path`` and map it to a design whose compiled module reproduces onnxruntime's outputs."""
-    importer = _Importer(OnnxGraphBuilder(_load(path)))
+    model, unfolded = _load(path)
+    importer = _Importer(OnnxGraphBuilder(model), unfolded)
     result = importer.run()
-    _check_parity(result, path, importer.input_shapes)
+    _check_parity(result, path, importer.input_shapes, _roi_rows(result.graph, importer.builder))
     return result
 
 
-def _load(path: str) -> onnx.ModelProto:
+def _load(path: str) -> tuple[onnx.ModelProto, list[str]]:
+    """The model with its constants folded, shapes inferred and re-strides and RoI rows folded; and what explains
+    a RoI node left unfolded (reported only if the import fails)."""
     import onnx
 
     if not Path(path).is_file():
@@ -81,14 +86,15 @@ def _load(path: str) -> onnx.ModelProto:
         raise ModelImportError(f"onnxruntime cannot load {path}: {exc}") from None
     model = with_shapes(folded)
     drop_restrides(model, value_shapes(model))
-    return model
+    return model, fold_roi_rows(model, value_shapes(model))
 
 
 class _Importer:
     """Maps each ONNX node through its operator handler and collects what cannot be mapped."""
 
-    def __init__(self, builder: OnnxGraphBuilder) -> None:
+    def __init__(self, builder: OnnxGraphBuilder, explanations: list[str] | None = None) -> None:
         self.builder = builder
+        self.explanations = explanations or []
         self.graph = builder.graph
         self.problems: list[str] = []
         self.downstream = 0
@@ -112,6 +118,7 @@ class _Importer:
         if self.downstream and not self.problems:
             self.problems.append("some operations read values that could not be computed")
         if self.problems:
+            self.problems += self.explanations
             after = f" (and {self.downstream} operations that depend on them)" if self.downstream else ""
             raise ModelImportError(f"some ONNX operators cannot be mapped{after}", self.problems)
         name = self.graph.name or "Imported ONNX model"
@@ -165,7 +172,14 @@ class _Importer:
             self.problems.append(f"{where}: {exc}")
 
 
-def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[int]]) -> None:
+def _roi_rows(graph: Graph, builder: OnnxGraphBuilder) -> set[str]:
+    """The ONNX inputs that a RoIPool or RoIAlign reads as its rows (batch index, x1, y1, x2, y2)."""
+    rows = {n.inputs[1] for n in graph if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1}
+    inputs = {value.name for value in builder.graph.input}
+    return {name for name, node_id in builder.producer.items() if node_id in rows and name in inputs}
+
+
+def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[int]], rows: set[str]) -> None:
     import onnxruntime as ort
     import torch
 
@@ -183,7 +197,14 @@ def _check_parity(result: ImportResult, path: str, input_shapes: dict[str, list[
     feeds = {
         name: rng.standard_normal((fixed.get(name, 2), *shape)).astype(np.float32)
         for name, shape in input_shapes.items()
+        if name not in rows
     }
+    batch = min((len(v) for v in feeds.values()), default=2)
+    extent = max((v.shape[-1] for v in feeds.values()), default=16)
+    # Valid rows, not random ones: onnxruntime truncates an index such as 0.6 that the designer rounds, and reads
+    # outside the map at an index past the batch; no detector feeds either.
+    feeds |= {name: valid_rows(rng, fixed.get(name, 3), batch, extent) for name in rows}
+    feeds = {name: feeds[name] for name in input_shapes}  # the design's inputs are in the file's order
     try:
         want = session.run(None, feeds)
     except Exception as exc:  # onnxruntime's error classes have no stable public import path

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from . import onnx_ops_merge as merge
 from . import onnx_ops_norm as norm
 from . import onnx_ops_pointwise as pointwise
+from . import onnx_ops_roi as roi
 from . import onnx_ops_shape as shape
 from . import onnx_ops_slice as slicing
 from . import onnx_ops_spatial as spatial
@@ -22,7 +23,8 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "AveragePool": spatial.pool("AvgPool2d"),
     "GlobalAveragePool": spatial.global_pool("AdaptiveAvgPool2d"),
     "GlobalMaxPool": spatial.global_pool("AdaptiveMaxPool2d"),
-    "MaxRoiPool": spatial.max_roi_pool,
+    "MaxRoiPool": roi.max_roi_pool,
+    "RoiAlign": roi.roi_align,
     "Resize": spatial.resize,
     "Upsample": spatial.resize,
     "Pad": spatial.pad,

@@ -137,16 +137,3 @@ def pad(ctx: OpContext) -> None:
         raise Unsupported("only padding of the two spatial dimensions of a 4-D tensor maps to ZeroPad2d")
     top, left, bottom, right = (int(pads[i]) for i in (2, 3, 6, 7))
     ctx.emit("ZeroPad2d", {"padding": [left, right, top, bottom]})
-
-
-def max_roi_pool(ctx: OpContext) -> None:
-    """MaxRoiPool(X, rois [R, 5]) is RoIPool; both inputs must be computed (the rois an Input of shape [5])."""
-    if len(ctx.data()) != 2:
-        raise Unsupported("needs the feature map and the rois as inputs")
-    shape = ctx.attrs.get("pooled_shape")
-    if not shape or len(shape) != 2:
-        raise Unsupported("needs a pooled_shape of two sizes")
-    params = {"output_size": pair(list(shape), 1)} | nonzero(
-        {"spatial_scale": short_float(float(ctx.attrs.get("spatial_scale", 1.0)))}, spatial_scale=1.0
-    )
-    ctx.emit("RoIPool", params)

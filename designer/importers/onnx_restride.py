@@ -56,7 +56,7 @@ def drop_restrides(model: onnx.ModelProto, shapes: dict[str, list[Dim]]) -> int:
         dropped += [gather, producer[gather.input[0]], *chain]
         count += 1
     if dropped:
-        _drop_dead(graph, {id(n) for n in dropped})
+        drop_dead(graph, {id(n) for n in dropped})
     return count
 
 
@@ -175,7 +175,7 @@ def _feeds(inputs: list[onnx.ValueInfoProto], batch: int) -> dict[str, np.ndarra
     return feeds
 
 
-def _drop_dead(graph: onnx.GraphProto, candidates: set[int]) -> None:
+def drop_dead(graph: onnx.GraphProto, candidates: set[int]) -> None:
     """Remove the nodes among ``candidates`` (by ``id``) none of whose outputs is read, by a node or as a graph
     output, until none is left; other unread nodes stay, as the file has them."""
     outputs = {o.name for o in graph.output}
