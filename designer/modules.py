@@ -70,6 +70,8 @@ class RoIPool(nn.Module):
 
     def __init__(self, output_size: tuple[int, int], spatial_scale: float = 1.0) -> None:
         super().__init__()
+        import torchvision.ops  # noqa: F401  (loads torchvision's operators now: a trace cannot load them midway)
+
         self.output_size = output_size
         self.spatial_scale = spatial_scale
 
@@ -93,6 +95,8 @@ class RoIAlign(nn.Module):
         self, output_size: tuple[int, int], spatial_scale: float = 1.0, sampling_ratio: int = -1, aligned: bool = False
     ) -> None:
         super().__init__()
+        import torchvision.ops  # noqa: F401  (loads torchvision's operators now: a trace cannot load them midway)
+
         self.output_size = output_size
         self.spatial_scale = spatial_scale
         self.sampling_ratio = sampling_ratio

@@ -169,3 +169,19 @@ def test_onnx_max_roi_pool_imports_as_roipool(tmp_path: Any) -> None:
         got = model(x, BOXES)
     (want,) = run_onnx(onnx.load(str(path)), (x, BOXES))
     assert torch.equal(got, want)
+
+
+@pytest.mark.slow
+def test_a_fresh_process_exports_the_fast_rcnn_template_to_torchscript(tmp_path):
+    """torchvision's operators load when a RoI layer is built: loaded in the middle of a trace they broke it
+    ("unsupported output type: int, from operator: torchvision::_cuda_version")."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "frc.pt"
+    cmd = [sys.executable, "-m", "designer", "export", str(root / "templates" / "fast_rcnn_shapes.json")]
+    done = subprocess.run([*cmd, "-f", "torchscript", "-o", str(out)], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "traced" in done.stdout and out.stat().st_size > 0
