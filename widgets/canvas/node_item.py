@@ -22,6 +22,8 @@ _STRIP = 10.0  # width of a zoomed-out box's category strip
 _F = QGraphicsItem.GraphicsItemFlag
 #: Combined once: or-ing Qt enums runs Python code, paid by every box of a big design.
 _FLAGS = _F.ItemIsSelectable | _F.ItemIsMovable
+#: Made once: Qt asks every box for its bounds many times while indexing and painting a big design.
+_BOUNDS = QRectF(-theme.NODE_WIDTH / 2 - 3, -theme.NODE_HEIGHT / 2 - 3, theme.NODE_WIDTH + 6, theme.NODE_HEIGHT + 8)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class NodeItem(QGraphicsItem):
         super().__init__()
         self.node_id = node_id
         self.spec = spec
-        self.color = theme.category_color(spec.category if spec else None)
+        self.color = _accent(spec.category if spec else None)
         self.content = content
         #: What the content was last computed from (the scene skips unchanged nodes).
         self.key: object = None
@@ -91,7 +93,8 @@ class NodeItem(QGraphicsItem):
             else None
         )
         self.output_port = PortItem(self, OUTPUT)
-        self.setToolTip(content.tooltip)
+        if content.tooltip:
+            self.setToolTip(content.tooltip)
 
     def set_content(self, content: NodeContent) -> None:
         """Show new content; repaint only if it differs."""
@@ -124,8 +127,7 @@ class NodeItem(QGraphicsItem):
     # -- Qt overrides ---------------------------------------------------------------------------------------------
 
     def boundingRect(self) -> QRectF:
-        w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
-        return QRectF(-w / 2 - 3, -h / 2 - 3, w + 6, h + 8)
+        return _BOUNDS
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -169,6 +171,12 @@ class NodeItem(QGraphicsItem):
         host = self.host()
         if host is not None:
             host.item_double_clicked(self)
+
+
+@functools.cache
+def _accent(category: str | None) -> QColor:
+    """The category colour, parsed once per category (the boxes share it and never change it)."""
+    return theme.category_color(category)
 
 
 def paint_box(

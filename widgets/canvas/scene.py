@@ -163,13 +163,15 @@ class GraphScene(AnalysisScene):
 
     # -- items ----------------------------------------------------------------------------------------------------
 
-    def _add_node_item(self, node: Node) -> NodeItem:
-        content = NodeContent(node.label or node.id, node.type, "", "→ …")
+    def _add_node_item(self, node: Node, content: NodeContent | None = None, place: bool = True) -> NodeItem:
+        if content is None:  # its texts follow with the analysis of the edit
+            content = NodeContent(node.label or node.id, node.type, "", "→ …")
         item = NodeItem(node.id, get_spec(node.type), content)
         item.tint = self.tints.get(node.id)
         self.nodes[node.id] = item
         self.addItem(item)
-        item.setPos(self.display_pos(node.pos))
+        if place:
+            item.setPos(self.display_pos(node.pos))
         return item
 
     def _add_edge_item(self, src: str, dst: str, index: int) -> None:

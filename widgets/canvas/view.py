@@ -100,6 +100,7 @@ class GraphView(QGraphicsView):
             self.zoom_by(MIN_ZOOM / self.zoom)
         self.centerOn(rect.center() if self.zoom > MIN_ZOOM * 1.01 else QPointF(rect.center().x(), rect.top()))
         self.zoom_changed.emit(self.zoom)
+        self.graph_scene.frames.flush()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
