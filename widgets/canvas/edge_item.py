@@ -71,6 +71,7 @@ class EdgeItem(QGraphicsPathItem):
         self.covering: list[Covering] = []
         #: The bounds, kept with the route: Qt asks for them many times while indexing and painting.
         self._bounds = QRectF()
+        self._tooltip = ""
         # No pen: the item paints itself, and with a pen Qt would compute the bounds from ``shape()``, a stroke.
         self.setPen(_NO_PEN)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
@@ -102,7 +103,8 @@ class EdgeItem(QGraphicsPathItem):
         if error != self.error:
             self.error = error
             self.update()
-        if tooltip != self.toolTip():
+        if tooltip != self._tooltip:  # kept here too: reading Qt's copy back costs a call and a string
+            self._tooltip = tooltip
             self.setToolTip(tooltip)
 
     # -- Qt overrides ---------------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ class NodeItem(QGraphicsItem):
     (``NodeHost.node_moved``): the scene's own placing, and the view after each mouse move of a drag.
     """
 
-    def __init__(self, node_id: str, spec: LayerSpec | None, content: NodeContent):
+    def __init__(self, node_id: str, spec: LayerSpec | None, content: NodeContent, cached: bool = True):
         super().__init__()
         self.node_id = node_id
         self.spec = spec
@@ -85,7 +85,8 @@ class NodeItem(QGraphicsItem):
         #: The body's fill when the canvas is coloured by cost (``widgets.canvas.cost_tint``); None: the theme's.
         self.tint: QColor | None = None
         self.setFlags(_FLAGS)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        if cached:  # see ``GraphScene.set_box_cache``
+            self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
         self.input_port = (
             PortItem(self, INPUT, many=spec is not None and spec.arity[1] is None)
@@ -118,11 +119,13 @@ class NodeItem(QGraphicsItem):
         else:
             span = min(theme.NODE_WIDTH * 0.6, 26.0 * (count - 1))
             dx = -span / 2 + span * index / (count - 1)
-        return self.mapToScene(QPointF(dx, -theme.NODE_HEIGHT / 2))
+        p = self.pos()  # a box is a top-level item, never scaled or turned: its scene point is its position
+        return QPointF(p.x() + dx, p.y() - theme.NODE_HEIGHT / 2)
 
     def output_anchor(self) -> QPointF:
         """Where outgoing edges start, in scene coordinates."""
-        return self.mapToScene(QPointF(0, theme.NODE_HEIGHT / 2))
+        p = self.pos()
+        return QPointF(p.x(), p.y() + theme.NODE_HEIGHT / 2)
 
     # -- Qt overrides ---------------------------------------------------------------------------------------------
 

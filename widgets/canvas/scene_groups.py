@@ -40,6 +40,7 @@ class GroupScene(DisplayScene):
     collapsed: set[str]
     _analysis: Analysis | None
     tints: dict[str, QColor]
+    box_cache: bool
 
     def _add_node_item(self, node: Node, content: NodeContent | None = None, place: bool = True) -> NodeItem:
         """Make and add the box of ``node``, showing ``content``, where it is drawn unless not ``place`` (see
@@ -110,7 +111,7 @@ class GroupScene(DisplayScene):
             members = members_of[prefix]
             box = self.groups.get(prefix)
             if box is None:
-                box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
+                box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""), self.box_cache)
                 box.tint = self.tints.get(prefix)
                 self.addItem(box)
                 box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
