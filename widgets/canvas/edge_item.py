@@ -172,22 +172,23 @@ def edge_path(start: QPointF, end: QPointF) -> QPainterPath:
     """A vertical S-curve. Edges spanning several rows run straight down their source's column, so they pass beside
     the nodes in between; in the target's own column they bow out to the right. Edges going up loop around."""
     path = QPainterPath(start)
-    dx, dy = end.x() - start.x(), end.y() - start.y()
+    sx, sy, ex, ey = start.x(), start.y(), end.x(), end.y()
+    dx, dy = ex - sx, ey - sy
+    # Plain coordinates rather than points: a big design routes hundreds of edges at once.
     if dy > _LONG_DROP:
         column = _drop_column(start, end)
-        top, bottom = QPointF(column, start.y() + 40), QPointF(column, end.y() - 40)
-        if column != start.x():
-            path.cubicTo(QPointF(start.x(), start.y() + 28), QPointF(column, start.y() + 12), top)
-        path.lineTo(bottom)
-        path.cubicTo(QPointF(column, end.y() - 12), QPointF(end.x(), end.y() - 28), end)
+        if column != sx:
+            path.cubicTo(sx, sy + 28, column, sy + 12, column, sy + 40)
+        path.lineTo(column, ey - 40)
+        path.cubicTo(column, ey - 12, ex, ey - 28, ex, ey)
     elif dy >= 0:
         k = max(dy * 0.5, 20.0)
-        path.cubicTo(QPointF(start.x(), start.y() + k), QPointF(end.x(), end.y() - k), end)
+        path.cubicTo(sx, sy + k, ex, ey - k, ex, ey)
     elif dx > theme.NODE_WIDTH:
         _to_next_column(path, start, end)
     else:
         k = max(-dy * 0.4, 80.0)
-        path.cubicTo(QPointF(start.x() + 40, start.y() + k), QPointF(end.x() - 40, end.y() - k), end)
+        path.cubicTo(sx + 40, sy + k, ex - 40, ey - k, ex, ey)
     return path
 
 

@@ -130,13 +130,22 @@ class FrameSet:
         """Tell each block and edge which frames may cover it (innermost first), so that zoomed out, under a frame
         drawn over it, it is not drawn at all: hundreds of hidden blocks and edges made an overview's repaint slow."""
         scene = self.scene
+        by_group: dict[str, list[Covering]] = {}  # the blocks of one group share their frames
         for nid, item in scene.nodes.items():
-            covering: list[Covering] = [self.frames[p] for p in reversed(list(sc.ancestors(nid))) if p in self.frames]
+            group = nid.rpartition(".")[0]
+            covering = by_group.get(group)
+            if covering is None:
+                covering = by_group[group] = [
+                    self.frames[p] for p in reversed(list(sc.ancestors(nid))) if p in self.frames
+                ]
             if covering != item.covering:
                 item.covering = covering
                 item.update()  # its cached picture may be of the other state
         for _index, edge in scene.edges.made():
             common = [p for p in sc.ancestors(edge.src) if p in self.frames and edge.dst.startswith(p + ".")]
+            if not common:
+                edge.covering = []
+                continue
             bounds = edge.sceneBoundingRect()
             edge.covering = [
                 f for f in (self.frames[p] for p in reversed(common)) if any(w.contains(bounds) for w in f.wide_pieces)
