@@ -6,13 +6,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPointF
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF
 from PySide6.QtGui import QPainterPathStroker
 from PySide6.QtWidgets import QGraphicsItem
 
 from designer.editing.templates import load_template
 from widgets import theme
-from widgets.canvas.edge_item import EdgeItem, _arrow
+from widgets.canvas.edge_item import EdgeItem
 from widgets.canvas.frames import FrameSet
 from widgets.canvas.lod import FULL_ZOOM
 from widgets.canvas.scene import GraphScene
@@ -45,7 +45,7 @@ def test_an_edges_kept_bounds_hold_what_qt_strokes_and_draws():
         stroker.setWidth(2.4 + 1)  # the selected pen, with a pixel of antialiasing
         assert bounds.contains(edge.shape().boundingRect())
         assert bounds.contains(stroker.createStroke(edge.path()).boundingRect())
-        assert bounds.contains(_arrow(edge._end, edge._angle).boundingRect())
+        assert bounds.contains(QRectF(end.x() - 7, end.y() - 7, 14, 14)), "the arrow head, 7 px from its tip"
 
 
 def test_an_edges_label_sits_on_its_route_at_the_middle_qt_measures_for_a_curve_down():
@@ -77,7 +77,7 @@ class _Paints(QObject):
 @pytest.fixture
 def densenet(qtbot):
     graph = load_template("densenet121")
-    scene, view = GraphScene(), None
+    scene = GraphScene()
     view = GraphView(scene)
     view.resize(1200, 900)
     qtbot.addWidget(view)
