@@ -69,20 +69,27 @@ class EdgeItem(QGraphicsPathItem):
         self._angle = math.pi / 2
         #: The group frames that, zoomed out, are drawn over the whole edge (set by the scene's ``FrameSet``).
         self.covering: list[Covering] = []
+        #: The bounds, kept with the route: Qt asks for them many times while indexing and painting.
+        self._bounds = QRectF()
+        self._tooltip = ""
+        # No pen: the item paints itself, and with a pen Qt would compute the bounds from ``shape()``, a stroke.
+        self.setPen(_NO_PEN)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setZValue(0)
         self.setAcceptHoverEvents(True)
 
     def set_ends(self, start: QPointF, end: QPointF) -> None:
         """Route the curve; edges running down through their own column bow out to the right."""
         path = edge_path(start, end)
+        # Set before the path, whose change tells Qt the geometry changes; the margin holds the arrow, the wide
+        # selection stroke and the hit area of ``shape``.
+        self._bounds = path.controlPointRect().adjusted(-_MARGIN, -_MARGIN, _MARGIN, _MARGIN)
         self.setPath(path)
         self._end = end
         # Every route ends in a cubic: the tangent at its end runs from its last control point (angleAtPercent
         # measures the path's length first, a visible cost for hundreds of edges).
         control = path.elementAt(path.elementCount() - 2)
         self._angle = math.atan2(end.y() - control.y, end.x() - control.x)
-        mid = path.pointAtPercent(0.5)
+        mid = _label_point(path, start, end)
         self.label.setPos(mid.x() + 6, mid.y())
 
     def set_shown(self, shown: bool) -> None:
@@ -96,7 +103,8 @@ class EdgeItem(QGraphicsPathItem):
         if error != self.error:
             self.error = error
             self.update()
-        if tooltip != self.toolTip():
+        if tooltip != self._tooltip:  # kept here too: reading Qt's copy back costs a call and a string
+            self._tooltip = tooltip
             self.setToolTip(tooltip)
 
     # -- Qt overrides ---------------------------------------------------------------------------------------------
@@ -107,7 +115,7 @@ class EdgeItem(QGraphicsPathItem):
         return stroker.createStroke(self.path())
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-8, -8, 8, 8)
+        return self._bounds
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if covered(self.covering, lod_of(painter)):
@@ -125,6 +133,13 @@ class EdgeItem(QGraphicsPathItem):
         painter.drawPolygon(_arrow(self._end, self._angle))
 
 
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
+#: How far the drawn edge (arrow head, selected stroke) and its hit area reach beyond its path's control points.
+_MARGIN = 8.0
+#: A drop longer than this runs straight down a column (``edge_path``).
+_LONG_DROP = 2.2 * theme.NODE_HEIGHT
+
+
 @functools.cache
 def _label_metrics() -> QFontMetricsF:
     """Made once: building font metrics for each of a big design's labels is a visible part of opening it."""
@@ -137,26 +152,43 @@ def _arrow(tip: QPointF, angle: float, size: float = 7.0) -> QPolygonF:
     return QPolygonF([tip, back + side, back - side])
 
 
+def _label_point(path: QPainterPath, start: QPointF, end: QPointF) -> QPointF:
+    """The middle of a route, where its label goes. A route down is symmetric about its middle, or runs down a
+    column: found without measuring the path's length (``pointAtPercent``), which took half the time of routing."""
+    dy = end.y() - start.y()
+    if dy > _LONG_DROP:
+        return QPointF(_drop_column(start, end), (start.y() + end.y()) / 2)
+    if dy >= 0:
+        return QPointF((start.x() + end.x()) / 2, (start.y() + end.y()) / 2)
+    return path.pointAtPercent(0.5)
+
+
+def _drop_column(start: QPointF, end: QPointF) -> float:
+    """The x an edge spanning several rows runs down: its source's, bowed right when that is the target's column."""
+    return start.x() + theme.SKIP_BOW if abs(end.x() - start.x()) < theme.NODE_WIDTH * 0.5 else start.x()
+
+
 def edge_path(start: QPointF, end: QPointF) -> QPainterPath:
     """A vertical S-curve. Edges spanning several rows run straight down their source's column, so they pass beside
     the nodes in between; in the target's own column they bow out to the right. Edges going up loop around."""
     path = QPainterPath(start)
-    dx, dy = end.x() - start.x(), end.y() - start.y()
-    if dy > 2.2 * theme.NODE_HEIGHT:
-        column = start.x() + theme.SKIP_BOW if abs(dx) < theme.NODE_WIDTH * 0.5 else start.x()
-        top, bottom = QPointF(column, start.y() + 40), QPointF(column, end.y() - 40)
-        if column != start.x():
-            path.cubicTo(QPointF(start.x(), start.y() + 28), QPointF(column, start.y() + 12), top)
-        path.lineTo(bottom)
-        path.cubicTo(QPointF(column, end.y() - 12), QPointF(end.x(), end.y() - 28), end)
+    sx, sy, ex, ey = start.x(), start.y(), end.x(), end.y()
+    dx, dy = ex - sx, ey - sy
+    # Plain coordinates rather than points: a big design routes hundreds of edges at once.
+    if dy > _LONG_DROP:
+        column = _drop_column(start, end)
+        if column != sx:
+            path.cubicTo(sx, sy + 28, column, sy + 12, column, sy + 40)
+        path.lineTo(column, ey - 40)
+        path.cubicTo(column, ey - 12, ex, ey - 28, ex, ey)
     elif dy >= 0:
         k = max(dy * 0.5, 20.0)
-        path.cubicTo(QPointF(start.x(), start.y() + k), QPointF(end.x(), end.y() - k), end)
+        path.cubicTo(sx, sy + k, ex, ey - k, ex, ey)
     elif dx > theme.NODE_WIDTH:
         _to_next_column(path, start, end)
     else:
         k = max(-dy * 0.4, 80.0)
-        path.cubicTo(QPointF(start.x() + 40, start.y() + k), QPointF(end.x() - 40, end.y() - k), end)
+        path.cubicTo(sx + 40, sy + k, ex - 40, ey - k, ex, ey)
     return path
 
 

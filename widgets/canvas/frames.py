@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, QTimer
@@ -34,7 +35,17 @@ class FrameSet:
         """Refresh the frames when the event loop next runs."""
         if not self._pending:
             self._pending = True
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self._refresh_if_pending)
+
+    def flush(self) -> None:
+        """Refresh now if a refresh is pending: before the scene's first paint after a bulk change, so that the
+        frames' own changes do not call for a second paint of the whole view in the next event-loop pass."""
+        if self._pending:
+            self.refresh()
+
+    def _refresh_if_pending(self) -> None:
+        if self._pending:  # not flushed since it was scheduled
+            self.refresh()
 
     def clear(self) -> None:
         """Forget every frame (the scene removes its items itself)."""
@@ -55,25 +66,38 @@ class FrameSet:
                 frame = self.frames[prefix] = GroupFrameItem(prefix, members)
                 scene.addItem(frame)
             frame.members = members
-        pieces = {prefix: self._pieces(frame) for prefix, frame in self.frames.items()}
+        boxes = self._boxes()
+        pieces = {prefix: _pieces(frame.members, boxes) for prefix, frame in self.frames.items()}
+        inner: dict[str, list[GroupFrameItem]] = {prefix: [] for prefix in self.frames}
         for prefix, frame in self.frames.items():
-            frame.inner = [f for p, f in self.frames.items() if _parent_frame(p, self.frames) == prefix]
-            frame.set_pieces([r for r, _ in pieces[prefix]], self._widened(prefix, pieces))
+            parent = _parent_frame(prefix, self.frames)
+            if parent is not None:
+                inner[parent].append(frame)
+        wide = self._widened(pieces)
+        for prefix, frame in self.frames.items():
+            frame.inner = inner[prefix]
+            frame.set_pieces([r for r, _ in pieces[prefix]], wide[prefix])
         self.refresh_content()
         self._mark_covered()
 
-    def _widened(self, prefix: str, pieces: dict[str, list[tuple[QRectF, int]]]) -> list[QRectF]:
+    def _widened(self, pieces: dict[str, list[tuple[QRectF, int]]]) -> dict[str, list[QRectF]]:
         """Each piece stretched across its column, where that overlaps no unrelated group: room for the texts a
-        covering frame shows (a chain of blocks is much narrower than its name at a far zoom)."""
-        out = []
-        for rect, column in pieces[prefix]:
-            x0, x1 = self.scene.display.column_span(column)
-            x0, x1 = x0 - WRAP_GAP / 3, x1 + WRAP_GAP / 3
-            wide = QRectF(min(x0, rect.left()), rect.top(), max(x1, rect.right()) - min(x0, rect.left()), rect.height())
-            clash = any(
-                wide.intersects(other) for p, rects in pieces.items() if not _related(p, prefix) for other, _ in rects
-            )
-            out.append(rect if clash else wide)
+        covering frame shows (a chain of blocks is much narrower than its name at a far zoom). Pieces are binned by
+        the column-wide strips they cross, so a stretched piece is checked against those that share a strip only."""
+        display = self.scene.display
+        strips = _Strips(display.left, display.pitch)
+        for prefix, rects in pieces.items():
+            for rect, _column in rects:
+                strips.add(rect, prefix)
+        out: dict[str, list[QRectF]] = {}
+        for prefix, rects in pieces.items():
+            out[prefix] = []
+            for rect, column in rects:
+                x0, x1 = display.column_span(column)
+                x0, x1 = min(x0 - WRAP_GAP / 3, rect.left()), max(x1 + WRAP_GAP / 3, rect.right())
+                wide = QRectF(x0, rect.top(), x1 - x0, rect.height())
+                clash = any(wide.intersects(other) for p, other in strips.near(wide) if not _related(p, prefix))
+                out[prefix].append(rect if clash else wide)
         return out
 
     def _groups(self) -> dict[str, list[str]]:
@@ -87,34 +111,41 @@ class FrameSet:
                 groups.setdefault(".".join(parts[:k]), []).append(nid)
         return {p: m for p, m in groups.items() if len(m) >= 2}
 
-    def _pieces(self, frame: GroupFrameItem) -> list[tuple[QRectF, int]]:
-        """One rectangle per column around the member blocks drawn in it, with the column."""
+    def _boxes(self) -> dict[str, tuple[QRectF, int]]:
+        """The drawn box of each shown block with a model position, and its column: found once for every frame."""
         scene = self.scene
         assert scene.document is not None
         graph, display = scene.document.graph, scene.display
         w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
-        by_column: dict[int, QRectF] = {}
-        for member in frame.members:
-            pos = graph[member].pos if member in graph else None
-            if pos is None:
+        boxes = {}
+        for nid, item in scene.nodes.items():
+            pos = graph[nid].pos if nid in graph else None
+            if pos is None or scene.collapsed_ancestor(nid) is not None:
                 continue
-            p = scene.nodes[member].pos()
-            box = QRectF(p.x() - w / 2, p.y() - h / 2, w, h)
-            column = display.column(pos[1])
-            by_column[column] = by_column[column].united(box) if column in by_column else box
-        return [(by_column[c], c) for c in sorted(by_column)]
+            p = item.pos()
+            boxes[nid] = (QRectF(p.x() - w / 2, p.y() - h / 2, w, h), display.column(pos[1]))
+        return boxes
 
     def _mark_covered(self) -> None:
         """Tell each block and edge which frames may cover it (innermost first), so that zoomed out, under a frame
         drawn over it, it is not drawn at all: hundreds of hidden blocks and edges made an overview's repaint slow."""
         scene = self.scene
+        by_group: dict[str, list[Covering]] = {}  # the blocks of one group share their frames
         for nid, item in scene.nodes.items():
-            covering: list[Covering] = [self.frames[p] for p in reversed(list(sc.ancestors(nid))) if p in self.frames]
+            group = nid.rpartition(".")[0]
+            covering = by_group.get(group)
+            if covering is None:
+                covering = by_group[group] = [
+                    self.frames[p] for p in reversed(list(sc.ancestors(nid))) if p in self.frames
+                ]
             if covering != item.covering:
                 item.covering = covering
                 item.update()  # its cached picture may be of the other state
         for _index, edge in scene.edges.made():
             common = [p for p in sc.ancestors(edge.src) if p in self.frames and edge.dst.startswith(p + ".")]
+            if not common:
+                edge.covering = []
+                continue
             bounds = edge.sceneBoundingRect()
             edge.covering = [
                 f for f in (self.frames[p] for p in reversed(common)) if any(w.contains(bounds) for w in f.wide_pieces)
@@ -134,6 +165,40 @@ class FrameSet:
         contents = sc.group_contents(scene.document.graph, groups, analysis, by_node)
         for prefix, frame in chosen.items():
             frame.set_content(contents[prefix])
+
+
+class _Strips:
+    """Rectangles binned by the vertical strips, one column pitch wide, that they cross."""
+
+    def __init__(self, left: float, pitch: float):
+        self.left, self.pitch = left, pitch if pitch > 0 else math.inf
+        self.bins: dict[int, list[tuple[str, QRectF]]] = {}
+
+    def _span(self, rect: QRectF) -> range:
+        first = math.floor((rect.left() - self.left) / self.pitch)
+        return range(first, math.floor((rect.right() - self.left) / self.pitch) + 1)
+
+    def add(self, rect: QRectF, prefix: str) -> None:
+        """File ``rect`` of group ``prefix`` under every strip it crosses."""
+        for k in self._span(rect):
+            self.bins.setdefault(k, []).append((prefix, rect))
+
+    def near(self, rect: QRectF) -> Iterator[tuple[str, QRectF]]:
+        """The rectangles filed under a strip ``rect`` crosses (one may come more than once)."""
+        for k in self._span(rect):
+            yield from self.bins.get(k, ())
+
+
+def _pieces(members: list[str], boxes: dict[str, tuple[QRectF, int]]) -> list[tuple[QRectF, int]]:
+    """One rectangle per column around the member blocks drawn in it, with the column."""
+    by_column: dict[int, QRectF] = {}
+    for member in members:
+        found = boxes.get(member)
+        if found is None:
+            continue
+        box, column = found
+        by_column[column] = by_column[column].united(box) if column in by_column else box
+    return [(by_column[c], c) for c in sorted(by_column)]
 
 
 def _related(a: str, b: str) -> bool:

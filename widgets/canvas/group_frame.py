@@ -21,6 +21,8 @@ NODE_TEXT_ZOOM = (OVERVIEW_TEXT_PX * 1.25 + 8) / theme.NODE_HEIGHT
 #: An outer frame covers its inner frames once the tallest of them is shorter than this on screen (three lines).
 INNER_MIN_PX = 3 * OVERVIEW_TEXT_PX * 1.25 + 8
 PADDING = 14.0
+#: Parsed once, shared by every frame (none changes it).
+_BLOCKS_COLOR = theme.category_color("Blocks")
 
 
 class GroupFrameItem(QGraphicsItem):
@@ -31,15 +33,14 @@ class GroupFrameItem(QGraphicsItem):
         self.prefix = prefix
         self.members = members
         self.content = NodeContent(prefix, "", "", "")
-        self.color = theme.category_color("Blocks")
+        self.color = _BLOCKS_COLOR
         #: The frames directly inside this one (set by the scene).
         self.inner: list[GroupFrameItem] = []
         self.pieces: list[QRectF] = []
         #: The pieces stretched where there is room, drawn when the frame covers its blocks.
         self.wide_pieces: list[QRectF] = []
         self._bounds = QRectF()
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.setAcceptHoverEvents(False)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)  # and no hover events, as items start
         self.setZValue(3 + 1 / (2 + prefix.count(".")))  # outer frames above inner ones: they cover them
 
     def set_pieces(self, pieces: list[QRectF], wide: list[QRectF]) -> None:

@@ -14,8 +14,8 @@ from .node_item import NodeContent, NodeItem, overview_rect, paint_block, paint_
 class GroupItem(NodeItem):
     """Stands in for the hidden members of a collapsed group; moving it moves them, double-click expands it."""
 
-    def __init__(self, prefix: str, members: list[str], content: NodeContent):
-        super().__init__(prefix, None, content)
+    def __init__(self, prefix: str, members: list[str], content: NodeContent, cached: bool = True):
+        super().__init__(prefix, None, content, cached)
         self.members = list(members)
         self.color = theme.category_color("Blocks")
         if self.input_port is not None:

@@ -6,6 +6,7 @@ Every canvas text goes through ``draw_text``, so no text is ever drawn smaller t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +71,18 @@ def draw_text(painter: QPainter, rect: QRectF, flags: Qt.AlignmentFlag, text: st
 
 def screen_font(lod: float, bold: bool = False, screen_px: float = OVERVIEW_TEXT_PX) -> QFont:
     """A font that is ``screen_px`` tall on screen at ``lod`` (its scene size grows as the view zooms out)."""
-    return theme.font(max(1, math.ceil(screen_px / lod)), bold=bold)  # ceil: never under the size asked for
+    return _font(_pixel_size(lod, screen_px), bold)  # ceil: never under the size asked for
+
+
+@functools.lru_cache(maxsize=256)
+def _font(pixel_size: int, bold: bool) -> QFont:
+    """Fonts by size, made once: a zoomed-out repaint asks for one per line of every covering frame and box."""
+    return theme.font(pixel_size, bold=bold)
+
+
+@functools.lru_cache(maxsize=256)
+def _metrics(pixel_size: int, bold: bool) -> QFontMetricsF:
+    return QFontMetricsF(_font(pixel_size, bold))
 
 
 def paint_overview_lines(painter: QPainter, rect: QRectF, lines: list[tuple[str, bool]], lod: float) -> int:
@@ -97,9 +109,13 @@ def paint_overview_lines(painter: QPainter, rect: QRectF, lines: list[tuple[str,
 
 def _fitting(text: str, bold: bool, width: float, lod: float) -> tuple[QFont, str]:
     """The line's font, shrunk down to the minimum size before the text is elided, and the text as it fits."""
-    font = screen_font(lod, bold, OVERVIEW_TEXT_PX if bold else OVERVIEW_DETAIL_PX)
-    if QFontMetricsF(font).horizontalAdvance(text) > width:
-        font = screen_font(lod, bold, MIN_TEXT_PX)
-        if text.startswith("→ ") and QFontMetricsF(font).horizontalAdvance(text) > width:
+    size = _pixel_size(lod, OVERVIEW_TEXT_PX if bold else OVERVIEW_DETAIL_PX)
+    if _metrics(size, bold).horizontalAdvance(text) > width:
+        size = _pixel_size(lod, MIN_TEXT_PX)
+        if text.startswith("→ ") and _metrics(size, bold).horizontalAdvance(text) > width:
             text = text[2:]  # the arrow says "output"; the numbers say more
-    return font, QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+    return _font(size, bold), _metrics(size, bold).elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+
+
+def _pixel_size(lod: float, screen_px: float) -> int:
+    return max(1, math.ceil(screen_px / lod))

@@ -22,6 +22,8 @@ _STRIP = 10.0  # width of a zoomed-out box's category strip
 _F = QGraphicsItem.GraphicsItemFlag
 #: Combined once: or-ing Qt enums runs Python code, paid by every box of a big design.
 _FLAGS = _F.ItemIsSelectable | _F.ItemIsMovable
+#: Made once: Qt asks every box for its bounds many times while indexing and painting a big design.
+_BOUNDS = QRectF(-theme.NODE_WIDTH / 2 - 3, -theme.NODE_HEIGHT / 2 - 3, theme.NODE_WIDTH + 6, theme.NODE_HEIGHT + 8)
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,11 @@ class NodeItem(QGraphicsItem):
     (``NodeHost.node_moved``): the scene's own placing, and the view after each mouse move of a drag.
     """
 
-    def __init__(self, node_id: str, spec: LayerSpec | None, content: NodeContent):
+    def __init__(self, node_id: str, spec: LayerSpec | None, content: NodeContent, cached: bool = True):
         super().__init__()
         self.node_id = node_id
         self.spec = spec
-        self.color = theme.category_color(spec.category if spec else None)
+        self.color = _accent(spec.category if spec else None)
         self.content = content
         #: What the content was last computed from (the scene skips unchanged nodes).
         self.key: object = None
@@ -83,7 +85,8 @@ class NodeItem(QGraphicsItem):
         #: The body's fill when the canvas is coloured by cost (``widgets.canvas.cost_tint``); None: the theme's.
         self.tint: QColor | None = None
         self.setFlags(_FLAGS)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        if cached:  # see ``GraphScene.set_box_cache``
+            self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
         self.input_port = (
             PortItem(self, INPUT, many=spec is not None and spec.arity[1] is None)
@@ -91,7 +94,8 @@ class NodeItem(QGraphicsItem):
             else None
         )
         self.output_port = PortItem(self, OUTPUT)
-        self.setToolTip(content.tooltip)
+        if content.tooltip:
+            self.setToolTip(content.tooltip)
 
     def set_content(self, content: NodeContent) -> None:
         """Show new content; repaint only if it differs."""
@@ -115,17 +119,18 @@ class NodeItem(QGraphicsItem):
         else:
             span = min(theme.NODE_WIDTH * 0.6, 26.0 * (count - 1))
             dx = -span / 2 + span * index / (count - 1)
-        return self.mapToScene(QPointF(dx, -theme.NODE_HEIGHT / 2))
+        p = self.pos()  # a box is a top-level item, never scaled or turned: its scene point is its position
+        return QPointF(p.x() + dx, p.y() - theme.NODE_HEIGHT / 2)
 
     def output_anchor(self) -> QPointF:
         """Where outgoing edges start, in scene coordinates."""
-        return self.mapToScene(QPointF(0, theme.NODE_HEIGHT / 2))
+        p = self.pos()
+        return QPointF(p.x(), p.y() + theme.NODE_HEIGHT / 2)
 
     # -- Qt overrides ---------------------------------------------------------------------------------------------
 
     def boundingRect(self) -> QRectF:
-        w, h = theme.NODE_WIDTH, theme.NODE_HEIGHT
-        return QRectF(-w / 2 - 3, -h / 2 - 3, w + 6, h + 8)
+        return _BOUNDS
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -169,6 +174,12 @@ class NodeItem(QGraphicsItem):
         host = self.host()
         if host is not None:
             host.item_double_clicked(self)
+
+
+@functools.cache
+def _accent(category: str | None) -> QColor:
+    """The category colour, parsed once per category (the boxes share it and never change it)."""
+    return theme.category_color(category)
 
 
 def paint_box(

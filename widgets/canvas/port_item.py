@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from .node_item import NodeItem
 
 INPUT, OUTPUT = "input", "output"
+_R = theme.PORT_RADIUS + 4  # a larger hit area than the drawn circle, so ports are easy to grab
+#: Made once: Qt asks every port for its bounds many times while indexing and painting a big design.
+_BOUNDS, _MANY_BOUNDS = QRectF(-_R, -_R, 2 * _R, 2 * _R), QRectF(-2.2 * _R, -_R, 4.4 * _R, 2 * _R)
 
 
 class PortItem(QGraphicsItem):
@@ -27,17 +30,22 @@ class PortItem(QGraphicsItem):
         self.many = many
         self._hover = False
         self._highlight = False
+        self._dressed = False
         self.setAcceptHoverEvents(True)
-        if side == OUTPUT:  # an input keeps the default arrow (a cursor per port is a cost when a design opens)
+        # No z value: a child is drawn over its box whatever its z, and no other port is near.
+        self.setPos(0, theme.NODE_HEIGHT / 2 if side == OUTPUT else -theme.NODE_HEIGHT / 2)
+
+    def _dress(self) -> None:
+        """The tooltip and cursor, given when the mouse first comes over the port (before either can show): each
+        cost a call into Qt for every port of a big design as it opened or expanded."""
+        self._dressed = True
+        if self.side == OUTPUT:  # an input keeps the default arrow
             self.setCursor(Qt.CursorShape.CrossCursor)
-        y = theme.NODE_HEIGHT / 2 if side == OUTPUT else -theme.NODE_HEIGHT / 2
-        self.setPos(0, y)
-        self.setZValue(2)
         self.setToolTip(
             "drag to an input port to connect"
-            if side == OUTPUT
+            if self.side == OUTPUT
             else "input: accepts several connections"
-            if many
+            if self.many
             else "input"
         )
 
@@ -47,9 +55,7 @@ class PortItem(QGraphicsItem):
         return self.node.node_id
 
     def boundingRect(self) -> QRectF:
-        r = theme.PORT_RADIUS + 4  # a larger hit area than the drawn circle, so ports are easy to grab
-        w = 2.2 * r if self.many else r
-        return QRectF(-w, -r, 2 * w, 2 * r)
+        return _MANY_BOUNDS if self.many else _BOUNDS
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if option.levelOfDetailFromTransform(painter.worldTransform()) < theme.DETAIL_ZOOM:
@@ -71,6 +77,8 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def hoverEnterEvent(self, event: QGraphicsSceneHoverEvent) -> None:
+        if not self._dressed:
+            self._dress()
         self._hover = True
         self.update()
 

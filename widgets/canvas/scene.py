@@ -46,6 +46,8 @@ class GraphScene(AnalysisScene):
         #: Body fills by node id or group prefix when coloured by cost (view state; ``cost_tint.apply_tints``).
         self.tints: dict[str, QColor] = {}
         self.frames = FrameSet(self)
+        #: Whether boxes keep a picture of themselves (``set_box_cache``).
+        self.box_cache = True
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self.setBackgroundBrush(theme.BACKGROUND)
 
@@ -163,14 +165,26 @@ class GraphScene(AnalysisScene):
 
     # -- items ----------------------------------------------------------------------------------------------------
 
-    def _add_node_item(self, node: Node) -> NodeItem:
-        content = NodeContent(node.label or node.id, node.type, "", "→ …")
-        item = NodeItem(node.id, get_spec(node.type), content)
+    def _add_node_item(self, node: Node, content: NodeContent | None = None, place: bool = True) -> NodeItem:
+        if content is None:  # its texts follow with the analysis of the edit
+            content = NodeContent(node.label or node.id, node.type, "", "→ …")
+        item = NodeItem(node.id, get_spec(node.type), content, cached=self.box_cache)
         item.tint = self.tints.get(node.id)
         self.nodes[node.id] = item
         self.addItem(item)
-        item.setPos(self.display_pos(node.pos))
+        if place:
+            item.setPos(self.display_pos(node.pos))
         return item
+
+    def set_box_cache(self, on: bool) -> None:
+        """Let boxes keep a picture of themselves, or not. Worth it zoomed in, where a box draws five texts; zoomed
+        out, a box is a plain block or hidden under its group's frame, and a picture per box at each new zoom cost
+        a fifth of the first paint of an expanded big design."""
+        if on != self.box_cache:
+            self.box_cache = on
+            mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if on else QGraphicsItem.CacheMode.NoCache
+            for item in [*self.nodes.values(), *self.groups.values()]:
+                item.setCacheMode(mode)
 
     def _add_edge_item(self, src: str, dst: str, index: int) -> None:
         """A new input slot of ``dst``; its item is made unless the edge lies inside a collapsed group."""
@@ -181,11 +195,16 @@ class GraphScene(AnalysisScene):
             for e in self.edges.into(dst):
                 self._route(e)
 
-    def _make_edge_item(self, src: str, dst: str) -> EdgeItem:
+    def _make_edge_item(self, src: str, dst: str, add: bool = True) -> EdgeItem:
         edge = EdgeItem(src, dst)
-        self.addItem(edge)
-        self.addItem(edge.label)
+        if add:
+            self._add_edge_items([edge])
         return edge
+
+    def _add_edge_items(self, edges: list[EdgeItem]) -> None:
+        for edge in edges:
+            self.addItem(edge)
+            self.addItem(edge.label)
 
     def _inside_collapsed(self, src: str, dst: str) -> bool:
         """Whether the edge runs inside one collapsed group, so no one sees it."""
@@ -206,14 +225,16 @@ class GraphScene(AnalysisScene):
                 continue
             inside = self._inside_collapsed(src, dst)
             if edge is None and not inside:
-                edge = self._make_edge_item(src, dst)
+                edge = self._make_edge_item(src, dst, add=False)
                 self.edges.put(dst, index, edge)
                 made.append((index, edge))
             elif edge is not None and inside and not edge.isSelected():
                 self.edges.take(dst, index, keep_slot=True)
                 self._remove_edge_item(edge)
         if made:
+            # Labelled before they join the scene: out of it, a label's new size and text tell no one.
             self._refresh_edges(made, self._by_node())
+            self._add_edge_items([edge for _index, edge in made])
 
     def _remove_edge_item(self, edge: EdgeItem) -> None:
         self.removeItem(edge.label)

@@ -40,9 +40,11 @@ class GroupScene(DisplayScene):
     collapsed: set[str]
     _analysis: Analysis | None
     tints: dict[str, QColor]
+    box_cache: bool
 
-    def _add_node_item(self, node: Node) -> NodeItem:
-        """Make and add the box of ``node`` (see ``GraphScene``)."""
+    def _add_node_item(self, node: Node, content: NodeContent | None = None, place: bool = True) -> NodeItem:
+        """Make and add the box of ``node``, showing ``content``, where it is drawn unless not ``place`` (see
+        ``GraphScene``)."""
         raise NotImplementedError
 
     def sync_edges(self) -> None:
@@ -101,15 +103,15 @@ class GroupScene(DisplayScene):
             if prefix not in shown:
                 self.removeItem(self.groups.pop(prefix))
         by_node = sc.diagnostics_by_node(self._analysis) if self._analysis is not None else {}
-        self._make_hidden_items(  # members of groups just expanded
-            [n for n in graph.ids() if n not in self.nodes and self.collapsed_ancestor(n) is None]
+        self._make_hidden_items(  # members of groups just expanded, placed with the rest below or by the caller
+            [n for n in graph.ids() if n not in self.nodes and self.collapsed_ancestor(n) is None], place=False
         )
         contents = sc.group_contents(graph, {p: members_of[p] for p in shown}, self._analysis, by_node)
         for prefix in shown:
             members = members_of[prefix]
             box = self.groups.get(prefix)
             if box is None:
-                box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""))
+                box = self.groups[prefix] = GroupItem(prefix, members, NodeContent(prefix, "", "", ""), self.box_cache)
                 box.tint = self.tints.get(prefix)
                 self.addItem(box)
                 box.setSelected(any(i.isSelected() for m in members if (i := self.nodes.get(m)) is not None))
@@ -129,8 +131,9 @@ class GroupScene(DisplayScene):
         """The box of a node not shown so far (a member of a collapsed group), made now with its content."""
         return self._make_hidden_items([node_id]).get(node_id)
 
-    def _make_hidden_items(self, node_ids: list[str]) -> dict[str, NodeItem]:
-        """The boxes of nodes not shown so far, made with their content; their edges are routed by the caller."""
+    def _make_hidden_items(self, node_ids: list[str], place: bool = True) -> dict[str, NodeItem]:
+        """The boxes of nodes not shown so far, made with their content; their edges are routed by the caller
+        (``place=False``: so are the boxes, which wait at the origin)."""
         if self.document is None:
             return {}
         graph, analysis = self.document.graph, self._analysis
@@ -142,10 +145,13 @@ class GroupScene(DisplayScene):
             for node_id in node_ids:
                 if node_id not in graph:
                     continue
-                item = made[node_id] = self._add_node_item(graph[node_id])
-                if analysis is not None:
-                    item.set_content(sc.node_content(graph[node_id], analysis, by_node.get(node_id, []), outputs))
-                item.setVisible(self.collapsed_ancestor(node_id) is None)
+                node = graph[node_id]
+                content = (
+                    sc.node_content(node, analysis, by_node.get(node_id, []), outputs) if analysis is not None else None
+                )
+                item = made[node_id] = self._add_node_item(node, content, place)
+                if self.collapsed_ancestor(node_id) is not None:
+                    item.setVisible(False)
         finally:
             self.placing = placing
         return made

@@ -28,6 +28,7 @@ from .interactions.edge_drag import EdgeDragInteraction
 from .interactions.move import MoveInteraction
 from .interactions.pan import PanInteraction
 from .interactions.rubber_band import RubberBandInteraction
+from .lod import FULL_ZOOM
 from .minimap import Minimap
 from .node_item import NodeItem
 from .port_item import OUTPUT, PortItem
@@ -60,6 +61,7 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
         self.minimap = Minimap(self)
+        self.zoom_changed.connect(self._on_zoom_changed)
 
     # -- zoom -----------------------------------------------------------------------------------------------------
 
@@ -67,6 +69,9 @@ class GraphView(QGraphicsView):
     def zoom(self) -> float:
         """The current scale (1.0: 100 %)."""
         return self.transform().m11()
+
+    def _on_zoom_changed(self, zoom: float) -> None:
+        self.graph_scene.set_box_cache(zoom >= FULL_ZOOM)
 
     def zoom_by(self, factor: float, at: QPoint | None = None) -> None:
         """Scale by ``factor`` within sensible bounds, keeping the scene point under ``at`` (default: the centre)."""
@@ -100,6 +105,7 @@ class GraphView(QGraphicsView):
             self.zoom_by(MIN_ZOOM / self.zoom)
         self.centerOn(rect.center() if self.zoom > MIN_ZOOM * 1.01 else QPointF(rect.center().x(), rect.top()))
         self.zoom_changed.emit(self.zoom)
+        self.graph_scene.frames.flush()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
