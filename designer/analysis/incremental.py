@@ -69,7 +69,7 @@ def _reanalyze(previous: Analysis, passes: Passes, edited: set[NodeId]) -> Analy
             lint[nid] = list(linted)
         else:
             lint.pop(nid, None)
-    passes = Passes(passes.users, passes.early, inferred, passes.wiring, lint, position)
+    passes = Passes(passes.users, passes.early, inferred, passes.wiring, lint, position, passes.advice)
     result = finish(previous.graph, previous.order, info, passes)
     changed = edited.union(redone, _moved(previous.diagnostics, result.diagnostics))
     result.delta = (weakref.ref(previous), frozenset(changed))
