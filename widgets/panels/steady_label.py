@@ -37,10 +37,11 @@ class SteadyLabel(QWidget):
         """Show ``text``; the layout hears of it only if the label now needs another height at this width."""
         if text == self.label.text():
             return
-        before = self.heightForWidth(self.width())
+        shown = self.isVisible()  # a hidden panel is laid out when shown: measuring the text now would be wasted
+        before = self.heightForWidth(self.width()) if shown else -1
         self.label.setText(text)
         self._height = (-1, -1)
-        if not self.isVisible() or self.heightForWidth(self.width()) != before:
+        if not shown or self.heightForWidth(self.width()) != before:
             self.updateGeometry()
 
     def sizeHint(self) -> QSize:
