@@ -62,3 +62,15 @@ def test_the_layout_follows_a_label_that_needs_more_lines(qtbot, qapp):
     label.setText("short")
     qapp.processEvents()
     assert label.height() == one_line
+
+
+def test_a_text_set_while_hidden_is_laid_out_when_shown(qtbot, qapp):
+    label = SteadyLabel()
+    panel, _ = _panel(qtbot, label)
+    one_line = label.height()
+    panel.hide()
+    label.setText("<br>".join(f"line {i}" for i in range(6)))
+    panel.show()
+    qtbot.waitExposed(panel)
+    qapp.processEvents()
+    assert label.height() > 3 * one_line
