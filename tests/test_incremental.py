@@ -180,3 +180,25 @@ def test_the_follower_reanalyses_after_parameter_edits_and_starts_afresh_after_a
     follower.close()
     graph.set_param(conv, "out_channels", 9)
     assert follower.analysis is kept  # closed: it hears no edit
+
+
+def test_advice_on_nodes_an_edit_does_not_reach_is_kept_and_redone_where_it_does():
+    """Per-node advice (here advice.bias_before_bn) is kept for nodes whose results an edit left alone, the same
+    warning object, and found again for the edited node: equal to advice afresh both ways."""
+    graph = load_template("resnet18")
+    previous = analyze(graph)
+    convs = [n for n in previous.order if graph[n].type == "Conv2d"]
+    first, last = convs[0], convs[-1]
+    for nid in (first, last):
+        graph.set_param(nid, "bias", True)
+    previous = analyze(graph)
+    before = {d.node_id: d for d in previous.diagnostics if d.code == "advice.bias_before_bn"}
+    assert {first, last} <= set(before)
+    for bias in (False, True):
+        graph.set_param(last, "bias", bias)
+        after = reanalyze(previous, [last])
+        assert after.diagnostics == analyze(graph).diagnostics
+        found = {d.node_id: d for d in after.diagnostics if d.code == "advice.bias_before_bn"}
+        assert (last in found) == bias
+        assert found[first] is before[first], "the first convolution's advice was kept, not found again"
+        previous = after

@@ -59,6 +59,10 @@ POOLS = frozenset({"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPo
 HEAD_SHARE = 0.5
 
 
+#: Per-node advice kept between analyses: (rule, node id) -> (the NodeInfo it was found on, the advice or None).
+AdviceMemo = dict[tuple[str, NodeId], tuple["NodeInfo", Diagnostic | None]]
+
+
 @dataclass
 class _Design:
     """What the rules read: the graph, the per-node analysis and who reads each node."""
@@ -66,7 +70,10 @@ class _Design:
     graph: Graph
     info: Mapping[NodeId, NodeInfo]
     users: dict[NodeId, list[NodeId]]
+    #: Per-node advice by (rule, node id), with the ``NodeInfo`` it was found on (see ``_per_node``).
+    memo: AdviceMemo = field(default_factory=dict)
     _ready: list[NodeInfo] = field(init=False)
+    _outputs: set[NodeId] | None = field(init=False, default=None)
     _by_type: dict[str, list[NodeInfo]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +100,12 @@ class _Design:
         rank = {id(ni): i for i, ni in enumerate(self._ready)}
         return sorted((ni for part in lists for ni in part), key=lambda ni: rank[id(ni)])
 
+    def outputs(self) -> set[NodeId]:
+        """The design's outputs (computed once)."""
+        if self._outputs is None:
+            self._outputs = set(self.graph.output_ids())
+        return self._outputs
+
     def source(self, ni: NodeInfo) -> NodeInfo | None:
         src = ni.node.inputs[0] if ni.node.inputs else None
         return self.info.get(src) if src is not None else None
@@ -106,22 +119,25 @@ def advise(
     info: Mapping[NodeId, NodeInfo],
     found: Sequence[Diagnostic] = (),
     users: dict[NodeId, list[NodeId]] | None = None,
+    memo: AdviceMemo | None = None,
 ) -> list[Diagnostic]:
     """Every piece of advice on the design, minus what its nodes silence.
 
     ``found`` holds the diagnostics already collected, so advice does not repeat a warning (``cost.large_linear``);
-    ``users`` is ``graph.consumers()`` when the caller has it already.
+    ``users`` is ``graph.consumers()`` when the caller has it already. ``memo``, kept by the caller between analyses
+    of one graph whose wiring did not change, spares the rules that read one node the nodes not redone since.
     """
-    design = _Design(graph, info, graph.consumers() if users is None else users)
+    design = _Design(graph, info, graph.consumers() if users is None else users, {} if memo is None else memo)
     out: list[Diagnostic] = []
     for rule in RULES:
         out.extend(rule(design))
-    warned = {(d.code, d.node_id) for d in found}
-    out = [d for d in out if not (d.code == "advice.head_params" and ("cost.large_linear", d.node_id) in warned)]
-    for node in graph:
-        if "silence" in node.extra:
-            out.extend(_check_silence(node))
-    return [d for d in out if not silenced(graph, d)]
+    if any(d.code == "advice.head_params" for d in out):
+        warned = {(d.code, d.node_id) for d in found}
+        out = [d for d in out if not (d.code == "advice.head_params" and ("cost.large_linear", d.node_id) in warned)]
+    silencing = [node for node in graph if "silence" in node.extra]
+    for node in silencing:
+        out.extend(_check_silence(node))
+    return [d for d in out if not silenced(graph, d)] if silencing else out
 
 
 def silenced(graph: Graph, diagnostic: Diagnostic) -> bool:
@@ -300,90 +316,81 @@ def _head_params(design: _Design) -> Iterator[Diagnostic]:
         )
 
 
-def _kernel_too_large(design: _Design) -> Iterator[Diagnostic]:
+def _kernel_too_large(design: _Design, ni: NodeInfo) -> Diagnostic | None:
     """A window wider than its map reads padding in every position."""
-    for ni in design.of_type(WINDOWED):
-        if ni.spec is None or ni.ctx is None:
-            continue
-        window = ni.spec.window(ni.ctx)
-        _, h, w = ni.ctx.x0
-        if window is None:
-            continue
-        (kh, kw), _ = window
-        if not ((kh > h > 1) or (kw > w > 1)):
-            continue
-        yield dg.warning(
-            "advice.kernel_too_large",
-            f"{ni.node.type} '{ni.node.id}' has a {kh}x{kw} window on the {h}x{w} map of '{ni.node.inputs[0]}': "
-            f"wherever it is placed, at least {kh * kw - min(kh, h) * min(kw, w)} of its {kh * kw} taps read padding",
-            ni.node.id,
-            f"use a kernel of at most {min(h, w)}, or read a larger map (downsample less before it)",
-        )
+    if ni.spec is None or ni.ctx is None:
+        return None
+    window = ni.spec.window(ni.ctx)
+    _, h, w = ni.ctx.x0
+    if window is None:
+        return None
+    (kh, kw), _ = window
+    if not ((kh > h > 1) or (kw > w > 1)):
+        return None
+    return dg.warning(
+        "advice.kernel_too_large",
+        f"{ni.node.type} '{ni.node.id}' has a {kh}x{kw} window on the {h}x{w} map of '{ni.node.inputs[0]}': "
+        f"wherever it is placed, at least {kh * kw - min(kh, h) * min(kw, w)} of its {kh * kw} taps read padding",
+        ni.node.id,
+        f"use a kernel of at most {min(h, w)}, or read a larger map (downsample less before it)",
+    )
 
 
-def _stride_skips(design: _Design) -> Iterator[Diagnostic]:
+def _stride_skips(design: _Design, ni: NodeInfo) -> Diagnostic | None:
     """A stride larger than the window leaves pixels that nothing reads (unless another branch reads the input)."""
-    for ni in design.of_type(WINDOWED):
-        if ni.spec is None or ni.ctx is None:
-            continue
-        window = ni.spec.window(ni.ctx)
-        if window is None:
-            continue
-        (kh, kw), (sh, sw) = window
-        if kh >= sh and kw >= sw:
-            continue
-        src = design.source(ni)
-        if src is None or len(design.users.get(src.node.id, [])) > 1:
-            continue  # a sibling branch (a ResNet shortcut's main path) reads every pixel
-        seen = min(kh, sh) * min(kw, sw)
-        cells = int(sh * sw)
-        yield dg.warning(
-            "advice.stride_skips",
-            f"{ni.node.type} '{ni.node.id}' has a {kh}x{kw} window and stride {_num(sh)}x{_num(sw)}: it never reads "
-            f"{cells - seen} of every {cells} pixels of '{src.node.id}' ({100 * (cells - seen) / cells:.0f} %)",
-            ni.node.id,
-            f"make kernel_size at least the stride (e.g. {max(sh, sw):.0f} or 3 with padding 1), or pool before it",
-        )
+    if ni.spec is None or ni.ctx is None:
+        return None
+    window = ni.spec.window(ni.ctx)
+    if window is None:
+        return None
+    (kh, kw), (sh, sw) = window
+    if kh >= sh and kw >= sw:
+        return None
+    src = design.source(ni)
+    if src is None or len(design.users.get(src.node.id, [])) > 1:
+        return None  # a sibling branch (a ResNet shortcut's main path) reads every pixel
+    seen = min(kh, sh) * min(kw, sw)
+    cells = int(sh * sw)
+    return dg.warning(
+        "advice.stride_skips",
+        f"{ni.node.type} '{ni.node.id}' has a {kh}x{kw} window and stride {_num(sh)}x{_num(sw)}: it never reads "
+        f"{cells - seen} of every {cells} pixels of '{src.node.id}' ({100 * (cells - seen) / cells:.0f} %)",
+        ni.node.id,
+        f"make kernel_size at least the stride (e.g. {max(sh, sw):.0f} or 3 with padding 1), or pool before it",
+    )
 
 
-def _bias_before_bn(design: _Design) -> Iterator[Diagnostic]:
+def _bias_before_bn(design: _Design, ni: NodeInfo) -> Diagnostic | None:
     """BatchNorm subtracts each channel's mean, and with it any constant the previous layer added."""
-    if not design.of_type(BATCH_NORMS):
-        return
-    outputs = set(design.graph.output_ids())
-    for ni in design.of_type(WEIGHTED):
-        if ni.ctx is None or not ni.ctx.p.get("bias") or ni.node.id in outputs:
-            continue
-        readers = design.readers(ni)
-        if not readers or any(r.node.type not in BATCH_NORMS for r in readers):
-            continue
-        n = ni.ctx.p.get("out_channels", ni.ctx.p.get("out_features"))
-        yield dg.warning(
-            "advice.bias_before_bn",
-            f"{ni.node.type} '{ni.node.id}' learns {n} biases that {readers[0].node.type} '{readers[0].node.id}' "
-            "removes again: it subtracts each channel's batch mean, bias included",
-            ni.node.id,
-            f"set bias=false on '{ni.node.id}' ({n} fewer parameters; BatchNorm's own shift is the bias)",
-        )
+    if ni.ctx is None or not ni.ctx.p.get("bias") or ni.node.id in design.outputs():
+        return None
+    readers = design.readers(ni)
+    if not readers or any(r.node.type not in BATCH_NORMS for r in readers):
+        return None
+    n = ni.ctx.p.get("out_channels", ni.ctx.p.get("out_features"))
+    return dg.warning(
+        "advice.bias_before_bn",
+        f"{ni.node.type} '{ni.node.id}' learns {n} biases that {readers[0].node.type} '{readers[0].node.id}' "
+        "removes again: it subtracts each channel's batch mean, bias included",
+        ni.node.id,
+        f"set bias=false on '{ni.node.id}' ({n} fewer parameters; BatchNorm's own shift is the bias)",
+    )
 
 
-def _dropout_before_bn(design: _Design) -> Iterator[Diagnostic]:
+def _dropout_before_bn(design: _Design, ni: NodeInfo) -> Diagnostic | None:
     """Dropout changes the variance BatchNorm measures in training but not at test time (Li et al., 2019)."""
-    if not design.of_type(BATCH_NORMS):
-        return
-    for ni in design.of_type(("Dropout", "Dropout2d")):
-        for reader in design.readers(ni):
-            if reader.node.type in BATCH_NORMS:
-                p = ni.ctx.p["p"] if ni.ctx else 0.5
-                yield dg.warning(
-                    "advice.dropout_before_bn",
-                    f"{ni.node.type} '{ni.node.id}' (p={p}) feeds {reader.node.type} '{reader.node.id}': the "
-                    "statistics BatchNorm learns with dropout on do not hold at test time, when it is off "
-                    "(variance shift)",
-                    ni.node.id,
-                    f"move '{ni.node.id}' after the last BatchNorm, just before the classifier",
-                )
-                break
+    for reader in design.readers(ni):
+        if reader.node.type in BATCH_NORMS:
+            p = ni.ctx.p["p"] if ni.ctx else 0.5
+            return dg.warning(
+                "advice.dropout_before_bn",
+                f"{ni.node.type} '{ni.node.id}' (p={p}) feeds {reader.node.type} '{reader.node.id}': the "
+                "statistics BatchNorm learns with dropout on do not hold at test time, when it is off "
+                "(variance shift)",
+                ni.node.id,
+                f"move '{ni.node.id}' after the last BatchNorm, just before the classifier",
+            )
+    return None
 
 
 def _early_collapse(design: _Design) -> Iterator[Diagnostic]:
@@ -433,13 +440,36 @@ def _num(value: Any) -> str:
     return f"{value:g}"
 
 
+def _per_node(
+    types: Collection[str], at: Callable[[_Design, NodeInfo], Diagnostic | None]
+) -> Callable[[_Design], Iterator[Diagnostic]]:
+    """A rule whose advice on a node reads only that node's results and the wiring around it, so a node whose
+    results were not redone since the last analysis (the same ``NodeInfo``) gets the advice it got then."""
+
+    def rule(design: _Design) -> Iterator[Diagnostic]:
+        memo = design.memo
+        for ni in design.of_type(types):
+            key = (at.__name__, ni.node.id)
+            kept = memo.get(key)
+            if kept is not None and kept[0] is ni:
+                found = kept[1]
+            else:
+                found = at(design, ni)
+                memo[key] = (ni, found)
+            if found is not None:
+                yield found
+
+    rule.__name__ = at.__name__
+    return rule
+
+
 RULES: tuple[Callable[[_Design], Iterator[Diagnostic]], ...] = (
     _receptive_field,
     _linear_stack,
     _head_params,
-    _kernel_too_large,
-    _stride_skips,
-    _bias_before_bn,
-    _dropout_before_bn,
+    _per_node(WINDOWED, _kernel_too_large),
+    _per_node(WINDOWED, _stride_skips),
+    _per_node(WEIGHTED, _bias_before_bn),
+    _per_node(("Dropout", "Dropout2d"), _dropout_before_bn),
     _early_collapse,
 )

@@ -4,8 +4,8 @@ A node's result depends on the node and its inputs' shapes and receptive fields 
 redoes the edited nodes, then each reader of a node whose result changed, in evaluation order, and stops where
 results stop changing: nothing upstream of an edit can change. What depends on the wiring alone (ids, arity, cycles,
 dangling nodes) is kept; the whole-design passes (memory, advice, the head) run again on the results, which costs a
-small part of inferring every node. The result equals ``analyze`` of the graph, diagnostics and their order included
-(a property test holds it to that).
+small part of inferring every node, and the advice that reads one node is kept for the nodes not redone. The result
+equals ``analyze`` of the graph, diagnostics and their order included (a property test holds it to that).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _reanalyze(previous: Analysis, passes: Passes, edited: set[NodeId]) -> Analy
             lint[nid] = list(linted)
         else:
             lint.pop(nid, None)
-    passes = Passes(passes.users, passes.early, inferred, passes.wiring, lint, position)
+    passes = Passes(passes.users, passes.early, inferred, passes.wiring, lint, position, passes.advice)
     result = finish(previous.graph, previous.order, info, passes)
     changed = edited.union(redone, _moved(previous.diagnostics, result.diagnostics))
     result.delta = (weakref.ref(previous), frozenset(changed))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from ..layers.registry import Ctx, LayerSpec, Shape, get_spec, prod
 from ..model.diagnostics import Diagnostic
 from ..model.graph import Graph, Node, NodeId
-from .advice import advise
+from .advice import AdviceMemo, advise
 from .budgets import budget_warnings
 from .collector import collector_paused
 from .heads import check_head
@@ -140,6 +140,8 @@ class Passes:
     lint: dict[NodeId, list[Diagnostic]]
     #: Each id's place in the evaluation order, made when first needed.
     position: dict[NodeId, int] | None = None
+    #: The advice that reads one node, kept by node while its results are (``advice._per_node``).
+    advice: AdviceMemo = field(default_factory=dict)
 
 
 def _analyze(graph: Graph) -> Analysis:
@@ -173,7 +175,7 @@ def finish(graph: Graph, order: list[NodeId], info: dict[NodeId, NodeInfo], pass
     for found in passes.lint.values():
         out += found
     out.extend(budget_warnings(info.values()))
-    out.extend(advise(graph, info, out, passes.users))
+    out.extend(advise(graph, info, out, passes.users, passes.advice))
     out.extend(check_head(graph, info))
     if out:
         rank = {nid: i for i, nid in enumerate(graph.ids())}

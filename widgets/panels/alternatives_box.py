@@ -16,6 +16,7 @@ from designer.editing.node_text import fmt_count
 from designer.model.graph import NodeId
 
 from .. import theme
+from .steady_label import SteadyLabel
 
 if TYPE_CHECKING:
     from designer.analysis.validate import Analysis
@@ -32,7 +33,7 @@ class AlternativesBox(QGroupBox):
         self.node_id: str | None = None
         self.found: list[Alternative] = []
         self.buttons: list[QPushButton] = []
-        self._labels: list[QLabel] = []
+        self._labels: list[SteadyLabel] = []
         self._grid = QGridLayout(self)
         self._shown: tuple[object, ...] | None = None
 
@@ -58,7 +59,7 @@ class AlternativesBox(QGroupBox):
             self._grid.addWidget(QLabel("none for this convolution"), 0, 0)
             return
         for row in range(len(found) + 1):
-            self._labels.append(_label(""))
+            self._labels.append(SteadyLabel())  # new figures keep its height: the form is not laid out again
             self._grid.addWidget(self._labels[-1], row, 0)
         for row in range(1, len(found) + 1):
             button = QPushButton("Apply")
@@ -90,12 +91,6 @@ def _describe(alt: Alternative, params: int, mult_adds: int) -> str:
     )
 
 
-def _label(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    return label
-
-
-def _set_text(label: QLabel, text: str) -> None:
+def _set_text(label: SteadyLabel, text: str) -> None:
     if label.text() != text:
         label.setText(text)

@@ -30,6 +30,7 @@ from designer.model.params import Kind, Param
 from .. import theme
 from .alternatives_box import AlternativesBox
 from .param_editors import FloatSpinBox, OptionalEditor, ParamEditor, make_editor
+from .steady_label import SteadyLabel
 
 if TYPE_CHECKING:
     from ..document.document import Document
@@ -181,12 +182,10 @@ class Inspector(QScrollArea):
         form.addRow("lr_mult", self.lr_editor)
         return box
 
-    def _text_box(self, layout: QVBoxLayout, title: str) -> QLabel:
+    def _text_box(self, layout: QVBoxLayout, title: str) -> SteadyLabel:
         box = QGroupBox(title)
         inner = QVBoxLayout(box)
-        label = QLabel()
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label = SteadyLabel()  # new figures after an edit rarely change its height: no relayout of the form then
         inner.addWidget(label)
         layout.addWidget(box)
         return label
@@ -269,7 +268,7 @@ class _FloatBox(ParamEditor):
         return self.box.value()
 
 
-def _set_text(label: QLabel, text: str) -> None:
+def _set_text(label: QLabel | SteadyLabel, text: str) -> None:
     if label.text() != text:  # an unchanged text would still relayout the whole form
         label.setText(text)
 

@@ -20,6 +20,18 @@ _RIGHT = (3, 4)
 Index = QModelIndex | QPersistentModelIndex
 #: The invalid index Qt passes for "the table itself" (one shared instance, not a fresh one per call).
 _ROOT = QModelIndex()
+_DISPLAY, _ALIGNMENT, _FOREGROUND, _USER = (
+    int(r)
+    for r in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.UserRole,
+    )
+)
+#: The roles the model answers (the colour of an error row's text, the node id for a click).
+_ROLES = frozenset((_DISPLAY, _ALIGNMENT, _FOREGROUND, _USER))
+_RIGHT_ALIGN = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class SummaryModel(QAbstractTableModel):
@@ -62,17 +74,17 @@ class SummaryModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role not in _ROLES:  # a view asks each cell for seven roles when it paints it; most are not ours
+            return None
         info = self.rows[index.row()]
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return self.cell(info, col)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in _RIGHT:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and info.node.id in self._errors:
-            return QColor(theme.ERROR_HEX)  # the text shade of the error colour, readable on rows
-        if role == Qt.ItemDataRole.UserRole:
-            return info.node.id
-        return None
+        if role == _ALIGNMENT:
+            return _RIGHT_ALIGN if col in _RIGHT else None
+        if role == _FOREGROUND:
+            return QColor(theme.ERROR_HEX) if info.node.id in self._errors else None  # the text shade of the error
+        return info.node.id
 
     def cell(self, info: NodeInfo, col: int) -> str:
         """The text of one column of a row."""
