@@ -28,11 +28,15 @@ def _save(
     consts: dict[str, np.ndarray],
     in_shape: list[int | str],
     opset: int = 17,
+    more_inputs: dict[str, list[int | str]] | None = None,
 ) -> Path:
+    """A hand-built file: Input ``x`` of ``in_shape`` (and ``more_inputs``, name: shape), ``nodes``, the last one's
+    output as the graph's."""
+    inputs = {"x": in_shape, **(more_inputs or {})}
     graph = helper.make_graph(
         nodes,
         "hand_built",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in inputs.items()],
         [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()],
     )

@@ -18,26 +18,14 @@ from onnx import TensorProto, helper, numpy_helper
 import designer
 from designer.importers import ImportResult, ModelImportError, import_source
 from tests.helpers import graph
+from tests.test_import_onnx_ops import _save as save_onnx
 
 #: Valid rows on a batch of 3: every image, fractional corners, one box past the 12x12 map's edge.
 ROWS = np.array([[0, 1, 2, 9.5, 7], [1, 0.5, 0.25, 8.7, 8], [2, 3, 1, 11, 9.5], [1, 4, 4, 15, 13]], np.float32)
 
 
 def _save(path: Path, nodes: list[onnx.NodeProto], consts: dict[str, np.ndarray], opset: int) -> Path:
-    graph_proto = helper.make_graph(
-        nodes,
-        "roi",
-        [
-            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 12, 12]),
-            helper.make_tensor_value_info("rows", TensorProto.FLOAT, ["R", 5]),
-        ],
-        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(np.asarray(v), k) for k, v in consts.items()],
-    )
-    model = helper.make_model(graph_proto, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
+    return save_onnx(path, nodes, consts, ["N", 3, 12, 12], opset, more_inputs={"rows": ["R", 5]})
 
 
 def _import_and_compare(path: Path) -> ImportResult:
