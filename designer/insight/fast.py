@@ -66,12 +66,10 @@ class FastScores:
         self.prefer = prefer
         self.choice = Choice()
         self._session: Any = None
-        self._decided = False
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self._decided:
+        if self.choice.torch_s is not None:  # decided on the first batch
             return self._onnxruntime(x) if self._session is not None else self._torch(x)
-        self._decided = True
         start = time.perf_counter()
         scores = self._torch(x)
         self.choice.torch_s = time.perf_counter() - start

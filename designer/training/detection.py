@@ -21,6 +21,9 @@ from .config import HEADLINES, TASK_METRICS
 from .detection_metrics import Detections, Truth, gathered, map_metrics
 
 LAMBDA_COORD, LAMBDA_NOOBJ = 5.0, 0.5
+#: What ``decode`` keeps (and ``DetectionPredictor`` with it, which must find the same boxes): scores above this,
+#: per-class NMS at this IoU, at most this many boxes an image.
+SCORE_THRESHOLD, NMS_IOU, MAX_DETECTIONS = 0.01, 0.5, 100
 
 
 @dataclass(frozen=True)
@@ -127,9 +130,9 @@ def decode(
     out: Tensor,
     boxes: int,
     image_size: tuple[int, int],
-    score_threshold: float = 0.01,
-    iou_threshold: float = 0.5,
-    max_detections: int = 100,
+    score_threshold: float = SCORE_THRESHOLD,
+    iou_threshold: float = NMS_IOU,
+    max_detections: int = MAX_DETECTIONS,
 ) -> list[Detections]:
     """Each image's boxes (pixels, clipped to the image), scores and labels after per-class NMS.
 

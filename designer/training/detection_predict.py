@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import nms
 
-from .detection import candidates
+from .detection import MAX_DETECTIONS, NMS_IOU, SCORE_THRESHOLD, candidates
 
 #: The exported outputs, in ``forward``'s order.
 OUTPUT_NAMES = ("num_detections", "boxes", "scores", "labels")
@@ -34,9 +34,9 @@ class DetectionPredictor(nn.Module):
         grid: int,
         boxes: int,
         image_size: tuple[int, int],
-        score_threshold: float = 0.01,
-        iou_threshold: float = 0.5,
-        max_detections: int = 100,
+        score_threshold: float = SCORE_THRESHOLD,
+        iou_threshold: float = NMS_IOU,
+        max_detections: int = MAX_DETECTIONS,
     ) -> None:
         super().__init__()
         self.model = model

@@ -99,14 +99,13 @@ class DeviceBatches:
         batch_size: int,
         sampler: ResumableSampler | ShardSampler,
         device: torch.device,
-        train: bool,
+        drop_last: bool,
         augment: DeviceAugment | None = None,
     ):
         self.images = dataset.images.to(device)
         self.labels = dataset.labels.to(device)
         self.batch_size, self.sampler, self.device, self.augment = batch_size, sampler, device, augment
-        # As the DataLoader: a training batch of one sample breaks BatchNorm, so a ragged tail is dropped.
-        self.drop_last = train and len(sampler) >= batch_size
+        self.drop_last = drop_last
 
     def __len__(self) -> int:
         n = len(self.sampler)
@@ -151,18 +150,18 @@ def make_loader(
 ) -> DataLoader[Any] | DeviceBatches:
     """A loader yielding ``(uint8 images, labels, broken paths)``: batches gathered on the device for an in-memory
     dataset on a GPU (``DeviceBatches``), else a DataLoader with persistent workers and pinned memory for CUDA."""
+    # A training batch of one sample breaks BatchNorm; drop the ragged tail when there is a full batch.
+    drop_last = train and len(sampler) >= batch_size
     if resident(dataset, device, augment if train else None):
         assert isinstance(dataset, TensorImages)
         on_device = DeviceAugment(augment, seed) if train and augment is not None and augment.active else None
-        return DeviceBatches(dataset, batch_size, sampler, device, train, on_device)
+        return DeviceBatches(dataset, batch_size, sampler, device, drop_last, on_device)
     extra: dict[str, Any] = {}
     if workers > 0:
         extra = {"persistent_workers": True, "worker_init_fn": _seed_worker, "prefetch_factor": 4}
         if _on_side_thread():
             # Forking a process that runs a GUI's threads can deadlock in the child; spawn starts clean.
             extra["multiprocessing_context"] = "spawn"
-    # A training batch of one sample breaks BatchNorm; drop the ragged tail when there is a full batch.
-    drop_last = train and len(sampler) >= batch_size
     return DataLoader(
         dataset,
         batch_size=batch_size,
