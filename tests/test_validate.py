@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from designer import analyze, validate
+from designer.layers.registry import list_specs
 from designer.model.diagnostics import Severity
 
 from .helpers import chain, graph
@@ -374,3 +375,21 @@ def test_an_enormous_number_in_any_parameter_is_a_diagnostic_not_a_crash(value):
                 assert errors, f"{spec.name}.{p.name}={value!r} was accepted"
             checked += 1
     assert checked > 40
+
+
+@pytest.mark.parametrize("name", [s.name for s in list_specs() if s.name != "Input"])
+def test_a_scalar_per_sample_never_crashes_the_validator(name):
+    """Mean over the only dimension leaves one number per sample ([N]); every layer after it gets diagnostics or a
+    shape, never an exception (Linear, GroupNorm and PReLU indexed its missing dimension)."""
+    (spec,) = [s for s in list_specs() if s.name == name]
+    nodes = [("x", "Input", {"shape": [4]}, []), ("m", "Mean", {"dim": [-1]}, ["x"])]
+    params = {p.name: 2 for p in spec.params if p.required}
+    g = graph(*nodes, ("n", name, params, ["m"] * max(1, spec.arity[0])))
+    analysis = analyze(g)  # raises on the bug
+    assert analysis.shape("m") == ()
+    if spec.ranks is not None:  # the ranks it takes say why
+        (problem,) = [d for d in analysis.for_node("n") if d.is_error]
+        assert problem.code in ("shape.rank", "shape.needs_map")
+    elif spec.min_rank:
+        (problem,) = [d for d in analysis.for_node("n") if d.is_error]
+        assert problem.code == "shape.rank" and "scalar per sample" in problem.message

@@ -116,6 +116,13 @@ def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | l
     try:
         if spec.ranks is not None and len(shapes[0]) not in spec.ranks:
             raise _rank_error(spec, ctx)
+        if spec.min_rank and len(shapes[0]) < spec.min_rank:
+            raise ctx.fail(
+                "shape.rank",
+                f"{ctx.who} needs a feature or channel dimension, but '{ctx.src[0]}' gives a scalar per sample "
+                f"{fmt_shape(ctx.x0)}",
+                f"feed '{ctx.node_id}' an input of shape [F] or larger, or remove it",
+            )
         inferred = spec.inferred(ctx)
         if inferred:
             _fill_inferred(ctx, inferred)

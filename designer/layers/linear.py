@@ -16,6 +16,7 @@ class Linear(LayerSpec):
         "Fully connected layer: every output is a weighted sum of every input feature; on a larger sample it acts "
         "on the last dimension at each position, as torch does (a channels-last map in ConvNeXt)"
     )
+    min_rank = 1
     params = (
         Param("in_features", Kind.INT, inferred=True, doc="input features (taken from the incoming shape)"),
         Param("out_features", Kind.INT, required(), doc="output features (classes for the last layer)"),

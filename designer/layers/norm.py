@@ -22,6 +22,7 @@ class _PerChannel(LayerSpec):
     category = "Normalization"
     channel_param = "num_features"
     affine_param = "affine"
+    min_rank = 1
 
     def inferred(self, ctx: Ctx) -> dict[str, Any]:
         return {self.channel_param: ctx.x0[0]}

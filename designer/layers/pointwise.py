@@ -79,6 +79,7 @@ class Hardtanh(_Activation):
 class PReLU(_Activation):
     name = "PReLU"
     doc = "x for x > 0, a * x otherwise, with a learned slope a (one, or one per channel)"
+    min_rank = 1
     params = (
         Param("num_parameters", Kind.INT, 1, doc="learned slopes: 1, or the number of channels"),
         Param("init", Kind.FLOAT, 0.25, doc="initial slope"),

@@ -50,8 +50,11 @@ class LayerSpec:
     params: ClassVar[tuple[Param, ...]] = ()
     #: Smallest and largest number of inputs (None: no limit).
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
-    #: Input ranks (batch excluded) this type accepts; None: any.
+    #: Input ranks (batch excluded) this type accepts; None: any from ``min_rank`` on.
     ranks: ClassVar[tuple[int, ...] | None] = None
+    #: With ``ranks`` None, the smallest input rank accepted: 1 for a type that reads a feature or channel dimension
+    #: (a per-sample scalar, ``[N]``, has none: torch would take the batch for it, or refuse).
+    min_rank: ClassVar[int] = 0
 
     # -- rules ----------------------------------------------------------------------------------------------------
 
