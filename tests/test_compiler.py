@@ -113,6 +113,7 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("Maximum", {}, [3, 4, 4]),
     ("Minimum", {}, [3, 4, 4]),
     ("Average", {}, [3, 4, 4]),
+    ("ScalarOp", {"op": "rsub", "value": 1.0}, [3, 4, 4]),
 ]
 _MERGES = ("Add", "Mul", "Maximum", "Minimum", "Average", "Concat")
 

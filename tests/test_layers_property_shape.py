@@ -59,8 +59,26 @@ REFERENCES.update(
         "Average": lambda params, xs: (None, functools.reduce(torch.add, xs) / len(xs)),
         "Concat": _concat,
         "Reshape": lambda params, xs: (None, xs[0].reshape(BATCH, *params["shape"])),
+        "ScalarOp": lambda params, xs: (None, _scalar(params, xs[0])),
     }
 )
+
+#: ScalarOp's ops as torch's functions (the module's operators are tested bit for bit in tests/test_scalar_op.py).
+_SCALAR: dict[str, Any] = {
+    "add": torch.add,
+    "sub": torch.sub,
+    "mul": torch.mul,
+    "div": torch.div,
+    "pow": torch.pow,
+    "rsub": torch.rsub,
+    "rdiv": lambda x, c: torch.reciprocal(x) * c,
+}
+
+
+def _scalar(params: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+    if params["op"] not in _SCALAR:
+        raise ValueError(f"torch has no operator {params['op']!r}")
+    return _SCALAR[params["op"]](x, params["value"])
 
 
 @st.composite
@@ -150,6 +168,12 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Average": _elementwise("Average"),
     "Concat": _concat_case(),
     "Reshape": _reshape(),
+    "ScalarOp": st.builds(
+        lambda op, value, shape: Case("ScalarOp", {"op": op, "value": value}, (shape,)),
+        st.sampled_from(sorted(_SCALAR)),
+        st.floats(-1e3, 1e3, allow_nan=False),
+        sample_shape(ANY_RANKS),
+    ),
 }
 
 EXAMPLES = {"Linear": 50, "Flatten": 80, "Concat": 80, "Add": 60, "Mul": 60, "Reshape": 80, "Slice": 50}
@@ -195,6 +219,8 @@ EDGES = [
     ("Mean", {"dim": [1, 2, 3]}, [(8, 5, 6)]),  # everything: one value per sample
     ("ChannelShuffle", {"groups": 3}, [(8, 5, 6)]),
     ("ChannelShuffle", {"groups": 2}, [(8,)]),  # torch needs more than 2 dimensions
+    ("ScalarOp", {"op": "rsub", "value": 1.0}, [(3,)]),
+    ("ScalarOp", {"op": "mod", "value": 2.0}, [(3, 4, 4)]),  # no such op: a diagnostic
 ]
 
 

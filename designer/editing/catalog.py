@@ -49,6 +49,7 @@ STARTING_PARAMS: dict[str, dict[str, Any]] = {
     "StochasticDepth": {"p": 0.1, "mode": "row"},
     "RoIPool": {"output_size": 7},
     "RoIAlign": {"output_size": 7},
+    "ScalarOp": {"op": "mul", "value": 2.0},
 }
 
 #: Short id stems, so new nodes read like hand-written ones (conv1, bn1, relu1).
@@ -75,6 +76,7 @@ ID_STEMS = {
     "StochasticDepth": "droppath",
     "RoIPool": "roipool",
     "RoIAlign": "roialign",
+    "ScalarOp": "scalar",
     "Input": "input",
 }
 

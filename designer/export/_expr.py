@@ -18,7 +18,10 @@ _BINARY: dict[Any, str] = {
     operator.mul: "*",
     operator.truediv: "/",
     operator.matmul: "@",
+    operator.pow: "**",
 }
+#: Operators that group to the left, so ``(a - b) - c`` may drop its parentheses (``**`` groups to the right).
+_LEFT = frozenset({operator.add, operator.sub, operator.mul, operator.truediv, operator.matmul})
 
 
 class Expressions:
@@ -40,6 +43,7 @@ class Expressions:
         if node.op == "call_function" and node.target in _BINARY:
             left, right = node.args
             chained = isinstance(left, fx.Node) and left not in self.names and left.target is node.target
+            chained = chained and node.target in _LEFT
             lhs = self.expr(left) if chained and isinstance(left, fx.Node) else self.operand(left)
             return f"{lhs} {_BINARY[node.target]} {self.operand(right)}"
         if node.op == "call_function" and callable(node.target):

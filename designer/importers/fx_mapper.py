@@ -25,6 +25,7 @@ from .fx_calls import (
 )
 from .fx_leaves import LEAF_INPUT, Step, Unsupported, expand, from_sizes
 from .fx_problems import Problems
+from .fx_scalar import map_scalar_op
 from .fx_tensor import fold_channel_shuffles, map_getitem, map_mean, map_permute, map_reshape, map_split
 
 _NOT_A_LAYER = "not a CNN layer the designer has; rewrite it with supported layers"
@@ -189,7 +190,7 @@ class FxMapper:
             self.alias(node, node.args[0])
         elif target is operator.getitem:
             map_getitem(self, node)
-        else:
+        elif not map_scalar_op(self, node):
             self._map_named(node, call_name(target), FUNCTIONS.get(target))
 
     def _on_call_method(self, node: fx.Node) -> None:
@@ -198,7 +199,7 @@ class FxMapper:
             self._check_sizes_used(node)
         elif method in PASS_THROUGH_METHODS:
             self.alias(node, node.args[0])
-        else:
+        elif not map_scalar_op(self, node):
             self._map_named(node, f"Tensor.{method}", METHODS.get(method))
 
     def _map_named(self, node: fx.Node, what: str, entry: tuple[str, ArgsMapper] | None) -> None:

@@ -8,6 +8,7 @@ from . import onnx_ops_merge as merge
 from . import onnx_ops_norm as norm
 from . import onnx_ops_pointwise as pointwise
 from . import onnx_ops_roi as roi
+from . import onnx_ops_scalar as scalar
 from . import onnx_ops_shape as shape
 from . import onnx_ops_slice as slicing
 from . import onnx_ops_spatial as spatial
@@ -37,15 +38,18 @@ OPS: dict[str, Callable[[OpContext], None]] = {
     "HardSigmoid": pointwise.hard_sigmoid,
     "Clip": pointwise.clip,
     "Gelu": pointwise.simple("GELU", approximate=("approximate", "none")),
-    "Div": pointwise.div,
+    "Div": scalar.arithmetic(pointwise.div),
     "Mish": pointwise.simple("Mish"),
     "Softplus": pointwise.simple("Softplus"),
     "Softmax": pointwise.softmax("Softmax"),
     "LogSoftmax": pointwise.softmax("LogSoftmax"),
     "Dropout": pointwise.dropout,
     "Identity": pointwise.identity,
-    "Add": merge.binary("Add"),
-    "Mul": merge.binary("Mul"),
+    "Add": scalar.arithmetic(merge.binary("Add")),
+    "Mul": scalar.arithmetic(merge.binary("Mul")),
+    "Sub": scalar.arithmetic(),
+    "Pow": scalar.arithmetic(),
+    "Reciprocal": scalar.reciprocal,
     "Sum": merge.variadic("Add"),
     "Max": merge.variadic("Maximum"),
     "Min": merge.variadic("Minimum"),

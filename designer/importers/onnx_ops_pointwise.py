@@ -98,7 +98,7 @@ def _erf_gelu(ctx: OpContext) -> bool:
 
 def _is_const(ctx: OpContext, node: Any, index: int, value: float) -> bool:
     c = ctx.const_of(node, index)
-    return c is not None and c.size == 1 and math.isclose(float(c), value, rel_tol=1e-6)
+    return c is not None and c.size == 1 and math.isclose(float(c.reshape(())), value, rel_tol=1e-6)
 
 
 def _has_const(ctx: OpContext, node: Any, value: float) -> bool:

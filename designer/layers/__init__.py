@@ -3,6 +3,18 @@
 Importing any module of this package runs this file first, so ``registry.get_spec`` always sees every entry.
 """
 
-from . import conv, graph_ops, linear, norm, pointwise, pool, resize, roi, shuffle, tensor_ops
+from . import conv, graph_ops, linear, norm, pointwise, pool, resize, roi, scalar, shuffle, tensor_ops
 
-__all__ = ["conv", "graph_ops", "linear", "norm", "pointwise", "pool", "resize", "roi", "shuffle", "tensor_ops"]
+__all__ = [
+    "conv",
+    "graph_ops",
+    "linear",
+    "norm",
+    "pointwise",
+    "pool",
+    "resize",
+    "roi",
+    "scalar",
+    "shuffle",
+    "tensor_ops",
+]
