@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import keyword
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from .analysis.validate import Analysis, analyze
 from .layers.graph_ops import GraphOp
 from .model import diagnostics as dg
 from .model.diagnostics import Diagnostic, DiagnosticsError
-from .model.graph import Graph, NodeId
+from .model.graph import Graph, NodeId, port_ref
 
 #: A static method a layer class may have: a load_state_dict pre-hook for the model holding it, which loads the
 #: names other libraries give its tensors (``designer.modules.LayerScale``).
@@ -167,7 +168,8 @@ def python_name(node_id: str, taken: set[str], reserved: Iterable[str] = RESERVE
 
 
 def trace_nodes(analysis: Analysis) -> tuple[fx.Graph, dict[NodeId, fx.Node]]:
-    """The dataflow as an ``fx.Graph``, and the fx node that holds each design node's value."""
+    """The dataflow as an ``fx.Graph``, and the fx node that holds each design node's value: by node id, and for a
+    node with several outputs by the reference to each (``"split"``, ``"split:1"``, ...)."""
     graph = analysis.graph
     g = fx.Graph()
     env: dict[NodeId, fx.Node] = {}
@@ -180,9 +182,14 @@ def trace_nodes(analysis: Analysis) -> tuple[fx.Graph, dict[NodeId, fx.Node]]:
         args = [env[src] for src in info.node.inputs]
         assert info.spec is not None and info.ctx is not None
         if isinstance(info.spec, GraphOp):
-            env[node_id] = info.spec.emit(info.ctx, g, args)
+            value = info.spec.emit(info.ctx, g, args)
         else:
-            env[node_id] = g.call_module(node_id, tuple(args))
+            value = g.call_module(node_id, tuple(args))
+        if info.ports:  # several outputs: each part is an item of the value, read by its reference
+            for port in range(len(info.ports)):
+                env[port_ref(node_id, port)] = g.call_function(operator.getitem, (value, port))
+        else:
+            env[node_id] = value
     outs = [env[o] for o in graph.output_ids()]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     g.lint()

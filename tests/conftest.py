@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = """{
-  "format": "cnn-designer/1",
+  "format": "cnn-designer/2",
   "name": "Small CNN",
   "nodes": [
     {"id": "input", "type": "Input", "params": {"shape": [1, 28, 28]}},

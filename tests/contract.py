@@ -74,7 +74,7 @@ def random_design(rng: random.Random, max_layers: int = 6) -> dict[str, Any]:
         if node_id == "deep":
             node_id = ".".join(f"d{k}" for k in range(rng.choice([3, 40])))
         nodes.append({"id": node_id, "type": kind, "params": params, "inputs": inputs})
-    data: dict[str, Any] = {"format": "cnn-designer/1", "name": "fuzz", "nodes": nodes}
+    data: dict[str, Any] = {"format": "cnn-designer/2", "name": "fuzz", "nodes": nodes}
     if rng.random() < 0.05:
         data["outputs"] = []
     return data

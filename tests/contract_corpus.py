@@ -62,7 +62,7 @@ def pieces(name: str, rng: random.Random) -> list[dict[str, Any]]:
                         nodes.append({"id": feeds[src], "type": "Input", "params": {"shape": list(shape)}})
                     node["inputs"][k] = feeds[src]
             nodes.append(node)
-        design = {"format": "cnn-designer/1", "name": f"{name} piece {start}", "nodes": nodes}
+        design = {"format": "cnn-designer/2", "name": f"{name} piece {start}", "nodes": nodes}
         if analyze(from_dict(design, lambda d: None)).total_params <= MAX_PARAMS:
             out.append(design)
     return out

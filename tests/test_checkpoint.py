@@ -104,7 +104,7 @@ def test_checkpoint_with_code_is_refused_without_running_it(tmp_path):
     "content, message",
     [
         (b"", "not a PyTorch checkpoint"),
-        (b'{"format": "cnn-designer/1"}', "not a PyTorch checkpoint"),
+        (b'{"format": "cnn-designer/2"}', "not a PyTorch checkpoint"),
     ],
 )
 def test_files_that_are_not_checkpoints(tmp_path, content, message):

@@ -101,6 +101,8 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("Permute", {"dims": [0, 2, 3, 1]}, [3, 4, 5]),
     ("Slice", {"start": 1, "end": 3}, [4, 3, 3]),
     ("Slice", {"dim": -1, "start": -4, "step": 2}, [2, 5]),
+    ("Split", {"chunks": 2}, [4, 3, 3]),
+    ("Split", {"dim": -1, "sections": [1, 4]}, [2, 5]),
     ("Mean", {"dim": [2, 3]}, [3, 4, 5]),
     ("ChannelShuffle", {"groups": 2}, [4, 3, 3]),
     ("PixelShuffle", {"upscale_factor": 2}, [8, 3, 3]),

@@ -9,7 +9,16 @@ import time
 import pytest
 
 from designer.model import fileformat
-from designer.model.fileformat import FormatError, ProjectError, UnsupportedFormatVersionError, dumps, load, loads, save
+from designer.model.fileformat import (
+    FORMAT_VERSION,
+    FormatError,
+    ProjectError,
+    UnsupportedFormatVersionError,
+    dumps,
+    load,
+    loads,
+    save,
+)
 
 
 def test_example_reads_as_documented(example_text):
@@ -29,7 +38,7 @@ def test_canonical_text_round_trips_byte_for_byte(example_text):
 
 def test_unknown_fields_survive_load_and_save():
     data = {
-        "format": "cnn-designer/1",
+        "format": "cnn-designer/2",
         "name": "x",
         "description": "d",
         "training": {"epochs": 3},
@@ -56,7 +65,7 @@ def test_optional_node_fields_are_typed():
     g = loads(
         json.dumps(
             {
-                "format": "cnn-designer/1",
+                "format": "cnn-designer/2",
                 "nodes": [
                     {
                         "id": "a",
@@ -78,7 +87,7 @@ def test_bad_optional_field_is_kept_and_reported():
     problems = []
     text = json.dumps(
         {
-            "format": "cnn-designer/1",
+            "format": "cnn-designer/2",
             "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}, "pos": "left", "frozen": "yes"}],
         }
     )
@@ -90,29 +99,29 @@ def test_bad_optional_field_is_kept_and_reported():
 
 def test_newer_format_is_refused_with_its_own_error():
     with pytest.raises(UnsupportedFormatVersionError, match="newer"):
-        loads('{"format": "cnn-designer/2", "nodes": []}')
+        loads(json.dumps({"format": f"cnn-designer/{FORMAT_VERSION + 1}", "nodes": []}))
 
 
 @pytest.mark.parametrize(
     "text, needle",
     [
         ("", "not valid JSON"),
-        ('{"format": "cnn-designer/1", "nodes": [', "not valid JSON"),
+        ('{"format": "cnn-designer/2", "nodes": [', "not valid JSON"),
         ("[1, 2]", "JSON object"),
         ('{"nodes": []}', "no 'format'"),
         ('{"format": "keras/2", "nodes": []}', "not a CNN Designer project"),
-        ('{"format": "cnn-designer/1"}', "no 'nodes'"),
-        ('{"format": "cnn-designer/1", "nodes": {}}', "must be a list"),
-        ('{"format": "cnn-designer/1", "nodes": [3]}', "nodes[0] must be an object"),
-        ('{"format": "cnn-designer/1", "nodes": [{"id": "a"}]}', "'type'"),
-        ('{"format": "cnn-designer/1", "nodes": [{"id": 1, "type": "ReLU"}]}', "'id'"),
-        ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "ReLU", "inputs": "b"}]}', "'inputs'"),
-        ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "ReLU", "params": [1]}]}', "'params'"),
-        ('{"format": "cnn-designer/1", "nodes": [], "outputs": "a"}', "'outputs'"),
-        ('{"format": "cnn-designer/1", "name": 3, "nodes": []}', "'name'"),
-        ('{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": NaN}}]}', "NaN"),
+        ('{"format": "cnn-designer/2"}', "no 'nodes'"),
+        ('{"format": "cnn-designer/2", "nodes": {}}', "must be a list"),
+        ('{"format": "cnn-designer/2", "nodes": [3]}', "nodes[0] must be an object"),
+        ('{"format": "cnn-designer/2", "nodes": [{"id": "a"}]}', "'type'"),
+        ('{"format": "cnn-designer/2", "nodes": [{"id": 1, "type": "ReLU"}]}', "'id'"),
+        ('{"format": "cnn-designer/2", "nodes": [{"id": "a", "type": "ReLU", "inputs": "b"}]}', "'inputs'"),
+        ('{"format": "cnn-designer/2", "nodes": [{"id": "a", "type": "ReLU", "params": [1]}]}', "'params'"),
+        ('{"format": "cnn-designer/2", "nodes": [], "outputs": "a"}', "'outputs'"),
+        ('{"format": "cnn-designer/2", "name": 3, "nodes": []}', "'name'"),
+        ('{"format": "cnn-designer/2", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": NaN}}]}', "NaN"),
         (
-            '{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": 1e999}}]}',
+            '{"format": "cnn-designer/2", "nodes": [{"id": "a", "type": "Dropout", "params": {"p": 1e999}}]}',
             "too large",
         ),
         ("[" * 100_000, "not valid JSON"),
@@ -153,7 +162,7 @@ def test_a_file_that_is_not_a_design_is_named_for_what_it_is(tmp_path, name, dat
 
 def test_a_json_error_names_the_place_in_plain_words():
     with pytest.raises(FormatError) as info:
-        loads('{\n  "format": "cnn-designer/1",\n  "name": "unfinished')
+        loads('{\n  "format": "cnn-designer/2",\n  "name": "unfinished')
     assert str(info.value).startswith("not valid JSON at line 3, column 11: Unterminated string starting there")
 
 
@@ -161,7 +170,7 @@ def test_duplicate_ids_are_renamed_and_reported():
     problems = []
     text = json.dumps(
         {
-            "format": "cnn-designer/1",
+            "format": "cnn-designer/2",
             "nodes": [
                 {"id": "a", "type": "Input", "params": {"shape": [3]}},
                 {"id": "a", "type": "ReLU", "inputs": ["a"]},
@@ -193,7 +202,7 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(tmp_path, example_text
 
 
 def test_non_ascii_names_are_written_as_utf8(tmp_path):
-    g = loads('{"format": "cnn-designer/1", "name": "Réseau ✓", "nodes": []}')
+    g = loads('{"format": "cnn-designer/2", "name": "Réseau ✓", "nodes": []}')
     save(g, tmp_path / "u.json")
     assert "Réseau ✓" in (tmp_path / "u.json").read_text(encoding="utf-8")
     assert load(tmp_path / "u.json").name == "Réseau ✓"
@@ -248,7 +257,7 @@ def test_an_interrupted_saves_temporary_file_is_cleaned_by_the_next_save_or_open
 @pytest.mark.parametrize(
     "edit",
     [
-        lambda t: t.replace('"cnn-designer/1"', '"cnn-designer/' + "1" * 5000 + '"'),  # a 5000-digit version
+        lambda t: t.replace('"cnn-designer/2"', '"cnn-designer/' + "1" * 5000 + '"'),  # a 5000-digit version
         lambda t: t.replace('"out_channels": 32', '"out_channels": ' + "9" * 5000),  # past int()'s digit limit
         lambda t: t.replace('"name": "Small CNN"', '"name": "a\\ud800b"'),  # a lone surrogate, written as an escape
         lambda t: t.replace('"id": "fc"', '"id": "f\\udfffc"'),

@@ -78,7 +78,7 @@ def projects(draw):
             node["params"] = {"shape": draw(st.lists(st.integers(-1, 40), min_size=0, max_size=4))}
         node["inputs"] = draw(st.lists(st.sampled_from(ids + ["ghost"]), max_size=3))
         nodes.append(node)
-    data = {"format": "cnn-designer/1", "nodes": nodes}
+    data = {"format": "cnn-designer/2", "nodes": nodes}
     if draw(st.booleans()):
         data["outputs"] = draw(st.lists(st.sampled_from(ids + ["ghost"]), max_size=3))
     return data
@@ -112,8 +112,8 @@ def test_arbitrary_content_never_raises(data):
 @given(JSON)
 def test_arbitrary_json_never_raises(value):
     _exercise(json.dumps(value))
-    _exercise(json.dumps({"format": "cnn-designer/1", "nodes": value}))
-    _exercise(json.dumps({"format": "cnn-designer/1", "nodes": [value]}))
+    _exercise(json.dumps({"format": "cnn-designer/2", "nodes": value}))
+    _exercise(json.dumps({"format": "cnn-designer/2", "nodes": [value]}))
 
 
 @settings(max_examples=200, deadline=None)
@@ -144,7 +144,7 @@ def test_cli_on_random_files_exits_0_1_or_2(tmp_path, capsys):
 def test_huge_numbers_are_range_errors_not_overflows():
     text = json.dumps(
         {
-            "format": "cnn-designer/1",
+            "format": "cnn-designer/2",
             "nodes": [
                 {"id": "x", "type": "Input", "params": {"shape": [3, 10**12, 10**12]}},
                 {

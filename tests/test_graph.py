@@ -56,7 +56,7 @@ def test_rename_updates_references(example_text):
 
 def test_default_outputs_are_unconsumed_nodes():
     g = loads(
-        '{"format": "cnn-designer/1", "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}},'
+        '{"format": "cnn-designer/2", "nodes": [{"id": "a", "type": "Input", "params": {"shape": [3]}},'
         '{"id": "b", "type": "ReLU", "inputs": ["a"]}, {"id": "c", "type": "Tanh", "inputs": ["a"]}]}'
     )
     assert g.output_ids() == ["b", "c"]

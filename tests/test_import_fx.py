@@ -213,7 +213,7 @@ def test_dashed_module_names_keep_their_meaning_in_ids_compile_and_python_export
     from designer.export import export
 
     g = designer.loads(
-        '{"format": "cnn-designer/1", "name": "dash", "nodes": ['
+        '{"format": "cnn-designer/2", "name": "dash", "nodes": ['
         '{"id": "x", "type": "Input", "params": {"shape": [3, 6, 6]}},'
         '{"id": "block1-0.conv", "type": "Conv2d", "params": {"out_channels": 4, "kernel_size": 3}, "inputs": ["x"]},'
         '{"id": "block1-1", "type": "Conv2d", "params": {"out_channels": 4, "kernel_size": 3}, "inputs": ["x"]},'

@@ -46,6 +46,18 @@ def _slice(params: dict[str, Any], xs: list[torch.Tensor]) -> tuple[None, torch.
     )
 
 
+def _split(params: dict[str, Any], xs: list[torch.Tensor]) -> tuple[None, torch.Tensor]:
+    """The first part (tests/test_split.py checks every part and the refusal of unequal chunks)."""
+    dim = params.get("dim", 1)
+    if params.get("sections") is not None:
+        return None, torch.split(xs[0], params["sections"], dim)[0]
+    chunks = params.get("chunks", 2)
+    parts = xs[0].chunk(chunks, dim)
+    if len(parts) != chunks or parts[-1].shape != parts[0].shape:
+        raise RuntimeError("chunk gives unequal parts here; the designer asks for sections instead")
+    return None, parts[0]
+
+
 REFERENCES.update(
     {
         "Permute": lambda params, xs: (None, torch.permute(xs[0], params["dims"])),
@@ -60,6 +72,7 @@ REFERENCES.update(
         "Concat": _concat,
         "Reshape": lambda params, xs: (None, xs[0].reshape(BATCH, *params["shape"])),
         "ScalarOp": lambda params, xs: (None, _scalar(params, xs[0])),
+        "Split": _split,
     }
 )
 
@@ -157,6 +170,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Input": _INPUT,
     "Permute": _permute(),
     "Slice": module_case("Slice", {}, _SLICE),
+    "Split": module_case("Split", {}, {"dim": DIM, "sections": st.lists(st.integers(1, 6), min_size=1, max_size=4)}),
     "Mean": module_case(
         "Mean", {"dim": st.lists(DIM, min_size=1, max_size=3)}, {"keepdim": st.booleans()}, ranks=ANY_RANKS
     ),
@@ -213,6 +227,8 @@ EDGES = [
     ("Slice", {"start": 8}, [(8, 5, 6)]),  # nothing left
     ("Slice", {"start": -3, "end": -1, "step": 2}, [(8, 5, 6)]),
     ("Slice", {"dim": 0}, [(8, 5, 6)]),
+    ("Split", {"sections": [3, 5]}, [(8, 5, 6)]),  # GoogLeNet-style unequal parts
+    ("Split", {"sections": [3, 4]}, [(8, 5, 6)]),  # parts that do not add up: a diagnostic
     ("Mean", {"dim": [2, 3]}, [(8, 5, 6)]),  # global average pooling
     ("Mean", {"dim": [-1, -2], "keepdim": True}, [(8, 5, 6)]),
     ("Mean", {"dim": [2, -2]}, [(8, 5, 6)]),  # the same dimension twice

@@ -99,7 +99,7 @@ def test_nudges_of_the_same_nodes_merge(doc):
 
 def test_param_undo_restores_key_order_and_explicit_nulls(qtbot):
     g = fileformat.loads(
-        '{"format": "cnn-designer/1", "name": "t", "nodes": [{"id": "x", "type": "Input", '
+        '{"format": "cnn-designer/2", "name": "t", "nodes": [{"id": "x", "type": "Input", '
         '"params": {"shape": [3, 8, 8]}}, {"id": "p", "type": "MaxPool2d", "params": '
         '{"stride": null, "kernel_size": 2, "padding": 0}, "inputs": ["x"]}]}'
     )

@@ -115,7 +115,7 @@ def test_facts_formulas_and_problems_follow_the_analysis(shown):
 
 def test_a_bad_file_value_is_shown_red_not_crashing(qtbot):
     g = fileformat.loads(
-        '{"format": "cnn-designer/1", "name": "t", "nodes": [{"id": "x", "type": "Input", '
+        '{"format": "cnn-designer/2", "name": "t", "nodes": [{"id": "x", "type": "Input", '
         '"params": {"shape": [3, 8, 8]}}, {"id": "c", "type": "Conv2d", "params": '
         '{"out_channels": "many", "kernel_size": 3}, "inputs": ["x"]}]}'
     )

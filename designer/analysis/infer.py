@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..layers.registry import Ctx, LayerSpec, Shape, fmt_shape, prod
 from ..model import diagnostics as dg
 from ..model.diagnostics import DesignError, Diagnostic
-from ..model.graph import Node, NodeId
+from ..model.graph import PORT_SEP, Node, NodeId, port_ref, split_ref
 
 if TYPE_CHECKING:
     from .validate import NodeInfo
@@ -65,6 +65,8 @@ class _Result:
     weights: Mapping[str, Shape]
     params: int
     window: Window = None
+    #: A multi-output type's output shapes (``shape`` is the first); empty for one output.
+    ports: tuple[Shape, ...] = ()
 
 
 #: The result of a node whose inputs do not all have a shape (or are too few or too many).
@@ -78,14 +80,15 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
         return None
     inputs = node.inputs
     shapes: tuple[Shape, ...]
-    if len(inputs) == 1:  # most layers: no list and no generator
+    if len(inputs) == 1 and PORT_SEP not in inputs[0]:  # most layers: no list and no generator
         only = info.get(inputs[0])
         srcs = [only] if only is not None else []
         shapes = (only.shape,) if only is not None and only.shape is not None else ()
     else:
-        get = info.get
-        srcs = [src for s in inputs if (src := get(s)) is not None]
-        shapes = tuple(src.shape for src in srcs if src.shape is not None)
+        read = _read_inputs(node, info)
+        if isinstance(read, Diagnostic):
+            return [read]
+        srcs, shapes = read
     key = (spec, repr(node.params), shapes, len(inputs))  # with the count: one of the inputs may have no shape
     done = _RESULTS.get(key)
     if done is None:
@@ -98,10 +101,42 @@ def infer_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     if done is _UPSTREAM:
         return None  # an input has no shape: the problem is reported where it is
     ni.ctx = Ctx(node.id, node.type, dict(done.values), shapes, tuple(inputs))
-    ni.shape, ni.weights, ni.params = done.shape, done.weights, done.params
+    ni.shape, ni.weights, ni.params, ni.ports = done.shape, done.weights, done.params, done.ports
     if len(done.shape) == 3:
         _receptive_field(ni, done.window, srcs)
     return None
+
+
+def _read_inputs(node: Node, info: Mapping[NodeId, NodeInfo]) -> tuple[list[NodeInfo], tuple[Shape, ...]] | Diagnostic:
+    """The infos a node reads and the shapes of the outputs it reads (an output of a multi-output node by its
+    reference ``"id:k"``), those without a shape left out; or the problem of a reference to an output that its node
+    does not have."""
+    srcs: list[NodeInfo] = []
+    shapes: list[Shape] = []
+    for index, ref in enumerate(node.inputs):
+        src_id, port = split_ref(ref) if PORT_SEP in ref else (ref, 0)
+        src = info.get(src_id)
+        if src is None:
+            continue  # reported by check_structure
+        srcs.append(src)
+        if src.shape is None:
+            continue
+        if port == 0:
+            shapes.append(src.shape)
+        elif port < len(src.ports):
+            shapes.append(src.ports[port])
+        else:
+            count = max(1, len(src.ports))
+            names = ", ".join(f"'{port_ref(src_id, k)}'" for k in range(count))
+            return dg.error(
+                "graph.unknown_port",
+                f"{node.type} '{node.id}' reads '{ref}', but {src.node.type} '{src_id}' has "
+                + (f"{count} outputs ({names})" if count > 1 else "one output"),
+                node.id,
+                f"read one of {names}" if count > 1 else f"read '{src_id}'",
+                index,
+            )
+    return srcs, tuple(shapes)
 
 
 def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | list[Diagnostic]:
@@ -126,12 +161,13 @@ def _rule(node: Node, spec: LayerSpec, shapes: tuple[Shape, ...]) -> _Result | l
         inferred = spec.inferred(ctx)
         if inferred:
             _fill_inferred(ctx, inferred)
-        shape = spec.shape(ctx)
+        ports = spec.output_shapes(ctx) if spec.multi_output else ()
+        shape = ports[0] if ports else spec.shape(ctx)
         weights = spec.weights(ctx) or NO_WEIGHTS
     except DesignError as exc:
         return [_diag(node, exc)]
     window = spec.window(ctx) if len(shape) == 3 and shapes else None
-    return _Result(dict(values), shape, weights, sum(prod(s) for s in weights.values()), window)
+    return _Result(dict(values), shape, weights, sum(prod(s) for s in weights.values()), window, ports)
 
 
 def _diag(node: Node, exc: DesignError) -> Diagnostic:
@@ -189,6 +225,8 @@ def _receptive_field(ni: NodeInfo, window: Window, srcs: list[NodeInfo]) -> None
 def same_result(a: NodeInfo, b: NodeInfo) -> bool:
     """Whether two analyses of one node agree on everything its readers and its lints read."""
     if a.shape != b.shape or a.receptive_field != b.receptive_field or a.rf_stride != b.rf_stride:
+        return False
+    if a.ports != b.ports:
         return False
     if a.ctx is None or b.ctx is None:
         return a.ctx is b.ctx

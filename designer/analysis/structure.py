@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..layers.registry import fmt_int
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
-from ..model.graph import Graph, NodeId
+from ..model.graph import PORT_SEP, Graph, NodeId, port_ref, ref_node, split_ref
 
 if TYPE_CHECKING:
     from .validate import NodeInfo
@@ -40,12 +40,13 @@ def check_structure(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagno
                 )
             )
             continue
-        for port, src in enumerate(node.inputs):
+        for port, ref in enumerate(node.inputs):
+            src = ref_node(ref)
             if src not in info:
                 out.append(
                     dg.error(
                         "graph.unknown_input",
-                        f"{node.type} '{node.id}' reads from '{src}', which does not exist",
+                        f"{node.type} '{node.id}' reads from '{ref}', which does not exist",
                         node.id,
                         "connect an existing node or remove this input",
                         port,
@@ -83,7 +84,7 @@ def check_structure(graph: Graph, info: dict[NodeId, NodeInfo], out: list[Diagno
             out.append(dg.error("graph.extra_input", f"{node.type} '{node.id}' takes {what}, has {n}", node.id, hint))
     if graph.outputs is not None:
         for oid in graph.outputs:
-            if oid not in graph:
+            if ref_node(oid) not in graph:
                 out.append(
                     dg.error(
                         "graph.unknown_output",
@@ -99,9 +100,9 @@ def topological_order(graph: Graph, out: list[Diagnostic]) -> list[NodeId]:
     ids = graph.ids()
     index = {nid: i for i, nid in enumerate(ids)}
     get = index.get
-    if all(get(s, -1) <= i for i, node in enumerate(graph) for s in node.inputs):
+    if all(get(s if PORT_SEP not in s else ref_node(s), -1) <= i for i, node in enumerate(graph) for s in node.inputs):
         return ids  # every input comes earlier in the file (or is reported elsewhere): Kahn's order is file order
-    deps = {n.id: {s for s in n.inputs if s in index and s != n.id} for n in graph}
+    deps = {n.id: {s for s in n.sources if s in index and s != n.id} for n in graph}
     users: dict[NodeId, list[NodeId]] = {nid: [] for nid in ids}
     for nid, srcs in deps.items():
         for s in srcs:
@@ -166,7 +167,7 @@ def check_wiring(graph: Graph, users: dict[NodeId, list[NodeId]]) -> list[Diagno
                 "add an Input with the sample shape, e.g. [3, 224, 224]",
             )
         )
-    outputs = set(graph.output_ids())
+    outputs = {ref_node(o) for o in graph.output_ids()}
     if not outputs:
         out.append(_no_output(graph))
     for node in graph:
@@ -218,10 +219,10 @@ def lint_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo], users: dict[NodeId,
     if ni.ctx is None or node.type != "Linear" and not ni.ctx.p.get("inplace"):
         return ()
     out: list[Diagnostic] = []
-    if node.type == "Linear" and node.inputs and info[node.inputs[0]].node.type == "Flatten":
+    if node.type == "Linear" and node.inputs and info[ref_node(node.inputs[0])].node.type == "Flatten":
         features = ni.ctx.p["in_features"]
         if features > FLATTEN_WARN_FEATURES:
-            flat = info[node.inputs[0]]
+            flat = info[ref_node(node.inputs[0])]
             src_shape = flat.ctx.x0 if flat.ctx else ()
             cheaper = src_shape[0] * ni.ctx.p["out_features"] + ni.ctx.p["out_features"] if src_shape else 0
             out.append(
@@ -237,9 +238,22 @@ def lint_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo], users: dict[NodeId,
                 )
             )
     if ni.ctx.p.get("inplace") and node.inputs:
-        src = node.inputs[0]
+        src = ref_node(node.inputs[0])
         others = [u for u in users.get(src, []) if u != node.id]
-        if info[src].node.type in SAVES_OUTPUT:
+        if info[src].ports:
+            # torch.split and chunk return views that autograd forbids changing in place ("a view ... of a
+            # function that returns multiple views"): built out of place, the model trains
+            ni.ctx.p["inplace"] = False
+            out.append(
+                dg.warning(
+                    "graph.inplace_view",
+                    f"{node.type} '{node.id}' is set to work in place on a part of {info[src].node.type} '{src}', a "
+                    "view of its input that torch does not let change in place: it is built with inplace=false",
+                    node.id,
+                    "set inplace=false",
+                )
+            )
+        elif info[src].node.type in SAVES_OUTPUT:
             out.append(
                 dg.error(
                     "graph.inplace_saved",
@@ -262,6 +276,48 @@ def lint_node(ni: NodeInfo, info: Mapping[NodeId, NodeInfo], users: dict[NodeId,
                     f"it is built with inplace=false, so that '{others[0]}' sees the values the design gives it",
                     node.id,
                     "set inplace=false (in place saves nothing here)",
+                )
+            )
+    return out
+
+
+def check_ports(graph: Graph, info: Mapping[NodeId, NodeInfo], users: dict[NodeId, list[NodeId]]) -> list[Diagnostic]:
+    """The outputs of multi-output nodes (a Split): a declared output that names a part its node does not have, and
+    parts that nothing reads. They depend on the wiring and on the parts each node has, so they run on the results
+    of every analysis."""
+    out: list[Diagnostic] = []
+    declared: dict[NodeId, set[int]] = {}
+    for ref in graph.output_ids():
+        node_id, port = split_ref(ref)
+        declared.setdefault(node_id, set()).add(port)
+        ni = info.get(node_id)
+        if port and ni is not None and ni.shape is not None and port >= len(ni.ports):
+            count = max(1, len(ni.ports))
+            out.append(
+                dg.error(
+                    "graph.unknown_output",
+                    f"output '{ref}' names output {port} of {ni.node.type} '{node_id}', which has "
+                    + (f"{count} outputs" if count > 1 else "one"),
+                    node_id,
+                    f"declare one of {', '.join(port_ref(node_id, k) for k in range(count))}",
+                )
+            )
+    for ni in info.values():
+        if not ni.ports:
+            continue
+        node_id = ni.node.id
+        read = set(declared.get(node_id, ()))
+        for user in users.get(node_id, ()):
+            read.update(split_ref(r)[1] for r in info[user].node.inputs if ref_node(r) == node_id)
+        unused = [port_ref(node_id, k) for k in range(len(ni.ports)) if k not in read]
+        if read and unused:
+            out.append(
+                dg.warning(
+                    "graph.unused_part",
+                    f"{ni.node.type} '{node_id}' makes {len(ni.ports)} parts, but nothing reads "
+                    + ", ".join(f"'{r}'" for r in unused),
+                    node_id,
+                    "connect each part, declare it an output, or cut fewer parts (a Slice keeps one part)",
                 )
             )
     return out

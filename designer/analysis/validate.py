@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 
 from ..layers.registry import Ctx, LayerSpec, Shape, get_spec, prod
 from ..model.diagnostics import Diagnostic
-from ..model.graph import Graph, Node, NodeId
+from ..model.graph import Graph, Node, NodeId, split_ref
 from .advice import AdviceMemo, advise
 from .budgets import budget_warnings
 from .collector import collector_paused
 from .heads import check_head
 from .ids import MODULE_ATTRS, RESERVED_NAMES, check_ids, valid_segment
 from .infer import NO_WEIGHTS, infer_node
-from .structure import check_structure, check_wiring, lint_node, topological_order
+from .structure import check_ports, check_structure, check_wiring, lint_node, topological_order
 
 __all__ = [
     "MODULE_ATTRS",
@@ -44,6 +44,14 @@ class NodeInfo:
     #: Receptive field size and stride (jump) per spatial axis, for nodes with a spatial output.
     receptive_field: tuple[int, int] | None = None
     rf_stride: tuple[float, float] | None = None
+    #: The shape of each output of a node with several (a Split), ``shape`` being the first; empty otherwise.
+    ports: tuple[Shape, ...] = ()
+
+    def output_shape(self, port: int) -> Shape | None:
+        """The shape of output ``port`` (0: ``shape``); None when not inferred or the node has no such output."""
+        if port == 0:
+            return self.shape
+        return self.ports[port] if port < len(self.ports) else None
 
     @property
     def trainable_params(self) -> int:
@@ -93,9 +101,11 @@ class Analysis:
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]
 
-    def shape(self, node_id: str) -> Shape | None:
-        info = self.info.get(NodeId(node_id))
-        return info.shape if info else None
+    def shape(self, ref: str) -> Shape | None:
+        """The shape of a node's output, by its id or by a reference ``"id:k"`` to one of several outputs."""
+        node_id, port = split_ref(ref)
+        info = self.info.get(node_id)
+        return info.output_shape(port) if info else None
 
     def for_node(self, node_id: str) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.node_id == node_id]
@@ -175,6 +185,7 @@ def finish(graph: Graph, order: list[NodeId], info: dict[NodeId, NodeInfo], pass
     for found in passes.lint.values():
         out += found
     out.extend(budget_warnings(info.values()))
+    out.extend(check_ports(graph, info, passes.users))
     out.extend(advise(graph, info, out, passes.users, passes.advice))
     out.extend(check_head(graph, info))
     if out:

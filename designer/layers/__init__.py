@@ -3,7 +3,7 @@
 Importing any module of this package runs this file first, so ``registry.get_spec`` always sees every entry.
 """
 
-from . import conv, graph_ops, linear, norm, pointwise, pool, resize, roi, scalar, shuffle, tensor_ops
+from . import conv, graph_ops, linear, norm, pointwise, pool, resize, roi, scalar, shuffle, split, tensor_ops
 
 __all__ = [
     "conv",
@@ -16,5 +16,6 @@ __all__ = [
     "roi",
     "scalar",
     "shuffle",
+    "split",
     "tensor_ops",
 ]

@@ -55,6 +55,8 @@ class LayerSpec:
     #: With ``ranks`` None, the smallest input rank accepted: 1 for a type that reads a feature or channel dimension
     #: (a per-sample scalar, ``[N]``, has none: torch would take the batch for it, or refuse).
     min_rank: ClassVar[int] = 0
+    #: Whether the type has several outputs (``output_shapes``), each read as ``"id:k"`` (``model.graph.port_ref``).
+    multi_output: ClassVar[bool] = False
 
     # -- rules ----------------------------------------------------------------------------------------------------
 
@@ -65,6 +67,15 @@ class LayerSpec:
     def shape(self, ctx: Ctx) -> Shape:
         """Output shape (batch excluded); raise ``DesignError`` if the parameters do not fit the input."""
         return ctx.x0
+
+    def output_count(self, params: dict[str, Any]) -> int:
+        """How many outputs a node of this type has, read off its raw parameters (any value: the canvas asks before
+        they are checked)."""
+        return 1
+
+    def output_shapes(self, ctx: Ctx) -> tuple[Shape, ...]:
+        """For a ``multi_output`` type, the shape of each output; ``shape`` is the first's."""
+        return (self.shape(ctx),)
 
     def weights(self, ctx: Ctx) -> dict[str, Shape]:
         """Shapes of the learnable tensors, by torch's attribute name (``weight``, ``bias``)."""

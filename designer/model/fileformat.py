@@ -1,4 +1,4 @@
-"""The project file: UTF-8 JSON, ``"format": "cnn-designer/1"``. Reading is strict about structure and lenient about
+"""The project file: UTF-8 JSON, ``"format": "cnn-designer/2"``. Reading is strict about structure and lenient about
 content (content problems become diagnostics); unknown fields survive a load and save; writes are atomic."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any
 
 from . import diagnostics as dg
 from .diagnostics import Diagnostic
-from .graph import NODE_FIELDS, Graph, Node, NodeId
+from .graph import NODE_FIELDS, Graph, Node, NodeId, canonical_ref
 from .migrations import OLDEST_VERSION, migrate
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT = f"cnn-designer/{FORMAT_VERSION}"
 #: Nine digits are more versions than this format will ever have, and keep int() far from its digit limit.
 _FORMAT_RE = re.compile(r"cnn-designer/(\d{1,9})")
@@ -203,7 +203,7 @@ def _read_outputs(value: Any) -> list[str] | None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise FormatError("'outputs' must be a list of node ids")
-    return value
+    return [canonical_ref(v) for v in value]
 
 
 def _read_node(raw: Any, i: int, handler: ErrorHandler) -> Node:
@@ -223,7 +223,7 @@ def _read_node(raw: Any, i: int, handler: ErrorHandler) -> Node:
         inputs = []
     if not isinstance(inputs, list) or not all(isinstance(s, str) for s in inputs):
         raise FormatError(f"{where} ('{raw['id']}'): 'inputs' must be a list of node ids")
-    node = Node(NodeId(raw["id"]), raw["type"], dict(params), [NodeId(s) for s in inputs])
+    node = Node(NodeId(raw["id"]), raw["type"], dict(params), [canonical_ref(s) for s in inputs])
     for key, value in raw.items():
         if key in ("id", "type", "params", "inputs"):
             continue

@@ -14,10 +14,47 @@ NodeId = NewType("NodeId", str)
 #: Optional per-node fields of the file format, in the order they are written.
 NODE_FIELDS = ("label", "pos", "frozen", "lr_mult")
 
+#: Joins a node id and an output index in an input reference: ``"split:1"`` is the second output of node ``split``.
+#: The first output is the bare id (``"split"``), the one canonical spelling, so that a layer with one output is read
+#: as it always was. A colon cannot appear in an id (``analysis.ids``), so a reference is never ambiguous.
+PORT_SEP = ":"
+
+
+def port_ref(node_id: str, port: int) -> NodeId:
+    """The reference to output ``port`` of ``node_id``: the bare id for the first output, ``"id:k"`` otherwise."""
+    return NodeId(node_id if port == 0 else f"{node_id}{PORT_SEP}{port}")
+
+
+def split_ref(ref: str) -> tuple[NodeId, int]:
+    """The node and output index a reference names (``"split:1"`` -> ``("split", 1)``, ``"conv"`` -> ``("conv", 0)``).
+
+    A reference whose suffix is not a number (a malformed id) names itself, so that it is reported as an unknown node.
+    """
+    if PORT_SEP not in ref:
+        return NodeId(ref), 0
+    node_id, _, port = ref.rpartition(PORT_SEP)
+    if not port.isdigit():
+        return NodeId(ref), 0
+    return NodeId(node_id), int(port)
+
+
+def ref_node(ref: str) -> NodeId:
+    """The node a reference reads from (its id without the output index)."""
+    return NodeId(ref) if PORT_SEP not in ref else split_ref(ref)[0]
+
+
+def canonical_ref(ref: str) -> NodeId:
+    """``ref`` in its one spelling: ``"split:0"`` becomes ``"split"``."""
+    return port_ref(*split_ref(ref)) if PORT_SEP in ref else NodeId(ref)
+
 
 @dataclass
 class Node:
-    """One block of the design: a layer or a graph operation, with its ordered inputs."""
+    """One block of the design: a layer or a graph operation, with its ordered inputs.
+
+    An input is a reference to another node's output: its id, or ``"id:k"`` for output ``k`` of a node with several
+    outputs (a channel Split); see ``port_ref`` and ``split_ref``.
+    """
 
     id: NodeId
     type: str
@@ -32,6 +69,22 @@ class Node:
 
     def clone(self) -> Node:
         return copy.deepcopy(self)
+
+    @property
+    def sources(self) -> list[NodeId]:
+        """The ids of the nodes this one reads, in input order (an input's output index dropped; repeats kept)."""
+        return [ref_node(s) for s in self.inputs]
+
+
+def renamed_ref(ref: NodeId, old: str, new: str) -> NodeId:
+    """``ref`` after node ``old`` became ``new`` (the output index kept)."""
+    if ref == old:
+        return NodeId(new)
+    if PORT_SEP in ref:
+        node_id, port = split_ref(ref)
+        if node_id == old:
+            return port_ref(new, port)
+    return ref
 
 
 class GraphEvents:
@@ -109,7 +162,7 @@ class Graph:
         """Map each node id to the ids of the nodes that read it, in file order."""
         users: dict[NodeId, list[NodeId]] = {nid: [] for nid in self._nodes}
         for node in self._nodes.values():
-            for src in node.inputs:
+            for src in node.sources:
                 # a node reading one source twice is listed once; checking only the last entry keeps this linear
                 # (a scan of the list was quadratic for an Input that feeds 20k branches)
                 if src in users and (not users[src] or users[src][-1] != node.id):
@@ -120,7 +173,7 @@ class Graph:
         """The declared outputs, or by default every node that nobody consumes (Input nodes excluded)."""
         if self.outputs is not None:
             return list(self.outputs)
-        used = {src for node in self._nodes.values() for src in node.inputs}
+        used = {src for node in self._nodes.values() for src in node.sources}
         return [n.id for n in self._nodes.values() if n.id not in used and n.type != "Input"]
 
     def input_ids(self) -> list[NodeId]:
@@ -156,24 +209,26 @@ class Graph:
         return node, index
 
     def rename_node(self, old: str, new: str) -> None:
-        """Give a node a new id and update every reference to it (inputs and outputs)."""
+        """Give a node a new id and update every reference to it (inputs and outputs, each output index kept)."""
         if new in self._nodes:
             raise KeyError(f"node id {new!r} already exists")
         new_id = NodeId(new)
         self._nodes = {(new_id if k == old else k): v for k, v in self._nodes.items()}
         self._nodes[new_id].id = new_id
         for node in self._nodes.values():
-            node.inputs = [new_id if src == old else src for src in node.inputs]
+            node.inputs = [renamed_ref(src, old, new) for src in node.inputs]
         if self.outputs is not None:
-            self.outputs = [new_id if o == old else o for o in self.outputs]
+            self.outputs = [renamed_ref(o, old, new) for o in self.outputs]
         self.events.node_renamed.emit(old, new)
         self.events.changed.emit()
 
     def connect(self, src: str, dst: str, index: int | None = None) -> int:
-        """Feed ``src`` into ``dst`` at input position ``index`` (default: last); return the position."""
+        """Feed ``src`` (a node id, or ``"id:k"`` for its output ``k``) into ``dst`` at input position ``index``
+        (default: last); return the position."""
         inputs = self._nodes[NodeId(dst)].inputs
         index = len(inputs) if index is None else index
-        inputs.insert(index, NodeId(src))
+        src = canonical_ref(src)
+        inputs.insert(index, src)
         self.events.edge_added.emit(src, dst, index)
         self.events.changed.emit()
         return index
@@ -237,7 +292,7 @@ class Graph:
 
     def set_outputs(self, outputs: Sequence[str] | None) -> list[NodeId] | None:
         old = self.outputs
-        self.outputs = [NodeId(o) for o in outputs] if outputs is not None else None
+        self.outputs = [canonical_ref(o) for o in outputs] if outputs is not None else None
         self.events.outputs_changed.emit(old, self.outputs)
         self.events.changed.emit()
         return old
