@@ -97,7 +97,7 @@ class ForwardWriter:
     def _value(self, step: Step) -> str:
         if step.unit is None:
             assert step.node_id is not None
-            return Expressions(self.names).value(self.model.env[step.node_id])
+            return Expressions(self.names).value(self.model.op_node(step.node_id))
         args = ", ".join(self.var[x] for x in step.inputs)
         return f"{access(self.model, self.scope, step.via)}({args})"
 

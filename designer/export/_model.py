@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import nn
+from torch import fx, nn
 
 from ..analysis.validate import Analysis
 from ..compiler import build_modules, python_name, trace_nodes
+from ..model.graph import NodeId
 from ._calls import BY_KEYWORD, MODULE_DICT, MODULE_LIST, SEQUENTIAL, Call, layer_call, py, same
 from ._expr import Expressions
 from ._naming import camel
@@ -49,7 +50,13 @@ class Model:
         names: dict[Any, str] = {}
         for k, x in enumerate(step.inputs):
             names.setdefault(self.env[x], f"_{k}")
-        return Expressions(names).value(self.env[step.node_id])
+        return Expressions(names).value(self.op_node(step.node_id))
+
+    def op_node(self, node_id: NodeId) -> fx.Node:
+        """The fx node that computes a graph operation: for one with several outputs, the call that gives them all
+        (its parts are items of it)."""
+        node = self.env[node_id]
+        return node.args[0] if node_id in self.tree.parts else node  # type: ignore[return-value]
 
     # -- calls ----------------------------------------------------------------------------------------------------
 

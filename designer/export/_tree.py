@@ -8,6 +8,9 @@ forward of the nearest callable group above them.
 
 A parameterless layer ``<name>_<k>`` beside an identical ``<name>`` is that layer called again, as torch.fx names a
 module's second call: torchvision's BasicBlock calls one ``self.relu`` twice, and the export does the same.
+
+Values are references (``model.graph.port_ref``): a node with several outputs (a Split) is one step whose outputs
+are its parts, ``split, split_1 = x.chunk(2, 1)``, and a group may take or give one part of it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from torch import nn
 
 from ..analysis.validate import Analysis
 from ..compiler import DICT, LIST, module_layout
-from ..model.graph import NodeId
+from ..model.graph import NodeId, port_ref, ref_node
 from ._calls import layer_settings
 
 LAYER, CLASS, SEQ, MLIST, MDICT = "layer", "class", "seq", "list", "dict"
@@ -96,6 +99,12 @@ class Tree:
     aliases: dict[NodeId, NodeId]
     pos: dict[NodeId, int]
     inputs: dict[NodeId, list[NodeId]]
+    #: The references to each part of a node with several outputs.
+    parts: dict[NodeId, list[NodeId]] = field(default_factory=dict)
+
+    def values(self, node_id: NodeId) -> list[NodeId]:
+        """The values a node gives: its id, or a reference per part."""
+        return self.parts.get(node_id, [node_id])
 
 
 def build_tree(analysis: Analysis, modules: Mapping[str, nn.Module]) -> Tree:
@@ -115,6 +124,9 @@ def build_tree(analysis: Analysis, modules: Mapping[str, nn.Module]) -> Tree:
     root = make("", None)
     order = analysis.order
     tree = Tree(root, aliases, {n: i for i, n in enumerate(order)}, {n: list(analysis.graph[n].inputs) for n in order})
+    tree.parts = {
+        n: [port_ref(n, k) for k in range(len(info.ports))] for n, info in analysis.info.items() if info.ports
+    }
     _place_extras(tree, analysis, set(layout) - set(modules))
     _connect(tree, analysis)
     return tree
@@ -161,37 +173,41 @@ def _place_extras(tree: Tree, analysis: Analysis, groups: set[str]) -> None:
 
 def _connect(tree: Tree, analysis: Analysis) -> None:
     graph = analysis.graph
-    consumers: dict[NodeId, list[NodeId]] = {n: [] for n in analysis.order}
+    consumers: dict[NodeId, list[NodeId]] = {n: [] for n in analysis.order}  # by node
+    readers: dict[NodeId, list[NodeId]] = {}  # by value
     for node_id in analysis.order:
         for src in graph[node_id].inputs:
-            consumers[src].append(node_id)
+            consumers[ref_node(src)].append(node_id)
+            readers.setdefault(src, []).append(node_id)
     outputs = set(graph.output_ids())
     for unit in reversed(list(tree.root.walk())):
         unit.members = {unit.node_id} if unit.node_id else set(unit.extras)
         for child in unit.children:
             unit.members |= child.members
         ordered = sorted(unit.members, key=tree.pos.__getitem__)
-        unit.inputs = list(dict.fromkeys(s for n in ordered for s in graph[n].inputs if s not in unit.members))
-        unit.outputs = [n for n in ordered if n in outputs or any(c not in unit.members for c in consumers[n])]
+        inputs = (s for n in ordered for s in graph[n].inputs if ref_node(s) not in unit.members)
+        unit.inputs = list(dict.fromkeys(inputs))
+        values = (v for n in ordered for v in tree.values(n))
+        unit.outputs = [v for v in values if v in outputs or any(c not in unit.members for c in readers.get(v, ()))]
         unit.outputs = [unit.node_id] if unit.node_id else unit.outputs  # a layer gives its value, used or not
-        _classify(unit, consumers)
+        _classify(unit, consumers, readers)
     for unit in tree.root.walk():
         if unit is tree.root or (unit.kind == CLASS and unit.callable):
             unit.steps = scope_steps(tree, unit)
 
 
-def _classify(unit: Unit, consumers: dict[NodeId, list[NodeId]]) -> None:
+def _classify(unit: Unit, consumers: dict[NodeId, list[NodeId]], readers: dict[NodeId, list[NodeId]]) -> None:
     if unit.kind == LAYER:
         unit.callable = True
         return
-    unit.chain = _is_chain(unit, consumers)
+    unit.chain = _is_chain(unit, readers)
     if unit.kind == CLASS:
         unit.callable = bool(unit.inputs and unit.outputs) and _convex(unit.members, consumers)
     elif unit.kind == MLIST and unit.chain:
         unit.kind, unit.callable = SEQ, True
 
 
-def _is_chain(unit: Unit, consumers: dict[NodeId, list[NodeId]]) -> bool:
+def _is_chain(unit: Unit, readers: dict[NodeId, list[NodeId]]) -> bool:
     """The children run one after the other, each on the previous one's only output, and nothing else happens."""
     if unit.extras or not unit.children or len(unit.inputs) != 1 or len(unit.outputs) != 1:
         return False
@@ -199,7 +215,7 @@ def _is_chain(unit: Unit, consumers: dict[NodeId, list[NodeId]]) -> bool:
     for child in unit.children:
         if not child.callable or child.inputs != [value] or len(child.outputs) != 1:
             return False
-        if value not in unit.inputs and any(c not in child.members for c in consumers[value]):
+        if value not in unit.inputs and any(c not in child.members for c in readers.get(value, ())):
             return False
         value = child.outputs[0]
     return unit.outputs == [value]
@@ -227,7 +243,7 @@ def scope_steps(tree: Tree, scope: Unit) -> list[Step]:
     units: dict[str, Unit] = {}  # by path, filled on the first repeated call: a scan per call was quadratic
     steps = [_step(tree, scope, item, units) for item in _items(scope)]
     made = {n: i for i, s in enumerate(steps) for n in s.members}
-    needs = [{made[n] for n in s.inputs if n in made} for s in steps]
+    needs = [{made[ref_node(n)] for n in s.inputs if ref_node(n) in made} for s in steps]
     first = [min(tree.pos[n] for n in s.members) for s in steps]
     users: list[list[int]] = [[] for _ in steps]
     for i, deps in enumerate(needs):
@@ -262,7 +278,7 @@ def _step(tree: Tree, scope: Unit, item: Unit | NodeId, units: dict[str, Unit]) 
     inputs = tree.inputs[item]
     target = tree.aliases.get(item)
     if target is None:
-        return Step("", None, item, inputs, [item])
+        return Step("", None, item, inputs, tree.values(item))
     if not units:
         units.update((u.path, u) for u in scope.walk())
     return Step(scope.relative(target), units[target], item, inputs, [item])

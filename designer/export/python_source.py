@@ -16,7 +16,7 @@ from ..analysis.collector import collector_paused
 from ..analysis.validate import Analysis
 from ..compiler import LOAD_HOOK, RESERVED_NAMES, argument_names, class_name
 from ..model.fileformat import write_atomic
-from ..model.graph import Graph, NodeId
+from ..model.graph import Graph, NodeId, ref_node
 from ._blocks import block_class, body_lines
 from ._calls import is_own_layer
 from ._common import checked_analysis
@@ -187,13 +187,13 @@ def _returns(n_main: int, n_all: int) -> str:
 
 
 def _needed(model: Model, outputs: list[NodeId]) -> set[NodeId]:
-    """The outputs and every node they are computed from."""
+    """The outputs and every value they are computed from."""
     graph = model.analysis.graph
     seen: set[NodeId] = set()
     stack = list(outputs)
     while stack:
-        node_id = stack.pop()
-        if node_id not in seen:
-            seen.add(node_id)
-            stack.extend(graph[node_id].inputs)
+        value = stack.pop()
+        if value not in seen:
+            seen.add(value)
+            stack.extend(graph[ref_node(value)].inputs)
     return seen
