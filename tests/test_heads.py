@@ -90,3 +90,19 @@ def test_every_head_code_is_documented():
 
     docs = (Path(__file__).parents[1] / "docs" / "format.md").read_text(encoding="utf-8")
     assert [c for c in {**CODES, **ROI_CODES} if f"`{c}`" not in docs] == []
+
+
+def test_an_output_that_is_one_part_of_a_split_is_checked_and_tied_to_the_split():
+    from tests.helpers import graph
+
+    g = graph(
+        ("x", "Input", {"shape": [1, 16, 16]}, []),
+        ("conv", "Conv2d", {"out_channels": 6, "kernel_size": 4, "stride": 4}, ["x"]),
+        ("parts", "Split", {"sections": [2, 4]}, ["conv"]),
+    )
+    g.set_outputs(["parts:1"])
+    g.extra["training"] = {"task": "segmentation", "data": "shapes:2"}
+    problems = [d for d in analyze(g).diagnostics if d.code.startswith("head.")]
+    assert {d.node_id for d in problems} == {"parts"}
+    [size] = [d for d in problems if d.code == "head.segmentation_size"]
+    assert "'parts:1' is 4x4" in size.message

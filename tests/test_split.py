@@ -15,7 +15,7 @@ from designer import analyze
 from designer.analysis.incremental import reanalyze
 from designer.compiler import compile_graph
 from designer.model.fileformat import dumps, loads
-from designer.model.graph import port_ref, split_ref
+from designer.model.graph import Node, NodeId, port_ref, split_ref
 from tests.helpers import graph
 
 
@@ -161,3 +161,19 @@ def test_version_1_ids_with_a_colon_keep_naming_their_node():
     g = loads(json.dumps(old))
     assert g.ids() == ["x", "a_1", "b"] and g["b"].inputs == ["a_1"] and g.outputs == ["b", "a_1"]
     assert analyze(g).errors == []
+
+
+def test_the_summary_shows_every_part():
+    from designer.analysis.summary import format_text, to_json
+
+    g = _split_design((6, 4), {"sections": [2, 4]}, 2)
+    g.add_node(Node(NodeId("c"), "Split", {"chunks": 3}, [NodeId("x")]))
+    g.set_outputs([*g.output_ids(), "c", "c:1", "c:2"])
+    analysis = analyze(g)
+    assert analysis.ok, analysis.diagnostics
+    rows = {line.split()[0]: line for line in format_text(analysis, batch_size=5).splitlines()}
+    assert "[5, 2, 4], [5, 4, 4]" in rows["s"]
+    assert "3 x [5, 2, 4]" in rows["c"]
+    nodes = {n["id"]: n for n in to_json(analysis)["nodes"]}
+    assert nodes["s"]["output_shapes"] == [[2, 4], [4, 4]] and nodes["s"]["output_shape"] == [2, 4]
+    assert "output_shapes" not in nodes["o0"]

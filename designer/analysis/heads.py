@@ -10,11 +10,12 @@ names the layer to add; training refuses the same problems as errors.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
-from ..model.graph import Graph, NodeId
+from ..model.graph import Graph, NodeId, ref_node, split_ref
 from .roi_heads import is_roi, roi_problems
 
 if TYPE_CHECKING:
@@ -42,18 +43,22 @@ def check_head(graph: Graph, info: Mapping[NodeId, NodeInfo]) -> list[Diagnostic
     inputs, outputs = graph.input_ids(), graph.output_ids()
     if is_roi(section):
         classes = data_classes(str(section.get("data", "shapes")), "detection")
-        return roi_problems(inputs, outputs, lambda n: _shape(info, n), classes)
-    if len(inputs) != 1 or len(outputs) != 1:
+        found = roi_problems(inputs, outputs, lambda n: _shape(info, n), classes)
+    elif len(inputs) != 1 or len(outputs) != 1:
         return []
-    x, y = info[inputs[0]].shape, info[outputs[0]].shape
-    if x is None or y is None:
-        return []
-    return head_problems(section, tuple(x), outputs[0], tuple(y))
+    else:
+        x, y = _shape(info, inputs[0]), _shape(info, outputs[0])
+        found = [] if x is None or y is None else head_problems(section, tuple(x), outputs[0], tuple(y))
+    # an output may be one part of a Split ("split:1"): the message names the part, the diagnostic its node
+    return [replace(d, node_id=ref_node(d.node_id)) if d.node_id else d for d in found]
 
 
-def _shape(info: Mapping[NodeId, NodeInfo], node: str) -> tuple[int, ...] | None:
-    known = info.get(NodeId(node))
-    return tuple(known.shape) if known is not None and known.shape is not None else None
+def _shape(info: Mapping[NodeId, NodeInfo], ref: str) -> tuple[int, ...] | None:
+    """The shape of a value: a node's id or one part of a Split (``"id:k"``)."""
+    node_id, port = split_ref(ref)
+    known = info.get(node_id)
+    shape = known.output_shape(port) if known is not None else None
+    return tuple(shape) if shape is not None else None
 
 
 def head_problems(section: Mapping[str, Any], x: tuple[int, ...], out: str, y: tuple[int, ...]) -> list[Diagnostic]:

@@ -68,6 +68,7 @@ def to_json(analysis: Analysis, batch_size: int = 1) -> dict[str, Any]:
                 "id": info.node.id,
                 "type": info.node.type,
                 "output_shape": list(info.shape) if info.shape is not None else None,
+                **({"output_shapes": [list(p) for p in info.ports]} if info.ports else {}),
                 "params": info.params,
                 "trainable_params": info.trainable_params,
                 "mult_adds": info.mult_adds * batch_size,
@@ -105,12 +106,20 @@ def format_rf(info: NodeInfo) -> str:
     return f"{size} /{stride}"
 
 
+def _shape_text(info: NodeInfo, batch_size: int) -> str:
+    """The output shape with its batch; every part of a node with several (``3 x [1, 2, 4]`` when equal)."""
+    if info.shape is None:
+        return "?"
+    shapes = [fmt_shape((batch_size, *s)) for s in info.ports or (info.shape,)]
+    return f"{len(shapes)} x {shapes[0]}" if len(shapes) > 1 and len(set(shapes)) == 1 else ", ".join(shapes)
+
+
 def format_text(analysis: Analysis, batch_size: int = 1, explain: bool = False) -> str:
     """A torchinfo-like table with the designer's extra columns; ``explain`` adds the formulas under each row."""
     header = ("Layer (type)", "Output shape", "Param #", "Mult-adds", "RF /stride")
     rows: list[tuple[str, str, str, str, str, list[str]]] = []
     for info in _rows(analysis):
-        shape = fmt_shape((batch_size, *info.shape)) if info.shape is not None else "?"
+        shape = _shape_text(info, batch_size)
         params = f"{info.params:,}" + ("" if info.trainable_params == info.params else " (frozen)")
         rows.append(
             (
