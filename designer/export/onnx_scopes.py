@@ -9,12 +9,18 @@ copy of the module in which each operation is called through a small module at i
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from torch import fx, nn
 
 from ..analysis.validate import Analysis
 from ..compiler import trace_nodes
+from ..model.graph import port_ref
+
+if TYPE_CHECKING:
+    import onnx_ir
 
 
 class ScopedOperation(nn.Module):
@@ -44,8 +50,13 @@ def scoped_module(module: nn.Module, analysis: Analysis) -> nn.Module:
         if info.spec.is_module:
             modules[node_id] = module.get_submodule(node_id)
             continue
-        op = env[node_id]
-        if op.op not in ("call_function", "call_method") or op in done or _attribute_of_root(node_id):
+        op = env[node_id] if not info.ports else env[port_ref(node_id, 0)].args[0]  # a Split: the call, not a part
+        if (
+            not isinstance(op, fx.Node)
+            or op.op not in ("call_function", "call_method")
+            or op in done
+            or _attribute_of_root(node_id)
+        ):
             continue  # emits no call of its own (returns its input), or its call is scoped already
         done.add(op)
         modules[node_id] = ScopedOperation(op.op, op.target)
@@ -65,3 +76,21 @@ def _attribute_of_root(node_id: str) -> bool:
 @functools.cache
 def _empty_graph_module() -> fx.GraphModule:
     return fx.GraphModule(nn.Module(), fx.Graph())
+
+
+@contextmanager
+def split_scopes_kept(model: onnx_ir.Model) -> Iterator[None]:
+    """Keep a Split's scope through constant folding, which rewrites the exporter's ``SplitToSequence`` and its
+    ``SequenceAt`` reads into one ``Split`` without the metadata that names the node's id.
+
+    The Split reads the same value its ``SplitToSequence`` did; a value split twice is left as the folding gives it.
+    """
+    found: dict[int, list[dict[str, str]]] = {}
+    for node in model.graph.all_nodes():
+        if node.op_type == "SplitToSequence" and node.inputs and node.inputs[0] is not None:
+            found.setdefault(id(node.inputs[0]), []).append(dict(node.metadata_props))
+    yield
+    for node in model.graph.all_nodes():
+        props = found.get(id(node.inputs[0])) if node.op_type == "Split" and node.inputs[0] is not None else None
+        if props is not None and len(props) == 1 and not node.metadata_props:
+            node.metadata_props.update(props[0])
