@@ -83,14 +83,26 @@ def split_scopes_kept(model: onnx_ir.Model) -> Iterator[None]:
     """Keep a Split's scope through constant folding, which rewrites the exporter's ``SplitToSequence`` and its
     ``SequenceAt`` reads into one ``Split`` without the metadata that names the node's id.
 
-    The Split reads the same value its ``SplitToSequence`` did; a value split twice is left as the folding gives it.
+    The Split's parts are read where the ``SequenceAt`` values were (by the same nodes, or as the same graph
+    outputs); its input may be another folded Split's part, a new value, so it cannot tell them apart.
     """
-    found: dict[int, list[dict[str, str]]] = {}
-    for node in model.graph.all_nodes():
-        if node.op_type == "SplitToSequence" and node.inputs and node.inputs[0] is not None:
-            found.setdefault(id(node.inputs[0]), []).append(dict(node.metadata_props))
+    graph = model.graph
+    found: list[tuple[set[tuple[int, int]], dict[str, str]]] = []
+    for node in graph.all_nodes():
+        if node.op_type == "SplitToSequence":
+            parts = [user.outputs[0] for user, _ in node.outputs[0].uses() if user.op_type == "SequenceAt"]
+            found.append((_reads(graph, parts), dict(node.metadata_props)))
     yield
-    for node in model.graph.all_nodes():
-        props = found.get(id(node.inputs[0])) if node.op_type == "Split" and node.inputs[0] is not None else None
-        if props is not None and len(props) == 1 and not node.metadata_props:
-            node.metadata_props.update(props[0])
+    for node in graph.all_nodes():
+        if node.op_type == "Split" and not node.metadata_props:
+            reads = _reads(graph, list(node.outputs))
+            props = [p for r, p in found if r & reads]
+            if len(props) == 1:
+                node.metadata_props.update(props[0])
+
+
+def _reads(graph: onnx_ir.Graph, values: list[onnx_ir.Value]) -> set[tuple[int, int]]:
+    """Where ``values`` are read: (id of the reading node, input index), and (-1, position) for a graph output."""
+    outputs = list(graph.outputs)
+    found = {(id(user), index) for value in values for user, index in value.uses()}
+    return found | {(-1, k) for k, out in enumerate(outputs) if any(out is v for v in values)}
