@@ -133,8 +133,14 @@ def test_torchvision_shufflenet_halves_are_splits_with_strict_state_dict_and_equ
 # -- ONNX -------------------------------------------------------------------------------------------------------------
 
 
-def _save(path: Path, nodes: list[onnx.NodeProto], consts: dict[str, np.ndarray], shape: list[Any], opset: int,
-          outputs: list[str]) -> Path:  # fmt: skip
+def _save(
+    path: Path,
+    nodes: list[onnx.NodeProto],
+    consts: dict[str, np.ndarray],
+    shape: list[Any],
+    opset: int,
+    outputs: list[str],
+) -> Path:
     """A hand-built file with input ``x`` of ``shape`` and the given ``outputs``."""
     g = helper.make_graph(
         nodes,
@@ -184,7 +190,7 @@ def _split_then_relu(split: onnx.NodeProto) -> list[onnx.NodeProto]:
             helper.make_node("Split", ["x"], ["a", "b"], name="cut", axis=3, num_outputs=2),
             {},
             {"dim": 3, "sections": [3, 2]},
-        ),  # fmt: skip
+        ),
     ],
     ids=["opset11-split-attribute", "opset11-equal", "opset13-split-input", "opset18-num-outputs", "opset18-uneven"],
 )
