@@ -220,8 +220,11 @@ def test_a_design_with_splits_exports_to_onnx_and_imports_back_as_the_same_desig
         ("head", "Split", {"sections": [3, 5]}, ["unit.shuffle"]),
         ("thirds", "Split", {"dim": 3, "chunks": 3}, ["head:1"]),
         ("mul", "Mul", {}, ["thirds", "thirds:2"]),
+        ("halves", "Split", {"dim": 2}, ["unit.shuffle"]),  # read by Splits only
+        ("top", "Split", {"dim": 3}, ["halves"]),
+        ("bottom", "Split", {"dim": 3, "sections": [2, 4]}, ["halves:1"]),
     )
-    g.outputs = ["head", "mul", "thirds:1"]
+    g.outputs = ["head", "mul", "thirds:1", "top", "top:1", "bottom", "bottom:1"]
     path = tmp_path / "splits.onnx"
     export_onnx(g, path, seed=0)
     result = import_source(f"onnx:{path}")

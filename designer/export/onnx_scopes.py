@@ -83,22 +83,26 @@ def split_scopes_kept(model: onnx_ir.Model) -> Iterator[None]:
     """Keep a Split's scope through constant folding, which rewrites the exporter's ``SplitToSequence`` and its
     ``SequenceAt`` reads into one ``Split`` without the metadata that names the node's id.
 
-    The Split's parts are read where the ``SequenceAt`` values were (by the same nodes, or as the same graph
-    outputs); its input may be another folded Split's part, a new value, so it cannot tell them apart.
+    A folded Split is known by where its parts are read: by the same nodes, or as the same graph outputs, as the
+    ``SequenceAt`` values were (its input may be another folded Split's part, a new value). Matching from the last
+    node back lets a Split read only by Splits be known by the ``SplitToSequence`` nodes they replaced.
     """
     graph = model.graph
-    found: list[tuple[set[tuple[int, int]], dict[str, str]]] = []
+    found: list[tuple[int, set[tuple[int, int]], dict[str, str]]] = []
     for node in graph.all_nodes():
         if node.op_type == "SplitToSequence":
             parts = [user.outputs[0] for user, _ in node.outputs[0].uses() if user.op_type == "SequenceAt"]
-            found.append((_reads(graph, parts), dict(node.metadata_props)))
+            found.append((id(node), _reads(graph, parts), dict(node.metadata_props)))
     yield
-    for node in graph.all_nodes():
-        if node.op_type == "Split" and not node.metadata_props:
-            reads = _reads(graph, list(node.outputs))
-            props = [p for r, p in found if r & reads]
-            if len(props) == 1:
-                node.metadata_props.update(props[0])
+    was: dict[int, int] = {}  # a folded Split -> the SplitToSequence it replaced
+    for node in reversed(list(graph.all_nodes())):
+        if node.op_type != "Split" or node.metadata_props:
+            continue
+        reads = {(was.get(user, user), index) for user, index in _reads(graph, list(node.outputs))}
+        matches = [(old, props) for old, r, props in found if r & reads]
+        if len(matches) == 1:
+            was[id(node)] = matches[0][0]
+            node.metadata_props.update(matches[0][1])
 
 
 def _reads(graph: onnx_ir.Graph, values: list[onnx_ir.Value]) -> set[tuple[int, int]]:
