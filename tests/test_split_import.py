@@ -19,7 +19,7 @@ from torch import nn
 
 import designer
 from designer.export import export_onnx
-from designer.importers import ImportResult, import_source
+from designer.importers import ImportResult, ModelImportError, import_source
 from designer.importers.fx_import import import_module
 from tests.helpers import graph
 
@@ -117,6 +117,24 @@ def test_only_some_parts_taken_a_split_with_unread_parts_or_a_slice_for_one():
     unread = [d for d in designer.analyze(result.graph).diagnostics if d.code == "graph.unused_part"]
     assert [(d.node_id, d.severity.name) for d in unread] == [("split", "WARNING")]
     _same_as_module(result, model, [3, 4, 4])
+
+
+class BatchHalves(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, 0)
+        return a + b
+
+
+class SeveralAtOnce(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(x.chunk(4, 1)[1:], 1)
+
+
+@pytest.mark.parametrize("model, what", [(BatchHalves(), "Tensor.chunk"), (SeveralAtOnce(), "operator.getitem")])
+def test_a_split_of_the_batch_or_parts_taken_by_a_slice_are_named_not_mapped(model, what):
+    with pytest.raises(ModelImportError) as info:
+        import_module(model, [4, 3, 3])
+    assert [p.split(" in ")[0].strip() for p in info.value.problems] == [what]
 
 
 @pytest.mark.slow
