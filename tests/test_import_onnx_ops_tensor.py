@@ -17,7 +17,7 @@ def test_slice_of_channels_with_an_open_end(tmp_path):
     assert result.graph["upper"].params == {"start": 2}
 
 
-def test_split_on_channels_becomes_one_slice_per_part(tmp_path):
+def test_split_on_channels_becomes_one_split_node_whose_parts_are_read_by_port(tmp_path):
     nodes = [
         helper.make_node("Split", ["x", "sizes"], ["a", "b"], name="split", axis=1),
         helper.make_node("Relu", ["b"], ["r"], name="branch"),
@@ -25,9 +25,10 @@ def test_split_on_channels_becomes_one_slice_per_part(tmp_path):
     ]
     consts = {"sizes": np.array([2, 4], np.int64)}
     result = _import_and_compare(_save(tmp_path / "split.onnx", nodes, consts, ["N", 6, 3, 3], opset=13))
-    assert [(n.id, n.type, n.params) for n in result.graph][1:3] == [
-        ("split_0", "Slice", {"end": 2}),
-        ("split_1", "Slice", {"start": 2}),
+    assert [(n.id, n.type, n.params, n.inputs) for n in result.graph][1:] == [
+        ("split", "Split", {"sections": [2, 4]}, ["x"]),
+        ("branch", "ReLU", {}, ["split:1"]),
+        ("join", "Concat", {}, ["split", "branch"]),
     ]
 
 
@@ -37,7 +38,8 @@ def test_split_into_equal_parts_by_output_count(tmp_path):
         helper.make_node("Mul", ["a", "b"], ["y"], name="gate"),
     ]
     result = _import_and_compare(_save(tmp_path / "glu.onnx", nodes, {}, ["N", 8, 2, 2], opset=18))
-    assert _types(result) == ["Slice", "Slice", "Mul"]
+    assert _types(result) == ["Split", "Mul"]
+    assert result.graph["gate"].inputs == ["halves", "halves:1"]
 
 
 def test_channel_shuffle_pattern_is_one_node(tmp_path):

@@ -34,7 +34,7 @@ from ._common import (
     quiet,
     reason,
 )
-from .onnx_scopes import scoped_module
+from .onnx_scopes import scoped_module, split_scopes_kept
 
 if TYPE_CHECKING:
     import onnx
@@ -219,7 +219,8 @@ def _fold_constants(model: onnx_ir.Model) -> None:
     import onnx_ir.passes.common as passes
     from onnxscript import optimizer
 
-    optimizer.fold_constants(model)
+    with split_scopes_kept(model):
+        optimizer.fold_constants(model)
     for step in (passes.RemoveUnusedNodesPass(), passes.OutputFixPass(), passes.NameFixPass()):
         step(model)  # OutputFixPass: an output that is also an input (an Identity node) keeps both names
 

@@ -9,12 +9,18 @@ copy of the module in which each operation is called through a small module at i
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from torch import fx, nn
 
 from ..analysis.validate import Analysis
 from ..compiler import trace_nodes
+from ..model.graph import port_ref
+
+if TYPE_CHECKING:
+    import onnx_ir
 
 
 class ScopedOperation(nn.Module):
@@ -44,8 +50,13 @@ def scoped_module(module: nn.Module, analysis: Analysis) -> nn.Module:
         if info.spec.is_module:
             modules[node_id] = module.get_submodule(node_id)
             continue
-        op = env[node_id]
-        if op.op not in ("call_function", "call_method") or op in done or _attribute_of_root(node_id):
+        op = env[node_id] if not info.ports else env[port_ref(node_id, 0)].args[0]  # a Split: the call, not a part
+        if (
+            not isinstance(op, fx.Node)
+            or op.op not in ("call_function", "call_method")
+            or op in done
+            or _attribute_of_root(node_id)
+        ):
             continue  # emits no call of its own (returns its input), or its call is scoped already
         done.add(op)
         modules[node_id] = ScopedOperation(op.op, op.target)
@@ -65,3 +76,37 @@ def _attribute_of_root(node_id: str) -> bool:
 @functools.cache
 def _empty_graph_module() -> fx.GraphModule:
     return fx.GraphModule(nn.Module(), fx.Graph())
+
+
+@contextmanager
+def split_scopes_kept(model: onnx_ir.Model) -> Iterator[None]:
+    """Keep a Split's scope through constant folding, which rewrites the exporter's ``SplitToSequence`` and its
+    ``SequenceAt`` reads into one ``Split`` without the metadata that names the node's id.
+
+    A folded Split is known by where its parts are read: by the same nodes, or as the same graph outputs, as the
+    ``SequenceAt`` values were (its input may be another folded Split's part, a new value). Matching from the last
+    node back lets a Split read only by Splits be known by the ``SplitToSequence`` nodes they replaced.
+    """
+    graph = model.graph
+    found: list[tuple[int, set[tuple[int, int]], dict[str, str]]] = []
+    for node in graph.all_nodes():
+        if node.op_type == "SplitToSequence":
+            parts = [user.outputs[0] for user, _ in node.outputs[0].uses() if user.op_type == "SequenceAt"]
+            found.append((id(node), _reads(graph, parts), dict(node.metadata_props)))
+    yield
+    was: dict[int, int] = {}  # a folded Split -> the SplitToSequence it replaced
+    for node in reversed(list(graph.all_nodes())):
+        if node.op_type != "Split" or node.metadata_props:
+            continue
+        reads = {(was.get(user, user), index) for user, index in _reads(graph, list(node.outputs))}
+        matches = [(old, props) for old, r, props in found if r & reads]
+        if len(matches) == 1:
+            was[id(node)] = matches[0][0]
+            node.metadata_props.update(matches[0][1])
+
+
+def _reads(graph: onnx_ir.Graph, values: list[onnx_ir.Value]) -> set[tuple[int, int]]:
+    """Where ``values`` are read: (id of the reading node, input index), and (-1, position) for a graph output."""
+    outputs = list(graph.outputs)
+    found = {(id(user), index) for value in values for user, index in value.uses()}
+    return found | {(-1, k) for k, out in enumerate(outputs) if any(out is v for v in values)}

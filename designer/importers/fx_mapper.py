@@ -26,7 +26,7 @@ from .fx_calls import (
 from .fx_leaves import LEAF_INPUT, Step, Unsupported, expand, from_sizes
 from .fx_problems import Problems
 from .fx_scalar import map_scalar_op
-from .fx_tensor import fold_channel_shuffles, map_getitem, map_mean, map_permute, map_reshape, map_split
+from .fx_tensor import Parts, fold_channel_shuffles, map_getitem, map_mean, map_permute, map_reshape, map_split
 
 _NOT_A_LAYER = "not a CNN layer the designer has; rewrite it with supported layers"
 
@@ -52,8 +52,8 @@ class FxMapper:
         self.keys: dict[str, tuple[str, tuple[int, ...]]] = {}
         #: Reshapes of tensor attributes (``self.gamma.reshape(1, -1, 1, 1)``) -> the attribute.
         self.attr_of: dict[fx.Node, fx.Node] = {}
-        #: Splits and chunks, mapped when their parts are taken: (input, dim, [start, end) of each part).
-        self.parts: dict[fx.Node, tuple[fx.Node, int, list[tuple[int, int]]]] = {}
+        #: Splits and chunks: where their parts are cut, and the Split node giving them when several are taken.
+        self.parts: dict[fx.Node, Parts] = {}
         #: Ids a call's node may not take: every module path and its prefixes (a group), and the ids given.
         self.taken = {name.rsplit(".", k)[0] for name, _ in traced.named_modules() for k in range(name.count(".") + 1)}
 

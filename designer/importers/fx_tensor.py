@@ -6,17 +6,30 @@ from __future__ import annotations
 
 import math
 import operator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from torch import fx
 
 from ..layers.registry import get_spec
-from ..model.graph import Node
+from ..model.graph import Node, NodeId, port_ref
+from .split_parts import split_params
 
 if TYPE_CHECKING:
     from .fx_mapper import FxMapper
 
 Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A split or chunk in a traced forward: its input, the cut dimension, ``[start, end)`` of each part, and the
+    Split node that gives them (None while at most one part is taken: that part is a Slice)."""
+
+    base: fx.Node
+    dim: int
+    ranges: list[tuple[int, int]]
+    split_id: NodeId | None = None
 
 
 def dim_arg(node: fx.Node, index: int, default: Any = None, key: str = "dim") -> Any:
@@ -90,10 +103,13 @@ def map_permute(m: FxMapper, node: fx.Node, what: str) -> None:
 
 
 def map_split(m: FxMapper, node: fx.Node, what: str) -> None:
-    """``x.chunk(2, dim=1)`` and ``x.split(sizes, dim)``: nothing yet; each part taken (``parts[0]``) is a Slice."""
+    """``x.chunk(2, dim=1)``, ``torch.split(x, sizes, dim)``: one Split node when two or more parts are taken
+    (``parts[k]``, or ``a, b = ...``), each taker reading its port; a single part taken is a Slice (``map_getitem``),
+    as a Split with parts nobody reads is warned of."""
     src = node.args[0]
     before = m.shape_of(src)
-    if not isinstance(src, fx.Node) or before is None or not all(u.target is operator.getitem for u in node.users):
+    taken = [u.args[1] for u in node.users if u.target is operator.getitem]
+    if not isinstance(src, fx.Node) or before is None or len(taken) < len(node.users):
         m.refuse(node, what, "only parts taken by index can be used")
         return
     dim = int(str(dim_arg(node, 2, 0))) % len(before)
@@ -107,16 +123,36 @@ def map_split(m: FxMapper, node: fx.Node, what: str) -> None:
     else:
         sizes = [int(str(s)) for s in how]  # type: ignore[union-attr]  # a list of sizes, as torch takes it
     starts = [sum(sizes[:k]) for k in range(len(sizes))]
-    m.parts[node] = (src, dim, [(s, s + z) for s, z in zip(starts, sizes)])
+    ranges = [(s, s + z) for s, z in zip(starts, sizes)]
+    m.parts[node] = Parts(src, dim, ranges)
+    indices = {k % len(sizes) for k in taken if isinstance(k, int)}
+    if len(indices) < 2 or not all(isinstance(k, int) for k in taken):
+        return
+    if dim == 0:
+        m.refuse(node, what, "cuts the batch; a design keeps every sample")
+        return
+    listed = not what.endswith("chunk") and not isinstance(how, int)
+    params = split_params(dim, sizes, listed)
+    split_id = m.emit(node, m.local_id(node, "split"), "Split", params, [src])
+    m.parts[node] = Parts(src, dim, ranges, split_id)
 
 
 def map_getitem(m: FxMapper, node: fx.Node) -> None:
-    """``parts[i]`` of a split, or ``x[:, a:b]``: a Slice of one dimension."""
+    """``parts[i]`` of a split (its Split node's port, or a Slice when it is the only part taken), or ``x[:, a:b]``:
+    a Slice of one dimension."""
     src, index = node.args[0], node.args[1]
     if isinstance(src, fx.Node) and src in m.parts:
-        base, dim, ranges = m.parts[src]
-        start, end = ranges[int(str(index))]
-        _slice(m, node, base, dim, start, end, 1)
+        parts = m.parts[src]
+        if not isinstance(index, int):
+            m.refuse(node, "operator.getitem", "takes several parts of a split at once; take each by its index")
+            return
+        k = index % len(parts.ranges)
+        if parts.split_id is not None:
+            m.ids[node] = port_ref(parts.split_id, k)
+        elif src not in m.failed:
+            _slice(m, node, parts.base, parts.dim, *parts.ranges[k], 1)
+        else:
+            m.refuse(node, "operator.getitem", "takes a part of a split that could not be mapped")
         return
     index = index if isinstance(index, tuple) else (index,)
     cut = [(d, s) for d, s in enumerate(index) if s != slice(None)]

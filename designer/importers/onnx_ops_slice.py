@@ -1,10 +1,13 @@
-"""ONNX ``Slice`` and ``Split`` of one sample dimension (channels, mostly): one Slice node per part."""
+"""ONNX ``Slice`` and ``Split`` of one sample dimension (channels, mostly): a Slice node, or one Split node whose
+outputs are its parts."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..model.graph import port_ref
 from .onnx_context import OpContext, Unsupported
+from .split_parts import split_params
 
 #: ONNX writes "to the end" as the largest int64 (or any index past the end).
 _TO_END = 2**31
@@ -44,20 +47,25 @@ def slice_(ctx: OpContext) -> None:
 
 
 def split(ctx: OpContext) -> None:
-    """``Split`` into parts along one dimension: a Slice node per output, named ``<split>_0``, ``<split>_1``, ..."""
+    """``Split`` into parts along one dimension: one Split node, whose output ``k`` the ONNX node's output ``k`` names
+    (``split:1``). The sizes are the ``split`` input (opset 13 on), the ``split`` attribute (before), or equal parts,
+    one per output (opset 18's ``num_outputs``: the last part may be smaller)."""
     axis = _axis(ctx, int(ctx.attrs.get("axis", 0)))
-    sizes = ctx.const(1) if len(ctx.node.input) > 1 and ctx.node.input[1] else ctx.attrs.get("split")
+    given = ctx.const(1) if len(ctx.node.input) > 1 and ctx.node.input[1] else ctx.attrs.get("split")
+    if given is None and len(ctx.node.input) > 1 and ctx.node.input[1]:
+        raise Unsupported("its sizes are computed by the network; only constant sizes map")
     shape = ctx.in_shape() or []
     total = shape[axis] if axis < len(shape) else None
-    if sizes is None:
-        if not isinstance(total, int):
-            raise Unsupported("the size of the split dimension is unknown")
-        count = len(ctx.node.output)
-        part = -(-total // count)  # opset 18's num_outputs: the last part may be smaller
+    count = len(ctx.node.output)
+    if given is not None:
+        sizes = [int(s) for s in np.atleast_1d(given).tolist()]
+    elif not isinstance(total, int):
+        raise Unsupported("the size of the split dimension is unknown")
+    else:
+        part = -(-total // count)
         sizes = [min(part, total - i * part) for i in range(count)]
-    start = 0
-    for index, (size, output) in enumerate(zip(np.atleast_1d(sizes).tolist(), ctx.node.output)):
-        end = start + int(size)
-        last = index == len(ctx.node.output) - 1
-        ctx.emit("Slice", _slice_params(axis, start, None if last else end, 1), output=output, suffix=f"_{index}")
-        start = end
+    if len(sizes) != count or min(sizes) < 1 or (isinstance(total, int) and sum(sizes) != total):
+        raise Unsupported(f"its sizes {sizes} do not cut dimension {axis} of size {total} into {count} parts")
+    split_id = ctx.emit("Split", split_params(axis, sizes), output=ctx.node.output[0])
+    for k, output in enumerate(ctx.node.output[1:], start=1):
+        ctx.builder.producer[output] = port_ref(split_id, k)
