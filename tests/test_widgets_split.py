@@ -167,3 +167,16 @@ def test_copy_paste_of_a_split_with_its_reader_keeps_the_part_and_delete_undoes(
     assert doc.graph[reader].inputs == [f"{split}:1"] and doc.graph["relu1"].inputs == [split]
     assert [e.src for e in scene.edges_into(reader)] == [f"{split}:1"]
     assert len(scene.nodes[split].output_ports) == 2
+
+
+def test_ports_of_parts_a_split_loses_are_hidden_and_come_back(canvas):
+    split = _drop_split(canvas)
+    item = canvas.scene.nodes[split]
+    for chunks in (4, 2, 3, 1, 4):
+        canvas.doc.set_param(split, "chunks", chunks)
+        assert [p.index for p in item.output_ports] == list(range(chunks))
+        assert all(p.isVisible() for p in item.output_ports)
+        shown = [c for c in item.childItems() if c.isVisible() and c is not item.input_port]
+        assert len(shown) == chunks
+    canvas.doc.undo_stack.setIndex(0)
+    assert split not in canvas.scene.nodes

@@ -95,6 +95,9 @@ class NodeItem(QGraphicsItem):
         )
         #: One port per output: several for a Split (``set_output_count``).
         self.output_ports = [PortItem(self, OUTPUT)]
+        #: Ports of parts a Split no longer has, hidden and kept for when it has them again: a child item deleted
+        #: from Python while Qt may still point at it (hover, the view's press) is a crash waiting to happen.
+        self._spare_ports: list[PortItem] = []
         if content.tooltip:
             self.setToolTip(content.tooltip)
 
@@ -119,12 +122,13 @@ class NodeItem(QGraphicsItem):
         if count == len(self.output_ports):
             return False
         while len(self.output_ports) < count:
-            self.output_ports.append(PortItem(self, OUTPUT, index=len(self.output_ports)))
+            spare = self._spare_ports.pop() if self._spare_ports else None
+            if spare is not None:
+                spare.show()
+            self.output_ports.append(spare or PortItem(self, OUTPUT, index=len(self.output_ports)))
         while len(self.output_ports) > count:
-            port = self.output_ports.pop()
-            port.hide()  # a box not yet in a scene keeps the child, hidden, until it is dropped with the box
-            if port.scene() is not None:
-                port.scene().removeItem(port)  # this also takes it from the box
+            self.output_ports[-1].hide()
+            self._spare_ports.append(self.output_ports.pop())
         for k, port in enumerate(self.output_ports):
             port.setPos(_spread(k, count), theme.NODE_HEIGHT / 2)
         self.update()

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from designer.analysis.validate import Analysis
-from designer.editing.node_text import fmt_count, fmt_shape, key_params
+from designer.editing.node_text import fmt_count, fmt_outputs, fmt_shape, key_params
 from designer.model.diagnostics import Diagnostic
 from designer.model.graph import Graph, Node, NodeId, ref_node
 
@@ -34,7 +34,7 @@ def node_content(
     info = analysis.info.get(node.id) if analysis is not None else None
     state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
     shape = (
-        "→ " + _output_text(info.ports or (info.shape,))
+        "→ " + fmt_outputs(info.ports or (info.shape,))
         if info is not None and info.shape is not None
         else ("✗ " + _first_line(diags) if state == ERROR else "→ ?")
     )
@@ -48,13 +48,6 @@ def node_content(
         frozen=node.frozen,
         is_output=node.id in outputs,
     )
-
-
-def _output_text(ports: Sequence[tuple[int, ...] | None]) -> str:
-    """The output shape, or a Split's parts: ``2 × [32, 8, 8]`` when equal, else each (``[16, 8, 8] | [48, 8, 8]``)."""
-    if len(ports) > 1 and len(set(ports)) == 1:
-        return f"{len(ports)} × {fmt_shape(ports[0])}"
-    return " | ".join(fmt_shape(p) for p in ports)
 
 
 def _first_line(diags: list[Diagnostic]) -> str:
