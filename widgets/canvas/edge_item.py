@@ -62,7 +62,8 @@ class EdgeItem(QGraphicsPathItem):
 
     def __init__(self, src: str, dst: str):
         super().__init__()
-        self.src, self.dst = src, dst
+        self.src_node, self.src_port = split_ref(src)
+        self._src, self.dst = src, dst
         self.error = False
         #: What the label and state were last computed from (the scene skips unchanged edges).
         self.key: object = None
@@ -80,14 +81,14 @@ class EdgeItem(QGraphicsPathItem):
         self.setAcceptHoverEvents(True)
 
     @property
-    def src_node(self) -> str:
-        """The id of the node the edge comes from."""
-        return split_ref(self.src)[0]
+    def src(self) -> str:
+        """The reference the edge reads; ``src_node`` and ``src_port`` are its two parts (kept: routing is hot)."""
+        return self._src
 
-    @property
-    def src_port(self) -> int:
-        """Which output of that node the edge comes from."""
-        return split_ref(self.src)[1]
+    @src.setter
+    def src(self, ref: str) -> None:
+        self._src = ref
+        self.src_node, self.src_port = split_ref(ref)
 
     def set_ends(self, start: QPointF, end: QPointF) -> None:
         """Route the curve; edges running down through their own column bow out to the right."""

@@ -43,7 +43,7 @@ class PortItem(QGraphicsItem):
         self._dressed = True
         if self.side == OUTPUT:  # an input keeps the default arrow
             self.setCursor(Qt.CursorShape.CrossCursor)
-        several = len(self.node.output_ports) > 1
+        several = self.node.spec is not None and self.node.spec.multi_output
         self.setToolTip(
             f"output {self.index}: drag to an input port to connect"
             if self.side == OUTPUT and several
