@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from designer.model import fileformat
+from tests.helpers import graph
 from tests.test_widgets_canvas import Canvas, drop
 from widgets.canvas.edge_item import EdgeItem
 from widgets.document.document import Document
@@ -180,3 +181,24 @@ def test_ports_of_parts_a_split_loses_are_hidden_and_come_back(canvas):
         assert len(shown) == chunks
     canvas.doc.undo_stack.setIndex(0)
     assert split not in canvas.scene.nodes
+
+
+def test_a_part_leaving_a_collapsed_group_starts_at_the_group_box_and_at_its_port_when_open(qtbot):
+    g = graph(
+        ("x", "Input", {"shape": [8, 4, 4]}, []),
+        ("b.s", "Split", {"sections": [2, 6]}, ["x"]),
+        ("b.a", "ReLU", {}, ["b.s"]),
+        ("out", "ReLU", {}, ["b.s:1"]),
+    )
+    made = Canvas(qtbot, Document(g))
+    try:
+        scene = made.scene
+        assert scene.collapse("b")
+        box = scene.groups["b"]
+        assert box.content.shape == "8×4×4 → 6×4×4 + 2×4×4", "the part read outside, then the output inside"
+        (edge,) = scene.edges_into("out")
+        assert edge.isVisible() and _start(edge) == box.output_anchor() and edge.label.text == "6×4×4"
+        scene.item_double_clicked(box)
+        assert _start(edge) == scene.nodes["b.s"].output_anchor(1) != scene.nodes["b.s"].output_anchor(0)
+    finally:
+        made.close()
