@@ -13,7 +13,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
 
 from designer import analyze, dumps, loads
-from designer.editing.node_text import fmt_shape
+from designer.editing.node_text import fmt_outputs, fmt_shape
 from widgets.canvas.node_item import ERROR
 from widgets.canvas.view import PALETTE_MIME
 from widgets.main_window import MainWindow
@@ -144,7 +144,7 @@ def assert_views_equal_a_fresh_analysis(window: MainWindow) -> None:
     for node_id, item in window.scene.nodes.items():
         shape = fresh.shape(node_id)
         if shape is not None:
-            assert item.content.shape == "→ " + fmt_shape(shape), node_id
+            assert item.content.shape == "→ " + fmt_outputs(fresh.info[node_id].ports or (shape,)), node_id
     assert [info.node.id for info in window.summary.model.rows] == [
         n for n in (*fresh.order, *fresh.info) if n in fresh.info
     ][: len(window.summary.model.rows)]

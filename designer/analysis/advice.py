@@ -107,6 +107,7 @@ class _Design:
         return self._outputs
 
     def source(self, ni: NodeInfo) -> NodeInfo | None:
+        """What ``ni`` reads first. None for a later part of a Split (``"s:1"``): the Split's info describes part 0."""
         src = ni.node.inputs[0] if ni.node.inputs else None
         return self.info.get(src) if src is not None else None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
-from ..model.graph import Graph
+from ..model.graph import Graph, ref_node
 
 CODES = {
     "head.roi_inputs": "a Fast R-CNN design whose Inputs are not the image [C, H, W] then the proposals [5]",
@@ -29,7 +29,7 @@ def box_inputs(graph: Graph) -> set[str]:
     return {
         n.inputs[1]
         for n in graph
-        if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1 and graph[n.inputs[1]].type == "Input"
+        if n.type in ("RoIPool", "RoIAlign") and len(n.inputs) > 1 and graph[ref_node(n.inputs[1])].type == "Input"
     }
 
 

@@ -50,6 +50,7 @@ STARTING_PARAMS: dict[str, dict[str, Any]] = {
     "RoIPool": {"output_size": 7},
     "RoIAlign": {"output_size": 7},
     "ScalarOp": {"op": "mul", "value": 2.0},
+    "Split": {"chunks": 2, "dim": 1},
 }
 
 #: Short id stems, so new nodes read like hand-written ones (conv1, bn1, relu1).
@@ -178,7 +179,7 @@ def block_nodes(
     block = get_block(name)
     if block is None:
         raise KeyError(f"unknown building block {name!r}")
-    taken = [*graph.ids(), *(s for n in graph for s in n.inputs)]
+    taken = [*graph.ids(), *(s for n in graph for s in n.sources)]
     prefix = unique_prefix(taken, block.prefix)
     source = input_id if input_id is not None else _PLACEHOLDER
     result = block.emit(prefix, source, in_shape if in_shape and len(in_shape) == 3 else PLACEHOLDER_SHAPE)

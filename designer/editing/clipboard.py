@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from designer.model import fileformat
-from designer.model.graph import Graph, Node, NodeId
+from designer.model.graph import Graph, Node, NodeId, port_ref, ref_node, split_ref
 
 MIME_TYPE = "application/x-cnn-designer-nodes"
 _MARK = "cnn-designer/nodes"
@@ -39,8 +39,8 @@ def referenced_ids(graph: Graph) -> set[str]:
     """Every id the graph mentions: nodes, inputs (even dangling ones) and declared outputs."""
     ids: set[str] = set(graph.ids())
     for node in graph:
-        ids.update(node.inputs)
-    ids.update(graph.outputs or ())
+        ids.update(node.sources)
+    ids.update(ref_node(o) for o in graph.outputs or ())
     return ids
 
 
@@ -65,9 +65,19 @@ def reidentify(nodes: list[Node], graph: Graph, keep_external: bool = False) -> 
     for node in nodes:
         copy = node.clone()
         copy.id = mapping[node.id]
-        copy.inputs = [mapping.get(s, s) for s in node.inputs if s in mapping or (keep_external and s in graph)]
+        copy.inputs = [
+            _remapped(s, mapping)
+            for s in node.inputs
+            if ref_node(s) in mapping or (keep_external and ref_node(s) in graph)
+        ]
         out.append(copy)
     return out
+
+
+def _remapped(ref: NodeId, mapping: dict[str, NodeId]) -> NodeId:
+    """``ref`` with its node renamed by ``mapping`` (output index kept: a pasted Split's ``"s:1"`` reads the copy's)."""
+    node_id, port = split_ref(ref)
+    return port_ref(mapping[node_id], port) if node_id in mapping else ref
 
 
 def shift_positions(nodes: list[Node], offset: tuple[float, float]) -> None:

@@ -29,7 +29,7 @@ def layered_layout(
     """
     chosen = [NodeId(i) for i in ids] if ids is not None else graph.ids()
     members = set(chosen)
-    preds = {n: [s for s in graph[n].inputs if s in members and s != n] for n in chosen}
+    preds = {n: [s for s in graph[n].sources if s in members and s != n] for n in chosen}
     layer = _layers(chosen, preds)
     rows: dict[int, list[NodeId]] = {}
     for n in chosen:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from designer.analysis.validate import NodeInfo
@@ -12,6 +12,13 @@ from designer.model.graph import Node
 def fmt_shape(shape: tuple[int, ...] | None) -> str:
     """A shape as ``64×56×56`` (``?`` when unknown)."""
     return "?" if shape is None else "×".join(str(d) for d in shape) or "scalar"
+
+
+def fmt_outputs(ports: Sequence[tuple[int, ...] | None]) -> str:
+    """A node's output shape, or a Split's parts: ``2 × 32×8×8`` when equal, else each (``16×8×8 | 48×8×8``)."""
+    if len(ports) > 1 and len(set(ports)) == 1:
+        return f"{len(ports)} × {fmt_shape(ports[0])}"
+    return " | ".join(fmt_shape(p) for p in ports)
 
 
 def fmt_count(n: int) -> str:

@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPainte
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyle, QStyleOptionGraphicsItem, QWidget
 
 from designer.editing.layout import WRAP_GAP
+from designer.model.graph import split_ref
 
 from .. import theme
 from .lod import FULL_ZOOM, draw_text, lod_of
@@ -52,7 +53,8 @@ class EdgeLabelItem(QGraphicsItem):
 
 
 class EdgeItem(QGraphicsPathItem):
-    """One input of ``dst`` fed by ``src``; geometry and label are set by the scene.
+    """One input of ``dst`` fed by ``src``, a reference (``"s:1"``: output 1 of ``s``); the scene sets its geometry
+    and label.
 
     The label is a separate top-level item (added and removed with the edge) so that no other edge's line is drawn
     over it.
@@ -60,7 +62,8 @@ class EdgeItem(QGraphicsPathItem):
 
     def __init__(self, src: str, dst: str):
         super().__init__()
-        self.src, self.dst = src, dst
+        self.src_node, self.src_port = split_ref(src)
+        self._src, self.dst = src, dst
         self.error = False
         #: What the label and state were last computed from (the scene skips unchanged edges).
         self.key: object = None
@@ -76,6 +79,16 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(_NO_PEN)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
+
+    @property
+    def src(self) -> str:
+        """The reference the edge reads; ``src_node`` and ``src_port`` are its two parts (kept: routing is hot)."""
+        return self._src
+
+    @src.setter
+    def src(self, ref: str) -> None:
+        self._src = ref
+        self.src_node, self.src_port = split_ref(ref)
 
     def set_ends(self, start: QPointF, end: QPointF) -> None:
         """Route the curve; edges running down through their own column bow out to the right."""

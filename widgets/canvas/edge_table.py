@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from designer.model.graph import NodeId, renamed_ref
+
 from .edge_item import EdgeItem
 
 
 class EdgeTable:
     """``inputs[dst]`` has one slot per input of ``dst``, in input order (None: no item made for it);
-    ``outputs[src]`` holds the items made for the edges ``src`` feeds."""
+    ``outputs[node]`` holds the items made for the edges ``node`` feeds, from any of its outputs (an edge's ``src`` is
+    a reference such as ``"s:1"``: two edges from parts of one Split into one node are two slots, two items)."""
 
     def __init__(self) -> None:
         self.inputs: dict[str, list[EdgeItem | None]] = {}
@@ -62,12 +65,12 @@ class EdgeTable:
         """A new input slot of ``dst`` at ``index``, with its item or None."""
         self.inputs.setdefault(dst, []).insert(index, edge)
         if edge is not None:
-            self.outputs.setdefault(edge.src, []).append(edge)
+            self.outputs.setdefault(edge.src_node, []).append(edge)
 
     def put(self, dst: str, index: int, edge: EdgeItem) -> None:
         """Fill an empty slot with a made item."""
         self.inputs[dst][index] = edge
-        self.outputs.setdefault(edge.src, []).append(edge)
+        self.outputs.setdefault(edge.src_node, []).append(edge)
 
     def take(self, dst: str, index: int, keep_slot: bool) -> EdgeItem | None:
         """Take the item out of a slot (emptying it, or removing the slot); the caller removes it from the scene."""
@@ -76,14 +79,14 @@ class EdgeTable:
         if keep_slot:
             slots[index] = None
         if edge is not None:
-            self.outputs[edge.src].remove(edge)
+            self.outputs[edge.src_node].remove(edge)
         return edge
 
     def take_node(self, node_id: str) -> list[EdgeItem]:
         """Remove every input slot of ``node_id``; the items made for them."""
         edges = [e for e in self.inputs.pop(node_id, []) if e is not None]
         for edge in edges:
-            self.outputs[edge.src].remove(edge)
+            self.outputs[edge.src_node].remove(edge)
         return edges
 
     def rename(self, old: str, new: str) -> None:
@@ -95,4 +98,4 @@ class EdgeTable:
         if old in self.outputs:
             self.outputs[new] = self.outputs.pop(old)
             for edge in self.outputs[new]:
-                edge.src = new
+                edge.src = renamed_ref(NodeId(edge.src), old, new)

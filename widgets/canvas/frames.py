@@ -142,7 +142,7 @@ class FrameSet:
                 item.covering = covering
                 item.update()  # its cached picture may be of the other state
         for _index, edge in scene.edges.made():
-            common = [p for p in sc.ancestors(edge.src) if p in self.frames and edge.dst.startswith(p + ".")]
+            common = [p for p in sc.ancestors(edge.src_node) if p in self.frames and edge.dst.startswith(p + ".")]
             if not common:
                 edge.covering = []
                 continue

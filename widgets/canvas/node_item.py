@@ -93,7 +93,11 @@ class NodeItem(QGraphicsItem):
             if (spec is None or spec.arity[1] != 0)
             else None
         )
-        self.output_port = PortItem(self, OUTPUT)
+        #: One port per output: several for a Split (``set_output_count``).
+        self.output_ports = [PortItem(self, OUTPUT)]
+        #: Ports of parts a Split no longer has, hidden and kept for when it has them again: a child item deleted
+        #: from Python while Qt may still point at it (hover, the view's press) is a crash waiting to happen.
+        self._spare_ports: list[PortItem] = []
         if content.tooltip:
             self.setToolTip(content.tooltip)
 
@@ -112,20 +116,34 @@ class NodeItem(QGraphicsItem):
             self.tint = tint
             self.update()
 
+    def set_output_count(self, count: int) -> bool:
+        """Show ``count`` output ports (at least one), spread along the bottom edge; whether the count changed."""
+        count = max(1, count)
+        if count == len(self.output_ports):
+            return False
+        while len(self.output_ports) < count:
+            spare = self._spare_ports.pop() if self._spare_ports else None
+            if spare is not None:
+                spare.show()
+            self.output_ports.append(spare or PortItem(self, OUTPUT, index=len(self.output_ports)))
+        while len(self.output_ports) > count:
+            self.output_ports[-1].hide()
+            self._spare_ports.append(self.output_ports.pop())
+        for k, port in enumerate(self.output_ports):
+            port.setPos(_spread(k, count), theme.NODE_HEIGHT / 2)
+        self.update()
+        return True
+
     def input_anchor(self, index: int, count: int) -> QPointF:
         """Where input ``index`` of ``count`` meets the box, in scene coordinates (spread along the top edge)."""
-        if count <= 1:
-            dx = 0.0
-        else:
-            span = min(theme.NODE_WIDTH * 0.6, 26.0 * (count - 1))
-            dx = -span / 2 + span * index / (count - 1)
         p = self.pos()  # a box is a top-level item, never scaled or turned: its scene point is its position
-        return QPointF(p.x() + dx, p.y() - theme.NODE_HEIGHT / 2)
+        return QPointF(p.x() + _spread(index, count), p.y() - theme.NODE_HEIGHT / 2)
 
-    def output_anchor(self) -> QPointF:
-        """Where outgoing edges start, in scene coordinates."""
+    def output_anchor(self, port: int = 0) -> QPointF:
+        """Where edges from output ``port`` start, in scene coordinates (a port the box lacks: its last one)."""
+        count = len(self.output_ports)
         p = self.pos()
-        return QPointF(p.x(), p.y() + theme.NODE_HEIGHT / 2)
+        return QPointF(p.x() + _spread(min(port, count - 1), count), p.y() + theme.NODE_HEIGHT / 2)
 
     # -- Qt overrides ---------------------------------------------------------------------------------------------
 
@@ -174,6 +192,14 @@ class NodeItem(QGraphicsItem):
         host = self.host()
         if host is not None:
             host.item_double_clicked(self)
+
+
+def _spread(index: int, count: int) -> float:
+    """The offset from the box's centre of port ``index`` of ``count`` along an edge of the box."""
+    if count <= 1:
+        return 0.0
+    span = min(theme.NODE_WIDTH * 0.6, 26.0 * (count - 1))
+    return -span / 2 + span * index / (count - 1)
 
 
 @functools.cache

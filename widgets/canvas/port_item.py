@@ -1,4 +1,4 @@
-"""Ports: the input (top) and output (bottom) connection points of a node box."""
+"""Ports: the input (top) and output (bottom) connection points of a node box (a Split has one output port per part)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ _BOUNDS, _MANY_BOUNDS = QRectF(-_R, -_R, 2 * _R, 2 * _R), QRectF(-2.2 * _R, -_R,
 class PortItem(QGraphicsItem):
     """A small circle on a node's edge; dragging from an output port starts a connection."""
 
-    def __init__(self, node: NodeItem, side: str, many: bool = False):
+    def __init__(self, node: NodeItem, side: str, many: bool = False, index: int = 0):
         super().__init__(node)
         self.node = node
         self.side = side
+        #: Which output of the node this port is (a wire dragged from it reads ``"id:index"``).
+        self.index = index
         #: Whether the port takes several connections (Concat, Add, Mul).
         self.many = many
         self._hover = False
@@ -41,8 +43,11 @@ class PortItem(QGraphicsItem):
         self._dressed = True
         if self.side == OUTPUT:  # an input keeps the default arrow
             self.setCursor(Qt.CursorShape.CrossCursor)
+        several = self.node.spec is not None and self.node.spec.multi_output
         self.setToolTip(
-            "drag to an input port to connect"
+            f"output {self.index}: drag to an input port to connect"
+            if self.side == OUTPUT and several
+            else "drag to an input port to connect"
             if self.side == OUTPUT
             else "input: accepts several connections"
             if self.many

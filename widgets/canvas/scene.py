@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from designer.analysis.validate import Analysis
 from designer.layers.registry import get_spec
-from designer.model.graph import Node
+from designer.model.graph import Node, ref_node
 
 from .. import theme
 from .edge_item import EdgeItem
@@ -65,6 +65,7 @@ class GraphScene(AnalysisScene):
             "edge_added": self._on_edge_added,
             "edge_removed": self._on_edge_removed,
             "field_changed": self._on_field_changed,
+            "param_changed": self._on_param_changed,
         }
         for name, handler in self._handlers.items():
             getattr(document.graph.events, name).connect(handler)
@@ -163,6 +164,15 @@ class GraphScene(AnalysisScene):
             self.nodes[node_id].setPos(self.display_pos(new))
             self.node_moved(self.nodes[node_id])
 
+    def _on_param_changed(self, node_id: str, name: str, old: Any, new: Any) -> None:
+        """A Split's parts changed: as many output ports as it now has, and its wires follow them."""
+        item = self.nodes.get(node_id)
+        if item is None or item.spec is None or not item.spec.multi_output or self.document is None:
+            return
+        if item.set_output_count(item.spec.output_count(self.document.graph[node_id].params)):
+            for edge in self.edges.outputs.get(node_id, []):
+                self._route(edge)
+
     # -- items ----------------------------------------------------------------------------------------------------
 
     def _add_node_item(self, node: Node, content: NodeContent | None = None, place: bool = True) -> NodeItem:
@@ -170,6 +180,8 @@ class GraphScene(AnalysisScene):
             content = NodeContent(node.label or node.id, node.type, "", "→ …")
         item = NodeItem(node.id, get_spec(node.type), content, cached=self.box_cache)
         item.tint = self.tints.get(node.id)
+        if item.spec is not None and item.spec.multi_output:
+            item.set_output_count(item.spec.output_count(node.params))
         self.nodes[node.id] = item
         self.addItem(item)
         if place:
@@ -210,7 +222,7 @@ class GraphScene(AnalysisScene):
         """Whether the edge runs inside one collapsed group, so no one sees it."""
         return (
             bool(self.collapsed)
-            and (group := self.collapsed_ancestor(src)) is not None
+            and (group := self.collapsed_ancestor(ref_node(src))) is not None
             and (group == self.collapsed_ancestor(dst))
         )
 
@@ -270,7 +282,7 @@ class GraphScene(AnalysisScene):
             self._route(edge)
 
     def _route(self, edge: EdgeItem) -> None:
-        src, dst = self.visible_item(edge.src), self.visible_item(edge.dst)
+        src, dst = self.visible_item(edge.src_node), self.visible_item(edge.dst)
         if src is None or dst is None or src is dst:
             edge.set_shown(False)
             return
@@ -279,7 +291,7 @@ class GraphScene(AnalysisScene):
             end = dst.input_anchor(0, 1)
         else:
             end = dst.input_anchor(self.edges.index_of(edge), self.edges.count(edge.dst))
-        edge.set_ends(src.output_anchor(), end)
+        edge.set_ends(src.output_anchor(edge.src_port), end)
 
     def visible_item(self, node_id: str) -> NodeItem | None:
         """The item that shows ``node_id``: its own box, or the box of the collapsed group it is hidden in."""

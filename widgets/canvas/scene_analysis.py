@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from designer.analysis.validate import Analysis
 from designer.model.diagnostics import Diagnostic
-from designer.model.graph import Graph, NodeId
+from designer.model.graph import Graph, NodeId, ref_node
 
 from . import scene_content as sc
 from .scene_groups import GroupScene
@@ -52,7 +52,7 @@ class AnalysisScene(GroupScene):
     def _refresh_nodes(self, graph: Graph, node_ids: Iterable[str], by_node: dict[str, list[Diagnostic]]) -> None:
         """Texts and states of these nodes' boxes (those made); only boxes whose inputs changed are recomputed."""
         analysis = self._analysis
-        outputs = set(graph.output_ids())
+        outputs = {ref_node(o) for o in graph.output_ids()}
         for nid in node_ids:
             item = self.nodes.get(nid)
             if item is None or analysis is None:
@@ -65,6 +65,7 @@ class AnalysisScene(GroupScene):
                 node.frozen,
                 info.ctx.p if info and info.ctx else dict(node.params),
                 info.shape if info else None,
+                info.ports if info else None,
                 diags,
                 nid in outputs,
             )
@@ -88,7 +89,7 @@ class AnalysisScene(GroupScene):
             key = (
                 edge.src,
                 edge.dst,
-                edge.src in graph,
+                edge.src_node in graph,
                 analysis.shape(edge.src),
                 i,
                 self.edges.count(edge.dst),

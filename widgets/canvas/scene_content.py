@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from designer.analysis.validate import Analysis
-from designer.editing.node_text import fmt_count, fmt_shape, key_params
+from designer.editing.node_text import fmt_count, fmt_outputs, fmt_shape, key_params
 from designer.model.diagnostics import Diagnostic
-from designer.model.graph import Graph, Node, NodeId
+from designer.model.graph import Graph, Node, NodeId, ref_node
 
 from .. import theme
 from .node_item import ERROR, OK, WARNING, NodeContent
@@ -30,11 +30,11 @@ def diagnostics_by_node(analysis: Analysis) -> dict[str, list[Diagnostic]]:
 def node_content(
     node: Node, analysis: Analysis | None, diags: list[Diagnostic], outputs: AbstractSet[str]
 ) -> NodeContent:
-    """What the box of ``node`` shows."""
+    """What the box of ``node`` shows (``outputs``: the ids of the nodes the design outputs, or a part of)."""
     info = analysis.info.get(node.id) if analysis is not None else None
     state = ERROR if any(d.is_error for d in diags) else WARNING if diags else OK
     shape = (
-        "→ " + fmt_shape(info.shape)
+        "→ " + fmt_outputs(info.ports or (info.shape,))
         if info is not None and info.shape is not None
         else ("✗ " + _first_line(diags) if state == ERROR else "→ ?")
     )
@@ -74,7 +74,7 @@ def edge_state(
     graph: Graph, analysis: Analysis | None, src: str, dst: str, index: int, diags: list[Diagnostic]
 ) -> tuple[str, bool, str]:
     """(label, is_error, tooltip) of input ``index`` of ``dst``, fed by ``src``."""
-    shape = analysis.shape(src) if analysis is not None and src in graph else None
+    shape = analysis.shape(src) if analysis is not None and ref_node(src) in graph else None
     label = fmt_shape(shape) if shape is not None else ""
     n_inputs = len(graph[dst].inputs) if dst in graph else 1
     bad = [
@@ -82,7 +82,7 @@ def edge_state(
         for d in diags
         if d.is_error and (d.port == index or (d.port is None and n_inputs >= 1 and d.code.startswith(_INPUT_CODES)))
     ]
-    if src not in graph:
+    if ref_node(src) not in graph:
         tip = f"'{html.escape(src)}' does not exist"
         return "", True, tip
     tip = f"{html.escape(src)} → {html.escape(dst)}" + (f": {label}" if label else "")
@@ -182,7 +182,7 @@ def _boundaries(graph: Graph, groups: Mapping[str, Sequence[str]]) -> dict[str, 
     for node in graph:
         mine = owners.get(node.id, none)
         for src in node.inputs:
-            theirs = owners.get(src, none)
+            theirs = owners.get(ref_node(src), none)
             if mine == theirs:
                 continue  # the same groups (or none), so not a boundary
             for prefix in mine:
@@ -191,9 +191,7 @@ def _boundaries(graph: Graph, groups: Mapping[str, Sequence[str]]) -> dict[str, 
             for prefix in theirs:
                 if prefix not in mine:
                     outs[prefix].append(src)
-    outputs = set(graph.output_ids())
-    for nid in graph.ids():
-        if nid in outputs:
-            for prefix in owners.get(nid, none):
-                outs[prefix].append(nid)
+    for ref in graph.output_ids():
+        for prefix in owners.get(ref_node(ref), none):
+            outs[prefix].append(ref)
     return {p: (list(dict.fromkeys(ins[p])), list(dict.fromkeys(outs[p]))) for p in groups}

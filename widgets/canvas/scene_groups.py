@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from designer.model.graph import ref_node
+
 from . import scene_content as sc
 from .group_item import GroupItem
 from .node_item import NodeContent, NodeItem
@@ -137,7 +139,7 @@ class GroupScene(DisplayScene):
         if self.document is None:
             return {}
         graph, analysis = self.document.graph, self._analysis
-        outputs = set(graph.output_ids())
+        outputs = {ref_node(o) for o in graph.output_ids()}
         by_node = sc.diagnostics_by_node(analysis) if analysis is not None else {}
         made = {}
         placing, self.placing = self.placing, True

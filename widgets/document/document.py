@@ -21,7 +21,7 @@ from designer.editing import catalog, clipboard
 from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
 from designer.layers.registry import get_spec
 from designer.model.diagnostics import DesignError
-from designer.model.graph import Graph, Node, NodeId
+from designer.model.graph import PORT_SEP, Graph, Node, NodeId, canonical_ref, ref_node, split_ref
 
 from . import commands as cmd
 
@@ -191,9 +191,15 @@ class Document(QObject):
     # -- wiring ---------------------------------------------------------------------------------------------------
 
     def can_connect(self, src: str, dst: str) -> bool:
-        """Whether ``src`` may feed ``dst`` (both exist, ``dst`` takes inputs)."""
+        """Whether ``src`` (a node, or ``"id:k"`` for its output ``k``) may feed ``dst``: both exist, the source has
+        that output and ``dst`` takes inputs."""
+        node_id, port = split_ref(src)
         spec = get_spec(self.graph[dst].type) if dst in self.graph else None
-        return src in self.graph and src != dst and spec is not None and spec.arity[1] != 0
+        if node_id not in self.graph or node_id == dst or spec is None or spec.arity[1] == 0:
+            return False
+        src_node = self.graph[node_id]
+        src_spec = get_spec(src_node.type)
+        return port < (src_spec.output_count(src_node.params) if src_spec is not None and src_spec.multi_output else 1)
 
     def connect_nodes(self, src: str, dst: str) -> bool:
         """Feed ``src`` into ``dst``; a single-input node gives up its current input. False if refused."""
@@ -202,7 +208,7 @@ class Document(QObject):
         spec = get_spec(self.graph[dst].type)
         inputs = self.graph[dst].inputs
         if spec is not None and spec.arity[1] == 1 and inputs:
-            if inputs == [src]:
+            if inputs == [canonical_ref(src)]:
                 return False
             with self.macro(f"Connect {src} to {dst}"):
                 for i in reversed(range(len(inputs))):
@@ -241,15 +247,15 @@ class Document(QObject):
         cut = {(d, i) for d, i in edges if d in self.graph and d not in doomed}
         for node in self.graph:
             if node.id not in doomed:
-                cut.update((node.id, i) for i, s in enumerate(node.inputs) if s in doomed)
+                cut.update((node.id, i) for i, s in enumerate(node.sources) if s in doomed)
         if not doomed and not cut:
             return
         with self.macro(f"Delete {len(doomed)} node(s)" if doomed else "Delete connection"):
             for dst, index in sorted(cut, key=lambda e: (e[0], -e[1])):
                 self.push(cmd.DisconnectCommand(self.graph, dst, index))
             outputs = self.graph.outputs
-            if outputs is not None and any(o in doomed for o in outputs):
-                kept = [o for o in outputs if o not in doomed]
+            if outputs is not None and any(ref_node(o) in doomed for o in outputs):
+                kept = [o for o in outputs if ref_node(o) not in doomed]
                 self.push(cmd.SetOutputsCommand(self.graph, kept or None))
             for nid in doomed:
                 self.push(cmd.RemoveNodeCommand(self.graph, nid))
@@ -341,6 +347,8 @@ class Document(QObject):
             return
         if not new or new in clipboard.referenced_ids(self.graph):
             raise ValueError(f"'{new}' is already used" if new else "an id cannot be empty")
+        if PORT_SEP in new:
+            raise ValueError(f"an id cannot hold '{PORT_SEP}': 'split{PORT_SEP}1' names output 1 of node 'split'")
         self.push(cmd.RenameNodeCommand(self.graph, old, new))
 
     def group_nodes(self, ids: Iterable[str], group: str) -> list[NodeId]:

@@ -24,7 +24,7 @@ from designer.analysis.validate import Analysis, NodeInfo
 from designer.editing.node_text import fmt_count, fmt_shape
 from designer.layers.registry import get_spec
 from designer.model.diagnostics import DesignError
-from designer.model.graph import Node
+from designer.model.graph import Node, port_ref
 from designer.model.params import Kind, Param
 
 from .. import theme
@@ -295,7 +295,7 @@ def _inferred_text(p: Param, node: Node, info: NodeInfo | None) -> str:
 
 def _facts_html(node: Node, info: NodeInfo | None, analysis: Analysis) -> str:
     ins = [f"{html.escape(s)}: {fmt_shape(analysis.shape(s))}" for s in node.inputs]
-    rows = [("inputs", "<br>".join(ins) or "–"), ("output", fmt_shape(info.shape) if info is not None else "?")]
+    rows = [("inputs", "<br>".join(ins) or "–"), _output_row(node, info)]
     if info is not None:
         trainable = "" if info.trainable_params == info.params else f" ({info.trainable_params:,} trainable)"
         rows += [
@@ -306,6 +306,14 @@ def _facts_html(node: Node, info: NodeInfo | None, analysis: Analysis) -> str:
             (rh, rw), (sh, sw) = info.receptive_field, info.rf_stride
             rows.append(("receptive field", f"{rh}×{rw}, stride {sh:g}×{sw:g}"))
     return theme.key_value_table(rows)
+
+
+def _output_row(node: Node, info: NodeInfo | None) -> tuple[str, str]:
+    """The output's shape; for a Split, each part's under the reference that reads it (``split1:1``)."""
+    if info is None or len(info.ports) < 2:
+        return "output", fmt_shape(info.shape) if info is not None else "?"
+    parts = [f"{html.escape(port_ref(node.id, k))}: {fmt_shape(s)}" for k, s in enumerate(info.ports)]
+    return "outputs", "<br>".join(parts)
 
 
 def _diag_line(d: Any) -> str:

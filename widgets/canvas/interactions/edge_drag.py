@@ -1,4 +1,4 @@
-"""Edge drag: from an output port to another node's input port (or anywhere on its box) to connect them."""
+"""Edge drag: from an output port (one of a Split's) to another node's input port (or anywhere on its box)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
+
+from designer.model.graph import port_ref
 
 from ... import theme
 from ..edge_item import edge_path
@@ -24,8 +26,9 @@ class EdgeDragInteraction(Interaction):
 
     def __init__(self, view: GraphView, port: PortItem):
         super().__init__(view)
-        self.src = port.node_id
-        self._start = port.node.output_anchor()
+        #: What the wire reads: the node, or ``"id:k"`` when dragged from output port ``k`` of a Split.
+        self.src = port_ref(port.node_id, port.index)
+        self._start = port.node.output_anchor(port.index)
         self._target: NodeItem | None = None
         self._line = QGraphicsPathItem()
         pen = QPen(theme.SELECTED, 2.0, Qt.PenStyle.DashLine)
