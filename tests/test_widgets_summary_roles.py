@@ -36,3 +36,16 @@ def test_each_role_of_each_cell(example_text):
             assert colour == (QColor(theme.ERROR_HEX) if info.node.id in errors else None)
             for role in (R.DecorationRole, R.FontRole, R.BackgroundRole, R.CheckStateRole, R.ToolTipRole):
                 assert model.data(index, role) is None
+
+
+def test_a_split_row_shows_every_part():
+    from tests.test_split_export import parts_graph
+
+    model = SummaryModel()
+    model.set_analysis(analyze(parts_graph()))
+    shapes = {
+        info.node.id: model.data(model.index(row, COLUMNS.index("Output shape"))) for row, info in enumerate(model.rows)
+    }
+    assert shapes["body.split"] == "3 × 2×4"
+    assert shapes["last"] == "2×1 | 2×3"
+    assert shapes["merge"] == "2×4"

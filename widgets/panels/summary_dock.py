@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 
 from designer.analysis import summary
 from designer.analysis.validate import Analysis, NodeInfo
-from designer.editing.node_text import fmt_count, fmt_shape
+from designer.editing.node_text import fmt_count, fmt_outputs
 
 from .. import theme
 
@@ -93,7 +93,7 @@ class SummaryModel(QAbstractTableModel):
         if col == 1:
             return info.node.type
         if col == 2:
-            return fmt_shape(info.shape)
+            return fmt_outputs(info.ports or (info.shape,))
         if col == 3:
             return f"{info.params:,}" + ("" if info.trainable_params == info.params else " ❄")
         if col == 4:
