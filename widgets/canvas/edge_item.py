@@ -93,8 +93,11 @@ class EdgeItem(QGraphicsPathItem):
     def set_ends(self, start: QPointF, end: QPointF) -> None:
         """Route the curve; edges running down through their own column bow out to the right."""
         path = edge_path(start, end)
-        # Set before the path, whose change tells Qt the geometry changes; the margin holds the arrow, the wide
-        # selection stroke and the hit area of ``shape``.
+        # Qt must hear of the change while boundingRect still gives the old bounds: the scene's index finds the item
+        # there to move it (told only by setPath, after the bounds changed, it left a stale entry behind, and a
+        # lookup there after the edge was deleted crashed). The margin holds the arrow, the wide selection stroke
+        # and the hit area of ``shape``.
+        self.prepareGeometryChange()
         self._bounds = path.controlPointRect().adjusted(-_MARGIN, -_MARGIN, _MARGIN, _MARGIN)
         self.setPath(path)
         self._end = end
