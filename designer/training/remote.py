@@ -11,9 +11,9 @@ when first asked for, so the insight views explain the model being trained. When
 from __future__ import annotations
 
 import atexit
-import contextlib
 import math
 import multiprocessing
+import shutil
 import signal
 import threading
 import time
@@ -223,11 +223,13 @@ class RemoteRun:
         if self._process.exitcode is None:  # it sent its last event but hangs on its way out
             self._process.kill()
             self._process.join()
+        if self._made_dir and self.run_dir is not None and not (self.run_dir / runs.CONFIG).exists():
+            # the run never made the folder its own (this process made it new): leave neither it nor what a child
+            # killed mid-write left in it (a half-written config's temporary file); before the end is delivered,
+            # which is when a caller waiting on the run looks
+            shutil.rmtree(self.run_dir, ignore_errors=True)
         if not self._done.is_set():
             self._deliver(self._crash_event(self._process.exitcode))
-        if self._made_dir and self.run_dir is not None and not (self.run_dir / runs.CONFIG).exists():
-            with contextlib.suppress(OSError):  # the run never made the folder its own: leave no empty folder
-                self.run_dir.rmdir()
         self._events.close()
         with self._send_lock:
             self._control.close()
