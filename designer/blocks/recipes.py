@@ -43,9 +43,13 @@ RECIPES: dict[str, Recipe] = {
     "fashion_mnist_cnn": Recipe({"epochs": 3}, goal=0.95),
     "fashion_mnist_gap": Recipe({"lr": 0.003, "epochs": 5}, goal=0.9),
     "vgg_cifar": Recipe({"epochs": 2}, goal=0.95),
-    # Measured at chance (47 %) after 2 epochs of 1,000 circles and squares (shapes:2, 28 steps): at 150x150 it needs
-    # more steps than a CPU gives in minutes.
-    "cats_vs_dogs": Recipe(note="150x150: still at chance after 28 steps on shapes:2 here; train it on a GPU"),
+    # Two classes (circles and squares) drawn at 150x150 in colour. The deep plain-ReLU stack without BatchNorm sits at
+    # chance for 1-3 epochs before it finds the shapes: Adam at the default 1e-3 never leaves that plateau (54 % after
+    # 3 epochs), 3e-4 does. Measured here on 2 cores, best validation accuracy in 5 epochs (90 s): seed 0 100 %
+    # (already after 3), seed 1 99.4 %, seed 2 98.8 %.
+    "cats_vs_dogs": Recipe(
+        {"data": "shapes:2", "samples": 1600, "batch_size": 16, "lr": 0.0003, "epochs": 5}, goal=0.95
+    ),
     # A frozen backbone of random weights gives the head nothing to learn from (47 % measured on shapes:2).
     "resnet18_transfer": Recipe(
         note="load ImageNet weights first (init_weights): a random frozen backbone stays at chance"
