@@ -195,6 +195,22 @@ def test_onnx_refuses_a_repeated_output_and_an_opset_it_cannot_write(tmp_path):
 
 
 @pytest.mark.slow
+def test_onnx_an_input_that_is_also_an_output_keeps_its_name_and_the_file_is_valid(tmp_path):
+    # ONNX forbids a graph input as a graph output: the exporter inserts an Identity that took the input's name, so
+    # renaming the input back wrote the same name twice (onnx.checker: not in SSA form).
+    g = chain([1, 6, 6], ("Conv2d", {"out_channels": 2, "kernel_size": 3}))
+    g.set_outputs(["n1", "x"])
+    export_onnx(g, tmp_path / "m.onnx")
+    model = onnx.load(tmp_path / "m.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    assert [v.name for v in model.graph.input] == ["x"]
+    assert [v.name for v in model.graph.output] == ["n1", "x_output"]
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    conv, echoed = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})
+    assert np.array_equal(echoed, x) and conv.shape == (2, 2, 4, 4)
+
+
+@pytest.mark.slow
 def test_onnx_converter_failure_is_located_at_its_node(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_model, "onnx_problems", lambda analysis: [])  # let the converter itself fail
     g = chain([2, 7, 7], ("Conv2d", {"out_channels": 2, "kernel_size": 1}), ("AdaptiveMaxPool2d", {"output_size": 3}))

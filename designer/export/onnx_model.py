@@ -179,8 +179,7 @@ def to_onnx(
                 optimize=False,
             )
             _fold_constants(program.model)
-            for value, name in zip(program.model.graph.inputs, graph.input_ids()):
-                value.name = name  # an Input that is also an output was renamed by OutputFixPass
+            _name_inputs(program.model.graph, list(graph.input_ids()))
     except Exception as exc:  # the converter raises many types; each is reported against the node that fails
         raise ExportError(
             _locate(layers or module, analysis, opset)
@@ -223,6 +222,25 @@ def _fold_constants(model: onnx_ir.Model) -> None:
         optimizer.fold_constants(model)
     for step in (passes.RemoveUnusedNodesPass(), passes.OutputFixPass(), passes.NameFixPass()):
         step(model)  # OutputFixPass: an output that is also an input (an Identity node) keeps both names
+
+
+def _name_inputs(onnx_graph: onnx_ir.Graph, ids: list[str]) -> None:
+    """Give the file's inputs the design's Input ids, which callers feed them by.
+
+    An Input that is also a design output reaches the file through an Identity (``OutputFixPass``: ONNX does not let a
+    graph input be a graph output), which took the Input's name and left the input another. That output becomes
+    ``<id>_output``, so that every name is assigned once.
+    """
+    taken = {v.name for v in onnx_graph.outputs} | set(ids)
+    for value, name in zip(onnx_graph.inputs, ids):
+        for out in onnx_graph.outputs:
+            if out.name == name and out is not value:
+                fresh, k = f"{name}_output", 1
+                while fresh in taken:
+                    fresh, k = f"{name}_output{k}", k + 1
+                out.name = fresh
+                taken.add(fresh)
+        value.name = name
 
 
 def _check(model: onnx.ModelProto, opset: int) -> None:
