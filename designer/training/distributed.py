@@ -7,6 +7,7 @@ and writes files. Multi-node runs add torchrun's rendezvous flags; nothing here 
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,6 +99,10 @@ def shutdown() -> None:
             # peer abort ("terminate called without an active exception"); meet first, then leave.
             dist.barrier()
         finally:
+            # The runs' models (fx GraphModules, freed only by the cycle collector) trained inside the group. Left to
+            # interpreter shutdown, they aborted a rank at exit ("terminate called without an active exception"): 8
+            # of 28 two-rank sweeps on a loaded CPU; collected here, before the group ends, none of 14 did.
+            gc.collect()
             dist.destroy_process_group()
 
 
