@@ -170,5 +170,19 @@ class WindowActions:
         menu.addSeparator()
         menu.addActions([self.group, self.collapse, self.expand])
         menu.addSeparator()
+        self._add_output_choices(menu)
         menu.addActions([self.auto_layout, self.fit])
         return menu
+
+    def _add_output_choices(self, menu: QMenu) -> None:
+        """A checkable "Design Output" for the one selected node, or a submenu of its parts for a Split."""
+        choices = self.window.edit.output_choices()
+        target = menu.addMenu("Design &Outputs") if len(choices) > 1 else menu
+        for ref, label, checked in choices:
+            action = target.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(checked)
+            action.setStatusTip(f"Whether the design returns {ref}: training, export and the summary read its outputs")
+            action.triggered.connect(lambda _checked=False, r=ref: self.window.edit.toggle_output(r))
+        if choices:
+            menu.addSeparator()

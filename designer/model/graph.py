@@ -171,8 +171,10 @@ class Graph:
 
     def output_ids(self) -> list[NodeId]:
         """The declared outputs, or by default every node that nobody consumes (Input nodes excluded)."""
-        if self.outputs is not None:
-            return list(self.outputs)
+        return list(self.outputs) if self.outputs is not None else self.unconsumed_ids()
+
+    def unconsumed_ids(self) -> list[NodeId]:
+        """The outputs a design declares none of: every node that nobody consumes (Input nodes excluded)."""
         used = {src for node in self._nodes.values() for src in node.sources}
         return [n.id for n in self._nodes.values() if n.id not in used and n.type != "Input"]
 

@@ -207,8 +207,8 @@ class RenameNodeCommand(GraphCommand):
 class SetOutputsCommand(GraphCommand):
     """Declare the design's outputs (None: every node nobody consumes)."""
 
-    def __init__(self, graph: Graph, outputs: Sequence[str] | None):
-        super().__init__(graph, "Set outputs")
+    def __init__(self, graph: Graph, outputs: Sequence[str] | None, text: str = "Set outputs"):
+        super().__init__(graph, text)
         self.new = list(outputs) if outputs is not None else None
         self._old: list[NodeId] | None = None
 

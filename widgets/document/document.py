@@ -296,6 +296,21 @@ class Document(QObject):
         """Declare the design's outputs (None: the nodes nobody consumes)."""
         self.push(cmd.SetOutputsCommand(self.graph, outputs))
 
+    def toggle_output(self, ref: str) -> None:
+        """Make ``ref`` (a node, or ``"id:k"`` for its output ``k``) one of the design's outputs, or no longer one.
+
+        The outputs are declared from then on, in order, the new one last; when what is left is what the design
+        outputs by default (the nodes nobody consumes), or nothing, the declaration is dropped.
+        """
+        ref = canonical_ref(ref)
+        current = self.graph.output_ids()
+        marked = ref not in current
+        new = [*current, NodeId(ref)] if marked else [o for o in current if o != ref]
+        declared = None if not new or new == self.graph.unconsumed_ids() else new
+        if declared != self.graph.outputs:
+            verb = "Mark" if marked else "Unmark"
+            self.push(cmd.SetOutputsCommand(self.graph, declared, f"{verb} {ref} as an output"))
+
     def set_name(self, name: str) -> None:
         """Rename the design."""
         if name != self.graph.name:

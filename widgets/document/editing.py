@@ -11,6 +11,9 @@ from PySide6.QtWidgets import QApplication
 from designer.editing import catalog
 from designer.editing.clipboard import MIME_TYPE
 from designer.editing.layout import top_level_groups
+from designer.editing.node_text import fmt_shape
+from designer.layers.registry import get_spec
+from designer.model.graph import port_ref
 
 from ..canvas.group_item import GroupItem
 from ..canvas.node_item import NodeItem
@@ -165,6 +168,29 @@ class EditController:
         """Expand every collapsed group and show the whole design."""
         self.scene.expand_all(place=False)  # the fit places and routes, once
         self.window.view.fit_to_view()
+
+    def output_choices(self) -> list[tuple[str, str, bool]]:
+        """For the one selected node: each output it has as (reference, label, whether the design outputs it); one
+        entry per part of a Split. Empty unless exactly one node is selected."""
+        doc, ids = self._document(), self.scene.selected_node_ids()
+        if doc is None or len(ids) != 1 or ids[0] not in doc.graph:
+            return []
+        node = doc.graph[ids[0]]
+        spec = get_spec(node.type)
+        count = spec.output_count(node.params) if spec is not None and spec.multi_output else 1
+        outputs = set(doc.graph.output_ids())
+        choices = []
+        for port in range(count):
+            ref = port_ref(node.id, port)
+            label = "Design Output" if count == 1 else f"Part {port} ({fmt_shape(doc.analysis.shape(ref))})"
+            choices.append((ref, label, ref in outputs))
+        return choices
+
+    def toggle_output(self, ref: str) -> None:
+        """Make ``ref`` a design output, or no longer one (undoable)."""
+        doc = self._document()
+        if doc is not None:
+            doc.toggle_output(ref)
 
     def auto_layout(self) -> None:
         """Lay the design out in layers and show all of it."""
