@@ -179,7 +179,7 @@ class EditController:
         spec = get_spec(node.type)
         count = spec.output_count(node.params) if spec is not None and spec.multi_output else 1
         outputs = set(doc.graph.output_ids())
-        choices = []
+        choices: list[tuple[str, str, bool]] = []
         for port in range(count):
             ref = port_ref(node.id, port)
             label = "Design Output" if count == 1 else f"Part {port} ({fmt_shape(doc.analysis.shape(ref))})"
