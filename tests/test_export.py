@@ -22,6 +22,7 @@ from designer.cli import main
 from designer.compiler import compile_graph
 from designer.export import ExportError, export_onnx, export_torchscript, onnx_model
 from designer.export.checkpoint import save_checkpoint
+from designer.importers import import_source
 from designer.model.fileformat import save
 from designer.model.graph import Graph
 from tests.helpers import chain, graph, random_inputs
@@ -195,7 +196,7 @@ def test_onnx_refuses_a_repeated_output_and_an_opset_it_cannot_write(tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_an_input_that_is_also_an_output_keeps_its_name_and_the_file_is_valid(tmp_path):
+def test_onnx_an_input_that_is_also_an_output_keeps_its_name_and_comes_back_as_the_input(tmp_path):
     # ONNX forbids a graph input as a graph output: the exporter inserts an Identity that took the input's name, so
     # renaming the input back wrote the same name twice (onnx.checker: not in SSA form).
     g = chain([1, 6, 6], ("Conv2d", {"out_channels": 2, "kernel_size": 3}))
@@ -208,6 +209,8 @@ def test_onnx_an_input_that_is_also_an_output_keeps_its_name_and_the_file_is_val
     x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
     conv, echoed = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})
     assert np.array_equal(echoed, x) and conv.shape == (2, 2, 4, 4)
+    back = import_source(f"onnx:{tmp_path / 'm.onnx'}").graph  # the Identity is the Input again, not a node
+    assert [(n.id, n.type) for n in back] == [("x", "Input"), ("n1", "Conv2d")] and back.output_ids() == ["n1", "x"]
 
 
 @pytest.mark.slow

@@ -121,4 +121,13 @@ def dropout(ctx: OpContext) -> None:
 
 
 def identity(ctx: OpContext) -> None:
+    """An Identity node; but one that only passes a graph input on is that input (ONNX forbids listing an input as
+    an output, so exporters, ours included, write ``input -> Identity -> output`` for a design that returns its
+    Input): the design lists the Input among its outputs, as it was written."""
+    graph_inputs = {v.name for v in ctx.builder.graph.input}
+    graph_outputs = {v.name for v in ctx.builder.graph.output}
+    source, value = ctx.node.input[0], ctx.node.output[0]
+    if source in graph_inputs and source not in graph_outputs and value in graph_outputs:
+        ctx.builder.producer[value] = ctx.builder.producer[source]
+        return
     ctx.emit("Identity", {})
