@@ -7,6 +7,7 @@ imported only when the command runs (the parser is built for every sub-command).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -178,7 +179,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     except (ConfigError, TrainingError, ValueError) as exc:
         print(f"{where}: error: {exc}", file=sys.stderr)
         return exit_for(str(getattr(exc, "code", "")))
-    return _run(trainer, where, args)
+    try:
+        return _run(trainer, where, args)
+    finally:
+        if distributed.from_env().enabled:
+            # Free the model (an fx GraphModule in reference cycles) now rather than in interpreter shutdown, which
+            # can abort a torchrun process after its group has ended (distributed.shutdown says how often).
+            del trainer
+            gc.collect()
 
 
 def _run(trainer: Trainer, where: str, args: argparse.Namespace) -> int:
