@@ -17,15 +17,14 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from designer.analysis.advice import silence_codes
 from designer.analysis.incremental import AnalysisFollower
 from designer.analysis.validate import Analysis
-from designer.editing import catalog, clipboard
-from designer.editing.layout import COLUMN_STEP, ROW_STEP, layered_layout
+from designer.editing import catalog, clipboard, placement
+from designer.editing.layout import ROW_STEP, layered_layout
+from designer.editing.placement import Pos
 from designer.layers.registry import get_spec
 from designer.model.diagnostics import DesignError
 from designer.model.graph import PORT_SEP, Graph, Node, NodeId, canonical_ref, ref_node, split_ref
 
 from . import commands as cmd
-
-Pos = tuple[float, float]
 
 
 class Document(QObject):
@@ -48,7 +47,7 @@ class Document(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.flush)
-        place_missing(graph)
+        placement.place_missing(graph)
         graph.events.changed.connect(self._on_changed)
 
     # -- state ----------------------------------------------------------------------------------------------------
@@ -123,7 +122,7 @@ class Document(QObject):
         )
         takes_input = spec is not None and spec.arity[1] != 0
         after = after if after in self.graph and takes_input else None
-        x, y = pos if pos is not None else self._below(after)
+        x, y = pos if pos is not None else placement.below(self.graph, after)
         node.pos = (round(x), round(y))
         with self.macro(f"Add {node.id}"):
             if after is not None:
@@ -140,17 +139,21 @@ class Document(QObject):
         Raises:
             ValueError: the block does not fit the shape it would read (the message says why).
         """
-        after = after if after in self.graph else (self._nearest_above(pos) if pos is not None else None)
+        after = (
+            after
+            if after in self.graph
+            else (placement.nearest_above(self.graph, self.analysis, pos) if pos is not None else None)
+        )
         shape = self.analysis.shape(after) if after else None
         try:
             nodes, output = catalog.block_nodes(name, self.graph, after, shape)
         except DesignError as exc:
             raise ValueError(f"{name} does not fit after '{after}': {exc.message}") from None
-        origin = pos if pos is not None else self._below(after)
-        _lay_out_new(nodes, origin)
+        origin = pos if pos is not None else placement.below(self.graph, after)
+        placement.lay_out_new(nodes, origin)
         with self.macro(f"Add {name}"):
             if after is not None and pos is None:
-                self._make_room(after, rows=max(1, _depth(nodes)))
+                self._make_room(after, rows=max(1, placement.depth(nodes)))
             for node in nodes:
                 self.push(cmd.AddNodeCommand(self.graph, node))
             if after is not None and pos is None:
@@ -163,7 +166,7 @@ class Document(QObject):
         """Add copies of ``nodes`` under free ids (paste, duplicate, insert a template); return the new ids."""
         fresh = clipboard.reidentify(nodes, self.graph, keep_external)
         if any(n.pos is None for n in fresh):
-            _lay_out_new(fresh, at or self._free_spot())
+            placement.lay_out_new(fresh, at or placement.free_spot(self.graph))
         else:
             mx, my = clipboard.centre(fresh) or (0.0, 0.0)
             tx, ty = at or (mx + 40, my + 40)
@@ -263,7 +266,7 @@ class Document(QObject):
     def replace_node(self, node_id: str, layers: Sequence[tuple[str, dict[str, Any]]], text: str) -> list[NodeId]:
         """Replace a one-input node by a chain of layers, as one step; the last keeps the id, so its readers read it."""
         old = self.graph[node_id]
-        index, (x, y) = self.graph.index_of(node_id), old.pos or self._free_spot()
+        index, (x, y) = self.graph.index_of(node_id), old.pos or placement.free_spot(self.graph)
         ids = [self.graph.unique_id(f"{node_id}_{k}") for k in range(1, len(layers))] + [old.id]
         nodes, src = [], old.inputs[:1]
         for k, (nid, (type_, params)) in enumerate(zip(ids, layers)):
@@ -391,86 +394,9 @@ class Document(QObject):
                 out.append(NodeId(new))
         return out
 
-    # -- placement helpers ----------------------------------------------------------------------------------------
-
-    def _below(self, node_id: str | None) -> Pos:
-        pos = self.graph[node_id].pos if node_id is not None else None
-        if pos is None:
-            return self._free_spot()
-        return (pos[0], pos[1] + ROW_STEP)
-
-    def _free_spot(self) -> Pos:
-        """Right of everything there is, level with the top."""
-        placed = [n.pos for n in self.graph if n.pos is not None]
-        if not placed:
-            return (0.0, 0.0)
-        return (max(p[0] for p in placed) + COLUMN_STEP, min(p[1] for p in placed))
-
-    def _nearest_above(self, pos: Pos) -> NodeId | None:
-        """The closest node with a feature-map output a little above ``pos`` (what a dropped block should read)."""
-        best, best_d = None, float("inf")
-        for node in self.graph:
-            shape = self.analysis.shape(node.id)
-            if node.pos is None or shape is None or len(shape) != 3:
-                continue
-            dx, dy = pos[0] - node.pos[0], pos[1] - node.pos[1]
-            if 0 < dy <= 2.5 * ROW_STEP and abs(dx) <= COLUMN_STEP * 0.75 and dx * dx + dy * dy < best_d:
-                best, best_d = node.id, dx * dx + dy * dy
-        return best
-
     def _make_room(self, after: str, rows: int = 1) -> None:
         """Push the nodes downstream of ``after`` and below it down, so an inserted node has a free row."""
-        base = self.graph[after].pos
-        if base is None:
-            return
-        down = _downstream(self.graph, after)
-        self.move_nodes(
-            {
-                nid: (pos[0], pos[1] + rows * ROW_STEP)
-                for nid in down
-                if (pos := self.graph[nid].pos) is not None and pos[1] > base[1]
-            }
-        )
+        self.move_nodes(placement.room_after(self.graph, after, rows))
 
 
 _MISSING = object()
-
-
-def _downstream(graph: Graph, start: str) -> set[NodeId]:
-    users = graph.consumers()
-    seen: set[NodeId] = set()
-    todo = list(users.get(NodeId(start), []))
-    while todo:
-        nid = todo.pop()
-        if nid not in seen:
-            seen.add(nid)
-            todo.extend(users.get(nid, []))
-    return seen
-
-
-def _lay_out_new(nodes: list[Node], origin: Pos) -> None:
-    """Place freshly made nodes (a block, a template) as a small layered layout starting at ``origin``."""
-    scratch = Graph("scratch", [n.clone() for n in nodes])
-    for nid, pos in layered_layout(scratch, origin=origin).items():
-        next(n for n in nodes if n.id == nid).pos = pos
-
-
-def _depth(nodes: list[Node]) -> int:
-    scratch = Graph("scratch", [n.clone() for n in nodes])
-    positions = layered_layout(scratch)
-    return int(max(p[1] for p in positions.values()) / ROW_STEP) + 1 if positions else 0
-
-
-def place_missing(graph: Graph) -> None:
-    """Give positions to nodes without one (all of them: a layered layout; a few: a layout right of the rest).
-
-    Done when a document opens, before its undo stack exists: positions are presentation, not an edit.
-    """
-    missing = [n.id for n in graph if n.pos is None]
-    if not missing:
-        return
-    placed = [n.pos for n in graph if n.pos is not None]
-    origin = (max(p[0] for p in placed) + COLUMN_STEP, min(p[1] for p in placed)) if placed else (0.0, 0.0)
-    with graph.events.changed.blocked():
-        for nid, pos in layered_layout(graph, missing, origin).items():
-            graph.set_field(nid, "pos", pos)
