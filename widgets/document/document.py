@@ -19,6 +19,7 @@ from designer.analysis.incremental import AnalysisFollower
 from designer.analysis.validate import Analysis
 from designer.editing import catalog, clipboard, placement
 from designer.editing.layout import ROW_STEP, layered_layout
+from designer.editing.outputs import toggled_outputs
 from designer.editing.placement import Pos
 from designer.layers.registry import get_spec
 from designer.model.diagnostics import DesignError
@@ -300,19 +301,11 @@ class Document(QObject):
         self.push(cmd.SetOutputsCommand(self.graph, outputs))
 
     def toggle_output(self, ref: str) -> None:
-        """Make ``ref`` (a node, or ``"id:k"`` for its output ``k``) one of the design's outputs, or no longer one.
-
-        The outputs are declared from then on, in order, the new one last; when what is left is what the design
-        outputs by default (the nodes nobody consumes), or nothing, the declaration is dropped.
-        """
-        ref = canonical_ref(ref)
-        current = self.graph.output_ids()
-        marked = ref not in current
-        new = [*current, NodeId(ref)] if marked else [o for o in current if o != ref]
-        declared = None if not new or new == self.graph.unconsumed_ids() else new
+        """Make ``ref`` (a node, or ``"id:k"``) one of the design's outputs, or no longer one (``toggled_outputs``)."""
+        declared = toggled_outputs(self.graph, ref)
         if declared != self.graph.outputs:
-            verb = "Mark" if marked else "Unmark"
-            self.push(cmd.SetOutputsCommand(self.graph, declared, f"{verb} {ref} as an output"))
+            verb = "Unmark" if canonical_ref(ref) in self.graph.output_ids() else "Mark"
+            self.push(cmd.SetOutputsCommand(self.graph, declared, f"{verb} {canonical_ref(ref)} as an output"))
 
     def set_name(self, name: str) -> None:
         """Rename the design."""
