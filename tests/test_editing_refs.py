@@ -1,10 +1,12 @@
-"""Editing helpers with references to a Split's parts (``"s:1"``): clipboard ids and remapping, layout, catalog."""
+"""Editing helpers with references to a Split's parts (``"s:1"``): clipboard ids and remapping, layout, catalog,
+declaring outputs one at a time."""
 
 from __future__ import annotations
 
 from designer import analyze
 from designer.editing import catalog, clipboard
 from designer.editing.layout import ROW_STEP, layered_layout
+from designer.editing.outputs import toggled_outputs
 from tests.helpers import graph
 
 
@@ -60,3 +62,19 @@ def test_a_split_from_the_palette_starts_valid_after_a_feature_map():
     analysis = analyze(g)
     assert not analysis.errors or all(d.code == "graph.unused_output" for d in analysis.errors)
     assert analysis.info["s"].ports == ((16, 8, 8), (16, 8, 8))
+
+
+def test_marking_appends_in_order_and_unmarking_back_to_the_default_declares_nothing():
+    g = _design()
+    assert toggled_outputs(g, "s:1") == ["a", "b", "s:1"]
+    g.set_outputs(toggled_outputs(g, "s:1"))
+    assert toggled_outputs(g, "x") == ["a", "b", "s:1", "x"]
+    assert toggled_outputs(g, "s:1") is None, "a and b are what the design outputs by default"
+    assert toggled_outputs(g, "a") == ["b", "s:1"]
+
+
+def test_a_part_is_named_in_one_spelling_and_the_last_output_goes_back_to_the_default():
+    g = _design()
+    assert toggled_outputs(g, "s:0") == ["a", "b", "s"]
+    g.set_outputs(["a"])
+    assert toggled_outputs(g, "a") is None

@@ -9,17 +9,30 @@ field that does not cover the object) and what to change. A node silences a rule
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..layers.registry import fmt_int
 from ..model import diagnostics as dg
 from ..model.diagnostics import Diagnostic
 from ..model.graph import Graph, Node, NodeId
+from .advice_design import (
+    LINEAR_PASS,
+    POOLS,
+    WEIGHTED,
+    WINDOWED,
+    AdviceMemo,
+    Design,
+    downstream,
+    map_in,
+    num,
+    per_node,
+)
+from .advice_local import bias_before_bn, dropout_before_bn, kernel_too_large, stride_skips
 
 if TYPE_CHECKING:
     from .validate import NodeInfo
+
 
 #: Every advice code, with what it warns about (docs/format.md lists the same).
 CODES = {
@@ -34,85 +47,8 @@ CODES = {
     "advice.silence": "a silence field that is not a list of codes",
 }
 
-WEIGHTED = frozenset({"Conv2d", "ConvTranspose2d", "Linear"})
-#: Layers that are linear maps themselves (BatchNorm at inference, pooling by averaging, resampling, reshaping):
-#: a weighted layer seen through them is still one linear map away.
-LINEAR_PASS = frozenset(
-    {
-        "Identity",
-        "Dropout",
-        "Dropout2d",
-        "Flatten",
-        "Reshape",
-        "BatchNorm1d",
-        "BatchNorm2d",
-        "ZeroPad2d",
-        "AvgPool2d",
-        "AdaptiveAvgPool2d",
-        "Upsample",
-    }
-)
-BATCH_NORMS = frozenset({"BatchNorm1d", "BatchNorm2d"})
-WINDOWED = frozenset({"Conv2d", "MaxPool2d", "AvgPool2d"})
-POOLS = frozenset({"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"})
 #: A Flatten+Linear head holding more than this share of all parameters is worth a word.
 HEAD_SHARE = 0.5
-
-
-#: Per-node advice kept between analyses: (rule, node id) -> (the NodeInfo it was found on, the advice or None).
-AdviceMemo = dict[tuple[str, NodeId], tuple["NodeInfo", Diagnostic | None]]
-
-
-@dataclass
-class _Design:
-    """What the rules read: the graph, the per-node analysis and who reads each node."""
-
-    graph: Graph
-    info: Mapping[NodeId, NodeInfo]
-    users: dict[NodeId, list[NodeId]]
-    #: Per-node advice by (rule, node id), with the ``NodeInfo`` it was found on (see ``_per_node``).
-    memo: AdviceMemo = field(default_factory=dict)
-    _ready: list[NodeInfo] = field(init=False)
-    _outputs: set[NodeId] | None = field(init=False, default=None)
-    _by_type: dict[str, list[NodeInfo]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        # listed once for all the rules, and by type: most rules look at a few layer types of a large design
-        get = self.info.get
-        self._ready = [
-            ni
-            for node in self.graph
-            if (ni := get(node.id)) is not None and ni.ctx is not None and ni.shape is not None
-        ]
-        self._by_type = {}
-        for ni in self._ready:
-            self._by_type.setdefault(ni.node.type, []).append(ni)
-
-    def ready(self) -> list[NodeInfo]:
-        """The nodes whose shape and parameters were inferred, in file order."""
-        return self._ready
-
-    def of_type(self, types: Collection[str]) -> list[NodeInfo]:
-        """The ready nodes of the given layer types, in file order."""
-        lists = [self._by_type[t] for t in types if t in self._by_type]
-        if len(lists) <= 1:
-            return lists[0] if lists else []
-        rank = {id(ni): i for i, ni in enumerate(self._ready)}
-        return sorted((ni for part in lists for ni in part), key=lambda ni: rank[id(ni)])
-
-    def outputs(self) -> set[NodeId]:
-        """The design's outputs (computed once)."""
-        if self._outputs is None:
-            self._outputs = set(self.graph.output_ids())
-        return self._outputs
-
-    def source(self, ni: NodeInfo) -> NodeInfo | None:
-        """What ``ni`` reads first. None for a later part of a Split (``"s:1"``): the Split's info describes part 0."""
-        src = ni.node.inputs[0] if ni.node.inputs else None
-        return self.info.get(src) if src is not None else None
-
-    def readers(self, ni: NodeInfo) -> list[NodeInfo]:
-        return [self.info[u] for u in self.users.get(ni.node.id, []) if u in self.info]
 
 
 def advise(
@@ -128,7 +64,7 @@ def advise(
     ``users`` is ``graph.consumers()`` when the caller has it already. ``memo``, kept by the caller between analyses
     of one graph whose wiring did not change, spares the rules that read one node the nodes not redone since.
     """
-    design = _Design(graph, info, graph.consumers() if users is None else users, {} if memo is None else memo)
+    design = Design(graph, info, graph.consumers() if users is None else users, {} if memo is None else memo)
     out: list[Diagnostic] = []
     for rule in RULES:
         out.extend(rule(design))
@@ -176,7 +112,7 @@ def _check_silence(node: Node) -> list[Diagnostic]:
 # -- the rules --------------------------------------------------------------------------------------------------------
 
 
-def _receptive_field(design: _Design) -> Iterator[Diagnostic]:
+def _receptive_field(design: Design) -> Iterator[Diagnostic]:
     """Features pooled globally must each see the object: a bag of small patches cannot tell where parts are."""
     target = _object_scale(design)
     if target is None:
@@ -200,33 +136,19 @@ def _receptive_field(design: _Design) -> Iterator[Diagnostic]:
             f"{rh}x{rw} input pixels, less than the {target[0]}x{target[1]} {target[2]}: no feature covers the "
             "whole object",
             src.node.id,
-            f"add layers before '{ni.node.id}': each 3x3 convolution at this depth (stride {_num(jump)} in input "
-            f"pixels) adds {_num(2 * jump)}, so {more} more would reach {max(target[:2])}; or downsample earlier",
+            f"add layers before '{ni.node.id}': each 3x3 convolution at this depth (stride {num(jump)} in input "
+            f"pixels) adds {num(2 * jump)}, so {more} more would reach {max(target[:2])}; or downsample earlier",
         )
 
 
-def _back_to_maps(design: _Design, start: NodeInfo) -> bool:
+def _back_to_maps(design: Design, start: NodeInfo) -> bool:
     """Whether anything downstream of ``start`` is a map larger than 1x1 again (its result gates or joins a map)."""
     return any(
-        ni.shape is not None and len(ni.shape) == 3 and ni.shape[1:] != (1, 1) for ni in _downstream(design, start)
+        ni.shape is not None and len(ni.shape) == 3 and ni.shape[1:] != (1, 1) for ni in downstream(design, start)
     )
 
 
-def _downstream(design: _Design, start: NodeInfo, through: Callable[[NodeInfo], bool] = bool) -> Iterator[NodeInfo]:
-    """The nodes that read ``start``, directly or not, following only those ``through`` accepts."""
-    seen: set[NodeId] = set()
-    todo = list(design.users.get(start.node.id, []))
-    while todo:
-        nid = todo.pop(0)
-        ni = design.info.get(nid)
-        if nid in seen or ni is None or not through(ni):
-            continue
-        seen.add(nid)
-        yield ni
-        todo.extend(design.users.get(nid, []))
-
-
-def _object_scale(design: _Design) -> tuple[int, int, str] | None:
+def _object_scale(design: Design) -> tuple[int, int, str] | None:
     """The size the head's features should cover: the largest image Input's ``object_scale``, else its size."""
     best: tuple[int, int, str] | None = None
     for nid in design.graph.input_ids():
@@ -246,7 +168,7 @@ def _object_scale(design: _Design) -> tuple[int, int, str] | None:
     return best
 
 
-def _linear_stack(design: _Design) -> Iterator[Diagnostic]:
+def _linear_stack(design: Design) -> Iterator[Diagnostic]:
     """Two linear maps in a row are one linear map: the second layer adds cost but no expressiveness."""
     for ni in design.of_type(WEIGHTED):
         between: list[NodeInfo] = []
@@ -289,7 +211,7 @@ def _low_rank(first: NodeInfo, second: NodeInfo) -> bool:
     return mid < a and mid < b
 
 
-def _head_params(design: _Design) -> Iterator[Diagnostic]:
+def _head_params(design: Design) -> Iterator[Diagnostic]:
     """A Linear over a flattened map pays for every position; global average pooling pays for the channels only."""
     total = sum(i.params for i in design.info.values())
     for ni in design.of_type(("Linear",)):
@@ -317,90 +239,13 @@ def _head_params(design: _Design) -> Iterator[Diagnostic]:
         )
 
 
-def _kernel_too_large(design: _Design, ni: NodeInfo) -> Diagnostic | None:
-    """A window wider than its map reads padding in every position."""
-    if ni.spec is None or ni.ctx is None:
-        return None
-    window = ni.spec.window(ni.ctx)
-    _, h, w = ni.ctx.x0
-    if window is None:
-        return None
-    (kh, kw), _ = window
-    if not ((kh > h > 1) or (kw > w > 1)):
-        return None
-    return dg.warning(
-        "advice.kernel_too_large",
-        f"{ni.node.type} '{ni.node.id}' has a {kh}x{kw} window on the {h}x{w} map of '{ni.node.inputs[0]}': "
-        f"wherever it is placed, at least {kh * kw - min(kh, h) * min(kw, w)} of its {kh * kw} taps read padding",
-        ni.node.id,
-        f"use a kernel of at most {min(h, w)}, or read a larger map (downsample less before it)",
-    )
-
-
-def _stride_skips(design: _Design, ni: NodeInfo) -> Diagnostic | None:
-    """A stride larger than the window leaves pixels that nothing reads (unless another branch reads the input)."""
-    if ni.spec is None or ni.ctx is None:
-        return None
-    window = ni.spec.window(ni.ctx)
-    if window is None:
-        return None
-    (kh, kw), (sh, sw) = window
-    if kh >= sh and kw >= sw:
-        return None
-    src = design.source(ni)
-    if src is None or len(design.users.get(src.node.id, [])) > 1:
-        return None  # a sibling branch (a ResNet shortcut's main path) reads every pixel
-    seen = min(kh, sh) * min(kw, sw)
-    cells = int(sh * sw)
-    return dg.warning(
-        "advice.stride_skips",
-        f"{ni.node.type} '{ni.node.id}' has a {kh}x{kw} window and stride {_num(sh)}x{_num(sw)}: it never reads "
-        f"{cells - seen} of every {cells} pixels of '{src.node.id}' ({100 * (cells - seen) / cells:.0f} %)",
-        ni.node.id,
-        f"make kernel_size at least the stride (e.g. {max(sh, sw):.0f} or 3 with padding 1), or pool before it",
-    )
-
-
-def _bias_before_bn(design: _Design, ni: NodeInfo) -> Diagnostic | None:
-    """BatchNorm subtracts each channel's mean, and with it any constant the previous layer added."""
-    if ni.ctx is None or not ni.ctx.p.get("bias") or ni.node.id in design.outputs():
-        return None
-    readers = design.readers(ni)
-    if not readers or any(r.node.type not in BATCH_NORMS for r in readers):
-        return None
-    n = ni.ctx.p.get("out_channels", ni.ctx.p.get("out_features"))
-    return dg.warning(
-        "advice.bias_before_bn",
-        f"{ni.node.type} '{ni.node.id}' learns {n} biases that {readers[0].node.type} '{readers[0].node.id}' "
-        "removes again: it subtracts each channel's batch mean, bias included",
-        ni.node.id,
-        f"set bias=false on '{ni.node.id}' ({n} fewer parameters; BatchNorm's own shift is the bias)",
-    )
-
-
-def _dropout_before_bn(design: _Design, ni: NodeInfo) -> Diagnostic | None:
-    """Dropout changes the variance BatchNorm measures in training but not at test time (Li et al., 2019)."""
-    for reader in design.readers(ni):
-        if reader.node.type in BATCH_NORMS:
-            p = ni.ctx.p["p"] if ni.ctx else 0.5
-            return dg.warning(
-                "advice.dropout_before_bn",
-                f"{ni.node.type} '{ni.node.id}' (p={p}) feeds {reader.node.type} '{reader.node.id}': the "
-                "statistics BatchNorm learns with dropout on do not hold at test time, when it is off "
-                "(variance shift)",
-                ni.node.id,
-                f"move '{ni.node.id}' after the last BatchNorm, just before the classifier",
-            )
-    return None
-
-
-def _early_collapse(design: _Design) -> Iterator[Diagnostic]:
+def _early_collapse(design: Design) -> Iterator[Diagnostic]:
     """Once the map is 1x1, a k x k kernel uses only its centre tap: the layers after it pay for k*k weights."""
     for ni in design.ready():
         shape = ni.shape
         if shape is None or len(shape) != 3 or shape[1] != 1 or shape[2] != 1:
             continue
-        x = _map_in(ni)
+        x = map_in(ni)
         if x is None or x[1:] == (1, 1):
             continue
         wasted = list(_wasted_after(design, ni))
@@ -418,18 +263,12 @@ def _early_collapse(design: _Design) -> Iterator[Diagnostic]:
         )
 
 
-def _wasted_after(design: _Design, start: NodeInfo) -> Iterator[NodeInfo]:
+def _wasted_after(design: Design, start: NodeInfo) -> Iterator[NodeInfo]:
     """The windowed layers downstream of ``start`` that read 1x1 maps with windows larger than 1."""
-    for ni in _downstream(design, start, lambda n: (x := _map_in(n)) is not None and x[1:] == (1, 1)):
+    for ni in downstream(design, start, lambda n: (x := map_in(n)) is not None and x[1:] == (1, 1)):
         window = ni.spec.window(ni.ctx) if ni.node.type in WINDOWED and ni.spec and ni.ctx else None
         if window is not None and window[0] != (1, 1):
             yield ni
-
-
-def _map_in(ni: NodeInfo) -> tuple[int, ...] | None:
-    """The [C, H, W] map a node reads first, if it reads one."""
-    x = ni.ctx.x[0] if ni.ctx is not None and ni.ctx.x else None
-    return x if x is not None and len(x) == 3 else None
 
 
 def _kernel_text(ni: NodeInfo) -> str:
@@ -437,40 +276,13 @@ def _kernel_text(ni: NodeInfo) -> str:
     return f"{k[0]}x{k[1]}"
 
 
-def _num(value: Any) -> str:
-    return f"{value:g}"
-
-
-def _per_node(
-    types: Collection[str], at: Callable[[_Design, NodeInfo], Diagnostic | None]
-) -> Callable[[_Design], Iterator[Diagnostic]]:
-    """A rule whose advice on a node reads only that node's results and the wiring around it, so a node whose
-    results were not redone since the last analysis (the same ``NodeInfo``) gets the advice it got then."""
-
-    def rule(design: _Design) -> Iterator[Diagnostic]:
-        memo = design.memo
-        for ni in design.of_type(types):
-            key = (at.__name__, ni.node.id)
-            kept = memo.get(key)
-            if kept is not None and kept[0] is ni:
-                found = kept[1]
-            else:
-                found = at(design, ni)
-                memo[key] = (ni, found)
-            if found is not None:
-                yield found
-
-    rule.__name__ = at.__name__
-    return rule
-
-
-RULES: tuple[Callable[[_Design], Iterator[Diagnostic]], ...] = (
+RULES: tuple[Callable[[Design], Iterator[Diagnostic]], ...] = (
     _receptive_field,
     _linear_stack,
     _head_params,
-    _per_node(WINDOWED, _kernel_too_large),
-    _per_node(WINDOWED, _stride_skips),
-    _per_node(WEIGHTED, _bias_before_bn),
-    _per_node(("Dropout", "Dropout2d"), _dropout_before_bn),
+    per_node(WINDOWED, kernel_too_large),
+    per_node(WINDOWED, stride_skips),
+    per_node(WEIGHTED, bias_before_bn),
+    per_node(("Dropout", "Dropout2d"), dropout_before_bn),
     _early_collapse,
 )

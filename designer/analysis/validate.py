@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from ..layers.registry import Ctx, LayerSpec, Shape, get_spec, prod
 from ..model.diagnostics import Diagnostic
 from ..model.graph import Graph, Node, NodeId, split_ref
-from .advice import AdviceMemo, advise
+from .advice import advise
+from .advice_design import AdviceMemo
 from .budgets import budget_warnings
 from .collector import collector_paused
 from .heads import check_head
@@ -150,7 +151,7 @@ class Passes:
     lint: dict[NodeId, list[Diagnostic]]
     #: Each id's place in the evaluation order, made when first needed.
     position: dict[NodeId, int] | None = None
-    #: The advice that reads one node, kept by node while its results are (``advice._per_node``).
+    #: The advice that reads one node, kept by node while its results are (``advice_design.per_node``).
     advice: AdviceMemo = field(default_factory=dict)
 
 
