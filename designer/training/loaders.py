@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from .data import Augment, ImageDataset, TensorImages, collate
+from .data import Augment
+from .datasets import ImageDataset, TensorImages, collate
 from .device_augment import DeviceAugment
 from .distributed import DistInfo
 

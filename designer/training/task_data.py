@@ -19,13 +19,12 @@ from .data import (
     DataBundle,
     DataError,
     DataSpec,
-    Stacked,
-    TensorImages,
     build_augment,
     channel_stats,
     parse_spec,
     split_indices,
 )
+from .datasets import Stacked, TensorImages
 from .segmentation import IGNORE_INDEX
 from .shapes import SHAPE_CLASSES, ShapeTargets, make_scenes, make_shape_targets
 
