@@ -129,13 +129,16 @@ def test_torch_is_preloaded_on_a_background_thread():
         + IMPORT_SPY
         + "import gc, time\nfrom widgets.app import preload_torch\npreload_torch().join()\n"
         + "print(sorted(first.items()))\nt = time.perf_counter()\ngc.collect()\n"
-        + "print(gc.get_freeze_count(), time.perf_counter() - t)\n"
+        + "frozen, t = time.perf_counter() - t, time.perf_counter()\n"
+        + "count = gc.get_freeze_count()\ngc.unfreeze()\ngc.collect()\n"
+        + "print(count, frozen, time.perf_counter() - t)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     expected = [("torch", "preload-torch"), ("torchvision", "preload-torch")]
     imports, collection = proc.stdout.strip().splitlines()
     assert imports == str(expected)
-    # what they loaded is frozen, so a full collection no longer scans it (it took 240-350 ms: a UI stall)
-    frozen, seconds = collection.split()
-    assert int(frozen) > 100_000 and float(seconds) < 0.05
+    # what they loaded is frozen, so a full collection no longer scans it (it took 240-350 ms: a UI stall); timed
+    # against a collection of the same objects unfrozen, in the same process, so a loaded machine slows both
+    count, frozen, unfrozen = collection.split()
+    assert int(count) > 100_000 and float(frozen) < float(unfrozen) / 3
