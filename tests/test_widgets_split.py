@@ -202,3 +202,34 @@ def test_a_part_leaving_a_collapsed_group_starts_at_the_group_box_and_at_its_por
         assert _start(edge) == scene.nodes["b.s"].output_anchor(1) != scene.nodes["b.s"].output_anchor(0)
     finally:
         made.close()
+
+
+def test_a_layer_dropped_on_a_split_reads_the_part_whose_port_is_nearest_and_takes_over_its_reader(canvas):
+    split = _drop_split(canvas)
+    reader = _drop_free(canvas, "layer:ReLU", QPointF(700, 400))
+    _wire(canvas, split, 1, reader)
+    box = canvas.scene.nodes[split]
+    near_port_1 = QPointF(box.output_ports[1].scenePos().x(), box.sceneBoundingRect().center().y())
+    steps = canvas.doc.undo_stack.count()
+    drop(canvas, "layer:Dropout", near_port_1)
+    new = canvas.doc.graph.ids()[-1]
+    assert canvas.doc.graph[new].type == "Dropout" and canvas.doc.graph[new].inputs == [f"{split}:1"]
+    assert canvas.doc.graph[reader].inputs == [new], "the part's reader now reads the new layer"
+    assert canvas.doc.graph["relu1"].inputs == [split], "part 0's reader is left alone"
+    assert canvas.doc.undo_stack.count() == steps + 1
+    near_port_0 = QPointF(box.output_ports[0].scenePos().x(), box.sceneBoundingRect().center().y())
+    drop(canvas, "layer:Dropout", near_port_0)
+    assert canvas.doc.graph["relu1"].inputs == [canvas.doc.graph.ids()[-1]]
+    canvas.doc.undo_stack.undo()
+    canvas.doc.undo_stack.undo()
+    assert canvas.doc.graph[reader].inputs == [f"{split}:1"] and canvas.doc.graph["relu1"].inputs == [split]
+
+
+def test_add_after_takes_a_part_reference_and_refuses_a_part_the_node_lacks(canvas):
+    split = _drop_split(canvas)
+    new = canvas.doc.add_node("ReLU", after=f"{split}:1")
+    assert canvas.doc.graph[new].inputs == [f"{split}:1"]
+    lone = canvas.doc.add_node("ReLU", after=f"{split}:5")
+    assert canvas.doc.graph[lone].inputs == [], "no part 5: added unwired, as for an unknown node"
+    assert canvas.doc.add_node("ReLU", after=f"{split}:0") and canvas.doc.graph.ids()[-1] != split
+    assert canvas.doc.graph[canvas.doc.graph.ids()[-1]].inputs == [split], "'s:0' is written as the bare id"

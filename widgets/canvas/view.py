@@ -19,6 +19,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QMenu, QWidget
 
 from designer.editing import catalog
+from designer.model.graph import port_ref
 
 from .. import theme
 from .group_frame import GroupFrameItem
@@ -225,7 +226,12 @@ class GraphView(QGraphicsView):
         target = self.item_at(point)
         while target is not None and not isinstance(target, NodeItem):
             target = target.parentItem()
-        after = target.node_id if target is not None and not isinstance(target, GroupItem) else None
+        after = None
+        if target is not None and not isinstance(target, GroupItem):
+            after = target.node_id
+            if len(target.output_ports) > 1:  # a Split: the part whose port is nearest the drop
+                x_in_box = target.mapFromScene(self.mapToScene(point)).x()
+                after = port_ref(after, min(target.output_ports, key=lambda p: abs(p.pos().x() - x_in_box)).index)
         g = theme.GRID if self.graph_scene.snap_to_grid else 1
         at = (round(x / g) * g, round(y / g) * g) if after is None else None
         event.acceptProposedAction()

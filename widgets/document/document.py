@@ -114,7 +114,8 @@ class Document(QObject):
     def add_node(
         self, type_name: str, pos: Pos | None = None, params: dict[str, Any] | None = None, after: str | None = None
     ) -> NodeId:
-        """Add a layer; with ``after`` it is wired after that node (and takes over its consumers if single-input)."""
+        """Add a layer; with ``after`` (a node, or ``"id:k"`` for its output ``k``) it is wired after that output (and
+        takes over its readers if single-input)."""
         spec = get_spec(type_name)
         node = Node(
             catalog.fresh_id(self.graph, type_name),
@@ -122,12 +123,12 @@ class Document(QObject):
             dict(params) if params is not None else catalog.starting_params(type_name),
         )
         takes_input = spec is not None and spec.arity[1] != 0
-        after = after if after in self.graph and takes_input else None
-        x, y = pos if pos is not None else placement.below(self.graph, after)
+        after = canonical_ref(after) if after is not None and self._readable(after) and takes_input else None
+        x, y = pos if pos is not None else placement.below(self.graph, ref_node(after) if after else None)
         node.pos = (round(x), round(y))
         with self.macro(f"Add {node.id}"):
             if after is not None:
-                self._make_room(after)
+                self._make_room(ref_node(after))
                 node.inputs = [NodeId(after)]
             self.push(cmd.AddNodeCommand(self.graph, node))
             if after is not None and spec is not None and spec.arity[1] == 1:
@@ -197,13 +198,17 @@ class Document(QObject):
     def can_connect(self, src: str, dst: str) -> bool:
         """Whether ``src`` (a node, or ``"id:k"`` for its output ``k``) may feed ``dst``: both exist, the source has
         that output and ``dst`` takes inputs."""
-        node_id, port = split_ref(src)
         spec = get_spec(self.graph[dst].type) if dst in self.graph else None
-        if node_id not in self.graph or node_id == dst or spec is None or spec.arity[1] == 0:
+        return self._readable(src) and ref_node(src) != dst and spec is not None and spec.arity[1] != 0
+
+    def _readable(self, ref: str) -> bool:
+        """Whether ``ref`` names a node of the design and an output it has."""
+        node_id, port = split_ref(ref)
+        if node_id not in self.graph:
             return False
-        src_node = self.graph[node_id]
-        src_spec = get_spec(src_node.type)
-        return port < (src_spec.output_count(src_node.params) if src_spec is not None and src_spec.multi_output else 1)
+        node = self.graph[node_id]
+        spec = get_spec(node.type)
+        return port < (spec.output_count(node.params) if spec is not None and spec.multi_output else 1)
 
     def connect_nodes(self, src: str, dst: str) -> bool:
         """Feed ``src`` into ``dst``; a single-input node gives up its current input. False if refused."""
