@@ -193,6 +193,27 @@ def test_a_refusal_is_one_short_line_per_construct():
     assert not any("fx" in line or "Proxy" in line for line in lines)
 
 
+class _BiasTable(nn.Module):
+    """Swin V2's continuous position bias in small: an MLP run on a stored coordinate table, not on the data."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+        self.register_buffer("coords", torch.randn(16, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp(self.coords).mean()
+
+
+def test_a_layer_run_on_a_stored_tensor_is_named_at_the_module_keeping_it():
+    with pytest.raises(ModelImportError) as info:
+        import_module(nn.Sequential(nn.Conv2d(3, 3, 1), _BiasTable()), [3, 4, 4])
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2, "one root cause; what reads the MLP's output is not reported again"
+    assert "module Linear applied to tensor attribute 'coords' in _BiasTable at '1': " in lines[1]
+    assert "hold the tensor in a layer" in lines[1]
+
+
 def test_a_forward_fx_cannot_follow_is_named_by_class_and_path():
     class Gate(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:

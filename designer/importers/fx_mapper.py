@@ -102,11 +102,13 @@ class FxMapper:
             k += 1
         return f"{base}_{k}"
 
-    def refuse(self, node: fx.Node, what: str, fix: str, *, root: bool = False) -> None:
+    def refuse(
+        self, node: fx.Node, what: str, fix: str, *, root: bool = False, at: tuple[str, str] | None = None
+    ) -> None:
         """Report ``node`` unless it fails only because an input did (that cause is reported already) and is no
-        ``root`` cause of its own."""
+        ``root`` cause of its own. ``at``: the (path, class) to name, when not the module whose forward made it."""
         if root or not any(a in self.failed for a in node.all_input_nodes):
-            path, owner = self._owner(node)
+            path, owner = at or self._owner(node)
             self.problems.add(what, owner, path, fix)
         self.failed.add(node)
 
@@ -116,7 +118,14 @@ class FxMapper:
         if not stack:
             return "", self.model_class
         path, cls = list(stack.values())[-1]
-        return path, getattr(cls, "__name__", str(cls).rsplit(".", 1)[-1].strip("'>"))
+        return path, _class_name(cls)
+
+    def _holder(self, node: fx.Node, attr: fx.Node) -> tuple[str, str]:
+        """The path and class of the module that keeps the tensor attribute ``attr`` (which ``node`` reads)."""
+        holder = str(attr.target).rpartition(".")[0]
+        stack = node.meta.get("nn_module_stack") or {}
+        cls = next((c for p, c in stack.values() if p == holder), None)
+        return holder, _class_name(cls) if cls is not None else self.model_class
 
     def local_id(self, node: fx.Node, word: str) -> str:
         """A free id for a call in a module's forward: ``layer1.0.add``, ``flatten``."""
@@ -154,7 +163,12 @@ class FxMapper:
             return
         self.called.add(path)
         src = next((a for a in node.args if isinstance(a, fx.Node)), None)
-        if src is None or src not in self.ids or len(node.all_input_nodes) > 1:
+        attr = self.attribute(src) if src is not None else None
+        if attr is not None:  # e.g. Swin V2's position-bias MLP, run on a stored table: no data flows into it
+            what = f"module {type(module).__name__} applied to tensor attribute '{str(attr.target).rsplit('.', 1)[-1]}'"
+            fix = "hold the tensor in a layer instead (not a CNN layer otherwise)"
+            self.refuse(node, what, fix, root=True, at=self._holder(node, attr))
+        elif src is None or src not in self.ids or len(node.all_input_nodes) > 1:
             self.refuse(node, f"module {type(module).__name__}", "takes other inputs than one tensor")
         elif not steps:
             self.alias(node, src)
@@ -306,3 +320,8 @@ def _frozen(step: Step) -> bool:
         return False
     params = list(step.module.parameters(recurse=not step.own_only))
     return bool(params) and not any(p.requires_grad for p in params)
+
+
+def _class_name(cls: object) -> str:
+    """A class's name as fx records it in ``nn_module_stack``: the class, or its qualified name as a string."""
+    return getattr(cls, "__name__", str(cls).rsplit(".", 1)[-1].strip("'>"))
