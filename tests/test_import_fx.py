@@ -160,6 +160,22 @@ def test_a_branch_on_sizes_is_decided_for_the_input_size():
     assert [n.type for n in import_module(Head(), [3, 9, 9]).graph] == ["Input", "Conv2d"]
 
 
+def test_an_interpolation_to_another_tensors_size_is_decided_for_the_input_size():
+    class Gate(nn.Module):  # GhostNetV2's attention: pooled, gated, then resized back to the map it gates
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            small = torch.sigmoid(self.conv(F.avg_pool2d(x, 2)))
+            return x * F.interpolate(small, size=(x.shape[-2], x.shape[-1]), mode="nearest")
+
+    model = Gate().eval()
+    imported = import_module(model, [3, 8, 6])
+    (up,) = [n for n in imported.graph if n.type == "Upsample"]
+    assert up.params["size"] == [8, 6] and up.params["mode"] == "nearest"  # the import checked the outputs
+
+
 class _Block(nn.Module):
     def __init__(self) -> None:
         super().__init__()

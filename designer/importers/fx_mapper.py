@@ -12,7 +12,7 @@ from torch.fx.node import Argument
 
 from ..layers.registry import get_spec
 from ..model.graph import Graph, Node, NodeId
-from . import ModelImportError
+from . import ModelImportError, plain
 from .fx_calls import (
     FUNCTIONS,
     IGNORED_FUNCTIONS,
@@ -293,6 +293,11 @@ class FxMapper:
             self.refuse(node, f"{what} with a constant operand", "combine tensors only, or use a layer for it")
             return
         params = to_params(node.args, node.kwargs)
+        size, out = params.get("size"), self.shape_of(node)
+        if type_name == "Upsample" and _computed(size) and out is not None and len(out) == 4:
+            # F.interpolate(x, size=(y.shape[-2], y.shape[-1])), GhostNetV2's attention: decided for the input size,
+            # as a branch on sizes is
+            params["size"] = plain(list(out[2:]))
         self.emit(node, self.local_id(node, type_name.lower()), type_name, params, inputs)
 
 
@@ -325,3 +330,8 @@ def _frozen(step: Step) -> bool:
 def _class_name(cls: object) -> str:
     """A class's name as fx records it in ``nn_module_stack``: the class, or its qualified name as a string."""
     return getattr(cls, "__name__", str(cls).rsplit(".", 1)[-1].strip("'>"))
+
+
+def _computed(value: Any) -> bool:
+    """Whether a call's argument holds values the trace computes (``x.shape[-1]``) rather than numbers."""
+    return isinstance(value, fx.Node) or (isinstance(value, (list, tuple)) and any(_computed(v) for v in value))
