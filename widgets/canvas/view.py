@@ -229,7 +229,7 @@ class GraphView(QGraphicsView):
         after = None
         if target is not None and not isinstance(target, GroupItem):
             after = target.node_id
-            if len(target.output_ports) > 1:  # a Split: the part whose port is nearest the drop
+            if kind != catalog.BLOCK and len(target.output_ports) > 1:  # a Split: the part nearest the drop
                 x_in_box = target.mapFromScene(self.mapToScene(point)).x()
                 after = port_ref(after, min(target.output_ports, key=lambda p: abs(p.pos().x() - x_in_box)).index)
         g = theme.GRID if self.graph_scene.snap_to_grid else 1
