@@ -176,6 +176,24 @@ def test_an_interpolation_to_another_tensors_size_is_decided_for_the_input_size(
     assert up.params["size"] == [8, 6] and up.params["mode"] == "nearest"  # the import checked the outputs
 
 
+class SEModule(nn.Module):
+    """timm's legacy SENet gate: the name of timm's modern SEModule, with other children (relu, sigmoid)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.relu = nn.Conv2d(8, 2, 1), nn.ReLU(inplace=True)
+        self.fc2, self.sigmoid = nn.Conv2d(2, 8, 1), nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.sigmoid(self.fc2(self.relu(self.fc1(x.mean((2, 3), keepdim=True)))))
+
+
+def test_a_composite_known_by_name_but_with_other_children_is_traced_not_expanded():
+    # expanded as timm's SEModule (fc1, bn, act, fc2, gate), it lost the relu and the sigmoid: the parity check refused
+    imported = import_module(nn.Sequential(nn.Conv2d(3, 8, 1), SEModule()), [3, 6, 6])
+    assert [n.type for n in imported.graph].count("Sigmoid") == 1 and "ReLU" in [n.type for n in imported.graph]
+
+
 class _Block(nn.Module):
     def __init__(self) -> None:
         super().__init__()

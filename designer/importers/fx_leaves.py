@@ -210,6 +210,7 @@ def _gate(*order: str) -> Callable[[nn.Module], list[Step]]:
                 steps += _shifted(expand(child), f".{child_name}", child_name, len(steps))
         return [*steps, Step(".mul", "Mul", inputs=(LEAF_INPUT, len(steps) - 1))]
 
+    recipe.children = frozenset({*order, "avgpool"})  # type: ignore[attr-defined]  # read by _recipe (the pool is step 0)
     return recipe
 
 
@@ -270,6 +271,9 @@ def _recipe(module: nn.Module) -> Callable[[nn.Module], list[Step]] | None:
     if same is not None:
         return same
     recipe = _RECIPES.get(cls.__name__)
+    known = getattr(recipe, "children", None)
+    if known is not None and any(n not in known for n, c in module.named_children() if not isinstance(c, nn.Identity)):
+        return None  # another class of that name (timm's legacy SENet SEModule: fc1, relu, fc2, sigmoid): traced
     if recipe is _drop_path and get_spec("StochasticDepth") is None:
         return None
     if recipe is _channel_layer_norm and get_spec("LayerNorm2d") is None:
