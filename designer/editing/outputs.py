@@ -1,7 +1,9 @@
-"""Declaring a design's outputs one at a time, as the window's Design Output entry does. Pure Python (no Qt)."""
+"""A node's outputs, and declaring a design's outputs one at a time, as the window's Design Output entry does.
+Pure Python (no Qt)."""
 
 from __future__ import annotations
 
+from designer.layers.registry import get_spec
 from designer.model.graph import Graph, NodeId, canonical_ref
 
 
@@ -16,3 +18,10 @@ def toggled_outputs(graph: Graph, ref: str) -> list[NodeId] | None:
     current = graph.output_ids()
     new = [*current, ref] if ref not in current else [o for o in current if o != ref]
     return None if not new or new == graph.unconsumed_ids() else new
+
+
+def output_count(graph: Graph, node_id: str) -> int:
+    """How many outputs the node has: a Split's parts as its parameters say (checked or not), else 1."""
+    node = graph[node_id]
+    spec = get_spec(node.type)
+    return spec.output_count(node.params) if spec is not None else 1

@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from .datasets import Broken, FileImages, ImageDataset, TensorImages, Transform, collate, preview_grid
 from .shapes import SHAPE_CLASSES, make_shapes
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "SHAPE_CLASSES",

@@ -19,7 +19,7 @@ from designer.analysis.incremental import AnalysisFollower
 from designer.analysis.validate import Analysis
 from designer.editing import catalog, clipboard, placement
 from designer.editing.layout import ROW_STEP, layered_layout
-from designer.editing.outputs import toggled_outputs
+from designer.editing.outputs import output_count, toggled_outputs
 from designer.editing.placement import Pos
 from designer.layers.registry import get_spec
 from designer.model.diagnostics import DesignError
@@ -204,11 +204,7 @@ class Document(QObject):
     def _readable(self, ref: str) -> bool:
         """Whether ``ref`` names a node of the design and an output it has."""
         node_id, port = split_ref(ref)
-        if node_id not in self.graph:
-            return False
-        node = self.graph[node_id]
-        spec = get_spec(node.type)
-        return port < (spec.output_count(node.params) if spec is not None and spec.multi_output else 1)
+        return node_id in self.graph and port < output_count(self.graph, node_id)
 
     def connect_nodes(self, src: str, dst: str) -> bool:
         """Feed ``src`` into ``dst``; a single-input node gives up its current input. False if refused."""
@@ -307,10 +303,11 @@ class Document(QObject):
 
     def toggle_output(self, ref: str) -> None:
         """Make ``ref`` (a node, or ``"id:k"``) one of the design's outputs, or no longer one (``toggled_outputs``)."""
+        ref = canonical_ref(ref)
         declared = toggled_outputs(self.graph, ref)
         if declared != self.graph.outputs:
-            verb = "Unmark" if canonical_ref(ref) in self.graph.output_ids() else "Mark"
-            self.push(cmd.SetOutputsCommand(self.graph, declared, f"{verb} {canonical_ref(ref)} as an output"))
+            verb = "Unmark" if ref in self.graph.output_ids() else "Mark"
+            self.push(cmd.SetOutputsCommand(self.graph, declared, f"{verb} {ref} as an output"))
 
     def set_name(self, name: str) -> None:
         """Rename the design."""

@@ -12,7 +12,7 @@ from designer.editing import catalog
 from designer.editing.clipboard import MIME_TYPE
 from designer.editing.layout import top_level_groups
 from designer.editing.node_text import fmt_shape
-from designer.layers.registry import get_spec
+from designer.editing.outputs import output_count
 from designer.model.graph import port_ref
 
 from ..canvas.group_item import GroupItem
@@ -175,13 +175,10 @@ class EditController:
         doc, ids = self._document(), self.scene.selected_node_ids()
         if doc is None or len(ids) != 1 or ids[0] not in doc.graph:
             return []
-        node = doc.graph[ids[0]]
-        spec = get_spec(node.type)
-        count = spec.output_count(node.params) if spec is not None and spec.multi_output else 1
-        outputs = set(doc.graph.output_ids())
+        count, outputs = output_count(doc.graph, ids[0]), set(doc.graph.output_ids())
         choices: list[tuple[str, str, bool]] = []
         for port in range(count):
-            ref = port_ref(node.id, port)
+            ref = port_ref(ids[0], port)
             label = "Design Output" if count == 1 else f"Part {port} ({fmt_shape(doc.analysis.shape(ref))})"
             choices.append((ref, label, ref in outputs))
         return choices
